@@ -167,10 +167,9 @@ public sealed class ProfileStoreTests : IDisposable
             Device = (DeviceClass)(id % 6),
             Reserved1 = (ushort)(id >> 32),
         };
-        var genres = profile.Genres;
-        for (int g = 0; g < genres.Length; g++)
+        for (int g = 0; g < MemberProfile.GenreCount; g++)
         {
-            genres[g] = ((id + (ulong)g) % 1000) / 1000f;
+            profile.Genres[g] = ((id + (ulong)g) % 1000) / 1000f;
         }
 
         return profile;
@@ -183,6 +182,6 @@ public sealed class ProfileStoreTests : IDisposable
         Assert.Equal(expected.Language, actual.Language);
         Assert.Equal(expected.Device, actual.Device);
         Assert.Equal(expected.Reserved1, actual.Reserved1);
-        Assert.True(expected.Genres.SequenceEqual(actual.Genres), $"genres of {id} differ");
+        Assert.True(((ReadOnlySpan<float>)expected.Genres).SequenceEqual(actual.Genres), $"genres of {id} differ");
     }
 }
