@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace EdgeSelector.Core.Features;
@@ -20,11 +21,11 @@ public enum DeviceClass : byte
 }
 
 /// <summary>
-/// What the node knows about a member between requests: a blittable 72-byte record, so the profile store can keep
+/// What the node knows about a member between requests: a blittable 72-byte record (checked by a test), so the profile store can keep
 /// it as a fixed-size FASTER value with no serializer.
 /// </summary>
 [StructLayout(LayoutKind.Sequential, Pack = 4)]
-public unsafe struct MemberProfile
+public struct MemberProfile
 {
     /// <summary>Number of genre-affinity slots every profile carries (feature schema 1).</summary>
     public const int GenreCount = 16;
@@ -45,11 +46,14 @@ public unsafe struct MemberProfile
     public ushort Reserved1;
 
     /// <summary>Per-genre affinity in [0, 1]: the share of the member's recent viewing in that genre.</summary>
-    public fixed float GenreAffinity[GenreCount];
+    public GenreVector Genres;
+}
 
-    /// <summary>The genre affinities as a span over this struct's own storage.</summary>
-    [System.Diagnostics.CodeAnalysis.UnscopedRef]
-    public Span<float> Genres => MemoryMarshal.CreateSpan(ref GenreAffinity[0], GenreCount);
+/// <summary>The <see cref="MemberProfile.GenreCount"/> genre affinities, stored inline (no array, no pointer).</summary>
+[InlineArray(MemberProfile.GenreCount)]
+public struct GenreVector
+{
+    private float _element0;
 }
 
 /// <summary>Packs two-letter ISO codes (country, language) into a <see cref="ushort"/>.</summary>

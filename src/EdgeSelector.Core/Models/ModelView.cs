@@ -1,0 +1,313 @@
+using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Text;
+using EdgeSelector.Core.Features;
+using EdgeSelector.Core.Numerics;
+
+namespace EdgeSelector.Core.Models;
+
+/// <summary>How much of a blob <see cref="ModelView.TryOpen"/> checks.</summary>
+public enum ModelCheck : byte
+{
+    /// <summary>
+    /// Header only (magic, version, sizes, offsets against the blob length): a few dozen nanoseconds, for the hot
+    /// path over blobs that were fully checked when they entered the store.
+    /// </summary>
+    Structure = 0,
+
+    /// <summary>
+    /// Everything: structure, the CRC-32C, finite biases and scales, non-negative variances, a well-formed tag table.
+    /// For blobs arriving from the network or from disk.
+    /// </summary>
+    Full = 1,
+}
+
+/// <summary>
+/// A read-in-place view of one title's model blob (docs/model-format.md). It copies nothing and allocates nothing:
+/// every accessor reads the blob's own bytes, so the store's memory is what gets scored.
+/// </summary>
+public readonly ref struct ModelView
+{
+    private readonly ReadOnlySpan<byte> _blob;
+
+    private ModelView(ReadOnlySpan<byte> blob) => _blob = blob;
+
+    /// <summary>The blob's bytes (exactly <see cref="TotalLength"/> long).</summary>
+    public ReadOnlySpan<byte> Bytes => _blob;
+
+    /// <summary>Title id.</summary>
+    public uint TitleId => U32(ModelFormat.TitleIdOffset);
+
+    /// <summary>The image shown when anything fails.</summary>
+    public uint DefaultImageId => U32(ModelFormat.DefaultImageOffset);
+
+    /// <summary>Model version (monotonic per title, set by the trainer).</summary>
+    public ulong ModelVersion => BinaryPrimitives.ReadUInt64LittleEndian(_blob[ModelFormat.ModelVersionOffset..]);
+
+    /// <summary>Number of candidate images K.</summary>
+    public int ImageCount => U16(ModelFormat.ImageCountOffset);
+
+    /// <summary>K rounded up to whole SIMD lanes: the row length of the weight sections.</summary>
+    public int PaddedCount => U16(ModelFormat.PaddedCountOffset);
+
+    /// <summary>The feature space the weights expect.</summary>
+    public FeatureSpace FeatureSpace => new(U16(ModelFormat.DimensionOffset), U32(ModelFormat.HashSeedOffset), U16(ModelFormat.SchemaVersionOffset));
+
+    /// <summary>Feature dimension d.</summary>
+    public int Dimension => U16(ModelFormat.DimensionOffset);
+
+    /// <summary>How the weights are stored.</summary>
+    public WeightPrecision Precision => (WeightPrecision)_blob[ModelFormat.PrecisionOffset];
+
+    /// <summary>Model-wide flags.</summary>
+    public ModelFlags Flags => (ModelFlags)_blob[ModelFormat.FlagsOffset];
+
+    /// <summary>True when the blob carries per-weight variances (Thompson sampling, UCB).</summary>
+    public bool HasVariances => (Flags & ModelFlags.HasVariances) != 0;
+
+    /// <summary>The cold-start prior mean (the title's mean take rate when the model was built).</summary>
+    public float PriorMean => BinaryPrimitives.ReadSingleLittleEndian(_blob[ModelFormat.PriorMeanOffset..]);
+
+    /// <summary>Length of the blob as its header states it.</summary>
+    public int TotalLength => (int)U32(ModelFormat.TotalLengthOffset);
+
+    /// <summary>Image ids, K entries.</summary>
+    public ReadOnlySpan<uint> ImageIds => Section<uint>(0)[..ImageCount];
+
+    /// <summary>Per-image bias b_i (padded to <see cref="PaddedCount"/>, padding lanes zero).</summary>
+    public ReadOnlySpan<float> Biases => Section<float>(1);
+
+    /// <summary>Per-image scale applied to the dot product of the stored weights (1 for float weights).</summary>
+    public ReadOnlySpan<float> WeightScales => Section<float>(2);
+
+    /// <summary>Per-image posterior variance of the bias.</summary>
+    public ReadOnlySpan<float> BiasVariances => Section<float>(3);
+
+    /// <summary>Per-image scale of the stored variances (1 for float variances).</summary>
+    public ReadOnlySpan<float> VarianceScales => Section<float>(4);
+
+    /// <summary>Per-image flags, K entries.</summary>
+    public ReadOnlySpan<ImageFlags> ImageFlags =>
+        MemoryMarshal.Cast<byte, ImageFlags>(_blob.Slice(ModelFormat.HeaderSize + (PaddedCount * 20), ImageCount));
+
+    /// <summary>The weight section: <see cref="Dimension"/> rows of <see cref="PaddedCount"/> elements (feature-major).</summary>
+    public ReadOnlySpan<byte> Weights =>
+        _blob.Slice((int)U32(ModelFormat.WeightsOffsetOffset), ModelFormat.SectionSize(PaddedCount, Dimension, Precision));
+
+    /// <summary>The variance section, same shape as <see cref="Weights"/>; empty when <see cref="HasVariances"/> is false.</summary>
+    public ReadOnlySpan<byte> Variances => HasVariances
+        ? _blob.Slice((int)U32(ModelFormat.VariancesOffsetOffset), ModelFormat.SectionSize(PaddedCount, Dimension, Precision))
+        : default;
+
+    /// <summary>Index of an image id among the candidates, or -1.</summary>
+    public int IndexOf(uint imageId) => ImageIds.IndexOf(imageId);
+
+    /// <summary>
+    /// Opens a blob. Returns false and the reason when it is truncated, corrupt or of an unknown version; a view is
+    /// only ever handed out over a blob that passed <paramref name="check"/>.
+    /// </summary>
+    public static bool TryOpen(ReadOnlySpan<byte> blob, ModelCheck check, out ModelView view, out ModelError error)
+    {
+        view = default;
+        error = CheckStructure(blob);
+        if (error != ModelError.None)
+        {
+            return false;
+        }
+
+        var candidate = new ModelView(blob[..(int)BinaryPrimitives.ReadUInt32LittleEndian(blob[ModelFormat.TotalLengthOffset..])]);
+        if (check == ModelCheck.Full)
+        {
+            error = candidate.CheckContent();
+            if (error != ModelError.None)
+            {
+                return false;
+            }
+        }
+
+        view = candidate;
+        return true;
+    }
+
+    /// <summary>The theme tags of one image (allocates: for tools and the trainer, not the hot path).</summary>
+    public string[] GetTags(int image)
+    {
+        var table = _blob[(int)U32(ModelFormat.TagsOffsetOffset)..];
+        var pos = 0;
+        for (var i = 0; i < image; i++)
+        {
+            var count = table[pos++];
+            for (var t = 0; t < count; t++)
+            {
+                pos += 1 + table[pos];
+            }
+        }
+
+        var tags = new string[table[pos++]];
+        for (var t = 0; t < tags.Length; t++)
+        {
+            var len = table[pos++];
+            tags[t] = Encoding.UTF8.GetString(table.Slice(pos, len));
+            pos += len;
+        }
+
+        return tags;
+    }
+
+    /// <summary>The CRC-32C a writer stores at header offset 12: over the whole blob except that field.</summary>
+    public static uint ComputeChecksum(ReadOnlySpan<byte> blob) =>
+        Crc32C.Append(Crc32C.Compute(blob[..ModelFormat.ChecksumOffset]), blob[(ModelFormat.ChecksumOffset + 4)..]);
+
+    private static ModelError CheckStructure(ReadOnlySpan<byte> blob)
+    {
+        if (blob.Length < ModelFormat.HeaderSize)
+        {
+            return ModelError.Truncated;
+        }
+
+        if (BinaryPrimitives.ReadUInt32LittleEndian(blob) != ModelFormat.Magic)
+        {
+            return ModelError.BadMagic;
+        }
+
+        if (BinaryPrimitives.ReadUInt16LittleEndian(blob[ModelFormat.VersionOffset..]) != ModelFormat.Version)
+        {
+            return ModelError.UnsupportedVersion;
+        }
+
+        var total = BinaryPrimitives.ReadUInt32LittleEndian(blob[ModelFormat.TotalLengthOffset..]);
+        if (total > (uint)blob.Length)
+        {
+            return ModelError.Truncated;
+        }
+
+        var precision = (WeightPrecision)blob[ModelFormat.PrecisionOffset];
+        if (ModelFormat.ElementSize(precision) == 0)
+        {
+            return ModelError.BadPrecision;
+        }
+
+        int k = BinaryPrimitives.ReadUInt16LittleEndian(blob[ModelFormat.ImageCountOffset..]);
+        int kp = BinaryPrimitives.ReadUInt16LittleEndian(blob[ModelFormat.PaddedCountOffset..]);
+        int d = BinaryPrimitives.ReadUInt16LittleEndian(blob[ModelFormat.DimensionOffset..]);
+        var hasVariances = ((ModelFlags)blob[ModelFormat.FlagsOffset] & ModelFlags.HasVariances) != 0;
+        var weights = BinaryPrimitives.ReadUInt32LittleEndian(blob[ModelFormat.WeightsOffsetOffset..]);
+        var variances = BinaryPrimitives.ReadUInt32LittleEndian(blob[ModelFormat.VariancesOffsetOffset..]);
+        var tags = BinaryPrimitives.ReadUInt32LittleEndian(blob[ModelFormat.TagsOffsetOffset..]);
+        if (BinaryPrimitives.ReadUInt16LittleEndian(blob[ModelFormat.HeaderSizeOffset..]) != ModelFormat.HeaderSize
+            || k < 1 || k > ModelFormat.MaxImages || kp != ModelFormat.PadImages(k)
+            || d < FeatureSpace.MinDimension || d > ModelFormat.MaxDimension
+            || BinaryPrimitives.ReadUInt16LittleEndian(blob[ModelFormat.SchemaVersionOffset..]) != FeatureSpace.CurrentSchema
+            || weights != ModelFormat.WeightsOffset(kp)
+            || variances != (hasVariances ? weights + ModelFormat.Align(ModelFormat.SectionSize(kp, d, precision)) : 0)
+            || tags != ModelFormat.SizeWithoutTags(k, d, precision, hasVariances)
+            || tags + k > total)
+        {
+            return ModelError.BadLayout;
+        }
+
+        return ModelError.None;
+    }
+
+    private ModelError CheckContent()
+    {
+        if (ComputeChecksum(_blob) != U32(ModelFormat.ChecksumOffset))
+        {
+            return ModelError.ChecksumMismatch;
+        }
+
+        foreach (var section in (ReadOnlySpan<int>)[1, 2, 3, 4])
+        {
+            foreach (var v in Section<float>(section))
+            {
+                if (!float.IsFinite(v) || (section >= 3 && v < 0))
+                {
+                    return ModelError.BadLayout;
+                }
+            }
+        }
+
+        if (HasVariances && !AllNonNegative(Variances, Precision))
+        {
+            return ModelError.BadLayout;
+        }
+
+        // The tag table must end exactly at the end of the blob.
+        var table = _blob[(int)U32(ModelFormat.TagsOffsetOffset)..];
+        var pos = 0;
+        for (var i = 0; i < ImageCount; i++)
+        {
+            if (pos >= table.Length)
+            {
+                return ModelError.BadLayout;
+            }
+
+            var count = table[pos++];
+            for (var t = 0; t < count; t++)
+            {
+                if (pos >= table.Length || pos + 1 + table[pos] > table.Length)
+                {
+                    return ModelError.BadLayout;
+                }
+
+                pos += 1 + table[pos];
+            }
+        }
+
+        return pos == table.Length ? ModelError.None : ModelError.BadLayout;
+    }
+
+    private static bool AllNonNegative(ReadOnlySpan<byte> section, WeightPrecision precision)
+    {
+        if (precision == WeightPrecision.Float32)
+        {
+            foreach (var v in MemoryMarshal.Cast<byte, float>(section))
+            {
+                if (!(v >= 0) || !float.IsFinite(v))
+                {
+                    return false;
+                }
+            }
+        }
+        else if (precision == WeightPrecision.Int8)
+        {
+            foreach (var v in MemoryMarshal.Cast<byte, sbyte>(section))
+            {
+                if (v < 0)
+                {
+                    return false;
+                }
+            }
+        }
+        else
+        {
+            // bfloat16: the sign bit is the top bit of each 16-bit element; an all-ones exponent is Inf/NaN.
+            foreach (var v in MemoryMarshal.Cast<byte, ushort>(section))
+            {
+                if ((v & 0x8000) != 0 || (v & 0x7F80) == 0x7F80)
+                {
+                    return false;
+                }
+            }
+        }
+
+        return true;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private uint U32(int offset) => BinaryPrimitives.ReadUInt32LittleEndian(_blob[offset..]);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ushort U16(int offset) => BinaryPrimitives.ReadUInt16LittleEndian(_blob[offset..]);
+
+    // The image table holds five 4-byte arrays of PaddedCount entries after the header: ids, biases, weight scales,
+    // bias variances, variance scales (docs/model-format.md, "Image table").
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ReadOnlySpan<T> Section<T>(int index)
+        where T : unmanaged
+    {
+        var kp = PaddedCount;
+        return MemoryMarshal.Cast<byte, T>(_blob.Slice(ModelFormat.HeaderSize + (index * kp * 4), kp * 4));
+    }
+}

@@ -1,0 +1,36 @@
+using System.Runtime.CompilerServices;
+
+namespace EdgeSelector.Core.Numerics;
+
+/// <summary>
+/// Small, fast 64-bit mixing functions (MurmurHash3's finalizer and SplitMix64 constants). They are not a MAC: the
+/// seeds keep choices and hashed features reproducible, not secret.
+/// </summary>
+public static class Hash64
+{
+    private const ulong Golden = 0x9E3779B97F4A7C15;
+
+    /// <summary>MurmurHash3's 64-bit finalizer: every input bit affects every output bit.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ulong Mix(ulong x)
+    {
+        x ^= x >> 33;
+        x *= 0xFF51AFD7ED558CCD;
+        x ^= x >> 33;
+        x *= 0xC4CEB9FE1A85EC53;
+        x ^= x >> 33;
+        return x;
+    }
+
+    /// <summary>Hashes two words under a seed (order matters).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ulong Combine(ulong seed, ulong a, ulong b) => Mix(Mix(seed ^ Mix(a + Golden)) ^ (b * Golden));
+
+    /// <summary>The i-th value of a counter-based stream started from <paramref name="key"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ulong Stream(ulong key, ulong i) => Mix(key + ((i + 1) * Golden));
+
+    /// <summary>A uniform double in [0, 1) from the top 53 bits of a hash.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static double ToUnit(ulong h) => (h >> 11) * (1.0 / (1UL << 53));
+}

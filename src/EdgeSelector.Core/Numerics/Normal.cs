@@ -1,0 +1,91 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace EdgeSelector.Core.Numerics;
+
+/// <summary>The standard normal distribution: CDF (scalar and vectorised) and its inverse.</summary>
+public static class Normal
+{
+    private const double InvSqrt2 = 0.70710678118654752440;
+
+    /// <summary>Φ(z), the standard normal CDF; absolute error below 1e-7 (Numerical Recipes' erfcc, fractional error 1.2e-7).</summary>
+    public static double Cdf(double z) => 0.5 * Erfc(-z * InvSqrt2);
+
+    /// <summary>erfc(x) by the Chebyshev fit of Numerical Recipes (erfcc), fractional error below 1.2e-7 everywhere.</summary>
+    public static double Erfc(double x)
+    {
+        var z = Math.Abs(x);
+        var t = 1.0 / (1.0 + (0.5 * z));
+        var poly = 0.17087277;
+        poly = (poly * t) - 0.82215223;
+        poly = (poly * t) + 1.48851587;
+        poly = (poly * t) - 1.13520398;
+        poly = (poly * t) + 0.27886807;
+        poly = (poly * t) - 0.18628806;
+        poly = (poly * t) + 0.09678418;
+        poly = (poly * t) + 0.37409196;
+        poly = (poly * t) + 1.00002368;
+        poly = (poly * t) - 1.26551223;
+        var ans = t * Math.Exp(poly - (z * z));
+        return x >= 0 ? ans : 2.0 - ans;
+    }
+
+    /// <summary>Φ(z) for eight lanes at once (same fit as <see cref="Cdf(double)"/>, in single precision).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Cdf(Vector256<float> z)
+    {
+        // erfc(x) with x = -z/√2; Φ = erfc/2.
+        var x = z * Vector256.Create((float)-InvSqrt2);
+        var ax = Vector256.Abs(x);
+        var t = Vector256<float>.One / (Vector256<float>.One + (Vector256.Create(0.5f) * ax));
+        var poly = Vector256.Create(0.17087277f);
+        poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create(-0.82215223f));
+        poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create(1.48851587f));
+        poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create(-1.13520398f));
+        poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create(0.27886807f));
+        poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create(-0.18628806f));
+        poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create(0.09678418f));
+        poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create(0.37409196f));
+        poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create(1.00002368f));
+        poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create(-1.26551223f));
+        var erfc = t * Vector256.Exp(poly - (ax * ax));
+        var signed = Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(x, Vector256<float>.Zero), erfc, Vector256.Create(2f) - erfc);
+        return signed * Vector256.Create(0.5f);
+    }
+
+    /// <summary>Φ⁻¹(p) for p in (0, 1) by Acklam's rational approximation (relative error below 1.2e-9).</summary>
+    public static double InverseCdf(double p)
+    {
+        const double Low = 0.02425;
+        const double High = 1 - Low;
+        if (p <= 0)
+        {
+            return double.NegativeInfinity;
+        }
+
+        if (p >= 1)
+        {
+            return double.PositiveInfinity;
+        }
+
+        double q, r;
+        if (p < Low)
+        {
+            q = Math.Sqrt(-2 * Math.Log(p));
+            return (((((((((-7.784894002430293e-03 * q) - 3.223964580411365e-01) * q) - 2.400758277161838e+00) * q) - 2.549732539343734e+00) * q) + 4.374664141464968e+00) * q + 2.938163982698783e+00)
+                / ((((((7.784695709041462e-03 * q) + 3.224671290700398e-01) * q + 2.445134137142996e+00) * q) + 3.754408661907416e+00) * q + 1);
+        }
+
+        if (p > High)
+        {
+            q = Math.Sqrt(-2 * Math.Log(1 - p));
+            return -(((((((((-7.784894002430293e-03 * q) - 3.223964580411365e-01) * q) - 2.400758277161838e+00) * q) - 2.549732539343734e+00) * q) + 4.374664141464968e+00) * q + 2.938163982698783e+00)
+                / ((((((7.784695709041462e-03 * q) + 3.224671290700398e-01) * q + 2.445134137142996e+00) * q) + 3.754408661907416e+00) * q + 1);
+        }
+
+        q = p - 0.5;
+        r = q * q;
+        return (((((((((-3.969683028665376e+01 * r) + 2.209460984245205e+02) * r) - 2.759285104469687e+02) * r) + 1.383577518672690e+02) * r) - 3.066479806614716e+01) * r + 2.506628277459239e+00) * q
+            / (((((((((-5.447609879822406e+01 * r) + 1.615858368580409e+02) * r) - 1.556989798598866e+02) * r) + 6.680131188771972e+01) * r) - 1.328068155288572e+01) * r + 1);
+    }
+}

@@ -1,0 +1,43 @@
+using EdgeSelector.Core.Numerics;
+
+namespace EdgeSelector.Core.Selection;
+
+/// <summary>
+/// Stateless, sticky randomness: the random draw for (member, title) is a keyed hash of (seed, member id, title id,
+/// time bucket). The same member sees the same draw for a title for one stickiness window, on any node, with no
+/// per-member state. Each (member, title) pair gets its own phase within the window, so windows do not all roll
+/// over at the same instant (which would make every member's artwork change at once).
+/// </summary>
+public readonly struct StickyRandom
+{
+    private readonly ulong _seed;
+    private readonly long _windowMs;
+
+    /// <summary>Creates the source for a seed and a window (at least 1 ms).</summary>
+    public StickyRandom(ulong seed, TimeSpan window)
+    {
+        _seed = seed;
+        _windowMs = Math.Max(1, (long)window.TotalMilliseconds);
+    }
+
+    /// <summary>The stickiness window.</summary>
+    public TimeSpan Window => TimeSpan.FromMilliseconds(_windowMs);
+
+    /// <summary>The window bucket of (member, title) at a time: the draw changes exactly when this changes.</summary>
+    public long Bucket(ulong memberId, uint titleId, long unixMs)
+    {
+        var pair = Hash64.Combine(_seed, memberId, titleId);
+        var phase = (long)(pair % (ulong)_windowMs);
+        return Math.DivRem(unixMs + phase, _windowMs, out var rem) - (rem < 0 ? 1 : 0);
+    }
+
+    /// <summary>The 64-bit key of (member, title) at a time: a counter-based stream of uniforms starts from it.</summary>
+    public ulong Key(ulong memberId, uint titleId, long unixMs)
+    {
+        var pair = Hash64.Combine(_seed, memberId, titleId);
+        return Hash64.Combine(pair, (ulong)Bucket(memberId, titleId, unixMs), _seed);
+    }
+
+    /// <summary>The first uniform in [0, 1) of a key's stream: what the pmf-based policies sample with.</summary>
+    public static double Uniform(ulong key) => Hash64.ToUnit(Hash64.Stream(key, ulong.MaxValue));
+}

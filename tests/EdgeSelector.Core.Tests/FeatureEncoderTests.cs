@@ -1,0 +1,105 @@
+using EdgeSelector.Core.Features;
+
+namespace EdgeSelector.Core.Tests;
+
+public class FeatureEncoderTests
+{
+    private static readonly FeatureSpace Space = new(64, 11, FeatureSpace.CurrentSchema);
+
+    [Fact]
+    public void TryEncode_DenseSlots_HoldTheNumericContext()
+    {
+        var member = TestModels.Member(1);
+        var title = new TitleContext { TitleId = 3, RecommenderScore = 0.25f, Interacted = true };
+        var x = new float[64];
+        Assert.True(FeatureEncoder.TryEncode(Space, member, title, x));
+        for (var g = 0; g < MemberProfile.GenreCount; g++)
+        {
+            Assert.Equal(member.Genres[g], x[FeatureEncoder.GenreSlot + g]);
+        }
+
+        Assert.Equal(0.25f, x[FeatureEncoder.RecommenderSlot]);
+        Assert.Equal(1f, x[FeatureEncoder.InteractedSlot]);
+        Assert.Equal(Math.Sin(2 * Math.PI * 20 / 24), x[FeatureEncoder.HourSlot], 6);
+        Assert.Equal(Math.Cos(2 * Math.PI * 20 / 24), x[FeatureEncoder.HourSlot + 1], 6);
+
+        // Eight hashed features of magnitude 1 land in the hashed region (collisions may add or cancel).
+        var hashed = x.AsSpan(FeatureEncoder.DenseSlots).ToArray();
+        Assert.All(hashed, v => Assert.True(v == Math.Round(v)));
+        Assert.InRange(hashed.Sum(Math.Abs), 1, 8);
+        var (slot, sign) = FeatureEncoder.HashedSlot(Space, 1, member.Country);
+        Assert.InRange(slot, FeatureEncoder.DenseSlots, 63);
+        Assert.NotEqual(0f, sign);
+    }
+
+    [Fact]
+    public void TryEncode_ChangingOneCategorical_ChangesOnlyHashedSlots()
+    {
+        var a = new float[64];
+        var b = new float[64];
+        var member = TestModels.Member(1);
+        FeatureEncoder.TryEncode(Space, member, TestModels.Title(), a);
+        member.Country = CountryCode.Pack("FR");
+        FeatureEncoder.TryEncode(Space, member, TestModels.Title(), b);
+        Assert.Equal(a.AsSpan(0, FeatureEncoder.DenseSlots).ToArray(), b.AsSpan(0, FeatureEncoder.DenseSlots).ToArray());
+        Assert.NotEqual(a, b);
+    }
+
+    [Fact]
+    public void TryEncode_NonFiniteOrHugeInputs_AreCleaned()
+    {
+        var member = TestModels.Member(1);
+        member.Genres[0] = float.NaN;
+        member.Genres[1] = float.PositiveInfinity;
+        member.Genres[2] = 1e9f;
+        member.LocalHour = 200;
+        var x = new float[64];
+        Assert.True(FeatureEncoder.TryEncode(Space, member, new TitleContext { RecommenderScore = float.NaN }, x));
+        Assert.All(x, v => Assert.True(float.IsFinite(v)));
+        Assert.Equal(0f, x[0]);
+        Assert.Equal(0f, x[1]);
+        Assert.Equal(FeatureEncoder.NumericLimit, x[2]);
+    }
+
+    [Fact]
+    public void TryEncode_UnsupportedSpaceOrShortBuffer_ReturnsFalse()
+    {
+        var member = TestModels.Member(1);
+        Assert.False(FeatureEncoder.TryEncode(new FeatureSpace(64, 1, 2), member, default, new float[64]));
+        Assert.False(FeatureEncoder.TryEncode(new FeatureSpace(16, 1, 1), member, default, new float[64]));
+        Assert.False(FeatureEncoder.TryEncode(Space, member, default, new float[63]));
+    }
+
+    [Fact]
+    public void TryEncode_10000Encodings_AllocateNothing()
+    {
+        var member = TestModels.Member(1);
+        var title = TestModels.Title();
+        Span<float> x = stackalloc float[128];
+        var space = new FeatureSpace(128, 5, FeatureSpace.CurrentSchema);
+        FeatureEncoder.TryEncode(space, member, title, x);
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 10_000; i++)
+        {
+            member.LocalHour = (byte)(i % 24);
+            FeatureEncoder.TryEncode(space, member, title, x);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Theory]
+    [InlineData("US", 0x5553)]
+    [InlineData("fr", 0x4652)]
+    [InlineData("USA", 0)]
+    [InlineData("1A", 0)]
+    [InlineData("", 0)]
+    public void CountryCode_Pack_TwoLettersOnly(string code, int expected)
+    {
+        Assert.Equal(expected, CountryCode.Pack(code));
+        if (expected != 0)
+        {
+            Assert.Equal(code.ToUpperInvariant(), CountryCode.Unpack((ushort)expected));
+        }
+    }
+}
