@@ -1,15 +1,10 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
+using EdgeSelector.Core.Exploration;
 using EdgeSelector.Core.Features;
+using EdgeSelector.Core.Selection;
 
 namespace EdgeSelector.Core.Logging;
-
-/// <summary>The 16 genre affinities of a logged context, stored inline so the record stays a plain value.</summary>
-[InlineArray(MemberProfile.GenreCount)]
-public struct GenreAffinities
-{
-    private float _element0;
-}
 
 /// <summary>
 /// One decision as the server logged it: what was shown, with which probability, and the context needed to rebuild the
@@ -58,12 +53,13 @@ public struct ImpressionRecord
 
     /// <summary>
     /// Probability with which the logging policy chose <see cref="ChosenIndex"/>. Stored as f64: every off-policy
-    /// estimate divides by it, and small propensities (epsilon / many candidates) keep their full precision for 4 bytes.
+    /// estimate divides by it; the engine's f32 value converts exactly, and a logging policy that computes in double
+    /// keeps its full precision, for 4 bytes more per record (docs/impression-log.md).
     /// </summary>
     public double Propensity;
 
     /// <summary>Which exploration policy decided.</summary>
-    public LoggedPolicyKind PolicyKind;
+    public PolicyKind PolicyKind;
 
     /// <summary>The policy's parameter: epsilon, temperature or alpha; 0 where it has none.</summary>
     public float PolicyParameter;
@@ -96,7 +92,50 @@ public struct ImpressionRecord
     public byte InteractedBefore;
 
     /// <summary>The member's genre affinities at decision time.</summary>
-    public GenreAffinities Genres;
+    public GenreVector Genres;
+
+    /// <summary>The record of one engine decision, with the contexts it was made in.</summary>
+    public static ImpressionRecord FromDecision(
+        ulong eventId, long unixMs, in Decision decision, int candidateCount, in MemberContext member, in TitleContext title,
+        FallbackReason fallback = FallbackReason.None) => new()
+        {
+            EventId = eventId,
+            TimestampMs = unixMs,
+            MemberId = member.MemberId,
+            TitleId = title.TitleId,
+            ChosenImageId = decision.ImageId,
+            ChosenIndex = (ushort)decision.Index,
+            CandidateCount = (ushort)candidateCount,
+            Propensity = decision.Propensity,
+            PolicyKind = decision.Policy,
+            PolicyParameter = decision.PolicyParameter,
+            ModelVersion = decision.ModelVersion,
+            Fallback = fallback,
+            Country = member.Country,
+            Language = member.Language,
+            Device = member.Device,
+            LocalHour = member.LocalHour,
+            DayOfWeek = member.DayOfWeek,
+            RecommenderScore = title.RecommenderScore,
+            InteractedBefore = title.Interacted ? (byte)1 : (byte)0,
+            Genres = member.Genres,
+        };
+
+    /// <summary>Rebuilds the engine's inputs, so <c>FeatureEncoder.TryEncode</c> reproduces the logged feature vector exactly.</summary>
+    public readonly void GetContexts(out MemberContext member, out TitleContext title)
+    {
+        member = new MemberContext
+        {
+            MemberId = MemberId,
+            Country = Country,
+            Language = Language,
+            Device = Device,
+            LocalHour = LocalHour,
+            DayOfWeek = DayOfWeek,
+            Genres = Genres,
+        };
+        title = new TitleContext { TitleId = TitleId, RecommenderScore = RecommenderScore, Interacted = InteractedBefore != 0 };
+    }
 
     /// <summary>Writes the record into <paramref name="destination"/>; false (nothing written) when it is too short.</summary>
     public readonly bool TryWrite(Span<byte> destination)
@@ -159,7 +198,7 @@ public struct ImpressionRecord
 
         record = new ImpressionRecord
         {
-            PolicyKind = (LoggedPolicyKind)source[2],
+            PolicyKind = (PolicyKind)source[2],
             Fallback = (FallbackReason)source[3],
             ChosenIndex = BinaryPrimitives.ReadUInt16LittleEndian(source[4..]),
             CandidateCount = BinaryPrimitives.ReadUInt16LittleEndian(source[6..]),

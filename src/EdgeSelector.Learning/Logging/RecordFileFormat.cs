@@ -1,6 +1,3 @@
-using System.Buffers.Binary;
-using System.Numerics;
-
 namespace EdgeSelector.Learning.Logging;
 
 /// <summary>Constants and checksum of the record file format (docs/impression-log.md, "Record files").</summary>
@@ -21,21 +18,4 @@ public static class RecordFileFormat
     /// <summary>The four magic bytes that open a record file.</summary>
     public static ReadOnlySpan<byte> Magic => "ESRF"u8;
 
-    /// <summary>CRC-32C (Castagnoli) of <paramref name="data"/>; hardware-accelerated where the CPU has it.</summary>
-    public static uint Crc32C(ReadOnlySpan<byte> data)
-    {
-        var crc = 0xFFFF_FFFFu;
-        while (data.Length >= sizeof(ulong))
-        {
-            crc = BitOperations.Crc32C(crc, BinaryPrimitives.ReadUInt64LittleEndian(data));
-            data = data[sizeof(ulong)..];
-        }
-
-        foreach (var b in data)
-        {
-            crc = BitOperations.Crc32C(crc, b);
-        }
-
-        return ~crc;
-    }
 }

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using EdgeSelector.Core.Numerics;
 
 namespace EdgeSelector.Learning.Logging;
 
@@ -76,7 +77,7 @@ public sealed class RecordFileReader : IDisposable
         }
 
         var body = _buffer.AsSpan(_start + RecordFileFormat.FrameHeaderSize, (int)length);
-        if (RecordFileFormat.Crc32C(body) != crc)
+        if (Crc32C.Compute(body) != crc)
         {
             throw new InvalidDataException($"Record file corrupt at byte {_offsetOfStart}: checksum mismatch in record {Count}.");
         }

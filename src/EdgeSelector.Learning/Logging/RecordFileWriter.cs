@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using EdgeSelector.Core.Logging;
+using EdgeSelector.Core.Numerics;
 
 namespace EdgeSelector.Learning.Logging;
 
@@ -39,7 +40,7 @@ public sealed class RecordFileWriter : IDisposable
 
         Span<byte> frame = stackalloc byte[RecordFileFormat.FrameHeaderSize];
         BinaryPrimitives.WriteUInt32LittleEndian(frame, (uint)payload.Length);
-        BinaryPrimitives.WriteUInt32LittleEndian(frame[4..], RecordFileFormat.Crc32C(payload));
+        BinaryPrimitives.WriteUInt32LittleEndian(frame[4..], Crc32C.Compute(payload));
         _stream.Write(frame);
         _stream.Write(payload);
         Count++;

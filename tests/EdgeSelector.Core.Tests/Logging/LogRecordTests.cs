@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using EdgeSelector.Core.Exploration;
 using EdgeSelector.Core.Features;
 using EdgeSelector.Core.Logging;
 using Xunit;
@@ -19,7 +20,7 @@ public class LogRecordTests
             ChosenIndex = 3,
             CandidateCount = 7,
             Propensity = 0.1 / 7,
-            PolicyKind = LoggedPolicyKind.EpsilonGreedy,
+            PolicyKind = PolicyKind.EpsilonGreedy,
             PolicyParameter = 0.1f,
             ModelVersion = 42,
             Fallback = FallbackReason.Deadline,
@@ -80,7 +81,7 @@ public class LogRecordTests
 
         Assert.Equal(1, buffer[0]);
         Assert.Equal((byte)LogRecordKind.Impression, buffer[1]);
-        Assert.Equal((byte)LoggedPolicyKind.EpsilonGreedy, buffer[2]);
+        Assert.Equal((byte)PolicyKind.EpsilonGreedy, buffer[2]);
         Assert.Equal((byte)FallbackReason.Deadline, buffer[3]);
         Assert.Equal(3, BinaryPrimitives.ReadUInt16LittleEndian(buffer.AsSpan(4)));
         Assert.Equal(7, BinaryPrimitives.ReadUInt16LittleEndian(buffer.AsSpan(6)));
@@ -155,5 +156,30 @@ public class LogRecordTests
 
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
         Assert.NotEqual(0UL, sum);
+    }
+
+    [Fact]
+    public void FromDecision_ThenGetContexts_RebuildsTheSameFeatureVector()
+    {
+        var member = TestModels.Member(77, seed: 3);
+        var title = TestModels.Title(42);
+        var blob = TestModels.Random(images: 5, dimension: 64, seed: 9).Serialize();
+        Assert.True(Models.ModelView.TryOpen(blob, Models.ModelCheck.Full, out var model, out _));
+        var decision = new Selection.SelectionEngine(new Selection.SelectionOptions()).Select(model, member, title, 1_764_300_000_000);
+
+        var record = ImpressionRecord.FromDecision(5, 1_764_300_000_000, decision, model.ImageCount, member, title);
+        var buffer = new byte[ImpressionRecord.Size];
+        record.Write(buffer);
+        Assert.True(ImpressionRecord.TryRead(buffer, out var back));
+        back.GetContexts(out var member2, out var title2);
+
+        Assert.Equal((double)decision.Propensity, back.Propensity);
+        Assert.Equal(decision.Index, back.ChosenIndex);
+        Assert.Equal(decision.Policy, back.PolicyKind);
+        var x1 = new float[64];
+        var x2 = new float[64];
+        Assert.True(FeatureEncoder.TryEncode(model.FeatureSpace, member, title, x1));
+        Assert.True(FeatureEncoder.TryEncode(model.FeatureSpace, member2, title2, x2));
+        Assert.Equal(x1, x2);
     }
 }

@@ -1,22 +1,5 @@
 namespace EdgeSelector.Core.Logging;
 
-/// <summary>Which exploration policy made a logged decision; the impression record carries the byte value.</summary>
-public enum LoggedPolicyKind : byte
-{
-    /// <summary>Always the top-scoring image (propensity 1).</summary>
-    Greedy = 0,
-    /// <summary>Top image with probability 1 - epsilon, else uniform; parameter = epsilon.</summary>
-    EpsilonGreedy = 1,
-    /// <summary>Boltzmann over scores; parameter = temperature.</summary>
-    Softmax = 2,
-    /// <summary>Thompson sampling (propensity estimated by the engine); parameter unused.</summary>
-    Thompson = 3,
-    /// <summary>Upper confidence bound; parameter = alpha.</summary>
-    Ucb = 4,
-    /// <summary>Uniform over the candidates; parameter unused.</summary>
-    Uniform = 5,
-}
-
 /// <summary>Why a decision fell back to the default image instead of the model's choice (0 = it did not).</summary>
 public enum FallbackReason : byte
 {
