@@ -58,6 +58,7 @@ public static class OffPolicyEvaluator
         }
 
         RidgeRewardModel[]? models = needsModel ? FitCrossFitted(source, options) : null;
+        var directMethod = estimators.OfType<DirectMethodEstimator>().FirstOrDefault();
         var sample = new LoggedSample(source.FeatureNames.Count);
         long rows = 0;
         using (var reader = source.OpenReader())
@@ -78,6 +79,10 @@ public static class OffPolicyEvaluator
                     foreach (var (action, probability) in cursor.Distribution)
                     {
                         direct += probability * model.Predict(sample.Features, action, sample.Position);
+                        if (directMethod is not null)
+                        {
+                            model.AddGradient(sample.Features, action, sample.Position, probability);
+                        }
                     }
                 }
 
@@ -96,6 +101,11 @@ public static class OffPolicyEvaluator
         if (rows == 0)
         {
             throw new EvaluationInputException("The data has no rows.");
+        }
+
+        if (directMethod is not null)
+        {
+            directMethod.ModelVariance = models!.Sum(m => m.CoefficientVariance()) / ((double)rows * rows);
         }
 
         return new EvaluationReport(estimators.Select(e => e.Result()).ToArray(), rows, clock.Elapsed);

@@ -105,8 +105,8 @@ public sealed class ReplayEstimator : IEstimator
 
 /// <summary>
 /// Direct method: mean over rows of Σ_a π(a|x) q̂(x, a) with a reward model q̂ fitted on other rows (cross-fitting).
-/// The interval covers the row-to-row spread only, not the reward model's own error: DM is low-variance but biased
-/// as far as q̂ is wrong.
+/// Its variance is the row-to-row spread of that term plus <see cref="ModelVariance"/>, the part due to the model's
+/// coefficients being estimated; it does not cover misspecification: DM is biased as far as q̂'s form is wrong.
 /// </summary>
 public sealed class DirectMethodEstimator : IEstimator
 {
@@ -114,6 +114,9 @@ public sealed class DirectMethodEstimator : IEstimator
 
     /// <inheritdoc />
     public string Name => "dm";
+
+    /// <summary>Variance of the estimate due to the reward model's coefficients (set by the evaluator before <see cref="Result"/>).</summary>
+    public double ModelVariance { get; set; }
 
     /// <inheritdoc />
     public bool NeedsRewardModel => true;
@@ -124,8 +127,9 @@ public sealed class DirectMethodEstimator : IEstimator
     /// <inheritdoc />
     public EstimateResult Result()
     {
-        var (low, high) = _terms.Interval();
-        return new(Name, _terms.Mean, low, high, _terms.Count, _terms.Count, _terms.Count == 0 ? "no rows" : null);
+        var half = MeanAccumulator.Z95 * Math.Sqrt(_terms.VarianceOfMean + ModelVariance);
+        var mean = _terms.Mean;
+        return new(Name, mean, mean - half, mean + half, _terms.Count, _terms.Count, _terms.Count == 0 ? "no rows" : null);
     }
 }
 

@@ -11,7 +11,7 @@ internal struct MeanAccumulator
 
     public long Count { get; private set; }
 
-    public double Mean => Count == 0 ? double.NaN : _sum / Count;
+    public readonly double Mean => Count == 0 ? double.NaN : _sum / Count;
 
     public void Add(double x)
     {
@@ -20,18 +20,26 @@ internal struct MeanAccumulator
         _sumSquares += x * x;
     }
 
-    /// <summary>Mean ± z·s/√n with the unbiased sample variance s².</summary>
+    /// <summary>s²/n with the unbiased sample variance s² (NaN below two rows).</summary>
+    public readonly double VarianceOfMean
+    {
+        get
+        {
+            if (Count < 2)
+            {
+                return double.NaN;
+            }
+
+            var mean = _sum / Count;
+            return Math.Max(0, (_sumSquares - (Count * mean * mean)) / (Count - 1)) / Count;
+        }
+    }
+
+    /// <summary>Mean ± z·s/√n.</summary>
     public readonly (double Low, double High) Interval()
     {
-        if (Count < 2)
-        {
-            return (double.NaN, double.NaN);
-        }
-
-        var mean = _sum / Count;
-        var variance = Math.Max(0, (_sumSquares - (Count * mean * mean)) / (Count - 1));
-        var half = Z95 * Math.Sqrt(variance / Count);
-        return (mean - half, mean + half);
+        var half = Z95 * Math.Sqrt(VarianceOfMean);
+        return (Mean - half, Mean + half);
     }
 }
 

@@ -49,6 +49,7 @@ public sealed class RidgeRewardModel
         // Row 0 / column 0 is the intercept's constant 1; only the upper triangle is accumulated.
         xtx[0] += 1;
         cell.Xty[0] += y;
+        cell.Yty += y * y;
         for (var i = 1; i < d; i++)
         {
             var xi = x[i - 1];
@@ -94,6 +95,8 @@ public sealed class RidgeRewardModel
             }
 
             SolveCholesky(a, b, d, cell.Beta);
+            a.CopyTo(cell.Factor, 0);
+            cell.NoiseVariance = ResidualVariance(cell, d);
         }
 
         _fitted = true;
@@ -120,6 +123,82 @@ public sealed class RidgeRewardModel
         }
 
         return Math.Clamp(value, _minReward, _maxReward);
+    }
+
+    /// <summary>
+    /// Adds weight·[1, x] to the gradient of the cell (action, position): the direct method's value is linear in each
+    /// cell's coefficients, with this (normalised) vector as the derivative.
+    /// </summary>
+    public void AddGradient(ReadOnlySpan<float> features, int action, int position, double weight)
+    {
+        if (!_cells.TryGetValue(Key(action, position), out var cell))
+        {
+            return; // the cell predicts the global mean, whose uncertainty is negligible next to a cell's
+        }
+
+        var g = cell.Gradient;
+        g[0] += weight;
+        for (var i = 1; i < g.Length; i++)
+        {
+            g[i] += weight * features[i - 1];
+        }
+    }
+
+    /// <summary>
+    /// Σ_cells σ²·gᵀA⁻¹g over the gradients added: the variance that the coefficients' estimation error adds to
+    /// Σ_rows Σ_a π q̂ (divide by n² for the mean). Uses Cov(β) ≈ σ²A⁻¹ with A = XᵀX + λI, which slightly
+    /// overstates the ridge covariance σ²A⁻¹XᵀXA⁻¹: conservative.
+    /// </summary>
+    public double CoefficientVariance()
+    {
+        var total = 0.0;
+        foreach (var cell in _cells.Values)
+        {
+            total += cell.NoiseVariance * QuadraticInverse(cell.Factor, cell.Gradient, cell.Gradient.Length);
+        }
+
+        return total;
+    }
+
+    private double ResidualVariance(Cell cell, int d)
+    {
+        // RSS of the centred target y' = y − ȳ: Σy'² − 2βᵀXᵀy' + βᵀXᵀXβ, from the accumulated moments.
+        var n = cell.XtX[0];
+        var yy = cell.Yty - (2 * _mean * cell.Xty[0]) + (n * _mean * _mean);
+        var cross = 0.0;
+        var quadratic = 0.0;
+        for (var i = 0; i < d; i++)
+        {
+            cross += cell.Beta[i] * (cell.Xty[i] - (_mean * cell.XtX[i]));
+            for (var j = 0; j < d; j++)
+            {
+                var xtx = i <= j ? cell.XtX[(i * d) + j] : cell.XtX[(j * d) + i];
+                quadratic += cell.Beta[i] * xtx * cell.Beta[j];
+            }
+        }
+
+        var rss = Math.Max(0, yy - (2 * cross) + quadratic);
+        return rss / Math.Max(1, n - d);
+    }
+
+    // gᵀA⁻¹g = ‖L⁻¹g‖² with A = LLᵀ (the factor left in the lower triangle by SolveCholesky).
+    private static double QuadraticInverse(double[] factor, double[] g, int n)
+    {
+        Span<double> z = n <= 256 ? stackalloc double[n] : new double[n];
+        var sum = 0.0;
+        for (var i = 0; i < n; i++)
+        {
+            var s = g[i];
+            for (var k = 0; k < i; k++)
+            {
+                s -= factor[(i * n) + k] * z[k];
+            }
+
+            z[i] = s / factor[(i * n) + i];
+            sum += z[i] * z[i];
+        }
+
+        return sum;
     }
 
     private static long Key(int action, int position) => ((long)action << 32) | (uint)position;
@@ -179,5 +258,13 @@ public sealed class RidgeRewardModel
         public double[] Xty { get; } = new double[dimension];
 
         public double[] Beta { get; } = new double[dimension];
+
+        public double[] Factor { get; } = new double[dimension * dimension];
+
+        public double[] Gradient { get; } = new double[dimension];
+
+        public double Yty { get; set; }
+
+        public double NoiseVariance { get; set; }
     }
 }
