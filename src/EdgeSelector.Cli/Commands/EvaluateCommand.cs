@@ -1,0 +1,194 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using EdgeSelector.Learning.Evaluation;
+using EdgeSelector.Learning.Evaluation.Data;
+using EdgeSelector.Learning.Evaluation.Estimators;
+using EdgeSelector.Learning.Evaluation.Policies;
+
+namespace EdgeSelector.Cli.Commands;
+
+/// <summary><c>edgesel evaluate</c>: off-policy estimates of a policy's value from a logged bandit dataset (docs/evaluation.md).</summary>
+internal sealed class EvaluateCommand : ICommand
+{
+    public string Name => "evaluate";
+
+    public string Summary => "estimate a policy's value from logged bandit data (ips, snips, dm, dr, replay)";
+
+    public string Usage => """
+        usage: edgesel evaluate --data PATH --format obd|impressions|csv --policy PATH
+                                [--estimators ips,snips,dm,dr,replay] [--json]
+                                [--rewards PATH] [--reward play|minutes|fraction] [--ridge LAMBDA] [--seed N]
+          --data        obd: a campaign folder (random/men) or its rows CSV; csv: a logged-bandit CSV
+                        (action, propensity, reward, optional position, x_* features); impressions: a record file
+          --policy      item_id,position,probability (context-free), or one row per logged row with
+                        probability (of the logged action) or p_<action> columns
+          --estimators  comma-separated; default: all that the policy supports
+          --json        print one JSON object: {"<estimator>": {"value", "ci_low", "ci_high", "ess", "n", "warning"?}}
+          --rewards     impressions only: a record file of reward records to join by event id
+          --reward      impressions only: which reward to evaluate (default play)
+          --ridge       ridge penalty of the dm/dr reward model (default 1)
+          --seed        cross-fitting fold seed (default 0)
+        exit codes: 0 ok, 1 bad input, 2 bad command line
+        """;
+
+    public IReadOnlySet<string> ValueOptions { get; } =
+        new HashSet<string> { "data", "format", "policy", "estimators", "rewards", "reward", "ridge", "seed" };
+
+    public IReadOnlySet<string> Flags { get; } = new HashSet<string> { "json" };
+
+    public int Run(CommandArgs args, TextWriter stdout, TextWriter stderr)
+    {
+        var data = args.Require("data");
+        var format = args.Require("format");
+        var policyPath = args.Require("policy");
+        var options = new EvaluationOptions
+        {
+            RidgeLambda = ParseDouble(args.Get("ridge") ?? "1", "ridge", positive: true),
+            Seed = ulong.TryParse(args.Get("seed") ?? "0", CultureInfo.InvariantCulture, out var seed)
+                ? seed
+                : throw new UsageException("--seed must be a non-negative integer."),
+        };
+        if (args.Get("rewards") is not null && format != "impressions")
+        {
+            throw new UsageException("--rewards applies to --format impressions only.");
+        }
+
+        try
+        {
+            if (format is "obd" or "csv" && !File.Exists(data) && !Directory.Exists(data))
+            {
+                throw new EvaluationInputException($"{data}: file not found.");
+            }
+
+            ILoggedBanditSource source = format switch
+            {
+                "obd" => new ObdSource(data),
+                "csv" => new CsvBanditSource(data),
+                "impressions" => new ImpressionLogSource(data, args.Get("rewards"), ParseReward(args.Get("reward") ?? "play")),
+                _ => throw new UsageException($"--format must be obd, impressions or csv (got '{format}')."),
+            };
+            var policy = PolicyFile.Load(policyPath);
+            var estimators = ParseEstimators(args.Get("estimators"), policy);
+            var report = OffPolicyEvaluator.Evaluate(source, policy, estimators, options);
+            if (args.Has("json"))
+            {
+                stdout.WriteLine(ToJson(report));
+            }
+            else
+            {
+                WriteTable(report, stdout);
+            }
+
+            return Program.ExitOk;
+        }
+        catch (EvaluationInputException e)
+        {
+            stderr.WriteLine($"edgesel evaluate: {e.Message}");
+            return Program.ExitInputError;
+        }
+        catch (IOException e)
+        {
+            stderr.WriteLine($"edgesel evaluate: {e.Message}");
+            return Program.ExitInputError;
+        }
+    }
+
+    /// <summary>The JSON contract: one object keyed by estimator name (source-generation-free: Utf8JsonWriter).</summary>
+    internal static string ToJson(EvaluationReport report)
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = false }))
+        {
+            json.WriteStartObject();
+            foreach (var r in report.Results)
+            {
+                json.WriteStartObject(r.Name);
+                WriteNumber(json, "value", r.Value);
+                WriteNumber(json, "ci_low", r.CiLow);
+                WriteNumber(json, "ci_high", r.CiHigh);
+                WriteNumber(json, "ess", r.EffectiveSampleSize);
+                json.WriteNumber("n", r.Rows);
+                if (r.Warning is not null)
+                {
+                    json.WriteString("warning", r.Warning);
+                }
+
+                json.WriteEndObject();
+            }
+
+            json.WriteEndObject();
+        }
+
+        return Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
+    // JSON has no NaN: an undefined estimate (no supporting rows) is null.
+    private static void WriteNumber(Utf8JsonWriter json, string name, double value)
+    {
+        if (double.IsFinite(value))
+        {
+            json.WriteNumber(name, value);
+        }
+        else
+        {
+            json.WriteNull(name);
+        }
+    }
+
+    private static void WriteTable(EvaluationReport report, TextWriter stdout)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        stdout.WriteLine($"{"estimator",-9} {"value",12} {"95% CI",-27} {"ESS",12} {"rows",10}");
+        foreach (var r in report.Results)
+        {
+            var ci = string.Create(inv, $"[{r.CiLow:0.000000}, {r.CiHigh:0.000000}]");
+            stdout.WriteLine(string.Create(inv, $"{r.Name,-9} {r.Value,12:0.000000} {ci,-27} {r.EffectiveSampleSize,12:0.0} {r.Rows,10}"));
+            if (r.Warning is not null)
+            {
+                stdout.WriteLine($"  warning: {r.Warning}");
+            }
+        }
+
+        stdout.WriteLine(string.Create(inv, $"{report.Rows} rows in {report.Elapsed.TotalMilliseconds:0} ms"));
+    }
+
+    private static string[] ParseEstimators(string? list, TargetPolicy policy)
+    {
+        if (list is null)
+        {
+            return policy.HasFullDistribution
+                ? [.. OffPolicyEvaluator.AllEstimators]
+                : [.. OffPolicyEvaluator.AllEstimators.Where(e => e is not "dm" and not "dr")];
+        }
+
+        var names = list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (names.Length == 0)
+        {
+            throw new UsageException("--estimators is empty.");
+        }
+
+        foreach (var name in names)
+        {
+            if (!OffPolicyEvaluator.AllEstimators.Contains(name))
+            {
+                throw new UsageException($"unknown estimator '{name}' (known: {string.Join(',', OffPolicyEvaluator.AllEstimators)}).");
+            }
+        }
+
+        return names.Distinct().ToArray();
+    }
+
+    private static ImpressionReward ParseReward(string value) => value switch
+    {
+        "play" => ImpressionReward.Play,
+        "minutes" => ImpressionReward.Minutes,
+        "fraction" => ImpressionReward.Fraction,
+        _ => throw new UsageException($"--reward must be play, minutes or fraction (got '{value}')."),
+    };
+
+    private static double ParseDouble(string value, string name, bool positive) =>
+        double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && double.IsFinite(d) && (!positive || d > 0)
+            ? d
+            : throw new UsageException($"--{name} must be a {(positive ? "positive " : string.Empty)}number (got '{value}').");
+}
