@@ -32,6 +32,8 @@ public enum ErrorCode : ushort
     IdleTimeout = 34,
     /// <summary>The server is shutting down; sent with request id 0, then the connection is closed. Fatal.</summary>
     ShuttingDown = 35,
+    /// <summary>The server could not take the request now (e.g. its reward log is not accepting records); retry. The connection stays.</summary>
+    Unavailable = 36,
 }
 
 /// <summary>Facts about <see cref="ErrorCode"/> values that both peers must agree on.</summary>
@@ -58,6 +60,7 @@ public static class ErrorCodes
         ErrorCode.InvalidField => "a field is out of range"u8,
         ErrorCode.TooManyInFlight => "too many requests in flight on this connection"u8,
         ErrorCode.TooManyConnections => "too many connections"u8,
+        ErrorCode.Unavailable => "temporarily unavailable, retry"u8,
         ErrorCode.IdleTimeout => "idle timeout"u8,
         ErrorCode.ShuttingDown => "server shutting down"u8,
         _ => "error"u8,

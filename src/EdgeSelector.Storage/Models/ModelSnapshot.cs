@@ -22,6 +22,9 @@ public readonly struct ModelSnapshot : IDisposable
     /// <summary>Store-internal generation number of the snapshot (0 if the store has no bundle).</summary>
     public uint Generation => _generation?.Generation ?? 0;
 
+    /// <summary>The titles of the snapshot's bundle, in ascending id order.</summary>
+    public ReadOnlySpan<uint> TitleIds => _generation is null ? default : _generation.TitleIds;
+
     /// <summary>Number of titles in the snapshot's bundle.</summary>
     public int TitleCount => _generation?.TitleIds.Length ?? 0;
 
