@@ -88,7 +88,8 @@ internal sealed class ClientConnection : IAsyncDisposable
             }
             catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or InvalidOperationException)
             {
-                Fail(new EdgeSelectorConnectionException($"connection to {_remote} failed while sending", ex));
+                Fail(new EdgeSelectorConnectionException(
+                    $"connection to {_remote} failed while sending", Volatile.Read(ref _connectionError) ?? ex));
                 ThrowIfFailed();
                 throw;
             }
@@ -147,7 +148,9 @@ internal sealed class ClientConnection : IAsyncDisposable
                 _reader.AdvanceTo(buffer.Start, buffer.End);
                 if (error != ErrorCode.None)
                 {
-                    failure = new EdgeSelectorProtocolException(error, $"{_remote} sent a frame this client cannot read");
+                    failure = new EdgeSelectorConnectionException(
+                        $"{_remote} sent a frame this client cannot read; closing",
+                        new EdgeSelectorProtocolException(error, System.Text.Encoding.UTF8.GetString(ErrorCodes.Message(error))));
                     break;
                 }
 

@@ -226,4 +226,29 @@ public class EdgeSelectorClientTests
 
         await Assert.ThrowsAsync<EdgeSelectorConnectionException>(() => client.PingAsync());
     }
+
+    [Fact]
+    public async Task PingAsync_ServerSendsUnreadableFrame_ConnectionExceptionWithProtocolCause()
+    {
+        await using var server = new FakeServer(FakeBehavior.SendGarbage);
+        await using EdgeSelectorClient client = Client(server);
+
+        var error = await Assert.ThrowsAsync<EdgeSelectorConnectionException>(() => client.PingAsync(1));
+
+        var cause = Assert.IsType<EdgeSelectorProtocolException>(error.InnerException);
+        Assert.Equal(ErrorCode.UnsupportedVersion, cause.Code);
+    }
+
+    [Fact]
+    public async Task PingAsync_ServerRejectsConnection_ConnectionExceptionCarryingTheServersError()
+    {
+        await using var server = new FakeServer(FakeBehavior.RejectConnection);
+        await using EdgeSelectorClient client = Client(server);
+
+        var error = await Assert.ThrowsAsync<EdgeSelectorConnectionException>(() => client.PingAsync(1));
+
+        var cause = Assert.IsType<EdgeSelectorProtocolException>(error.InnerException);
+        Assert.Equal(ErrorCode.TooManyConnections, cause.Code);
+        Assert.True(cause.IsFatal);
+    }
 }

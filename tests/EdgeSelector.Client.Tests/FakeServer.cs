@@ -15,6 +15,10 @@ internal enum FakeBehavior
     Silent,
     /// <summary>Close the connection once <see cref="FakeServer.HoldUntil"/> requests have arrived, answering none.</summary>
     CloseAfterHold,
+    /// <summary>Answer the first request batch with a frame of protocol version 9, which no client can read past.</summary>
+    SendGarbage,
+    /// <summary>Send a connection-level ERROR TooManyConnections right after accept, then close.</summary>
+    RejectConnection,
 }
 
 /// <summary>
@@ -90,6 +94,27 @@ internal sealed class FakeServer : IAsyncDisposable
         int received = 0;
         try
         {
+            if (Behavior == FakeBehavior.RejectConnection)
+            {
+                FrameWriter.WriteError(writer, 0, ErrorCode.TooManyConnections);
+                await writer.FlushAsync();
+
+                // Half-close and drain rather than close: closing with unread input would send a reset, which may
+                // discard the ERROR frame before the client reads it.
+                socket.Shutdown(SocketShutdown.Send);
+                while (true)
+                {
+                    ReadResult drained = await reader.ReadAsync(_stop.Token);
+                    reader.AdvanceTo(drained.Buffer.End);
+                    if (drained.IsCompleted)
+                    {
+                        break;
+                    }
+                }
+
+                return;
+            }
+
             while (true)
             {
                 ReadResult result = await reader.ReadAsync(_stop.Token);
@@ -112,6 +137,15 @@ internal sealed class FakeServer : IAsyncDisposable
                     FrameWriter.WriteError(writer, 0, error);
                     await writer.FlushAsync();
                     return;
+                }
+
+                if (Behavior == FakeBehavior.SendGarbage && received > 0)
+                {
+                    byte[] bad = new byte[FrameHeader.Size];
+                    new FrameHeader(FrameHeader.Size, 9, Opcode.Pong, 0, 1).Write(bad);
+                    writer.Write(bad);
+                    await writer.FlushAsync();
+                    received = int.MinValue;
                 }
 
                 if (Behavior == FakeBehavior.CloseAfterHold && received >= HoldUntil)
