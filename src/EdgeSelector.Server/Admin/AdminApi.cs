@@ -17,14 +17,15 @@ internal static class AdminApi
 {
     public static void Map(WebApplication app, ServerState state)
     {
-        var admin = app.MapGroup(string.Empty).RequireHost($"*:{state.Options.AdminPort}");
+        var admin = app.MapGroup(string.Empty);
         admin.MapGet("/healthz", () => Results.Text("ok\n"));
         admin.MapGet("/readyz", () => state.IsReady
             ? Results.Text($"ready: {state.Models.TitleCount} titles, bundle {state.Models.Version}\n")
             : Results.Text("not ready: no model bundle loaded\n", statusCode: 503));
         admin.MapGet("/metrics", () => Results.Text(state.Metrics.Render(state), "text/plain; version=0.0.4"));
 
-        var v1 = admin.MapGroup("/v1").AddEndpointFilter(async (context, next) =>
+        RouteGroupBuilder v1 = admin.MapGroup("/v1");
+        v1.AddEndpointFilter(async (context, next) =>
             Authorized(context.HttpContext.Request, state.AdminToken)
                 ? await next(context)
                 : Results.Json(new ErrorBody("missing or wrong bearer token"), AdminJsonContext.Default.ErrorBody, statusCode: 401));

@@ -16,7 +16,7 @@ namespace EdgeSelector.Server.Binary;
 /// more than MaxInFlightPerConnection requests in one batch are answered after the client has read the first
 /// ones (back-pressure, never an error for a well-formed SELECT).
 /// </summary>
-internal sealed class BinaryConnectionHandler(ServerState state) : ConnectionHandler
+internal sealed class BinaryConnectionHandler(ServerState state, IHostApplicationLifetime lifetime) : ConnectionHandler
 {
     public override async Task OnConnectedAsync(ConnectionContext connection)
     {
@@ -32,6 +32,8 @@ internal sealed class BinaryConnectionHandler(ServerState state) : ConnectionHan
         var session = new ConnectionSession(state, output);
         var idle = TimeSpan.FromSeconds(state.Options.IdleTimeoutSeconds);
         using var timeout = new CancellationTokenSource();
+        var stopping = lifetime.ApplicationStopping;
+        using var onStop = stopping.Register(static t => ((CancellationTokenSource)t!).Cancel(), timeout);
         try
         {
             while (true)
@@ -44,12 +46,16 @@ internal sealed class BinaryConnectionHandler(ServerState state) : ConnectionHan
                 }
                 catch (OperationCanceledException) when (timeout.IsCancellationRequested)
                 {
-                    FrameWriter.WriteError(output, 0, ErrorCode.IdleTimeout);
+                    // Idle too long, or the node is stopping: say which, then close (docs/protocol.md#limits).
+                    FrameWriter.WriteError(output, 0, stopping.IsCancellationRequested ? ErrorCode.ShuttingDown : ErrorCode.IdleTimeout);
                     await output.FlushAsync();
                     break;
                 }
 
-                timeout.TryReset();
+                if (!timeout.TryReset())
+                {
+                    break; // cancelled between the read completing and now: the node is stopping
+                }
                 var buffer = result.Buffer;
                 var outcome = session.Process(ref buffer);
                 // Stopped early at the in-flight limit: the rest of the buffer is unexamined, so the next read
