@@ -290,43 +290,6 @@ public sealed class ModelStoreTests : IDisposable
         });
     }
 
-    [Fact]
-    public void TryRead_AfterWarmUp_AllocatesNothing()
-    {
-        using var store = Open();
-        Push(store, 3, [1, 2, 3, 4], length: 2048);
-        var visitor = default(ModelProbe);
-        for (int i = 0; i < 1_000; i++)
-        {
-            store.TryRead((uint)(i % 4) + 1, ref visitor);
-            using var warm = store.AcquireSnapshot();
-            warm.TryRead(1, ref visitor);
-        }
-
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        int found = 0;
-        for (int i = 0; i < 10_000; i++)
-        {
-            if (store.TryRead((uint)(i % 4) + 1, ref visitor))
-            {
-                found++;
-            }
-        }
-
-        for (int i = 0; i < 10_000; i++)
-        {
-            using var snapshot = store.AcquireSnapshot();
-            if (snapshot.TryRead(2, ref visitor))
-            {
-                found++;
-            }
-        }
-
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        Assert.Equal(20_000, found);
-        Assert.Equal(0, allocated);
-    }
-
     private ModelStore Open(bool checkpointOnChange = true) => ModelStore.Open(new ModelStoreOptions
     {
         DataDirectory = _dir.Path,
@@ -338,7 +301,7 @@ public sealed class ModelStoreTests : IDisposable
         CheckpointOnChange = checkpointOnChange,
     });
 
-    private static void Push(ModelStore store, ulong version, uint[] titles, int length = 128, bool partial = false)
+    internal static void Push(ModelStore store, ulong version, uint[] titles, int length = 128, bool partial = false)
     {
         using var writer = store.BeginBundle(version, partial);
         foreach (uint title in titles)
@@ -371,7 +334,7 @@ public sealed class ModelStoreTests : IDisposable
         return model;
     }
 
-    private struct ModelProbe : IModelVisitor
+    internal struct ModelProbe : IModelVisitor
     {
         public ulong Version;
         public uint EmbeddedTitle;

@@ -134,7 +134,7 @@ public sealed partial class ModelStore : IDisposable
 
     /// <summary>
     /// Reads <paramref name="titleId"/> from the active bundle in place: the visitor sees the bytes inside FASTER's
-    /// read callback. False if the bundle has no such title. No allocation once warmed up (see ModelStoreTests).
+    /// read callback. False if the bundle has no such title. No allocation once warmed up (see AllocationTests).
     /// </summary>
     public bool TryRead<TVisitor>(uint titleId, ref TVisitor visitor)
         where TVisitor : struct, IModelVisitor
