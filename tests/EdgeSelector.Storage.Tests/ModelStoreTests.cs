@@ -182,6 +182,37 @@ public sealed class ModelStoreTests : IDisposable
     }
 
     [Fact]
+    public void Commit_ManyPushes_LogIsCompactedAndSegmentFilesStayBounded()
+    {
+        uint[] titles = Enumerable.Range(1, 64).Select(i => (uint)i).ToArray();
+        using (var store = Open())
+        {
+            for (ulong v = 1; v <= 40; v++)
+            {
+                Push(store, v, titles, length: 16 << 10); // 1 MB per bundle, 40 MB written in all
+            }
+
+            Assert.True(store.LogBeginAddress > 30L << 20, $"begin address {store.LogBeginAddress} did not move");
+            Assert.True(store.IsFullyInMemory);
+        }
+
+        int segments = Directory.GetFiles(Path.Combine(_dir.Path, "log")).Length;
+        Assert.True(segments <= 2, $"{segments} segment files of 8 MB for 4 kept bundles of 1 MB");
+        using (var store = Open())
+        {
+            Assert.Equal([38UL, 39UL, 40UL], store.Generations.Select(g => g.Version));
+            foreach (uint title in titles)
+            {
+                Assert.Equal(40UL, ReadVersion(store, title));
+            }
+
+            Assert.True(store.Rollback());
+            Assert.True(store.Rollback());
+            Assert.Equal(38UL, ReadVersion(store, 64));
+        }
+    }
+
+    [Fact]
     public void Snapshot_HeldAcrossPushes_StillReadsItsGeneration()
     {
         using var store = Open();

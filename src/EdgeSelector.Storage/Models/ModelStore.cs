@@ -123,6 +123,12 @@ public sealed partial class ModelStore : IDisposable
         }
     }
 
+    /// <summary>Log begin address: records below it were compacted away (diagnostics).</summary>
+    public long LogBeginAddress => _store.Log.BeginAddress;
+
+    /// <summary>Log tail address (diagnostics: the log grows by one bundle per push until compaction).</summary>
+    public long LogTailAddress => _store.Log.TailAddress;
+
     /// <summary>
     /// Pins the active bundle for a sequence of consistent reads. Two interlocked operations; no allocation.
     /// </summary>
