@@ -213,6 +213,33 @@ public sealed class ModelStoreTests : IDisposable
     }
 
     [Fact]
+    public void Open_CheckpointIntervalElapsed_PeriodicCheckpointIsRecovered()
+    {
+        var options = new ModelStoreOptions
+        {
+            DataDirectory = _dir.Path,
+            MemoryBytes = 32L << 20,
+            PageBytes = 1L << 20,
+            SegmentBytes = 8L << 20,
+            IndexBytes = 1L << 20,
+            CheckpointOnChange = false,
+            CheckpointInterval = TimeSpan.FromMilliseconds(50),
+        };
+        using (var store = ModelStore.Open(options))
+        {
+            Push(store, 8, [1, 2]);
+            Thread.Sleep(1_000);
+            Assert.Null(store.LastCheckpointFailure);
+        }
+
+        using (var store = Open(checkpointOnChange: false))
+        {
+            Assert.Equal(8UL, store.Version);
+            Assert.Equal(8UL, ReadVersion(store, 1));
+        }
+    }
+
+    [Fact]
     public void Snapshot_HeldAcrossPushes_StillReadsItsGeneration()
     {
         using var store = Open();

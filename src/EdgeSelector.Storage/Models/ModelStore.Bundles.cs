@@ -49,10 +49,7 @@ public sealed partial class ModelStore
             DeleteUnpinnedRetired();
             WriteManifest();
             CompactBelowKeptGenerations();
-            if (_options.CheckpointOnChange)
-            {
-                CheckpointCore();
-            }
+            CheckpointAfterChange();
 
             return true;
         }
@@ -121,10 +118,7 @@ public sealed partial class ModelStore
         DeleteUnpinnedRetired();
         WriteManifest();
         CompactBelowKeptGenerations();
-        if (_options.CheckpointOnChange)
-        {
-            CheckpointCore();
-        }
+        CheckpointAfterChange();
 
         return state.Info;
     }

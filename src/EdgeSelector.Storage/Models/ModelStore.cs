@@ -29,6 +29,8 @@ public sealed partial class ModelStore : IDisposable
     private readonly PinnedBuffer _scratch = new();
     private readonly List<GenerationState> _pendingDelete = [];
     private uint _nextGeneration = 1;
+    private bool _changedSinceCheckpoint;
+    private readonly Timer? _checkpointTimer;
 
     // Read path state: replaced atomically by the push path.
     private readonly Lock _poolsLock = new();
@@ -81,6 +83,12 @@ public sealed partial class ModelStore : IDisposable
             _logDevice.Dispose();
             throw;
         }
+
+        if (options.CheckpointInterval is { } interval)
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(interval, TimeSpan.Zero);
+            _checkpointTimer = new Timer(static state => ((ModelStore)state!).PeriodicCheckpoint(), this, interval, interval);
+        }
     }
 
     /// <summary>Opens the store in <see cref="ModelStoreOptions.DataDirectory"/>, recovering the latest checkpoint if any.</summary>
@@ -122,6 +130,9 @@ public sealed partial class ModelStore : IDisposable
             return history.Length == 0 || _store.Log.HeadAddress <= history.Min(static g => g.StartAddress);
         }
     }
+
+    /// <summary>The exception of the last failed periodic checkpoint, if any (for health checks and metrics).</summary>
+    public Exception? LastCheckpointFailure { get; private set; }
 
     /// <summary>Log begin address: records below it were compacted away (diagnostics).</summary>
     public long LogBeginAddress => _store.Log.BeginAddress;
@@ -184,6 +195,7 @@ public sealed partial class ModelStore : IDisposable
         }
 
         _disposed = true;
+        _checkpointTimer?.Dispose();
         _writeLock.Wait();
         try
         {
@@ -309,6 +321,45 @@ public sealed partial class ModelStore : IDisposable
         if (!success)
         {
             throw new InvalidOperationException("FASTER refused to start a model-store checkpoint.");
+        }
+
+        _changedSinceCheckpoint = false;
+    }
+
+    /// <summary>Called after a commit or rollback (under the push lock): checkpoint now or mark for the timer.</summary>
+    private void CheckpointAfterChange()
+    {
+        _changedSinceCheckpoint = true;
+        if (_options.CheckpointOnChange)
+        {
+            CheckpointCore();
+        }
+    }
+
+    private void PeriodicCheckpoint()
+    {
+        // Never wait for a push: skip this tick if one is running.
+        if (_disposed || !_writeLock.Wait(0))
+        {
+            return;
+        }
+
+        try
+        {
+            if (_changedSinceCheckpoint && !_disposed)
+            {
+                CheckpointCore();
+            }
+        }
+#pragma warning disable CA1031 // A timer callback must not throw (it would end the process); the failure is surfaced instead.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            LastCheckpointFailure = e;
+        }
+        finally
+        {
+            _writeLock.Release();
         }
     }
 
