@@ -100,6 +100,51 @@ public sealed class ImpressionLogTests : IDisposable
     }
 
     [Fact]
+    public void TryEnqueue_FromSeveralThreads_EveryEntryReadBackInPerThreadOrder()
+    {
+        const int Threads = 4;
+        const int PerThread = 25_000;
+        using (var log = ImpressionLog.Open(Options(_dir.Path)))
+        {
+            var writers = Enumerable.Range(0, Threads).Select(t => new Thread(() =>
+            {
+                var record = new byte[16];
+                for (int i = 0; i < PerThread; i++)
+                {
+                    System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(record, t);
+                    System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(record.AsSpan(4), i);
+                    while (!log.TryEnqueue(record, out _))
+                    {
+                        Thread.Yield();
+                    }
+                }
+            })).ToArray();
+            foreach (var writer in writers)
+            {
+                writer.Start();
+            }
+
+            foreach (var writer in writers)
+            {
+                writer.Join();
+            }
+        }
+
+        using (var log = ImpressionLog.Open(Options(_dir.Path)))
+        {
+            var reader = log.OpenReader("all");
+            var next = new long[Threads];
+            var errors = new List<string>();
+            while (reader.TryReadNext(new PerThreadChecker(next, errors)))
+            {
+            }
+
+            Assert.Empty(errors);
+            Assert.All(next, n => Assert.Equal(PerThread, n));
+        }
+    }
+
+    [Fact]
     public void Reader_AcknowledgedAndReopened_ResumesAfterAcknowledgedEntry()
     {
         AppendRange(0, 1_000, commit: true);
@@ -247,6 +292,22 @@ public sealed class ImpressionLogTests : IDisposable
         public long Count;
         public long NextAddress;
         public string? Error;
+    }
+
+    private readonly struct PerThreadChecker(long[] next, List<string> errors) : IImpressionConsumer
+    {
+        public void Consume(ReadOnlySpan<byte> record, long address, long nextAddress)
+        {
+            int thread = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(record);
+            long sequence = System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(record[4..]);
+            if (record.Length != 16 || (uint)thread >= (uint)next.Length || sequence != next[thread])
+            {
+                errors.Add($"unexpected entry thread {thread} seq {sequence} at {address}");
+                return;
+            }
+
+            next[thread]++;
+        }
     }
 
     private readonly struct Checker(Seen seen) : IImpressionConsumer

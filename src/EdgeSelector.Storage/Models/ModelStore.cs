@@ -186,7 +186,10 @@ public sealed partial class ModelStore : IDisposable
         }
     }
 
-    /// <summary>Disposes the store. Callers must have stopped reading and pushing; no checkpoint is taken.</summary>
+    /// <summary>
+    /// Disposes the store. Callers must have stopped reading; waits for an open bundle writer to finish. No checkpoint
+    /// is taken.
+    /// </summary>
     public void Dispose()
     {
         if (_disposed)
