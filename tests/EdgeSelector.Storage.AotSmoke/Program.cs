@@ -57,6 +57,7 @@ public static class Program
             }
 
             var probe = default(VersionProbe);
+            Check(store.LogBeginAddress > 64, "log compacted below the oldest kept bundle");
             Check(store.TryRead(50, ref probe) && probe.Version == 3, "partial bundle carries over title 50");
             Check(store.TryRead(1, ref probe) && probe.Version == 4, "title 1 from bundle 4");
             using (var snapshot = store.AcquireSnapshot())
