@@ -182,6 +182,64 @@ public sealed class ModelStoreTests : IDisposable
     }
 
     [Fact]
+    public void Commit_ManyPushes_LogIsCompactedAndSegmentFilesStayBounded()
+    {
+        uint[] titles = Enumerable.Range(1, 64).Select(i => (uint)i).ToArray();
+        using (var store = Open())
+        {
+            for (ulong v = 1; v <= 40; v++)
+            {
+                Push(store, v, titles, length: 16 << 10); // 1 MB per bundle, 40 MB written in all
+            }
+
+            Assert.True(store.LogBeginAddress > 30L << 20, $"begin address {store.LogBeginAddress} did not move");
+            Assert.True(store.IsFullyInMemory);
+        }
+
+        int segments = Directory.GetFiles(Path.Combine(_dir.Path, "log")).Length;
+        Assert.True(segments <= 2, $"{segments} segment files of 8 MB for 4 kept bundles of 1 MB");
+        using (var store = Open())
+        {
+            Assert.Equal([38UL, 39UL, 40UL], store.Generations.Select(g => g.Version));
+            foreach (uint title in titles)
+            {
+                Assert.Equal(40UL, ReadVersion(store, title));
+            }
+
+            Assert.True(store.Rollback());
+            Assert.True(store.Rollback());
+            Assert.Equal(38UL, ReadVersion(store, 64));
+        }
+    }
+
+    [Fact]
+    public void Open_CheckpointIntervalElapsed_PeriodicCheckpointIsRecovered()
+    {
+        var options = new ModelStoreOptions
+        {
+            DataDirectory = _dir.Path,
+            MemoryBytes = 32L << 20,
+            PageBytes = 1L << 20,
+            SegmentBytes = 8L << 20,
+            IndexBytes = 1L << 20,
+            CheckpointOnChange = false,
+            CheckpointInterval = TimeSpan.FromMilliseconds(50),
+        };
+        using (var store = ModelStore.Open(options))
+        {
+            Push(store, 8, [1, 2]);
+            Thread.Sleep(1_000);
+            Assert.Null(store.LastCheckpointFailure);
+        }
+
+        using (var store = Open(checkpointOnChange: false))
+        {
+            Assert.Equal(8UL, store.Version);
+            Assert.Equal(8UL, ReadVersion(store, 1));
+        }
+    }
+
+    [Fact]
     public void Snapshot_HeldAcrossPushes_StillReadsItsGeneration()
     {
         using var store = Open();
@@ -290,43 +348,6 @@ public sealed class ModelStoreTests : IDisposable
         });
     }
 
-    [Fact]
-    public void TryRead_AfterWarmUp_AllocatesNothing()
-    {
-        using var store = Open();
-        Push(store, 3, [1, 2, 3, 4], length: 2048);
-        var visitor = default(ModelProbe);
-        for (int i = 0; i < 1_000; i++)
-        {
-            store.TryRead((uint)(i % 4) + 1, ref visitor);
-            using var warm = store.AcquireSnapshot();
-            warm.TryRead(1, ref visitor);
-        }
-
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        int found = 0;
-        for (int i = 0; i < 10_000; i++)
-        {
-            if (store.TryRead((uint)(i % 4) + 1, ref visitor))
-            {
-                found++;
-            }
-        }
-
-        for (int i = 0; i < 10_000; i++)
-        {
-            using var snapshot = store.AcquireSnapshot();
-            if (snapshot.TryRead(2, ref visitor))
-            {
-                found++;
-            }
-        }
-
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        Assert.Equal(20_000, found);
-        Assert.Equal(0, allocated);
-    }
-
     private ModelStore Open(bool checkpointOnChange = true) => ModelStore.Open(new ModelStoreOptions
     {
         DataDirectory = _dir.Path,
@@ -338,7 +359,7 @@ public sealed class ModelStoreTests : IDisposable
         CheckpointOnChange = checkpointOnChange,
     });
 
-    private static void Push(ModelStore store, ulong version, uint[] titles, int length = 128, bool partial = false)
+    internal static void Push(ModelStore store, ulong version, uint[] titles, int length = 128, bool partial = false)
     {
         using var writer = store.BeginBundle(version, partial);
         foreach (uint title in titles)
@@ -371,7 +392,7 @@ public sealed class ModelStoreTests : IDisposable
         return model;
     }
 
-    private struct ModelProbe : IModelVisitor
+    internal struct ModelProbe : IModelVisitor
     {
         public ulong Version;
         public uint EmbeddedTitle;

@@ -14,7 +14,9 @@ public sealed class ImpressionLog : IDisposable
     private readonly FasterLog _log;
     private readonly long _commitBytes;
     private readonly TimeSpan _commitInterval;
-    private readonly SemaphoreSlim _wake = new(0, 1);
+    // No max count: two appenders can both pass the wake-up guard around a committer timeout, and a second Release
+    // on a full semaphore would throw on the request path. An extra count only costs the committer one spare loop.
+    private readonly SemaphoreSlim _wake = new(0, int.MaxValue);
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _committer;
     private readonly Dictionary<string, ImpressionLogReader> _readers = [];

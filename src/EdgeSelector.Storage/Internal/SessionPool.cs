@@ -4,7 +4,7 @@ namespace EdgeSelector.Storage.Internal;
 /// A bounded, lock-free pool of FASTER client sessions. A FASTER session is single-threaded, while Kestrel runs
 /// connection handlers on any thread-pool thread, so every operation rents a session, uses it on the calling thread
 /// and returns it. Rent and Return are a CompareExchange on one slot each: no lock and no allocation once the pool
-/// has warmed up (pinned by the allocation tests in EdgeSelector.Storage.Tests).
+/// has warmed up (pinned by AllocationTests in EdgeSelector.Storage.Tests).
 /// </summary>
 /// <remarks>
 /// Per-thread sessions ([ThreadStatic]) were rejected: the thread pool creates and retires threads, a session per

@@ -6,7 +6,8 @@ namespace EdgeSelector.Storage.Models;
 /// </summary>
 /// <remarks>
 /// The visitor is passed to the store by reference, so fields it sets in <see cref="Visit"/> are seen by the caller.
-/// It may hold references (a result array, a buffer writer) but must not keep the span.
+/// It may hold references (a result array, a buffer writer) but must not keep the span, and it must not throw: it
+/// runs inside FASTER's epoch-protected read, and an exception there leaves the pooled session in an unknown state.
 /// </remarks>
 public interface IModelVisitor
 {

@@ -48,10 +48,8 @@ public sealed partial class ModelStore
             Retire(dropped);
             DeleteUnpinnedRetired();
             WriteManifest();
-            if (_options.CheckpointOnChange)
-            {
-                CheckpointCore();
-            }
+            CompactBelowKeptGenerations();
+            CheckpointAfterChange();
 
             return true;
         }
@@ -119,10 +117,8 @@ public sealed partial class ModelStore
 
         DeleteUnpinnedRetired();
         WriteManifest();
-        if (_options.CheckpointOnChange)
-        {
-            CheckpointCore();
-        }
+        CompactBelowKeptGenerations();
+        CheckpointAfterChange();
 
         return state.Info;
     }
@@ -167,6 +163,33 @@ public sealed partial class ModelStore
 
             DeleteKey(ModelKey(0, generation.Generation));
             _pendingDelete.RemoveAt(i);
+        }
+    }
+
+    /// <summary>
+    /// Keeps the log (and its segment files) bounded: everything below the oldest generation still kept or awaiting
+    /// deletion is dead except metadata records (manifest, title lists) that may have been updated in place there.
+    /// FASTER's lookup compaction copies those live records to the tail and moves the begin address; the next
+    /// checkpoint deletes the segment files below it.
+    /// </summary>
+    private void CompactBelowKeptGenerations()
+    {
+        long until = long.MaxValue;
+        foreach (var generation in _history)
+        {
+            until = Math.Min(until, generation.StartAddress);
+        }
+
+        foreach (var generation in _pendingDelete)
+        {
+            until = Math.Min(until, generation.StartAddress);
+        }
+
+        // Compaction may only cover the read-only part of the log.
+        until = Math.Min(until, _store.Log.SafeReadOnlyAddress);
+        if (until > _store.Log.BeginAddress)
+        {
+            _writer.Compact(until, CompactionType.Lookup);
         }
     }
 

@@ -29,6 +29,8 @@ public sealed partial class ModelStore : IDisposable
     private readonly PinnedBuffer _scratch = new();
     private readonly List<GenerationState> _pendingDelete = [];
     private uint _nextGeneration = 1;
+    private bool _changedSinceCheckpoint;
+    private readonly Timer? _checkpointTimer;
 
     // Read path state: replaced atomically by the push path.
     private readonly Lock _poolsLock = new();
@@ -81,6 +83,12 @@ public sealed partial class ModelStore : IDisposable
             _logDevice.Dispose();
             throw;
         }
+
+        if (options.CheckpointInterval is { } interval)
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(interval, TimeSpan.Zero);
+            _checkpointTimer = new Timer(static state => ((ModelStore)state!).PeriodicCheckpoint(), this, interval, interval);
+        }
     }
 
     /// <summary>Opens the store in <see cref="ModelStoreOptions.DataDirectory"/>, recovering the latest checkpoint if any.</summary>
@@ -123,6 +131,15 @@ public sealed partial class ModelStore : IDisposable
         }
     }
 
+    /// <summary>The exception of the last failed periodic checkpoint, if any (for health checks and metrics).</summary>
+    public Exception? LastCheckpointFailure { get; private set; }
+
+    /// <summary>Log begin address: records below it were compacted away (diagnostics).</summary>
+    public long LogBeginAddress => _store.Log.BeginAddress;
+
+    /// <summary>Log tail address (diagnostics: the log grows by one bundle per push until compaction).</summary>
+    public long LogTailAddress => _store.Log.TailAddress;
+
     /// <summary>
     /// Pins the active bundle for a sequence of consistent reads. Two interlocked operations; no allocation.
     /// </summary>
@@ -134,7 +151,7 @@ public sealed partial class ModelStore : IDisposable
 
     /// <summary>
     /// Reads <paramref name="titleId"/> from the active bundle in place: the visitor sees the bytes inside FASTER's
-    /// read callback. False if the bundle has no such title. No allocation once warmed up (see ModelStoreTests).
+    /// read callback. False if the bundle has no such title. No allocation once warmed up (see AllocationTests).
     /// </summary>
     public bool TryRead<TVisitor>(uint titleId, ref TVisitor visitor)
         where TVisitor : struct, IModelVisitor
@@ -169,7 +186,10 @@ public sealed partial class ModelStore : IDisposable
         }
     }
 
-    /// <summary>Disposes the store. Callers must have stopped reading and pushing; no checkpoint is taken.</summary>
+    /// <summary>
+    /// Disposes the store. Callers must have stopped reading; waits for an open bundle writer to finish. No checkpoint
+    /// is taken.
+    /// </summary>
     public void Dispose()
     {
         if (_disposed)
@@ -178,6 +198,7 @@ public sealed partial class ModelStore : IDisposable
         }
 
         _disposed = true;
+        _checkpointTimer?.Dispose();
         _writeLock.Wait();
         try
         {
@@ -303,6 +324,45 @@ public sealed partial class ModelStore : IDisposable
         if (!success)
         {
             throw new InvalidOperationException("FASTER refused to start a model-store checkpoint.");
+        }
+
+        _changedSinceCheckpoint = false;
+    }
+
+    /// <summary>Called after a commit or rollback (under the push lock): checkpoint now or mark for the timer.</summary>
+    private void CheckpointAfterChange()
+    {
+        _changedSinceCheckpoint = true;
+        if (_options.CheckpointOnChange)
+        {
+            CheckpointCore();
+        }
+    }
+
+    private void PeriodicCheckpoint()
+    {
+        // Never wait for a push: skip this tick if one is running.
+        if (_disposed || !_writeLock.Wait(0))
+        {
+            return;
+        }
+
+        try
+        {
+            if (_changedSinceCheckpoint && !_disposed)
+            {
+                CheckpointCore();
+            }
+        }
+#pragma warning disable CA1031 // A timer callback must not throw (it would end the process); the failure is surfaced instead.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            LastCheckpointFailure = e;
+        }
+        finally
+        {
+            _writeLock.Release();
         }
     }
 

@@ -29,4 +29,10 @@ public sealed class ModelStoreOptions
 
     /// <summary>Take a checkpoint after every bundle commit and rollback, so a restart needs no control plane.</summary>
     public bool CheckpointOnChange { get; init; } = true;
+
+    /// <summary>
+    /// Also checkpoint this often in the background if anything changed since the last checkpoint (useful with
+    /// <see cref="CheckpointOnChange"/> off, to batch checkpoints of frequent pushes); null turns it off.
+    /// </summary>
+    public TimeSpan? CheckpointInterval { get; init; }
 }

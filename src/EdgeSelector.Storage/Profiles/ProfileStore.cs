@@ -11,7 +11,7 @@ namespace EdgeSelector.Storage.Profiles;
 /// <remarks>
 /// A read of a profile that was evicted to disk goes pending and is completed synchronously on the calling thread
 /// (CompletePending with wait): one random SSD read, roughly 0.1–1 ms, during which that thread is blocked.
-/// Reads served from memory take no I/O and allocate nothing (see ProfileStoreTests).
+/// Reads served from memory take no I/O and allocate nothing (see AllocationTests).
 /// </remarks>
 public sealed class ProfileStore : IDisposable
 {
