@@ -60,34 +60,34 @@ public sealed class SelectionEngine
         {
             case PolicyKind.Thompson:
             case PolicyKind.Ucb:
-            {
-                Span<float> std = stackalloc float[kp];
-                Span<float> scratch = stackalloc float[Math.Max(d, Thompson.QuadratureNodes)];
-                Scorer.ScoreVariance(model, x, scratch, std);
-                std = std[..k];
-                for (var i = 0; i < k; i++)
                 {
-                    std[i] = MathF.Sqrt(Math.Max(std[i], Thompson.MinStdDev * Thompson.MinStdDev));
-                }
-
-                if (_options.Policy == PolicyKind.Ucb)
-                {
-                    Ucb.Pmf(scores, std, _options.UcbAlpha, scratch, pmf);
-                    chosen = Sampling.SampleIndex(pmf, StickyRandom.Uniform(key));
-                    propensity = pmf[chosen];
-                }
-                else
-                {
-                    chosen = Thompson.Sample(scores, std, key);
-                    propensity = Thompson.Probability(scores, std, chosen, scratch);
-                    if (!distribution.IsEmpty)
+                    Span<float> std = stackalloc float[kp];
+                    Span<float> scratch = stackalloc float[Math.Max(d, Thompson.QuadratureNodes)];
+                    Scorer.ScoreVariance(model, x, scratch, std);
+                    std = std[..k];
+                    for (var i = 0; i < k; i++)
                     {
-                        Thompson.Pmf(scores, std, scratch, pmf);
+                        std[i] = MathF.Sqrt(Math.Max(std[i], Thompson.MinStdDev * Thompson.MinStdDev));
                     }
-                }
 
-                break;
-            }
+                    if (_options.Policy == PolicyKind.Ucb)
+                    {
+                        Ucb.Pmf(scores, std, _options.UcbAlpha, scratch, pmf);
+                        chosen = Sampling.SampleIndex(pmf, StickyRandom.Uniform(key));
+                        propensity = pmf[chosen];
+                    }
+                    else
+                    {
+                        chosen = Thompson.Sample(scores, std, key);
+                        propensity = Thompson.Probability(scores, std, chosen, scratch);
+                        if (!distribution.IsEmpty)
+                        {
+                            Thompson.Pmf(scores, std, scratch, pmf);
+                        }
+                    }
+
+                    break;
+                }
 
             case PolicyKind.Softmax:
                 Softmax.Pmf(scores, _options.Temperature, pmf);
