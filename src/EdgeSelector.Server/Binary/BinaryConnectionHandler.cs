@@ -62,7 +62,13 @@ internal sealed class BinaryConnectionHandler(ServerState state, IHostApplicatio
                 // returns at once with it.
                 input.AdvanceTo(buffer.Start, outcome == BatchOutcome.Paused ? buffer.Start : buffer.End);
                 var flush = await output.FlushAsync();
-                if (outcome == BatchOutcome.Close || flush.IsCompleted || (result.IsCompleted && outcome != BatchOutcome.Paused))
+                if (outcome == BatchOutcome.Close)
+                {
+                    await DrainAsync(input, output);
+                    break;
+                }
+
+                if (flush.IsCompleted || (result.IsCompleted && outcome != BatchOutcome.Paused))
                 {
                     break;
                 }
@@ -78,6 +84,32 @@ internal sealed class BinaryConnectionHandler(ServerState state, IHostApplicatio
         finally
         {
             state.Metrics.CloseConnection();
+        }
+    }
+
+    // After a fatal ERROR: half-close (FIN after the ERROR frame), then read and discard what the peer still sends
+    // for a moment, so closing with unread data does not turn into a reset that destroys the ERROR frame in flight.
+    private static async Task DrainAsync(PipeReader input, PipeWriter output)
+    {
+        await output.CompleteAsync();
+        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+        long drained = 0;
+        try
+        {
+            while (drained < (1 << 20))
+            {
+                var result = await input.ReadAsync(limit.Token);
+                drained += result.Buffer.Length;
+                input.AdvanceTo(result.Buffer.End);
+                if (result.IsCompleted)
+                {
+                    break;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // The peer kept the connection open: close it anyway.
         }
     }
 }
