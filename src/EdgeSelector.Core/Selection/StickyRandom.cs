@@ -24,18 +24,21 @@ public readonly struct StickyRandom
     public TimeSpan Window => TimeSpan.FromMilliseconds(_windowMs);
 
     /// <summary>The window bucket of (member, title) at a time: the draw changes exactly when this changes.</summary>
-    public long Bucket(ulong memberId, uint titleId, long unixMs)
-    {
-        var pair = Hash64.Combine(_seed, memberId, titleId);
-        var phase = (long)(pair % (ulong)_windowMs);
-        return Math.DivRem(unixMs + phase, _windowMs, out var rem) - (rem < 0 ? 1 : 0);
-    }
+    public long Bucket(ulong memberId, uint titleId, long unixMs) => Bucket(Hash64.Combine(_seed, memberId, titleId), unixMs);
 
     /// <summary>The 64-bit key of (member, title) at a time: a counter-based stream of uniforms starts from it.</summary>
     public ulong Key(ulong memberId, uint titleId, long unixMs)
     {
         var pair = Hash64.Combine(_seed, memberId, titleId);
-        return Hash64.Combine(pair, (ulong)Bucket(memberId, titleId, unixMs), _seed);
+        return Hash64.Mix(pair ^ Hash64.Mix((ulong)Bucket(pair, unixMs) ^ _seed));
+    }
+
+    private long Bucket(ulong pair, long unixMs)
+    {
+        var phase = (long)(pair % (ulong)_windowMs);
+        var shifted = unixMs + phase;
+        var bucket = shifted / _windowMs;
+        return shifted % _windowMs < 0 ? bucket - 1 : bucket;
     }
 
     /// <summary>The first uniform in [0, 1) of a key's stream: what the pmf-based policies sample with.</summary>
