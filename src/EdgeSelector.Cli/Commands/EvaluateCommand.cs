@@ -18,7 +18,7 @@ internal sealed class EvaluateCommand : ICommand
     public string Usage => """
         usage: edgesel evaluate --data PATH --format obd|impressions|csv --policy PATH
                                 [--estimators ips,snips,dm,dr,replay] [--json]
-                                [--rewards PATH] [--reward play|minutes|fraction] [--ridge LAMBDA] [--seed N]
+                                [--rewards PATH] [--reward play|quality|minutes|fraction] [--ridge LAMBDA] [--seed N]
           --data        obd: a campaign folder (random/men) or its rows CSV; csv: a logged-bandit CSV
                         (action, propensity, reward, optional position, x_* features); impressions: a record file
           --policy      item_id,position,probability (context-free), or one row per logged row with
@@ -26,7 +26,7 @@ internal sealed class EvaluateCommand : ICommand
           --estimators  comma-separated; default: all that the policy supports
           --json        print one JSON object: {"<estimator>": {"value", "ci_low", "ci_high", "ess", "n", "warning"?}}
           --rewards     impressions only: a record file of reward records to join by event id
-          --reward      impressions only: which reward to evaluate (default play)
+          --reward      impressions only: play (started), quality (fraction completed >= 0.5), minutes, fraction; default play
           --ridge       ridge penalty of the dm/dr reward model (default 1)
           --seed        cross-fitting fold seed (default 0)
         exit codes: 0 ok, 1 bad input, 2 bad command line
@@ -184,7 +184,8 @@ internal sealed class EvaluateCommand : ICommand
         "play" => ImpressionReward.Play,
         "minutes" => ImpressionReward.Minutes,
         "fraction" => ImpressionReward.Fraction,
-        _ => throw new UsageException($"--reward must be play, minutes or fraction (got '{value}')."),
+        "quality" => ImpressionReward.Quality,
+        _ => throw new UsageException($"--reward must be play, quality, minutes or fraction (got '{value}')."),
     };
 
     private static double ParseDouble(string value, string name, bool positive) =>

@@ -16,6 +16,12 @@ public sealed class LoggedSample
     /// <summary>The logged action (item id, or the candidate index for impression logs).</summary>
     public int Action { get; set; }
 
+    /// <summary>
+    /// Stratum whose actions share a meaning, keying the reward model's cells with the action and position: the title
+    /// for impression logs (candidate index k is a different image in every title), 0 where actions are global.
+    /// </summary>
+    public long Group { get; set; }
+
     /// <summary>Display position of the action (1-based where the source has positions; 1 where it has none).</summary>
     public int Position { get; set; } = 1;
 

@@ -75,13 +75,13 @@ public static class OffPolicyEvaluator
                 {
                     // Score each row with the model that did not train on it.
                     var model = models[1 - Fold(sample.RowIndex, options.Seed)];
-                    predicted = model.Predict(sample.Features, sample.Action, sample.Position);
+                    predicted = model.Predict(sample.Features, sample.Group, sample.Action, sample.Position);
                     foreach (var (action, probability) in cursor.Distribution)
                     {
-                        direct += probability * model.Predict(sample.Features, action, sample.Position);
+                        direct += probability * model.Predict(sample.Features, sample.Group, action, sample.Position);
                         if (directMethod is not null)
                         {
-                            model.AddGradient(sample.Features, action, sample.Position, probability);
+                            model.AddGradient(sample.Features, sample.Group, action, sample.Position, probability);
                         }
                     }
                 }

@@ -36,6 +36,7 @@ public sealed class InMemoryBanditSource : ILoggedBanditSource
             sample.RowIndex = _next++;
             sample.Action = row.Action;
             sample.Position = row.Position;
+            sample.Group = 0;
             sample.Propensity = row.Propensity;
             sample.Reward = row.Reward;
             row.Features.AsSpan().CopyTo(sample.Features);

@@ -1,7 +1,7 @@
 namespace EdgeSelector.Learning.Evaluation.RewardModels;
 
 /// <summary>
-/// The reward model q̂(x, a) behind the direct method and doubly robust: one ridge regression per (action, position)
+/// The reward model q̂(x, a) behind the direct method and doubly robust: one ridge regression per (group, action, position)
 /// on the context features, fitted in one streaming pass from the normal equations (memory: cells × (d+1)²).
 /// </summary>
 /// <remarks>
@@ -14,7 +14,7 @@ public sealed class RidgeRewardModel
 {
     private readonly int _dimension;
     private readonly double _lambda;
-    private readonly Dictionary<long, Cell> _cells = [];
+    private readonly Dictionary<(long Group, int Action, int Position), Cell> _cells = [];
     private double _rewardSum;
     private long _count;
     private double _minReward = double.PositiveInfinity;
@@ -36,7 +36,7 @@ public sealed class RidgeRewardModel
     /// <summary>Adds one training row.</summary>
     public void Add(LoggedSample sample)
     {
-        var key = Key(sample.Action, sample.Position);
+        var key = (sample.Group, sample.Action, sample.Position);
         if (!_cells.TryGetValue(key, out var cell))
         {
             _cells[key] = cell = new Cell(_dimension);
@@ -102,15 +102,15 @@ public sealed class RidgeRewardModel
         _fitted = true;
     }
 
-    /// <summary>q̂(x, a) at <paramref name="position"/>.</summary>
-    public double Predict(ReadOnlySpan<float> features, int action, int position)
+    /// <summary>q̂(x, a) at <paramref name="position"/> within <paramref name="group"/>.</summary>
+    public double Predict(ReadOnlySpan<float> features, long group, int action, int position)
     {
         if (!_fitted)
         {
             throw new InvalidOperationException("Fit the model before predicting.");
         }
 
-        if (!_cells.TryGetValue(Key(action, position), out var cell))
+        if (!_cells.TryGetValue((group, action, position), out var cell))
         {
             return _mean;
         }
@@ -129,9 +129,9 @@ public sealed class RidgeRewardModel
     /// Adds weight·[1, x] to the gradient of the cell (action, position): the direct method's value is linear in each
     /// cell's coefficients, with this (normalised) vector as the derivative.
     /// </summary>
-    public void AddGradient(ReadOnlySpan<float> features, int action, int position, double weight)
+    public void AddGradient(ReadOnlySpan<float> features, long group, int action, int position, double weight)
     {
-        if (!_cells.TryGetValue(Key(action, position), out var cell))
+        if (!_cells.TryGetValue((group, action, position), out var cell))
         {
             return; // the cell predicts the global mean, whose uncertainty is negligible next to a cell's
         }
@@ -200,8 +200,6 @@ public sealed class RidgeRewardModel
 
         return sum;
     }
-
-    private static long Key(int action, int position) => ((long)action << 32) | (uint)position;
 
     // A is symmetric positive definite (λ > 0): factor A = LLᵀ in place, then solve Ly = b, Lᵀx = y.
     private static void SolveCholesky(double[] a, double[] b, int n, double[] x)
