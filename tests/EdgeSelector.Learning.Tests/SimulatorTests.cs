@@ -15,19 +15,20 @@ public class SimulatorTests(ITestOutputHelper output)
     // (replay's assumption).
     private static readonly Scenario SmallWorld = new() { Members = 200, Titles = 40, ImagesMin = 4, ImagesMax = 4 };
 
-    private static readonly string[] Targets = ["default", "personal-softmax", "oracle-epsilon", "engine-epsilon"];
+    private static readonly string[] Targets = ["default", "personal-softmax", "oracle-epsilon", "engine-epsilon", "clickbait-greedy"];
 
     [Fact]
     public void Estimators_FourPoliciesOn100kImpressions_WithinFivePercentOfTruth()
     {
         var world = new SimulatedWorld(SmallWorld);
         var log = SimulatedLog.Generate(world, WorldPolicies.Build(world, "uniform"), Impressions, seed: 1);
-        foreach (var name in Targets)
+        var policies = Targets.Select(n => WorldPolicies.Build(world, n)).ToArray();
+        var reports = OffPolicyEvaluator.Evaluate(log, policies.Select(log.Target).ToArray(), OffPolicyEvaluator.AllEstimators);
+        for (var p = 0; p < policies.Length; p++)
         {
-            var policy = WorldPolicies.Build(world, name);
-            var truth = world.TrueValue(policy);
-            var report = OffPolicyEvaluator.Evaluate(log, log.Target(policy), OffPolicyEvaluator.AllEstimators);
-            foreach (var r in report.Results)
+            var name = policies[p].Name;
+            var truth = world.TrueValue(policies[p]);
+            foreach (var r in reports[p].Results)
             {
                 output.WriteLine($"{name,-17} {r.Name,-6} {r.Value:F5} [{r.CiLow:F5}, {r.CiHigh:F5}] truth {truth:F5} ({(r.Value / truth) - 1:P2}) ess {r.EffectiveSampleSize:F0} {r.Warning}");
                 Assert.InRange(r.Value, truth * 0.95, truth * 1.05);
@@ -48,11 +49,11 @@ public class SimulatorTests(ITestOutputHelper output)
         for (var seed = 0; seed < Repetitions; seed++)
         {
             var log = SimulatedLog.Generate(world, logging, Impressions, seed + 100);
+            var reports = OffPolicyEvaluator.Evaluate(
+                log, policies.Select(log.Target).ToArray(), OffPolicyEvaluator.AllEstimators, new EvaluationOptions { Seed = (ulong)seed });
             for (var p = 0; p < policies.Length; p++)
             {
-                var report = OffPolicyEvaluator.Evaluate(
-                    log, log.Target(policies[p]), OffPolicyEvaluator.AllEstimators, new EvaluationOptions { Seed = (ulong)seed });
-                foreach (var r in report.Results)
+                foreach (var r in reports[p].Results)
                 {
                     var key = (policies[p].Name, r.Name);
                     covered[key] = covered.GetValueOrDefault(key) + (r.CiLow <= truths[p] && truths[p] <= r.CiHigh ? 1 : 0);

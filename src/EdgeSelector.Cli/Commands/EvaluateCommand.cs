@@ -5,6 +5,7 @@ using EdgeSelector.Learning.Evaluation;
 using EdgeSelector.Learning.Evaluation.Data;
 using EdgeSelector.Learning.Evaluation.Estimators;
 using EdgeSelector.Learning.Evaluation.Policies;
+using EdgeSelector.Learning.Evaluation.RewardModels;
 
 namespace EdgeSelector.Cli.Commands;
 
@@ -18,7 +19,7 @@ internal sealed class EvaluateCommand : ICommand
     public string Usage => """
         usage: edgesel evaluate --data PATH --format obd|impressions|csv --policy PATH
                                 [--estimators ips,snips,dm,dr,replay] [--json]
-                                [--rewards PATH] [--reward play|quality|minutes|fraction] [--ridge LAMBDA] [--seed N]
+                                [--rewards PATH] [--reward play|quality|minutes|fraction] [--reward-model auto|ridge|logistic] [--l2 LAMBDA] [--seed N]
           --data        obd: a campaign folder (random/men) or its rows CSV; csv: a logged-bandit CSV
                         (action, propensity, reward, optional position, x_* features); impressions: a record file
           --policy      item_id,position,probability (context-free), or one row per logged row with
@@ -27,13 +28,14 @@ internal sealed class EvaluateCommand : ICommand
           --json        print one JSON object: {"<estimator>": {"value", "ci_low", "ci_high", "ess", "n", "warning"?}}
           --rewards     impressions only: a record file of reward records to join by event id
           --reward      impressions only: play (started), quality (fraction completed >= 0.5), minutes, fraction; default play
-          --ridge       ridge penalty of the dm/dr reward model (default 1)
+          --reward-model  dm/dr reward model: logistic for 0/1 rewards, ridge otherwise (default auto)
+          --l2          L2 penalty of the reward model (default 1 for ridge, 0.01 for logistic)
           --seed        cross-fitting fold seed (default 0)
         exit codes: 0 ok, 1 bad input, 2 bad command line
         """;
 
     public IReadOnlySet<string> ValueOptions { get; } =
-        new HashSet<string> { "data", "format", "policy", "estimators", "rewards", "reward", "ridge", "seed" };
+        new HashSet<string> { "data", "format", "policy", "estimators", "rewards", "reward", "reward-model", "l2", "seed" };
 
     public IReadOnlySet<string> Flags { get; } = new HashSet<string> { "json" };
 
@@ -44,7 +46,14 @@ internal sealed class EvaluateCommand : ICommand
         var policyPath = args.Require("policy");
         var options = new EvaluationOptions
         {
-            RidgeLambda = ParseDouble(args.Get("ridge") ?? "1", "ridge", positive: true),
+            Penalty = args.Get("l2") is { } l2 ? ParseDouble(l2, "l2", positive: true) : null,
+            RewardModel = args.Get("reward-model") switch
+            {
+                null or "auto" => RewardModelKind.Auto,
+                "ridge" => RewardModelKind.Ridge,
+                "logistic" => RewardModelKind.Logistic,
+                var other => throw new UsageException($"--reward-model must be auto, ridge or logistic (got '{other}')."),
+            },
             Seed = ulong.TryParse(args.Get("seed") ?? "0", CultureInfo.InvariantCulture, out var seed)
                 ? seed
                 : throw new UsageException("--seed must be a non-negative integer."),

@@ -39,6 +39,9 @@ public static class WorldPolicies
     /// <summary>ε of the ε-greedy policies: keeps every candidate's probability at least ε/K (overlap with any log).</summary>
     public const double Epsilon = 0.2;
 
+    /// <summary>ε of the engine's ε-greedy policy (as a server would run it: mostly exploiting).</summary>
+    public const double EngineEpsilon = 0.1;
+
     /// <summary>Every built-in policy name.</summary>
     public static readonly IReadOnlyList<string> Names =
         ["uniform", "default", "personal-softmax", "oracle-epsilon", "engine-epsilon", "clickbait-greedy"];
@@ -127,7 +130,7 @@ public static class WorldPolicies
         var engine = new SelectionEngine(new SelectionOptions
         {
             Policy = Core.Exploration.PolicyKind.EpsilonGreedy,
-            Epsilon = (float)Epsilon,
+            Epsilon = (float)EngineEpsilon,
         });
         Span<float> pmf = stackalloc float[ModelFormat.MaxImages];
         for (var t = 0; t < world.Titles.Count; t++)
