@@ -230,9 +230,10 @@ public sealed class SimulatedWorld
     }
 
     /// <summary>
-    /// The exact value of a policy: Σ_t P(t) · (1/M) Σ_m Σ_i π(i | m, t) · P(quality play | m, t, i).
+    /// The exact value of a policy: Σ_t P(t) · (1/M) Σ_m Σ_i π(i | m, t) · P(quality play | m, t, i), or with
+    /// P(play start) when <paramref name="playStarts"/> (what a click-through metric would report).
     /// </summary>
-    public double TrueValue(PolicyTable policy)
+    public double TrueValue(PolicyTable policy, bool playStarts = false)
     {
         var value = 0.0;
         for (var t = 0; t < Titles.Count; t++)
@@ -245,7 +246,7 @@ public sealed class SimulatedWorld
                 {
                     if (pmf[i] > 0)
                     {
-                        sum += pmf[i] * QualityProbability(m, t, i);
+                        sum += pmf[i] * (playStarts ? PlayStartProbability(m, t, i) : QualityProbability(m, t, i));
                     }
                 }
             }
