@@ -66,4 +66,51 @@ public class CliSimulateTests
             }
         }
     }
+
+    [Fact]
+    public void Evaluate_EnginePolicyOverModelDirectory_MatchesItsPerRowDistributions()
+    {
+        using var dir = new ScratchDirectory();
+        var scenario = dir.File("world.json");
+        File.WriteAllText(scenario, """{ "members": 50, "titles": 10, "images_min": 2, "images_max": 5, "impressions": 5000 }""");
+        Assert.Equal(0, Run("simulate", "--scenario", scenario, "--out", dir.FullName).Code);
+        var data = Path.Combine(dir.FullName, "impressions.esrf");
+
+        var (code, viaEngine, stderr) = Run(
+            "evaluate", "--format", "impressions", "--data", data, "--reward", "quality",
+            "--policy", Path.Combine(dir.FullName, "models"), "--engine-policy", "epsilon-greedy", "--epsilon", "0.1", "--json");
+        Assert.True(code == 0, stderr);
+        var (_, viaFile, _) = Run(
+            "evaluate", "--format", "impressions", "--data", data, "--reward", "quality",
+            "--policy", Path.Combine(dir.FullName, "policy-engine-epsilon.csv"), "--json");
+
+        using var engine = JsonDocument.Parse(viaEngine);
+        using var file = JsonDocument.Parse(viaFile);
+        foreach (var estimator in new[] { "ips", "snips", "dm", "dr", "replay" })
+        {
+            Assert.Equal(
+                file.RootElement.GetProperty(estimator).GetProperty("value").GetDouble(),
+                engine.RootElement.GetProperty(estimator).GetProperty("value").GetDouble(), 12);
+        }
+    }
+
+    [Fact]
+    public void Evaluate_EnginePolicyOnNonImpressionData_ExitsWithMessage()
+    {
+        using var dir = new ScratchDirectory();
+        Assert.Equal(0, Run("simulate", "--scenario", WriteTiny(dir), "--out", dir.FullName).Code);
+
+        var (code, _, stderr) = Run(
+            "evaluate", "--format", "obd", "--data", TestPaths.Campaign("men"), "--policy", Path.Combine(dir.FullName, "models"));
+
+        Assert.Equal(1, code);
+        Assert.Contains("needs an impression log", stderr, StringComparison.Ordinal);
+    }
+
+    private static string WriteTiny(ScratchDirectory dir)
+    {
+        var path = dir.File("tiny.json");
+        File.WriteAllText(path, """{ "members": 5, "titles": 2, "impressions": 10 }""");
+        return path;
+    }
 }

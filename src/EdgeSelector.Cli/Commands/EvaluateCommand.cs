@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using EdgeSelector.Core.Exploration;
+using EdgeSelector.Core.Selection;
 using EdgeSelector.Learning.Evaluation;
 using EdgeSelector.Learning.Evaluation.Data;
 using EdgeSelector.Learning.Evaluation.Estimators;
@@ -19,11 +21,15 @@ internal sealed class EvaluateCommand : ICommand
     public string Usage => """
         usage: edgesel evaluate --data PATH --format obd|impressions|csv --policy PATH
                                 [--estimators ips,snips,dm,dr,replay] [--json]
+                                [--engine-policy greedy|epsilon-greedy|softmax|thompson|ucb|uniform]
+                                [--epsilon E] [--temperature T] [--alpha A]
                                 [--rewards PATH] [--reward play|quality|minutes|fraction] [--reward-model auto|ridge|logistic] [--l2 LAMBDA] [--seed N]
           --data        obd: a campaign folder (random/men) or its rows CSV; csv: a logged-bandit CSV
                         (action, propensity, reward, optional position, x_* features); impressions: a record file
           --policy      item_id,position,probability (context-free), or one row per logged row with
-                        probability (of the logged action) or p_<action> columns
+                        probability (of the logged action) or p_<action> columns, or a directory of
+                        title model blobs (*.esm) run through our engine (impressions only) with
+                        --engine-policy (default epsilon-greedy) and its parameter
           --estimators  comma-separated; default: all that the policy supports
           --json        print one JSON object: {"<estimator>": {"value", "ci_low", "ci_high", "ess", "n", "warning"?}}
           --rewards     impressions only: a record file of reward records to join by event id
@@ -35,7 +41,8 @@ internal sealed class EvaluateCommand : ICommand
         """;
 
     public IReadOnlySet<string> ValueOptions { get; } =
-        new HashSet<string> { "data", "format", "policy", "estimators", "rewards", "reward", "reward-model", "l2", "seed" };
+        new HashSet<string> { "data", "format", "policy", "estimators", "rewards", "reward", "reward-model", "l2", "seed",
+            "engine-policy", "epsilon", "temperature", "alpha" };
 
     public IReadOnlySet<string> Flags { get; } = new HashSet<string> { "json" };
 
@@ -77,7 +84,9 @@ internal sealed class EvaluateCommand : ICommand
                 "impressions" => new ImpressionLogSource(data, args.Get("rewards"), ParseReward(args.Get("reward") ?? "play")),
                 _ => throw new UsageException($"--format must be obd, impressions or csv (got '{format}')."),
             };
-            var policy = PolicyFile.Load(policyPath);
+            var policy = Directory.Exists(policyPath)
+                ? EnginePolicy.LoadDirectory(policyPath, EngineOptions(args))
+                : PolicyFile.Load(policyPath);
             var estimators = ParseEstimators(args.Get("estimators"), policy);
             var report = OffPolicyEvaluator.Evaluate(source, policy, estimators, options);
             if (args.Has("json"))
@@ -186,6 +195,35 @@ internal sealed class EvaluateCommand : ICommand
         }
 
         return names.Distinct().ToArray();
+    }
+
+    private static SelectionOptions EngineOptions(CommandArgs args)
+    {
+        var defaults = new SelectionOptions();
+        var options = new SelectionOptions
+        {
+            Policy = (args.Get("engine-policy") ?? "epsilon-greedy") switch
+            {
+                "greedy" => PolicyKind.Greedy,
+                "epsilon-greedy" => PolicyKind.EpsilonGreedy,
+                "softmax" => PolicyKind.Softmax,
+                "thompson" => PolicyKind.Thompson,
+                "ucb" => PolicyKind.Ucb,
+                "uniform" => PolicyKind.Uniform,
+                var other => throw new UsageException($"--engine-policy must be greedy, epsilon-greedy, softmax, thompson, ucb or uniform (got '{other}')."),
+            },
+            Epsilon = args.Get("epsilon") is { } e ? (float)ParseDouble(e, "epsilon", positive: false) : defaults.Epsilon,
+            Temperature = args.Get("temperature") is { } t ? (float)ParseDouble(t, "temperature", positive: true) : defaults.Temperature,
+            UcbAlpha = args.Get("alpha") is { } a ? (float)ParseDouble(a, "alpha", positive: false) : defaults.UcbAlpha,
+        };
+        try
+        {
+            return options.Validate();
+        }
+        catch (ArgumentException ex)
+        {
+            throw new UsageException(ex.Message);
+        }
     }
 
     private static ImpressionReward ParseReward(string value) => value switch

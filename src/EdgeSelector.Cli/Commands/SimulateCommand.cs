@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using EdgeSelector.Learning.Evaluation.Policies;
 using EdgeSelector.Learning.Simulation;
 
 namespace EdgeSelector.Cli.Commands;
@@ -16,7 +17,8 @@ internal sealed class SimulateCommand : ICommand
         usage: edgesel simulate [--scenario FILE.json] [--out DIR] [--impressions N] [--seed N] [--json]
           --scenario     world sizes and effects (snake_case keys, see docs/simulation.md); default: built-in
           --out          write DIR/impressions.esrf (impressions + rewards), DIR/policy-<name>.csv (per-row
-                         p_<k> files for 'edgesel evaluate') and DIR/truth.json
+                         p_<k> files for 'edgesel evaluate'), DIR/truth.json and DIR/models/<title>.esm (the
+                         engine-epsilon policy's model blobs: evaluate --policy DIR/models --epsilon 0.1)
           --impressions  logged impressions (default: the scenario's, 100000)
           --seed         seed of the log (the world has the scenario's seed); default 1
           --json         print the truth as one JSON object instead of a table
@@ -65,6 +67,12 @@ internal sealed class SimulateCommand : ICommand
             }
 
             File.WriteAllText(Path.Combine(dir, "truth.json"), json + "\n");
+            var models = Directory.CreateDirectory(Path.Combine(dir, "models")).FullName;
+            foreach (var title in world.Titles)
+            {
+                var blob = WorldPolicies.BuildModel(world, title, Core.Features.FeatureSpace.Default).Serialize();
+                File.WriteAllBytes(Path.Combine(models, $"{title.Id}{EnginePolicy.ModelExtension}"), blob);
+            }
         }
 
         if (args.Has("json"))

@@ -1,3 +1,5 @@
+using EdgeSelector.Core.Logging;
+
 namespace EdgeSelector.Learning.Evaluation;
 
 /// <summary>
@@ -30,6 +32,12 @@ public sealed class LoggedSample
 
     /// <summary>The observed reward.</summary>
     public double Reward { get; set; }
+
+    /// <summary>
+    /// The whole logged impression when the source is an impression log (null otherwise): what a policy that runs our
+    /// own engine needs to rebuild the exact request (<see cref="ImpressionRecord.GetContexts"/>).
+    /// </summary>
+    public ImpressionRecord? Impression { get; set; }
 
     /// <summary>Numeric context features, in the order of the source's <see cref="ILoggedBanditSource.FeatureNames"/>.</summary>
     public float[] Features { get; }

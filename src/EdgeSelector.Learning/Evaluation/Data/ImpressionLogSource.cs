@@ -72,6 +72,7 @@ public sealed class ImpressionLogSource : ILoggedBanditSource
         sample.Position = 1;
         sample.Propensity = record.Propensity;
         sample.Reward = reward;
+        sample.Impression = record;
         var features = sample.Features;
         features[0] = record.RecommenderScore;
         features[1] = record.InteractedBefore;
