@@ -33,10 +33,11 @@ public sealed record EvaluationOptions
     public ulong Seed { get; init; }
 
     /// <summary>
-    /// Feature values (rows × features) up to which the logistic fit keeps the rows in memory between its passes
-    /// instead of re-reading the source (default 16M values, 64 MB); larger logs stream every pass.
+    /// Bytes of row data up to which the logistic fit keeps the log in memory between its passes instead of re-reading
+    /// the source (default 128 MB of row data, 3.3M rows of 2 features or 1.3M impression rows; the growing lists
+    /// can briefly hold twice that); a larger log streams every pass.
     /// </summary>
-    public long CacheLimit { get; init; } = 16 << 20;
+    public long CacheBytes { get; init; } = 128L << 20;
 }
 
 /// <summary>The estimates of one policy, in the order the estimators were asked for.</summary>
@@ -140,7 +141,7 @@ public static class OffPolicyEvaluator
         var binary = true;
         double rewardSum = 0;
         long count = 0;
-        var cache = new List<InMemoryBanditSource.Row>();
+        RowCache? cache = new(source.FeatureNames, options.CacheBytes);
         using (var reader = source.OpenReader())
         {
             while (reader.TryRead(sample))
@@ -149,13 +150,9 @@ public static class OffPolicyEvaluator
                 binary &= sample.Reward is 0 or 1;
                 rewardSum += sample.Reward;
                 count++;
-                if (cache is not null && sample.RowIndex == cache.Count && (cache.Count + 1L) * Math.Max(1, features) <= options.CacheLimit)
+                if (cache is not null && !cache.TryAdd(sample))
                 {
-                    cache.Add(new(sample.Action, sample.Position, sample.Propensity, sample.Reward, [.. sample.Features], sample.Group));
-                }
-                else
-                {
-                    cache = null;
+                    cache = null; // over budget: the Newton passes will stream
                 }
             }
         }
@@ -185,7 +182,7 @@ public static class OffPolicyEvaluator
             new LogisticRewardModel(features, options.Penalty ?? EvaluationOptions.DefaultLogisticPenalty, mean),
         };
         // Newton needs a pass per iteration: over the cached rows when the log fitted under the cache limit.
-        var passes = cache is null ? source : new InMemoryBanditSource(source.FeatureNames, cache);
+        ILoggedBanditSource passes = (ILoggedBanditSource?)cache ?? source;
         for (var iteration = 0; iteration < options.MaxIterations; iteration++)
         {
             foreach (var model in logistic)
