@@ -49,6 +49,8 @@ public class CliEvaluateTests
             Assert.True(estimator.Value.GetProperty("ci_low").GetDouble() <= estimator.Value.GetProperty("value").GetDouble());
         }
 
+        // Replay keeps each row with the uniform target's probability of its action, 1/34.
+        Assert.Equal(1.0 / 34, json.RootElement.GetProperty("replay").GetProperty("take_fraction").GetDouble(), 9);
         var clickRate = ObdEvaluationTests.RawRows("men").Average(r => (double)r.Click);
         Assert.Equal(clickRate, json.RootElement.GetProperty("ips").GetProperty("value").GetDouble(), 12);
     }
@@ -169,6 +171,7 @@ public class CliEvaluateTests
         AssertFails(2, "--format must be", "evaluate", "--data", men, "--format", "parquet", "--policy", uniform);
         AssertFails(2, "unknown estimator 'foo'", "evaluate", "--data", men, "--format", "obd", "--policy", uniform, "--estimators", "ips,foo");
         AssertFails(2, "unknown command", "frobnicate");
+        AssertFails(2, "--epsilon applies only when --policy is a directory", "evaluate", "--data", men, "--format", "obd", "--policy", uniform, "--epsilon", "0.1");
     }
 
     private static string PositionTwoOnly(ScratchDirectory dir)

@@ -32,6 +32,7 @@ internal sealed class EvaluateCommand : ICommand
                         --engine-policy (default epsilon-greedy) and its parameter
           --estimators  comma-separated; default: all that the policy supports
           --json        print one JSON object: {"<estimator>": {"value", "ci_low", "ci_high", "ess", "n", "warning"?}}
+                        (replay adds "take_fraction": the share of rows kept)
           --rewards     impressions only: a record file of reward records to join by event id
           --reward      impressions only: play (started), quality (fraction completed >= 0.5), minutes, fraction; default play
           --reward-model  dm/dr reward model: logistic for 0/1 rewards, ridge otherwise (default auto)
@@ -68,6 +69,11 @@ internal sealed class EvaluateCommand : ICommand
         if (args.Get("rewards") is not null && format != "impressions")
         {
             throw new UsageException("--rewards applies to --format impressions only.");
+        }
+
+        if (!Directory.Exists(policyPath) && new[] { "engine-policy", "epsilon", "temperature", "alpha" }.FirstOrDefault(o => args.Get(o) is not null) is { } engineOption)
+        {
+            throw new UsageException($"--{engineOption} applies only when --policy is a directory of model blobs.");
         }
 
         try
@@ -127,6 +133,11 @@ internal sealed class EvaluateCommand : ICommand
                 WriteNumber(json, "ci_high", r.CiHigh);
                 WriteNumber(json, "ess", r.EffectiveSampleSize);
                 json.WriteNumber("n", r.Rows);
+                if (r.TakeFraction is { } take)
+                {
+                    WriteNumber(json, "take_fraction", take);
+                }
+
                 if (r.Warning is not null)
                 {
                     json.WriteString("warning", r.Warning);
@@ -162,6 +173,11 @@ internal sealed class EvaluateCommand : ICommand
         {
             var ci = string.Create(inv, $"[{r.CiLow:0.000000}, {r.CiHigh:0.000000}]");
             stdout.WriteLine(string.Create(inv, $"{r.Name,-9} {r.Value,12:0.000000} {ci,-27} {r.EffectiveSampleSize,12:0.0} {r.Rows,10}"));
+            if (r.TakeFraction is { } take)
+            {
+                stdout.WriteLine(string.Create(inv, $"  take fraction: {take:0.0000}"));
+            }
+
             if (r.Warning is not null)
             {
                 stdout.WriteLine($"  warning: {r.Warning}");
