@@ -59,12 +59,18 @@ public class PolicyTests
         }
     }
 
-    [Fact]
-    public void Thompson_Probability_MatchesMonteCarlo()
+    public static TheoryData<float[], float[]> ThompsonCases() => new()
     {
-        // Includes the hard case for quadrature: one wide (cold) arm against sharp ones.
-        float[] means = [0.10f, 0.12f, 0.05f, 0.11f, 0.02f];
-        float[] stds = [0.01f, 0.02f, 0.10f, 0.005f, 0.03f];
+        // One wide (cold) arm against sharp ones.
+        { [0.10f, 0.12f, 0.05f, 0.11f, 0.02f], [0.01f, 0.02f, 0.10f, 0.005f, 0.03f] },
+        // Small probabilities: arms far below the leader live in their upper tails.
+        { [0.30f, 0.20f, 0.25f, 0.10f, 0.28f, 0.05f], [0.03f, 0.03f, 0.02f, 0.05f, 0.01f, 0.04f] },
+    };
+
+    [Theory]
+    [MemberData(nameof(ThompsonCases))]
+    public void Thompson_Probability_MatchesMonteCarlo(float[] means, float[] stds)
+    {
         var rng = new Random(17);
         const int Draws = 2_000_000;
         var counts = new int[means.Length];
@@ -90,7 +96,7 @@ public class PolicyTests
             var p = Thompson.Probability(means, stds, i, scratch);
             var mc = counts[i] / (double)Draws;
             var standardError = Math.Sqrt(mc * (1 - mc) / Draws);
-            Assert.True(Math.Abs(p - mc) < 1e-3 + (4 * standardError), $"image {i}: quadrature {p}, Monte Carlo {mc}");
+            Assert.True(Math.Abs(p - mc) < 2e-4 + (4 * standardError), $"image {i}: quadrature {p}, Monte Carlo {mc}");
         }
     }
 

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using EdgeSelector.Core.Numerics;
 
 namespace EdgeSelector.Core.Features;
@@ -55,10 +56,7 @@ public static class FeatureEncoder
 
         x = x[..d];
         x.Clear();
-        for (var g = 0; g < MemberProfile.GenreCount; g++)
-        {
-            x[GenreSlot + g] = Clean(member.Genres[g]);
-        }
+        CleanGenres(member.Genres, x.Slice(GenreSlot, MemberProfile.GenreCount));
 
         x[RecommenderSlot] = Clean(title.RecommenderScore);
         x[InteractedSlot] = title.Interacted ? 1f : 0f;
@@ -67,7 +65,7 @@ public static class FeatureEncoder
         x[HourSlot + 1] = HourCos[hour];
 
         var hashed = x[DenseSlots..];
-        var seed = space.HashSeed;
+        var seed = SeedKey(space.HashSeed);
         var device = (uint)member.Device;
         var day = (uint)(member.DayOfWeek % 7);
         var hourBucket = (uint)hour / 3;
@@ -86,18 +84,44 @@ public static class FeatureEncoder
     /// <summary>The hashed slot (relative to the whole vector) and sign of one categorical value; used by tools and tests.</summary>
     public static (int Slot, float Sign) HashedSlot(in FeatureSpace space, uint field, uint value)
     {
-        var h = Hash64.Combine(space.HashSeed, field, value);
+        var h = FeatureHash(SeedKey(space.HashSeed), field, value);
         var buckets = (ulong)(space.Dimension - DenseSlots);
         return (DenseSlots + (int)(((h & 0xFFFF_FFFF) * buckets) >> 32), (h >> 63) == 0 ? 1f : -1f);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Add(Span<float> hashed, uint seed, uint field, uint value)
+    private static void Add(Span<float> hashed, ulong seed, uint field, uint value)
     {
         // Signed hashing keeps collisions unbiased: two features sharing a slot cancel in expectation.
-        var h = Hash64.Combine(seed, field, value);
+        var h = FeatureHash(seed, field, value);
         var slot = (int)(((h & 0xFFFF_FFFF) * (ulong)hashed.Length) >> 32);
         hashed[slot] += (h >> 63) == 0 ? 1f : -1f;
+    }
+
+    // One finalizer round per feature: the (field, value) pair fills the 64-bit input, the mixed seed keys it.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong FeatureHash(ulong seedKey, uint field, uint value) => Hash64.Mix(seedKey ^ (((ulong)field << 32) | value));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong SeedKey(uint seed) => Hash64.Mix(seed + 0x9E3779B97F4A7C15UL);
+
+    // Non-finite → 0, then clamp to ±NumericLimit: one vector for all 16 genres where the hardware has it.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void CleanGenres(ReadOnlySpan<float> genres, Span<float> destination)
+    {
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var v = Vector512.Create(genres);
+            var finite = Vector512.Equals(v - v, Vector512<float>.Zero); // NaN and ±Inf give NaN here
+            var clamped = Vector512.Min(Vector512.Max(v, Vector512.Create(-NumericLimit)), Vector512.Create(NumericLimit));
+            (clamped & finite.AsSingle()).CopyTo(destination);
+            return;
+        }
+
+        for (var g = 0; g < genres.Length; g++)
+        {
+            destination[g] = Clean(genres[g]);
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

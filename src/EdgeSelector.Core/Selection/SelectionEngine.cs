@@ -36,6 +36,7 @@ public sealed class SelectionEngine
     /// Selects an image and, when <paramref name="distribution"/> is not empty (length at least K), writes the whole
     /// distribution the choice was drawn from (for Thompson sampling that costs K quadratures).
     /// </summary>
+    [System.Runtime.CompilerServices.SkipLocalsInit] // every scratch span is fully written before it is read
     public Decision Select(scoped in ModelView model, in MemberContext member, in TitleContext title, long unixMs, Span<float> distribution)
     {
         var k = model.ImageCount;
@@ -88,25 +89,32 @@ public sealed class SelectionEngine
                 break;
             }
 
-            default:
-                switch (_options.Policy)
-                {
-                    case PolicyKind.Greedy:
-                        Greedy.Pmf(scores, pmf);
-                        break;
-                    case PolicyKind.EpsilonGreedy:
-                        EpsilonGreedy.Pmf(scores, _options.Epsilon, pmf);
-                        break;
-                    case PolicyKind.Softmax:
-                        Softmax.Pmf(scores, _options.Temperature, pmf);
-                        break;
-                    default:
-                        Uniform.Pmf(k, pmf);
-                        break;
-                }
-
+            case PolicyKind.Softmax:
+                Softmax.Pmf(scores, _options.Temperature, pmf);
                 chosen = Sampling.SampleIndex(pmf, StickyRandom.Uniform(key));
                 propensity = pmf[chosen];
+                break;
+
+            default:
+                // Greedy, ε-greedy and uniform choose straight from the sticky uniform (no pmf pass); the pmf is
+                // written only when the caller asks for the distribution.
+                chosen = Direct.Choose(_options.Policy, scores, _options.Epsilon, StickyRandom.Uniform(key), out propensity);
+                if (!distribution.IsEmpty)
+                {
+                    switch (_options.Policy)
+                    {
+                        case PolicyKind.Greedy:
+                            Greedy.Pmf(scores, pmf);
+                            break;
+                        case PolicyKind.EpsilonGreedy:
+                            EpsilonGreedy.Pmf(scores, _options.Epsilon, pmf);
+                            break;
+                        default:
+                            Uniform.Pmf(k, pmf);
+                            break;
+                    }
+                }
+
                 break;
         }
 

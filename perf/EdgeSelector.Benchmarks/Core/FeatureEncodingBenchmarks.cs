@@ -1,0 +1,35 @@
+using BenchmarkDotNet.Attributes;
+using EdgeSelector.Core.Features;
+
+namespace EdgeSelector.Benchmarks.Core;
+
+/// <summary>ns to encode one (member, title) context into a d-dimensional vector.</summary>
+[MemoryDiagnoser]
+[SimpleJob(launchCount: 1, warmupCount: 3, iterationCount: 8)]
+public class FeatureEncodingBenchmarks
+{
+    private readonly float[] _x = new float[128];
+    private MemberContext _member;
+    private TitleContext _title;
+    private FeatureSpace _space;
+
+    /// <summary>Feature dimension d.</summary>
+    [Params(32, 64, 128)]
+    public int Features { get; set; }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _member = BenchmarkModels.Member(1);
+        _title = new TitleContext { TitleId = 1, RecommenderScore = 0.5f };
+        _space = new FeatureSpace((ushort)Features, 0xBEEF, FeatureSpace.CurrentSchema);
+    }
+
+    [Benchmark]
+    public float Encode()
+    {
+        _member.LocalHour = (byte)((_member.LocalHour + 1) % 24);
+        FeatureEncoder.TryEncode(_space, _member, _title, _x);
+        return _x[0];
+    }
+}

@@ -1,0 +1,136 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace EdgeSelector.Learning.Catalog;
+
+/// <summary>
+/// What the ML team onboards and the trainer cannot invent: titles, their candidate images with theme tags, and
+/// the default image (docs/catalog.md). JSON, read with source-generated System.Text.Json (native-AOT safe).
+/// </summary>
+public sealed record CatalogDocument
+{
+    /// <summary>Catalog format version (1).</summary>
+    public int Version { get; init; } = 1;
+
+    /// <summary>The titles.</summary>
+    public List<CatalogTitle> Titles { get; init; } = [];
+}
+
+/// <summary>One title of the catalog.</summary>
+public sealed record CatalogTitle
+{
+    /// <summary>Title id (non-zero).</summary>
+    public uint Id { get; init; }
+
+    /// <summary>Display name (for people; not used by the models).</summary>
+    public string Name { get; init; } = string.Empty;
+
+    /// <summary>The title's genres (names of <see cref="Core.Features.Genres"/>).</summary>
+    public List<string> Genres { get; init; } = [];
+
+    /// <summary>The image served on any failure; must be one of <see cref="Images"/>.</summary>
+    public uint DefaultImage { get; init; }
+
+    /// <summary>Expected take rate of the title before any data (the cold-start prior mean).</summary>
+    public float PriorTakeRate { get; init; } = 0.05f;
+
+    /// <summary>The candidate images currently in service (an image missing here is retired).</summary>
+    public List<CatalogImage> Images { get; init; } = [];
+}
+
+/// <summary>One candidate image.</summary>
+public sealed record CatalogImage
+{
+    /// <summary>Image id (non-zero, unique within the title).</summary>
+    public uint Id { get; init; }
+
+    /// <summary>Theme tags: genre names ("comedy", "romance"), or free tags ("cast:Robin Williams", "clickbait").</summary>
+    public List<string> Tags { get; init; } = [];
+
+    /// <summary>A URL or CDN key of the artwork (carried for clients; not used by the models).</summary>
+    public string? Url { get; init; }
+}
+
+/// <summary>Source-generated JSON metadata for the catalog (no reflection: native AOT).</summary>
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, ReadCommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true, WriteIndented = true)]
+[JsonSerializable(typeof(CatalogDocument))]
+public sealed partial class CatalogJsonContext : JsonSerializerContext;
+
+/// <summary>Reads and validates catalogs.</summary>
+public static class CatalogReader
+{
+    /// <summary>Parses a catalog and checks it; throws <see cref="FormatException"/> naming the first problem.</summary>
+    public static CatalogDocument Parse(ReadOnlySpan<byte> utf8Json)
+    {
+        CatalogDocument? document;
+        try
+        {
+            document = JsonSerializer.Deserialize(utf8Json, CatalogJsonContext.Default.CatalogDocument);
+        }
+        catch (JsonException e)
+        {
+            throw new FormatException($"catalog is not valid JSON: {e.Message}", e);
+        }
+
+        if (document is null)
+        {
+            throw new FormatException("catalog is empty");
+        }
+
+        Validate(document);
+        return document;
+    }
+
+    /// <summary>Reads a catalog file.</summary>
+    public static CatalogDocument Load(string path) => Parse(File.ReadAllBytes(path));
+
+    /// <summary>Checks ids, defaults and tags; throws <see cref="FormatException"/> naming the first problem.</summary>
+    public static void Validate(CatalogDocument document)
+    {
+        if (document.Version != 1)
+        {
+            throw new FormatException($"catalog version {document.Version} is not supported (expected 1)");
+        }
+
+        var titles = new HashSet<uint>();
+        foreach (var title in document.Titles)
+        {
+            if (title.Id == 0 || !titles.Add(title.Id))
+            {
+                throw new FormatException($"title id {title.Id} is 0 or repeated");
+            }
+
+            if (title.Images.Count is 0 or > Core.Models.ModelFormat.MaxImages)
+            {
+                throw new FormatException($"title {title.Id}: needs 1 to {Core.Models.ModelFormat.MaxImages} images, has {title.Images.Count}");
+            }
+
+            var images = new HashSet<uint>();
+            foreach (var image in title.Images)
+            {
+                if (image.Id == 0 || !images.Add(image.Id))
+                {
+                    throw new FormatException($"title {title.Id}: image id {image.Id} is 0 or repeated");
+                }
+            }
+
+            if (!images.Contains(title.DefaultImage))
+            {
+                throw new FormatException($"title {title.Id}: default image {title.DefaultImage} is not one of its images");
+            }
+
+            if (!(title.PriorTakeRate is >= 0 and <= 1))
+            {
+                throw new FormatException($"title {title.Id}: priorTakeRate {title.PriorTakeRate} is not in [0, 1]");
+            }
+
+            foreach (var genre in title.Genres)
+            {
+                if (Core.Features.Genres.IndexOf(genre) < 0)
+                {
+                    throw new FormatException($"title {title.Id}: unknown genre '{genre}' (known: {string.Join(", ", Core.Features.Genres.Names)})");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,212 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using EdgeSelector.Core.Features;
+using EdgeSelector.Protocol;
+using EdgeSelector.Server.Metrics;
+using EdgeSelector.Server.Serving;
+
+namespace EdgeSelector.Server.Admin;
+
+/// <summary>
+/// The admin HTTP API on its own port (docs/admin-api.md): health, readiness and metrics are open; everything else
+/// needs <c>Authorization: Bearer &lt;EdgeSelector:AdminToken&gt;</c>.
+/// </summary>
+internal static class AdminApi
+{
+    public static void Map(WebApplication app, ServerState state)
+    {
+        var admin = app.MapGroup(string.Empty);
+        admin.MapGet("/healthz", () => Results.Text("ok\n"));
+        admin.MapGet("/readyz", () => state.IsReady
+            ? Results.Text($"ready: {state.Models.TitleCount} titles, bundle {state.Models.Version}\n")
+            : Results.Text("not ready: no model bundle loaded\n", statusCode: 503));
+        admin.MapGet("/metrics", () => Results.Text(state.Metrics.Render(state), "text/plain; version=0.0.4"));
+
+        RouteGroupBuilder v1 = admin.MapGroup("/v1");
+        v1.AddEndpointFilter(async (context, next) =>
+            Authorized(context.HttpContext.Request, state.AdminToken)
+                ? await next(context)
+                : Results.Json(new ErrorBody("missing or wrong bearer token"), AdminJsonContext.Default.ErrorBody, statusCode: 401));
+
+        v1.MapPut("/models", async (HttpRequest request, bool? force) =>
+        {
+            var body = await ReadBody(request, (long)state.Options.MaxAdminBodyMB << 20);
+            if (body is null)
+            {
+                return Error(413, $"bundle larger than EdgeSelector:MaxAdminBodyMB ({state.Options.MaxAdminBodyMB} MB)");
+            }
+
+            var outcome = state.Bundles.Apply(body, force ?? false);
+            return outcome.Ok
+                ? Results.Json(new VersionBody(outcome.Info!.Version, outcome.Info.Titles, "applied"), AdminJsonContext.Default.VersionBody)
+                : Error(outcome.Status, outcome.Message);
+        });
+        v1.MapGet("/models", () => Results.Json(state.Bundles.List(), AdminJsonContext.Default.ModelsListing));
+        v1.MapPost("/models/rollback", () => state.Bundles.Rollback(out var version)
+            ? Results.Json(new VersionBody(version, state.Models.TitleCount, "rolled back"), AdminJsonContext.Default.VersionBody)
+            : Error(409, "no previous bundle to roll back to"));
+
+        v1.MapPut("/profiles", async (HttpRequest request) =>
+        {
+            var (batch, problem) = await ReadJson(request, AdminJsonContext.Default.ProfileBatch, 64L << 20);
+            if (batch is null)
+            {
+                return Error(400, problem!);
+            }
+
+            if (batch.Profiles.Count > 100_000)
+            {
+                return Error(413, $"{batch.Profiles.Count} profiles in one batch; send at most 100000 per call");
+            }
+
+            var ids = new ulong[batch.Profiles.Count];
+            var profiles = new MemberProfile[batch.Profiles.Count];
+            for (var i = 0; i < ids.Length; i++)
+            {
+                if (!AdminConversions.TryProfile(batch.Profiles[i], out ids[i], out profiles[i], out var error))
+                {
+                    return Error(400, $"profile {i}: {error}");
+                }
+            }
+
+            state.Profiles.UpsertMany(ids, profiles);
+            return Results.Json(new ProfileBatchResult(ids.Length), AdminJsonContext.Default.ProfileBatchResult);
+        });
+
+        v1.MapPost("/select", async (HttpRequest request) =>
+        {
+            var start = System.Diagnostics.Stopwatch.GetTimestamp();
+            var (body, problem) = await ReadJson(request, AdminJsonContext.Default.SelectRequestDto, 1L << 20);
+            if (body is null)
+            {
+                return Error(400, problem!);
+            }
+
+            if (body.Titles.Count is 0 || body.Titles.Count > state.Options.MaxTitlesPerPage)
+            {
+                return Error(400, $"send 1 to {state.Options.MaxTitlesPerPage} titles");
+            }
+
+            if (!AdminConversions.TryContext(body, out var context, out var error))
+            {
+                return Error(400, error);
+            }
+
+            var titles = body.Titles.Select(t => new TitleCandidate(t.TitleId, t.Score, t.Interacted)).ToArray();
+            var results = new SelectResult[titles.Length];
+            state.Selection.Select(context, titles, results);
+            state.Metrics.Request(RequestKind.AdminSelect, start);
+            return Results.Json(
+                new SelectResponseDto([.. results.Select(r => new SelectResultDto
+                {
+                    TitleId = r.TitleId,
+                    ImageId = r.ImageId,
+                    EventId = r.EventId.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    Propensity = r.Propensity,
+                    ModelVersion = r.ModelVersion,
+                    Reason = ServerMetrics.ReasonName(r.Reason),
+                })]),
+                AdminJsonContext.Default.SelectResponseDto);
+        });
+
+        v1.MapPost("/rewards", async (HttpRequest request) =>
+        {
+            var (batch, problem) = await ReadJson(request, AdminJsonContext.Default.RewardBatch, 16L << 20);
+            if (batch is null)
+            {
+                return Error(400, problem!);
+            }
+
+            var statuses = new List<string>(batch.Rewards.Count);
+            foreach (var reward in batch.Rewards)
+            {
+                if (!ulong.TryParse(reward.EventId, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var eventId))
+                {
+                    return Error(400, $"event id '{reward.EventId}' is not a decimal unsigned 64-bit number");
+                }
+
+                try
+                {
+                    var status = state.RewardsService.Record(new RewardRequest(eventId, reward.PlayStarted, reward.MinutesWatched, reward.FractionCompleted, reward.TimestampMs));
+                    statuses.Add(status switch
+                    {
+                        RewardStatus.Accepted => "accepted",
+                        RewardStatus.Duplicate => "duplicate",
+                        _ => "unknown_event",
+                    });
+                }
+                catch (InvalidOperationException e)
+                {
+                    return Error(503, e.Message);
+                }
+            }
+
+            return Results.Json(new RewardBatchResult(statuses), AdminJsonContext.Default.RewardBatchResult);
+        });
+    }
+
+    private static IResult Error(int status, string message) =>
+        Results.Json(new ErrorBody(message), AdminJsonContext.Default.ErrorBody, statusCode: status);
+
+    private static bool Authorized(HttpRequest request, byte[] token)
+    {
+        if (token.Length == 0)
+        {
+            return false; // no token configured: the admin API is closed, not open
+        }
+
+        var header = request.Headers.Authorization.ToString();
+        const string Prefix = "Bearer ";
+        if (!header.StartsWith(Prefix, StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        return CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(header[Prefix.Length..].Trim()), token);
+    }
+
+    private static async Task<byte[]?> ReadBody(HttpRequest request, long limit)
+    {
+        if (request.ContentLength > limit)
+        {
+            return null;
+        }
+
+        using var buffer = new MemoryStream();
+        var chunk = new byte[81920];
+        int read;
+        while ((read = await request.Body.ReadAsync(chunk)) > 0)
+        {
+            if (buffer.Length + read > limit)
+            {
+                return null;
+            }
+
+            buffer.Write(chunk, 0, read);
+        }
+
+        return buffer.ToArray();
+    }
+
+    private static async Task<(T? Value, string? Problem)> ReadJson<T>(HttpRequest request, JsonTypeInfo<T> type, long limit)
+        where T : class
+    {
+        var body = await ReadBody(request, limit);
+        if (body is null)
+        {
+            return (null, $"body larger than {limit >> 20} MB");
+        }
+
+        try
+        {
+            var value = JsonSerializer.Deserialize(body, type);
+            return value is null ? (null, "empty body") : (value, null);
+        }
+        catch (JsonException e)
+        {
+            return (null, $"invalid JSON: {e.Message}");
+        }
+    }
+}

@@ -1,0 +1,150 @@
+using EdgeSelector.Core.Exploration;
+using EdgeSelector.Core.Selection;
+using EdgeSelector.Protocol;
+
+namespace EdgeSelector.Server.Configuration;
+
+/// <summary>
+/// The server's configuration section <c>EdgeSelector</c> (appsettings.json, <c>EdgeSelector__Key</c> environment
+/// variables, <c>--EdgeSelector:Key=value</c> arguments). Every key is listed in the README.
+/// </summary>
+public sealed class EdgeSelectorOptions
+{
+    /// <summary>The configuration section name.</summary>
+    public const string Section = "EdgeSelector";
+
+    /// <summary>Address both listeners bind to (127.0.0.1 by default; 0.0.0.0 to serve a network).</summary>
+    public string BindAddress { get; set; } = "127.0.0.1";
+
+    /// <summary>TCP port of the binary protocol.</summary>
+    public int BinaryPort { get; set; } = 7400;
+
+    /// <summary>HTTP port of the admin API.</summary>
+    public int AdminPort { get; set; } = 7401;
+
+    /// <summary>Directory of the stores, logs and checkpoints.</summary>
+    public string DataDir { get; set; } = "./data";
+
+    /// <summary>Bearer token required by the admin API (all but health and metrics). Empty = admin calls are refused.</summary>
+    public string AdminToken { get; set; } = string.Empty;
+
+    /// <summary>Key that bundles must be signed with (HMAC-SHA256), as text. Empty = every bundle is refused.</summary>
+    public string BundleKey { get; set; } = string.Empty;
+
+    /// <summary>Seed the demo catalog and profiles into an empty store.</summary>
+    public bool Demo { get; set; }
+
+    /// <summary>Node id (0-4095): the top 12 bits of every event id this node issues.</summary>
+    public int NodeId { get; set; }
+
+    /// <summary>Exploration policy: Greedy, EpsilonGreedy, Softmax, Thompson, Ucb or Uniform.</summary>
+    public PolicyKind Policy { get; set; } = PolicyKind.EpsilonGreedy;
+
+    /// <summary>ε of ε-greedy.</summary>
+    public float Epsilon { get; set; } = 0.1f;
+
+    /// <summary>Softmax temperature.</summary>
+    public float Temperature { get; set; } = 0.05f;
+
+    /// <summary>UCB's α.</summary>
+    public float UcbAlpha { get; set; } = 1f;
+
+    /// <summary>Seed of the sticky randomisation (all nodes of a fleet must share it).</summary>
+    public ulong Seed { get; set; } = 0x0EDC_5E1E_C7A5_7000;
+
+    /// <summary>Stickiness window in hours.</summary>
+    public double StickinessHours { get; set; } = 24;
+
+    /// <summary>Per-request deadline in milliseconds: titles of a page not decided by then get their default image.</summary>
+    public double DeadlineMs { get; set; } = 5;
+
+    /// <summary>
+    /// Overload shedding: a request still unanswered this long after its batch was read is answered with the
+    /// default image and reason "overload" instead of being scored.
+    /// </summary>
+    public double MaxQueueDelayMs { get; set; } = 50;
+
+    /// <summary>Largest frame in bytes.</summary>
+    public int MaxFrameBytes { get; set; } = 64 * 1024;
+
+    /// <summary>Most titles in one SELECT_PAGE.</summary>
+    public int MaxTitlesPerPage { get; set; } = 200;
+
+    /// <summary>Most requests answered on one connection before the server waits for the client to read (flush).</summary>
+    public int MaxInFlightPerConnection { get; set; } = 4096;
+
+    /// <summary>Most concurrent binary-protocol connections; more are closed at once.</summary>
+    public int MaxConnections { get; set; } = 10_000;
+
+    /// <summary>A connection with no complete request for this long is closed.</summary>
+    public double IdleTimeoutSeconds { get; set; } = 120;
+
+    /// <summary>Memory budget of the model store in MB (all kept bundles must fit: models are served from memory).</summary>
+    public int ModelMemoryMB { get; set; } = 256;
+
+    /// <summary>Memory budget of the profile store in MB; profiles beyond it spill to disk.</summary>
+    public int ProfileMemoryMB { get; set; } = 512;
+
+    /// <summary>Memory budget of the impression log's in-memory tail in MB.</summary>
+    public int ImpressionLogMemoryMB { get; set; } = 64;
+
+    /// <summary>Group commit interval of the impression log in milliseconds.</summary>
+    public double LogCommitIntervalMs { get; set; } = 5;
+
+    /// <summary>Whether every decision is appended to the impression log.</summary>
+    public bool LogImpressions { get; set; } = true;
+
+    /// <summary>Profile checkpoint interval in seconds (0 = only on shutdown and on bulk loads).</summary>
+    public double ProfileCheckpointSeconds { get; set; } = 300;
+
+    /// <summary>
+    /// Kestrel's UnsafePreferInlineScheduling: run connection handlers on the socket I/O thread. Faster (measured in
+    /// docs/performance.md); safe because the handler never blocks except on a profile read from disk.
+    /// </summary>
+    public bool InlineScheduling { get; set; }
+
+    /// <summary>Largest admin request body in MB (model bundles).</summary>
+    public int MaxAdminBodyMB { get; set; } = 512;
+
+    /// <summary>The selection engine's options.</summary>
+    public SelectionOptions ToSelectionOptions() => new SelectionOptions
+    {
+        Policy = Policy,
+        Epsilon = Epsilon,
+        Temperature = Temperature,
+        UcbAlpha = UcbAlpha,
+        Seed = Seed,
+        StickinessWindow = TimeSpan.FromHours(StickinessHours),
+    }.Validate();
+
+    /// <summary>The protocol limits.</summary>
+    public ProtocolOptions ToProtocolOptions() => new() { MaxFrameSize = MaxFrameBytes, MaxTitlesPerPage = MaxTitlesPerPage };
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first bad key (checked once at start-up).</summary>
+    public EdgeSelectorOptions Validate()
+    {
+        Check(BinaryPort is > 0 and < 65536, nameof(BinaryPort), "must be a TCP port");
+        Check(AdminPort is > 0 and < 65536 && AdminPort != BinaryPort, nameof(AdminPort), "must be a TCP port other than BinaryPort");
+        Check(NodeId is >= 0 and < 4096, nameof(NodeId), "must be in 0..4095");
+        Check(StickinessHours > 0, nameof(StickinessHours), "must be positive");
+        Check(DeadlineMs > 0, nameof(DeadlineMs), "must be positive");
+        Check(MaxQueueDelayMs > 0, nameof(MaxQueueDelayMs), "must be positive");
+        Check(MaxTitlesPerPage is >= 1 and <= 10_000, nameof(MaxTitlesPerPage), "must be in 1..10000");
+        Check(MaxInFlightPerConnection >= 1, nameof(MaxInFlightPerConnection), "must be at least 1");
+        Check(MaxConnections >= 1, nameof(MaxConnections), "must be at least 1");
+        Check(IdleTimeoutSeconds > 0, nameof(IdleTimeoutSeconds), "must be positive");
+        Check(ModelMemoryMB >= 8 && ProfileMemoryMB >= 8 && ImpressionLogMemoryMB >= 4, "memory budgets", "are too small (models/profiles at least 8 MB, log at least 4 MB)");
+        Check(!string.IsNullOrWhiteSpace(DataDir), nameof(DataDir), "must be set");
+        _ = ToSelectionOptions();
+        _ = ToProtocolOptions();
+        return this;
+    }
+
+    private static void Check(bool ok, string key, string message)
+    {
+        if (!ok)
+        {
+            throw new ArgumentException($"EdgeSelector:{key} {message}");
+        }
+    }
+}

@@ -1,0 +1,17 @@
+using EdgeSelector.Server;
+
+try
+{
+    var (app, state) = EdgeSelectorHost.Build(args);
+    Console.WriteLine(
+        $"edgeselector: binary protocol on {state.Options.BindAddress}:{state.Options.BinaryPort}, admin API on " +
+        $"http://{state.Options.BindAddress}:{state.Options.AdminPort}, data in {state.DataDir}, " +
+        $"bundle {state.Models.Version} with {state.Models.TitleCount} titles, policy {state.Engine.Options.Policy}");
+    app.Run();
+    return 0;
+}
+catch (ArgumentException e)
+{
+    Console.Error.WriteLine($"edgeselector: configuration error: {e.Message}");
+    return 2;
+}

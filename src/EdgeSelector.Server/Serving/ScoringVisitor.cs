@@ -1,0 +1,60 @@
+using EdgeSelector.Core.Features;
+using EdgeSelector.Core.Models;
+using EdgeSelector.Core.Selection;
+using EdgeSelector.Storage.Models;
+
+namespace EdgeSelector.Server.Serving;
+
+/// <summary>
+/// Scores a title's model where FASTER keeps it: the store calls <see cref="Visit"/> inside its read callback with
+/// the record's own bytes, and the engine reads the weights from there (no copy). Never throws: a blob that fails
+/// the structure check or an exception mark the outcome for the caller to fall back.
+/// </summary>
+internal struct ScoringVisitor : IModelVisitor
+{
+    public SelectionEngine Engine;
+    public MemberContext Member;
+    public TitleContext Title;
+    public long UnixMs;
+    public uint FaultTitle;
+
+    public Decision Decision;
+    public int CandidateCount;
+    public uint DefaultImage;
+    public VisitOutcome Outcome;
+
+    public void Visit(uint titleId, ReadOnlySpan<byte> model)
+    {
+        try
+        {
+            if (!ModelView.TryOpen(model, ModelCheck.Structure, out var view, out _) || view.TitleId != titleId)
+            {
+                Outcome = VisitOutcome.Corrupt;
+                return;
+            }
+
+            DefaultImage = view.DefaultImageId;
+            CandidateCount = view.ImageCount;
+            if (titleId == FaultTitle)
+            {
+                throw new InvalidOperationException($"fault injected for title {titleId}");
+            }
+
+            Decision = Engine.Select(view, Member, Title, UnixMs);
+            Outcome = VisitOutcome.Decided;
+        }
+        catch (Exception)
+        {
+            Outcome = VisitOutcome.Failed;
+        }
+    }
+}
+
+/// <summary>What happened inside <see cref="ScoringVisitor.Visit"/>.</summary>
+internal enum VisitOutcome : byte
+{
+    NotVisited = 0,
+    Decided,
+    Corrupt,
+    Failed,
+}

@@ -1,0 +1,26 @@
+namespace EdgeSelector.Storage.Impressions;
+
+/// <summary>Configuration of an <see cref="ImpressionLog"/>; validated by <see cref="ImpressionLog.Open"/>.</summary>
+public sealed class ImpressionLogOptions
+{
+    /// <summary>Directory holding the log segments and commit records (created if missing).</summary>
+    public required string DataDirectory { get; init; }
+
+    /// <summary>
+    /// In-memory log buffer in bytes (power of two). Appends fail (TryEnqueue returns false) only if this much is
+    /// waiting to be flushed, i.e. if the disk cannot keep up.
+    /// </summary>
+    public long MemoryBytes { get; init; } = 64L << 20;
+
+    /// <summary>Log page size in bytes (power of two); an entry must fit in one page.</summary>
+    public long PageBytes { get; init; } = 1L << 20;
+
+    /// <summary>Size of each segment file in bytes (power of two); truncation deletes whole segments.</summary>
+    public long SegmentBytes { get; init; } = 256L << 20;
+
+    /// <summary>Group commit: the background committer commits at least this often when entries are pending.</summary>
+    public TimeSpan CommitInterval { get; init; } = TimeSpan.FromMilliseconds(5);
+
+    /// <summary>Group commit: appenders wake the committer early once this many bytes are uncommitted.</summary>
+    public long CommitBytes { get; init; } = 1L << 20;
+}

@@ -1,0 +1,146 @@
+using System.Buffers.Binary;
+
+namespace EdgeSelector.Storage.Models;
+
+/// <summary>
+/// The manifest and title lists: the metadata that lets a restarted node find the active bundle with no control plane.
+/// </summary>
+/// <remarks>
+/// Both live in the KV store itself (generation 0), so a checkpoint captures them atomically with the models.
+/// Manifest, key 0, little-endian:
+/// <code>
+/// u32 magic "ESM1" | u32 nextGeneration | u32 keptCount | u32 pendingDeleteCount
+/// keptCount × { u32 generation | u32 titleCount | u64 version | i64 createdAtUnixMs | i64 startAddress }  (oldest first; last = active)
+/// pendingDeleteCount × u32 generation   (retired, deletion deferred by a reader; finished on recovery)
+/// </code>
+/// Title list of generation g, key g: titleCount × u32 title id, ascending.
+/// </remarks>
+public sealed partial class ModelStore
+{
+    private const uint ManifestMagic = 0x314D5345; // "ESM1" read as little-endian u32
+    private const int ManifestHeaderBytes = 16;
+    private const int ManifestEntryBytes = 32;
+
+    private void WriteManifest()
+    {
+        var history = _history;
+        int length = ManifestHeaderBytes + (history.Length * ManifestEntryBytes) + (_pendingDelete.Count * 4);
+        var bytes = _scratch.Ensure(length);
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes, ManifestMagic);
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes[4..], _nextGeneration);
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes[8..], (uint)history.Length);
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes[12..], (uint)_pendingDelete.Count);
+        int offset = ManifestHeaderBytes;
+        foreach (var generation in history)
+        {
+            var entry = bytes.Slice(offset, ManifestEntryBytes);
+            BinaryPrimitives.WriteUInt32LittleEndian(entry, generation.Generation);
+            BinaryPrimitives.WriteUInt32LittleEndian(entry[4..], (uint)generation.TitleIds.Length);
+            BinaryPrimitives.WriteUInt64LittleEndian(entry[8..], generation.Version);
+            BinaryPrimitives.WriteInt64LittleEndian(entry[16..], generation.CreatedAtUnixMs);
+            BinaryPrimitives.WriteInt64LittleEndian(entry[24..], generation.StartAddress);
+            offset += ManifestEntryBytes;
+        }
+
+        foreach (var generation in _pendingDelete)
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(bytes[offset..], generation.Generation);
+            offset += 4;
+        }
+
+        UpsertScratch(ModelKey(0, 0), length);
+    }
+
+    private void WriteTitleList(uint generation, uint[] titleIds)
+    {
+        int length = titleIds.Length * 4;
+        var bytes = _scratch.Ensure(length);
+        for (int i = 0; i < titleIds.Length; i++)
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(bytes[(i * 4)..], titleIds[i]);
+        }
+
+        UpsertScratch(ModelKey(0, generation), length);
+    }
+
+    /// <summary>Rebuilds the in-memory generation state from a recovered store; a fresh store has no manifest.</summary>
+    private void RecoverManifest()
+    {
+        var copy = new CopyVisitor(_scratch);
+        if (!ReadCore(0, 0, ref copy))
+        {
+            return;
+        }
+
+        byte[] manifest = _scratch.Ensure(copy.Length).ToArray();
+        if (manifest.Length < ManifestHeaderBytes || BinaryPrimitives.ReadUInt32LittleEndian(manifest) != ManifestMagic)
+        {
+            throw new InvalidDataException("The model store manifest is not in a known format.");
+        }
+
+        uint nextGeneration = BinaryPrimitives.ReadUInt32LittleEndian(manifest.AsSpan(4));
+        int keptCount = (int)BinaryPrimitives.ReadUInt32LittleEndian(manifest.AsSpan(8));
+        int pendingCount = (int)BinaryPrimitives.ReadUInt32LittleEndian(manifest.AsSpan(12));
+        if (manifest.Length != ManifestHeaderBytes + ((long)keptCount * ManifestEntryBytes) + ((long)pendingCount * 4))
+        {
+            throw new InvalidDataException("The model store manifest has an inconsistent length.");
+        }
+
+        var history = new GenerationState[keptCount];
+        for (int i = 0; i < keptCount; i++)
+        {
+            var entry = manifest.AsSpan(ManifestHeaderBytes + (i * ManifestEntryBytes), ManifestEntryBytes);
+            uint generation = BinaryPrimitives.ReadUInt32LittleEndian(entry);
+            int titleCount = (int)BinaryPrimitives.ReadUInt32LittleEndian(entry[4..]);
+            var titleIds = ReadTitleList(generation);
+            if (titleIds.Length != titleCount)
+            {
+                throw new InvalidDataException($"Generation {generation} lists {titleIds.Length} titles; the manifest says {titleCount}.");
+            }
+
+            history[i] = new GenerationState(
+                generation,
+                BinaryPrimitives.ReadUInt64LittleEndian(entry[8..]),
+                BinaryPrimitives.ReadInt64LittleEndian(entry[16..]),
+                titleIds,
+                BinaryPrimitives.ReadInt64LittleEndian(entry[24..]));
+        }
+
+        _nextGeneration = nextGeneration;
+        _history = history;
+        _active = history.Length > 0 ? history[^1] : null;
+
+        // Deletions a reader had deferred before the checkpoint: no reader can hold them now.
+        int pendingOffset = ManifestHeaderBytes + (keptCount * ManifestEntryBytes);
+        for (int i = 0; i < pendingCount; i++)
+        {
+            uint generation = BinaryPrimitives.ReadUInt32LittleEndian(manifest.AsSpan(pendingOffset + (i * 4)));
+            var retired = new GenerationState(generation, 0, 0, ReadTitleList(generation), 0);
+            Retire(retired);
+        }
+
+        if (pendingCount > 0)
+        {
+            DeleteUnpinnedRetired();
+            WriteManifest();
+        }
+    }
+
+    private uint[] ReadTitleList(uint generation)
+    {
+        var copy = new CopyVisitor(_scratch);
+        if (!ReadCore(0, generation, ref copy))
+        {
+            throw new InvalidDataException($"The title list of generation {generation} is missing.");
+        }
+
+        var bytes = _scratch.Ensure(copy.Length);
+        var titleIds = new uint[bytes.Length / 4];
+        for (int i = 0; i < titleIds.Length; i++)
+        {
+            titleIds[i] = BinaryPrimitives.ReadUInt32LittleEndian(bytes[(i * 4)..]);
+        }
+
+        return titleIds;
+    }
+}

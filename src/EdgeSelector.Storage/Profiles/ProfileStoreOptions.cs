@@ -1,0 +1,32 @@
+namespace EdgeSelector.Storage.Profiles;
+
+/// <summary>Configuration of a <see cref="ProfileStore"/>; validated by <see cref="ProfileStore.Open"/>.</summary>
+public sealed class ProfileStoreOptions
+{
+    /// <summary>Directory holding the profile log segments and checkpoints (created if missing).</summary>
+    public required string DataDirectory { get; init; }
+
+    /// <summary>
+    /// In-memory budget of the hybrid log in bytes (rounded down to a power of two). Profiles beyond it live in the
+    /// on-disk log segments and are read with an I/O. A record is 88 bytes (8 header + 8 key + 72 profile).
+    /// </summary>
+    public long MemoryBytes { get; init; } = 1L << 30;
+
+    /// <summary>Log page size in bytes (power of two); the unit of I/O when pages are flushed or evicted.</summary>
+    public long PageBytes { get; init; } = 1L << 22;
+
+    /// <summary>Size of each on-disk log segment file in bytes (power of two, at least one page).</summary>
+    public long SegmentBytes { get; init; } = 1L << 30;
+
+    /// <summary>
+    /// Size of FASTER's hash index in bytes (64-byte buckets of 7 entries, always in memory). About 16 bytes per
+    /// member keeps chains short: 2 GB for 100M members.
+    /// </summary>
+    public long IndexBytes { get; init; } = 64L << 20;
+
+    /// <summary>Idle sessions kept in the pool; extra sessions are created and disposed on demand.</summary>
+    public int SessionPoolSize { get; init; } = Math.Max(4, Environment.ProcessorCount * 2);
+
+    /// <summary>Take a checkpoint this often in the background; null turns periodic checkpoints off.</summary>
+    public TimeSpan? CheckpointInterval { get; init; }
+}

@@ -1,0 +1,94 @@
+using System.Net;
+using System.Text;
+using EdgeSelector.Core.Bundles;
+using EdgeSelector.Core.Features;
+using EdgeSelector.Protocol;
+
+namespace EdgeSelector.Integration.Tests;
+
+/// <summary>Every fallback reason, provoked for real, answered with the default artwork and counted in /metrics.</summary>
+public class FallbackTests
+{
+    private static RequestContext Member(ulong id) => new() { MemberId = id, Country = CountryCode.Pack("US"), Device = DeviceClass.Phone, HourOfDay = 9, DayOfWeek = 1 };
+
+    [Fact]
+    public async Task EveryFallbackReason_AnswersTheDefaultImage_AndIsCounted()
+    {
+        await using var server = await LiveServer.StartAsync();
+        await using var client = server.Client();
+
+        // Unknown title: not in any bundle: the "no artwork known" marker.
+        var unknown = await client.SelectAsync(Member(1), new TitleCandidate(99999, 0.5f, false));
+        Assert.Equal(FallbackReason.UnknownTitle, unknown.Reason);
+        Assert.Equal(SelectResult.NoArtwork, unknown.ImageId);
+
+        // No model: a full bundle without title 1012; its default image is still known.
+        var full = ModelBundle.Write(
+            new BundleManifest { Version = 2, ParentVersion = 1, Full = true },
+            [.. Enumerable.Range(1001, 11).Select(t => ServerTests.TitleWithWinner((uint)t, 2, ((uint)t * 100) + 1))],
+            Encoding.UTF8.GetBytes(LiveServer.BundleKey));
+        Assert.Equal(HttpStatusCode.OK, (await server.Http.PutAsync("/v1/models", new ByteArrayContent(full))).StatusCode);
+        var noModel = await client.SelectAsync(Member(1), new TitleCandidate(1012, 0.5f, false));
+        Assert.Equal(FallbackReason.NoModel, noModel.Reason);
+        Assert.Equal(101201u, noModel.ImageId);
+
+        // Corrupt model: bytes that bypassed the push checks (as a disk fault would) are never scored.
+        var corrupt = ServerTests.TitleWithWinner(1011, 3, 101102);
+        corrupt[0] ^= 0xFF;
+        using (var writer = server.State.Models.BeginBundle(3, partial: true))
+        {
+            writer.Add(1011, corrupt);
+            writer.Commit();
+        }
+
+        var corrupted = await client.SelectAsync(Member(1), new TitleCandidate(1011, 0.5f, false));
+        Assert.Equal(FallbackReason.CorruptModel, corrupted.Reason);
+        Assert.Equal(101101u, corrupted.ImageId);
+
+        // No profile: the model still chooses from the context alone, and says so.
+        var noProfile = await client.SelectAsync(Member(987654321), new TitleCandidate(1001, 0.5f, false));
+        Assert.Equal(FallbackReason.NoProfile, noProfile.Reason);
+        Assert.NotEqual(0ul, noProfile.ModelVersion);
+
+        // Internal error: an exception inside scoring.
+        server.State.FaultInjectionTitleId = 1002;
+        var failed = await client.SelectAsync(Member(1), new TitleCandidate(1002, 0.5f, false));
+        server.State.FaultInjectionTitleId = 0;
+        Assert.Equal(FallbackReason.InternalError, failed.Reason);
+        Assert.Equal(100201u, failed.ImageId);
+        Assert.Equal(FallbackReason.None, (await client.SelectAsync(Member(1), new TitleCandidate(1002, 0.5f, false))).Reason);
+
+        var metrics = await server.Anonymous.GetStringAsync("/metrics");
+        foreach (var reason in new[] { "unknown_title", "no_model", "corrupt_model", "no_profile", "internal_error" })
+        {
+            Assert.Matches($"edgeselector_fallbacks_total{{reason=\"{reason}\"}} [1-9]", metrics);
+        }
+    }
+
+    [Fact]
+    public async Task Deadline_TitlesPastIt_GetTheirDefaults()
+    {
+        await using var server = await LiveServer.StartAsync(extra: "--EdgeSelector:DeadlineMs=0.000001");
+        await using var client = server.Client();
+        var titles = new[] { new TitleCandidate(1001, 0.5f, false), new TitleCandidate(1002, 0.5f, false), new TitleCandidate(1003, 0.5f, false) };
+        var results = new SelectResult[3];
+        await client.SelectPageAsync(Member(1), titles, results);
+        Assert.Equal(FallbackReason.None, results[0].Reason); // the first title is always decided
+        Assert.Equal(FallbackReason.Deadline, results[1].Reason);
+        Assert.Equal(100201u, results[1].ImageId);
+        Assert.Equal(FallbackReason.Deadline, results[2].Reason);
+        Assert.Matches("edgeselector_fallbacks_total{reason=\"deadline\"} [1-9]", await server.Anonymous.GetStringAsync("/metrics"));
+    }
+
+    [Fact]
+    public async Task Overload_QueuedTooLong_IsShedWithDefaults()
+    {
+        await using var server = await LiveServer.StartAsync(extra: "--EdgeSelector:MaxQueueDelayMs=0.000001");
+        await using var client = server.Client();
+        var shed = await client.SelectAsync(Member(1), new TitleCandidate(1004, 0.5f, false));
+        Assert.Equal(FallbackReason.Overload, shed.Reason);
+        Assert.Equal(100401u, shed.ImageId);
+        Assert.Equal(1f, shed.Propensity);
+        Assert.Matches("edgeselector_fallbacks_total{reason=\"overload\"} [1-9]", await server.Anonymous.GetStringAsync("/metrics"));
+    }
+}
