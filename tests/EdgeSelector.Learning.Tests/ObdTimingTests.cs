@@ -39,6 +39,7 @@ public class ObdTimingTests
 
         var report = OffPolicyEvaluator.Evaluate(new ObdSource(TestPaths.Campaign("men")), uniform, [estimator]);
 
-        Assert.True(report.Elapsed < TimeSpan.FromMilliseconds(500), $"{estimator} took {report.Elapsed.TotalMilliseconds} ms");
+        // Alone each takes 0.03-0.3 s; the bound leaves room for CI, which runs the test assemblies side by side.
+        Assert.True(report.Elapsed < TimeSpan.FromSeconds(1), $"{estimator} took {report.Elapsed.TotalMilliseconds} ms");
     }
 }

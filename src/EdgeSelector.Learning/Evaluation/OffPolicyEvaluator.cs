@@ -146,7 +146,11 @@ public static class OffPolicyEvaluator
         {
             while (reader.TryRead(sample))
             {
-                ridge[Fold(sample.RowIndex, options.Seed)].Add(sample);
+                if (options.RewardModel != RewardModelKind.Logistic)
+                {
+                    ridge[Fold(sample.RowIndex, options.Seed)].Add(sample);
+                }
+
                 binary &= sample.Reward is 0 or 1;
                 rewardSum += sample.Reward;
                 count++;

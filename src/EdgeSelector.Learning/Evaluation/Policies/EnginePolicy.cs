@@ -8,6 +8,11 @@ namespace EdgeSelector.Learning.Evaluation.Policies;
 /// a set of title model blobs (docs/model-format.md), applied to each logged impression's rebuilt request. Needs an
 /// impression log (<see cref="LoggedSample.Impression"/>); the distribution is the engine's exact pmf.
 /// </summary>
+/// <remarks>
+/// A row the server answered by falling back (logged with no candidates: unknown title, no model, deadline,
+/// overload…) gets the logged default image with probability 1: the situation that forced the fallback would force
+/// it under any policy. A "no profile" row was decided by the engine and is re-scored like any other.
+/// </remarks>
 public sealed class EnginePolicy : TargetPolicy
 {
     /// <summary>File extension of a title model blob in a model directory.</summary>
@@ -67,6 +72,16 @@ public sealed class EnginePolicy : TargetPolicy
             if (sample.Impression is not { } record)
             {
                 throw new EvaluationInputException("An engine policy needs an impression log (--format impressions).");
+            }
+
+            if (record.CandidateCount == 0)
+            {
+                _candidates = sample.Action + 1;
+                Array.Clear(_pmf, 0, _candidates);
+                _pmf[sample.Action] = 1;
+                _support[0] = new ActionProbability(sample.Action, 1);
+                _count = 1;
+                return;
             }
 
             if (!policy._models.TryGetValue(record.TitleId, out var blob))
