@@ -27,6 +27,27 @@ public sealed class PolicyTable
     /// <summary>π(· | m, t) over title t's candidates.</summary>
     public ReadOnlySpan<double> Pmf(int m, int t) => _p.AsSpan(((m * _titles) + t) * _stride, _world.Titles[t].Images.Length);
 
+    /// <summary>Throws when a distribution does not sum to 1: a policy that lost its mass would have a true value of 0.</summary>
+    internal void Validate()
+    {
+        for (var m = 0; m < _world.MemberCount; m++)
+        {
+            for (var t = 0; t < _titles; t++)
+            {
+                var sum = 0.0;
+                foreach (var p in Pmf(m, t))
+                {
+                    sum += p;
+                }
+
+                if (Math.Abs(sum - 1) > 1e-5)
+                {
+                    throw new InvalidOperationException($"policy {Name}: the distribution for member {m}, title {t} sums to {sum}");
+                }
+            }
+        }
+    }
+
     internal Span<double> Slot(int m, int t) => _p.AsSpan(((m * _titles) + t) * _stride, _world.Titles[t].Images.Length);
 }
 
@@ -91,6 +112,7 @@ public static class WorldPolicies
                 throw new ArgumentException($"unknown policy '{name}' (known: {string.Join(", ", Names)})", nameof(name));
         }
 
+        table.Validate();
         return table;
     }
 
