@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text.Json;
-using EdgeSelector.Cli;
 using EdgeSelector.Core.Logging;
 using EdgeSelector.Learning.Logging;
 using Xunit;
@@ -10,13 +9,7 @@ namespace EdgeSelector.Learning.Tests;
 /// <summary>The <c>edgesel evaluate</c> contract that scripts depend on, run in-process.</summary>
 public class CliEvaluateTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        var code = Program.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
+    private static (int Code, string Out, string Err) Run(params string[] args) => CliRunner.Run(args);
 
     private static string UniformPolicy(ScratchDirectory dir, int items)
     {

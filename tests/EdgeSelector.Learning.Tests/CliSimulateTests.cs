@@ -1,5 +1,4 @@
 using System.Text.Json;
-using EdgeSelector.Cli;
 using EdgeSelector.Learning.Simulation;
 using Xunit;
 
@@ -7,13 +6,7 @@ namespace EdgeSelector.Learning.Tests;
 
 public class CliSimulateTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        var code = Program.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
+    private static (int Code, string Out, string Err) Run(params string[] args) => CliRunner.Run(args);
 
     [Fact]
     public void Scenario_KeysLeftOut_KeepTheirDefaults()

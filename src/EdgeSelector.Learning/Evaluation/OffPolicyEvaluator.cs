@@ -221,15 +221,10 @@ public static class OffPolicyEvaluator
         }
     }
 
-    // Deterministic pseudo-random fold (splitmix64 finaliser): logs are often ordered by time or position, so
+    // Deterministic pseudo-random fold: logs are often ordered by time or position, so
     // alternating rows would correlate the folds with the data's order.
-    private static int Fold(long rowIndex, ulong seed)
-    {
-        var z = unchecked((ulong)rowIndex + seed + 0x9E3779B97F4A7C15UL);
-        z = unchecked((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL);
-        z = unchecked((z ^ (z >> 27)) * 0x94D049BB133111EBUL);
-        return (int)((z ^ (z >> 31)) & 1);
-    }
+    private static int Fold(long rowIndex, ulong seed) =>
+        (int)(SplitMix64.Mix(unchecked((ulong)rowIndex + seed + 0x9E3779B97F4A7C15UL)) & 1);
 
     /// <summary>One policy's cursor, estimators and DM gradients during the scoring pass.</summary>
     private sealed class PolicyRun(TargetPolicy policy, IEstimator[] estimators)

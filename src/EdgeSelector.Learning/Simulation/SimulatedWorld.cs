@@ -159,16 +159,18 @@ public sealed class SimulatedWorld
     public void Context(int m, int t, out MemberContext member, out TitleContext title)
     {
         member = _members[m];
-        var h = Mix(Mix((ulong)Scenario.Seed ^ Mix((ulong)m)) ^ (ulong)t);
+        // The world's own hash, not Core's: a change to the engine's hashing must not re-roll the world under the
+        // tests that pin its estimates.
+        var h = SplitMix64.Mix(SplitMix64.Mix((ulong)Scenario.Seed ^ SplitMix64.Mix((ulong)m)) ^ (ulong)t);
         member.DayOfWeek = (byte)(h % 7);
         // The recommender is informative: its score leans on taste · genres, plus noise.
         var match = TasteMatch(member, Titles[t].Genres);
-        var noise = Unit(Mix(h + 1));
+        var noise = SplitMix64.Unit(SplitMix64.Mix(h + 1));
         title = new TitleContext
         {
             TitleId = Titles[t].Id,
             RecommenderScore = (float)Math.Clamp((0.6 * Math.Min(1, 2 * match)) + (0.4 * noise), 0, 1),
-            Interacted = Unit(Mix(h + 2)) < 0.1,
+            Interacted = SplitMix64.Unit(SplitMix64.Mix(h + 2)) < 0.1,
         };
     }
 
@@ -266,17 +268,6 @@ public sealed class SimulatedWorld
 
         return sum * MemberProfile.GenreCount / 4;
     }
-
-    // The world's own hash (splitmix64's finaliser) rather than Core's: a change to the engine's hashing must not
-    // re-roll the simulated world under the tests that pin its estimates.
-    private static ulong Mix(ulong z)
-    {
-        z = unchecked((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL);
-        z = unchecked((z ^ (z >> 27)) * 0x94D049BB133111EBUL);
-        return z ^ (z >> 31);
-    }
-
-    private static double Unit(ulong h) => (h >> 11) * (1.0 / (1UL << 53));
 
     private static double Gaussian(Random random) =>
         Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
