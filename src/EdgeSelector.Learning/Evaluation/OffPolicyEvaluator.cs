@@ -101,10 +101,11 @@ public static class OffPolicyEvaluator
                 while (reader.TryRead(sample))
                 {
                     Validate(sample);
-                    var fold = models is null ? 0 : 1 - Fold(sample.RowIndex, options.Seed);
+                    // Each row is scored by the model of the other fold.
+                    var modelIndex = models is null ? 0 : 1 - Fold(sample.RowIndex, options.Seed);
                     foreach (var run in runs)
                     {
-                        run.Add(sample, models?[fold], fold);
+                        run.Add(sample, models?[modelIndex], modelIndex);
                     }
 
                     rows++;
@@ -141,7 +142,8 @@ public static class OffPolicyEvaluator
         var binary = true;
         double rewardSum = 0;
         long count = 0;
-        RowCache? cache = new(source.FeatureNames, options.CacheBytes);
+        // Only a logistic fit makes more passes; a ridge fit needs no cache.
+        var cache = options.RewardModel == RewardModelKind.Ridge ? null : new RowCache(source.FeatureNames, options.CacheBytes);
         using (var reader = source.OpenReader())
         {
             while (reader.TryRead(sample))
@@ -154,9 +156,9 @@ public static class OffPolicyEvaluator
                 binary &= sample.Reward is 0 or 1;
                 rewardSum += sample.Reward;
                 count++;
-                if (cache is not null && !cache.TryAdd(sample))
+                if (cache is not null && (!binary || !cache.TryAdd(sample)))
                 {
-                    cache = null; // over budget: the Newton passes will stream
+                    cache = null; // ridge after all, or over budget: the Newton passes will stream
                 }
             }
         }
