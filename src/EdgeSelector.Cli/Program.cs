@@ -15,7 +15,7 @@ public static class Program
     public const int ExitUsage = 2;
 
     // To add a sub-command: implement ICommand in Commands/ and list it here.
-    private static readonly ICommand[] Commands = [new EvaluateCommand()];
+    private static readonly ICommand[] Commands = [new EvaluateCommand(), new SimulateCommand()];
 
     /// <summary>Dispatches to a sub-command.</summary>
     public static int Main(string[] args) => Run(args, Console.Out, Console.Error);

@@ -126,6 +126,7 @@ public class ObdEvaluationTests
         Assert.Equal(sumWr / sumW, results["snips"].Value, 12);
         // Replay on a uniform log: the click rate of the matched rows.
         Assert.Equal(matchedClicks / matched, results["replay"].Value, 12);
+        Assert.Equal(sumW * (rows[0].Propensity) / rows.Count, results["replay"].TakeFraction!.Value, 12);
         Assert.Equal(matched, results["snips"].EffectiveSampleSize, 6);
         Assert.Null(results["ips"].Warning);
         // Picking the most clicked items from the same log must look better than the logging policy's click rate.

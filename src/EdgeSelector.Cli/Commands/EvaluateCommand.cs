@@ -1,10 +1,13 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using EdgeSelector.Core.Exploration;
+using EdgeSelector.Core.Selection;
 using EdgeSelector.Learning.Evaluation;
 using EdgeSelector.Learning.Evaluation.Data;
 using EdgeSelector.Learning.Evaluation.Estimators;
 using EdgeSelector.Learning.Evaluation.Policies;
+using EdgeSelector.Learning.Evaluation.RewardModels;
 
 namespace EdgeSelector.Cli.Commands;
 
@@ -18,22 +21,29 @@ internal sealed class EvaluateCommand : ICommand
     public string Usage => """
         usage: edgesel evaluate --data PATH --format obd|impressions|csv --policy PATH
                                 [--estimators ips,snips,dm,dr,replay] [--json]
-                                [--rewards PATH] [--reward play|minutes|fraction] [--ridge LAMBDA] [--seed N]
+                                [--engine-policy greedy|epsilon-greedy|softmax|thompson|ucb|uniform]
+                                [--epsilon E] [--temperature T] [--alpha A]
+                                [--rewards PATH] [--reward play|quality|minutes|fraction] [--reward-model auto|ridge|logistic] [--l2 LAMBDA] [--seed N]
           --data        obd: a campaign folder (random/men) or its rows CSV; csv: a logged-bandit CSV
                         (action, propensity, reward, optional position, x_* features); impressions: a record file
           --policy      item_id,position,probability (context-free), or one row per logged row with
-                        probability (of the logged action) or p_<action> columns
+                        probability (of the logged action) or p_<action> columns, or a directory of
+                        title model blobs (*.esm) run through our engine (impressions only) with
+                        --engine-policy (default epsilon-greedy) and its parameter
           --estimators  comma-separated; default: all that the policy supports
           --json        print one JSON object: {"<estimator>": {"value", "ci_low", "ci_high", "ess", "n", "warning"?}}
+                        (replay adds "take_fraction": the share of rows kept)
           --rewards     impressions only: a record file of reward records to join by event id
-          --reward      impressions only: which reward to evaluate (default play)
-          --ridge       ridge penalty of the dm/dr reward model (default 1)
+          --reward      impressions only: play (started), quality (fraction completed >= 0.5), minutes, fraction; default play
+          --reward-model  dm/dr reward model: logistic for 0/1 rewards, ridge otherwise (default auto)
+          --l2          L2 penalty of the reward model (default 1 for ridge, 0.01 for logistic)
           --seed        cross-fitting fold seed (default 0)
         exit codes: 0 ok, 1 bad input, 2 bad command line
         """;
 
     public IReadOnlySet<string> ValueOptions { get; } =
-        new HashSet<string> { "data", "format", "policy", "estimators", "rewards", "reward", "ridge", "seed" };
+        new HashSet<string> { "data", "format", "policy", "estimators", "rewards", "reward", "reward-model", "l2", "seed",
+            "engine-policy", "epsilon", "temperature", "alpha" };
 
     public IReadOnlySet<string> Flags { get; } = new HashSet<string> { "json" };
 
@@ -44,7 +54,14 @@ internal sealed class EvaluateCommand : ICommand
         var policyPath = args.Require("policy");
         var options = new EvaluationOptions
         {
-            RidgeLambda = ParseDouble(args.Get("ridge") ?? "1", "ridge", positive: true),
+            Penalty = args.Get("l2") is { } l2 ? ParseDouble(l2, "l2", positive: true) : null,
+            RewardModel = args.Get("reward-model") switch
+            {
+                null or "auto" => RewardModelKind.Auto,
+                "ridge" => RewardModelKind.Ridge,
+                "logistic" => RewardModelKind.Logistic,
+                var other => throw new UsageException($"--reward-model must be auto, ridge or logistic (got '{other}')."),
+            },
             Seed = ulong.TryParse(args.Get("seed") ?? "0", CultureInfo.InvariantCulture, out var seed)
                 ? seed
                 : throw new UsageException("--seed must be a non-negative integer."),
@@ -52,6 +69,11 @@ internal sealed class EvaluateCommand : ICommand
         if (args.Get("rewards") is not null && format != "impressions")
         {
             throw new UsageException("--rewards applies to --format impressions only.");
+        }
+
+        if (!Directory.Exists(policyPath) && new[] { "engine-policy", "epsilon", "temperature", "alpha" }.FirstOrDefault(o => args.Get(o) is not null) is { } engineOption)
+        {
+            throw new UsageException($"--{engineOption} applies only when --policy is a directory of model blobs.");
         }
 
         try
@@ -68,7 +90,9 @@ internal sealed class EvaluateCommand : ICommand
                 "impressions" => new ImpressionLogSource(data, args.Get("rewards"), ParseReward(args.Get("reward") ?? "play")),
                 _ => throw new UsageException($"--format must be obd, impressions or csv (got '{format}')."),
             };
-            var policy = PolicyFile.Load(policyPath);
+            var policy = Directory.Exists(policyPath)
+                ? EnginePolicy.LoadDirectory(policyPath, EngineOptions(args))
+                : PolicyFile.Load(policyPath);
             var estimators = ParseEstimators(args.Get("estimators"), policy);
             var report = OffPolicyEvaluator.Evaluate(source, policy, estimators, options);
             if (args.Has("json"))
@@ -109,6 +133,11 @@ internal sealed class EvaluateCommand : ICommand
                 WriteNumber(json, "ci_high", r.CiHigh);
                 WriteNumber(json, "ess", r.EffectiveSampleSize);
                 json.WriteNumber("n", r.Rows);
+                if (r.TakeFraction is { } take)
+                {
+                    WriteNumber(json, "take_fraction", take);
+                }
+
                 if (r.Warning is not null)
                 {
                     json.WriteString("warning", r.Warning);
@@ -144,6 +173,11 @@ internal sealed class EvaluateCommand : ICommand
         {
             var ci = string.Create(inv, $"[{r.CiLow:0.000000}, {r.CiHigh:0.000000}]");
             stdout.WriteLine(string.Create(inv, $"{r.Name,-9} {r.Value,12:0.000000} {ci,-27} {r.EffectiveSampleSize,12:0.0} {r.Rows,10}"));
+            if (r.TakeFraction is { } take)
+            {
+                stdout.WriteLine(string.Create(inv, $"  take fraction: {take:0.0000}"));
+            }
+
             if (r.Warning is not null)
             {
                 stdout.WriteLine($"  warning: {r.Warning}");
@@ -179,12 +213,42 @@ internal sealed class EvaluateCommand : ICommand
         return names.Distinct().ToArray();
     }
 
+    private static SelectionOptions EngineOptions(CommandArgs args)
+    {
+        var defaults = new SelectionOptions();
+        var options = new SelectionOptions
+        {
+            Policy = (args.Get("engine-policy") ?? "epsilon-greedy") switch
+            {
+                "greedy" => PolicyKind.Greedy,
+                "epsilon-greedy" => PolicyKind.EpsilonGreedy,
+                "softmax" => PolicyKind.Softmax,
+                "thompson" => PolicyKind.Thompson,
+                "ucb" => PolicyKind.Ucb,
+                "uniform" => PolicyKind.Uniform,
+                var other => throw new UsageException($"--engine-policy must be greedy, epsilon-greedy, softmax, thompson, ucb or uniform (got '{other}')."),
+            },
+            Epsilon = args.Get("epsilon") is { } e ? (float)ParseDouble(e, "epsilon", positive: false) : defaults.Epsilon,
+            Temperature = args.Get("temperature") is { } t ? (float)ParseDouble(t, "temperature", positive: true) : defaults.Temperature,
+            UcbAlpha = args.Get("alpha") is { } a ? (float)ParseDouble(a, "alpha", positive: false) : defaults.UcbAlpha,
+        };
+        try
+        {
+            return options.Validate();
+        }
+        catch (ArgumentException ex)
+        {
+            throw new UsageException(ex.Message);
+        }
+    }
+
     private static ImpressionReward ParseReward(string value) => value switch
     {
         "play" => ImpressionReward.Play,
         "minutes" => ImpressionReward.Minutes,
         "fraction" => ImpressionReward.Fraction,
-        _ => throw new UsageException($"--reward must be play, minutes or fraction (got '{value}')."),
+        "quality" => ImpressionReward.Quality,
+        _ => throw new UsageException($"--reward must be play, quality, minutes or fraction (got '{value}')."),
     };
 
     private static double ParseDouble(string value, string name, bool positive) =>

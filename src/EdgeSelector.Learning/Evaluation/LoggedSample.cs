@@ -1,3 +1,5 @@
+using EdgeSelector.Core.Logging;
+
 namespace EdgeSelector.Learning.Evaluation;
 
 /// <summary>
@@ -16,6 +18,12 @@ public sealed class LoggedSample
     /// <summary>The logged action (item id, or the candidate index for impression logs).</summary>
     public int Action { get; set; }
 
+    /// <summary>
+    /// Stratum whose actions share a meaning, keying the reward model's cells with the action and position: the title
+    /// for impression logs (candidate index k is a different image in every title), 0 where actions are global.
+    /// </summary>
+    public long Group { get; set; }
+
     /// <summary>Display position of the action (1-based where the source has positions; 1 where it has none).</summary>
     public int Position { get; set; } = 1;
 
@@ -24,6 +32,12 @@ public sealed class LoggedSample
 
     /// <summary>The observed reward.</summary>
     public double Reward { get; set; }
+
+    /// <summary>
+    /// The whole logged impression when the source is an impression log (null otherwise): what a policy that runs our
+    /// own engine needs to rebuild the exact request (<see cref="ImpressionRecord.GetContexts"/>).
+    /// </summary>
+    public ImpressionRecord? Impression { get; set; }
 
     /// <summary>Numeric context features, in the order of the source's <see cref="ILoggedBanditSource.FeatureNames"/>.</summary>
     public float[] Features { get; }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using EdgeSelector.Learning.Evaluation.Data;
 using EdgeSelector.Learning.Evaluation.Estimators;
 using EdgeSelector.Learning.Evaluation.Policies;
 using EdgeSelector.Learning.Evaluation.RewardModels;
@@ -9,23 +10,46 @@ namespace EdgeSelector.Learning.Evaluation;
 /// <summary>Knobs of an evaluation run.</summary>
 public sealed record EvaluationOptions
 {
-    /// <summary>Ridge penalty of the direct-method reward model.</summary>
-    public double RidgeLambda { get; init; } = 1.0;
+    /// <summary>Default L2 penalty of the ridge reward model (rewards of any scale, features as given).</summary>
+    public const double DefaultRidgePenalty = 1.0;
+
+    /// <summary>
+    /// Default L2 penalty of the logistic reward model: weak, because coefficients on un-standardised features
+    /// (genre shares of a few percent) are large; the shrink target is the global mean, and the penalty still keeps
+    /// cells without a single positive finite.
+    /// </summary>
+    public const double DefaultLogisticPenalty = 0.01;
+
+    /// <summary>L2 penalty of the DM/DR reward model; null for the model's default.</summary>
+    public double? Penalty { get; init; }
+
+    /// <summary>Which reward model DM and DR use.</summary>
+    public RewardModelKind RewardModel { get; init; } = RewardModelKind.Auto;
+
+    /// <summary>Most Newton iterations (data passes) of the logistic reward model.</summary>
+    public int MaxIterations { get; init; } = 20;
 
     /// <summary>Seed of the cross-fitting fold assignment.</summary>
     public ulong Seed { get; init; }
+
+    /// <summary>
+    /// Bytes of row data up to which the logistic fit keeps the log in memory between its passes instead of re-reading
+    /// the source (default 128 MB of row data, 3.3M rows of 2 features or 1.3M impression rows; the growing lists
+    /// can briefly hold twice that); a larger log streams every pass.
+    /// </summary>
+    public long CacheBytes { get; init; } = 128L << 20;
 }
 
-/// <summary>The estimates of one run, in the order the estimators were asked for.</summary>
+/// <summary>The estimates of one policy, in the order the estimators were asked for.</summary>
 /// <param name="Results">One result per estimator.</param>
 /// <param name="Rows">Logged rows read.</param>
-/// <param name="Elapsed">Wall time of the run.</param>
+/// <param name="Elapsed">Wall time of the run (shared by all policies of one run).</param>
 public sealed record EvaluationReport(IReadOnlyList<EstimateResult> Results, long Rows, TimeSpan Elapsed);
 
 /// <summary>
-/// Runs off-policy estimators over a logged bandit source in at most two streaming passes: the first fits two
-/// cross-fitted reward models (only when DM or DR is asked for), the second feeds every row's terms to every
-/// estimator. Memory does not grow with the number of rows.
+/// Runs off-policy estimators over a logged bandit source in streaming passes: when DM or DR is asked for, first
+/// the cross-fitted reward models (one pass for ridge, one per Newton iteration for logistic), then one pass that
+/// feeds every row's terms to every estimator of every policy. Memory does not grow with the number of rows.
 /// </summary>
 public static class OffPolicyEvaluator
 {
@@ -45,57 +69,60 @@ public static class OffPolicyEvaluator
 
     /// <summary>Evaluates <paramref name="policy"/> on <paramref name="source"/> with the named estimators.</summary>
     public static EvaluationReport Evaluate(
-        ILoggedBanditSource source, TargetPolicy policy, IReadOnlyList<string> estimatorNames, EvaluationOptions? options = null)
+        ILoggedBanditSource source, TargetPolicy policy, IReadOnlyList<string> estimatorNames, EvaluationOptions? options = null) =>
+        Evaluate(source, [policy], estimatorNames, options)[0];
+
+    /// <summary>Evaluates several policies in one pass, sharing the reward model fit; one report per policy.</summary>
+    public static IReadOnlyList<EvaluationReport> Evaluate(
+        ILoggedBanditSource source, IReadOnlyList<TargetPolicy> policies, IReadOnlyList<string> estimatorNames, EvaluationOptions? options = null)
     {
         options ??= new EvaluationOptions();
         var clock = Stopwatch.StartNew();
-        var estimators = estimatorNames.Select(Create).ToArray();
-        var needsModel = estimators.Any(e => e.NeedsRewardModel);
-        if (needsModel && !policy.HasFullDistribution)
+        var runs = policies.Select(p => new PolicyRun(p, estimatorNames.Select(Create).ToArray())).ToArray();
+        var needsModel = runs.Length > 0 && runs[0].Estimators.Any(e => e.NeedsRewardModel);
+        if (needsModel && policies.Any(p => !p.HasFullDistribution))
         {
             throw new EvaluationInputException(
                 "dm and dr need the policy's whole distribution per row; this policy gives only the logged action's probability (use p_<action> columns, or ask for ips,snips,replay).");
         }
 
-        RidgeRewardModel[]? models = needsModel ? FitCrossFitted(source, options) : null;
-        var directMethod = estimators.OfType<DirectMethodEstimator>().FirstOrDefault();
+        var models = needsModel ? FitCrossFitted(source, options) : null;
         var sample = new LoggedSample(source.FeatureNames.Count);
         long rows = 0;
         using (var reader = source.OpenReader())
-        using (var cursor = policy.Open())
         {
-            while (reader.TryRead(sample))
+            foreach (var run in runs)
             {
-                Validate(sample);
-                cursor.MoveTo(sample);
-                var target = cursor.Probability(sample.Action);
-                var weight = target / sample.Propensity;
-                double direct = 0, predicted = 0;
-                if (models is not null)
-                {
-                    // Score each row with the model that did not train on it.
-                    var model = models[1 - Fold(sample.RowIndex, options.Seed)];
-                    predicted = model.Predict(sample.Features, sample.Action, sample.Position);
-                    foreach (var (action, probability) in cursor.Distribution)
-                    {
-                        direct += probability * model.Predict(sample.Features, action, sample.Position);
-                        if (directMethod is not null)
-                        {
-                            model.AddGradient(sample.Features, action, sample.Position, probability);
-                        }
-                    }
-                }
-
-                var terms = new RowTerms(weight, target, sample.Propensity, sample.Reward, direct, predicted);
-                foreach (var estimator in estimators)
-                {
-                    estimator.Add(terms);
-                }
-
-                rows++;
+                run.Cursor = run.Policy.Open();
             }
 
-            cursor.Finish();
+            try
+            {
+                while (reader.TryRead(sample))
+                {
+                    Validate(sample);
+                    // Each row is scored by the model of the other fold.
+                    var modelIndex = models is null ? 0 : 1 - Fold(sample.RowIndex, options.Seed);
+                    foreach (var run in runs)
+                    {
+                        run.Add(sample, models?[modelIndex], modelIndex);
+                    }
+
+                    rows++;
+                }
+
+                foreach (var run in runs)
+                {
+                    run.Cursor!.Finish();
+                }
+            }
+            finally
+            {
+                foreach (var run in runs)
+                {
+                    run.Cursor?.Dispose();
+                }
+            }
         }
 
         if (rows == 0)
@@ -103,36 +130,88 @@ public static class OffPolicyEvaluator
             throw new EvaluationInputException("The data has no rows.");
         }
 
-        if (directMethod is not null)
-        {
-            directMethod.ModelVariance = models!.Sum(m => m.CoefficientVariance()) / ((double)rows * rows);
-        }
-
-        return new EvaluationReport(estimators.Select(e => e.Result()).ToArray(), rows, clock.Elapsed);
+        return runs.Select(run => run.Report(models, rows, clock.Elapsed)).ToArray();
     }
 
-    private static RidgeRewardModel[] FitCrossFitted(ILoggedBanditSource source, EvaluationOptions options)
+    private static IRewardModel[] FitCrossFitted(ILoggedBanditSource source, EvaluationOptions options)
     {
-        var models = new[]
-        {
-            new RidgeRewardModel(source.FeatureNames.Count, options.RidgeLambda),
-            new RidgeRewardModel(source.FeatureNames.Count, options.RidgeLambda),
-        };
-        var sample = new LoggedSample(source.FeatureNames.Count);
+        var features = source.FeatureNames.Count;
+        var ridgePenalty = options.Penalty ?? EvaluationOptions.DefaultRidgePenalty;
+        var ridge = new[] { new RidgeRewardModel(features, ridgePenalty), new RidgeRewardModel(features, ridgePenalty) };
+        var sample = new LoggedSample(features);
+        var binary = true;
+        double rewardSum = 0;
+        long count = 0;
+        // Only a logistic fit makes more passes; a ridge fit needs no cache.
+        var cache = options.RewardModel == RewardModelKind.Ridge ? null : new RowCache(source.FeatureNames, options.CacheBytes);
         using (var reader = source.OpenReader())
         {
             while (reader.TryRead(sample))
             {
-                models[Fold(sample.RowIndex, options.Seed)].Add(sample);
+                if (options.RewardModel != RewardModelKind.Logistic)
+                {
+                    ridge[Fold(sample.RowIndex, options.Seed)].Add(sample);
+                }
+
+                binary &= sample.Reward is 0 or 1;
+                rewardSum += sample.Reward;
+                count++;
+                if (cache is not null && (!binary || !cache.TryAdd(sample)))
+                {
+                    cache = null; // ridge after all, or over budget: the Newton passes will stream
+                }
             }
         }
 
-        foreach (var model in models)
+        var kind = options.RewardModel == RewardModelKind.Auto
+            ? (binary ? RewardModelKind.Logistic : RewardModelKind.Ridge)
+            : options.RewardModel;
+        if (kind == RewardModelKind.Logistic && !binary)
         {
-            model.Fit();
+            throw new EvaluationInputException("The logistic reward model needs rewards of 0 or 1; use the ridge model.");
         }
 
-        return models;
+        if (kind == RewardModelKind.Ridge || count == 0)
+        {
+            foreach (var model in ridge)
+            {
+                model.Fit();
+            }
+
+            return ridge;
+        }
+
+        var mean = rewardSum / count;
+        var logistic = new[]
+        {
+            new LogisticRewardModel(features, options.Penalty ?? EvaluationOptions.DefaultLogisticPenalty, mean),
+            new LogisticRewardModel(features, options.Penalty ?? EvaluationOptions.DefaultLogisticPenalty, mean),
+        };
+        // Newton needs a pass per iteration: over the cached rows when the log fitted under the cache limit.
+        ILoggedBanditSource passes = (ILoggedBanditSource?)cache ?? source;
+        for (var iteration = 0; iteration < options.MaxIterations; iteration++)
+        {
+            foreach (var model in logistic)
+            {
+                model.BeginIteration();
+            }
+
+            using (var reader = passes.OpenReader())
+            {
+                while (reader.TryRead(sample))
+                {
+                    logistic[Fold(sample.RowIndex, options.Seed)].Add(sample);
+                }
+            }
+
+            // Both folds always step: `&` not `&&`.
+            if (logistic[0].EndIteration() & logistic[1].EndIteration())
+            {
+                break;
+            }
+        }
+
+        return logistic;
     }
 
     private static void Validate(LoggedSample sample)
@@ -144,13 +223,69 @@ public static class OffPolicyEvaluator
         }
     }
 
-    // Deterministic pseudo-random fold (splitmix64 finaliser): logs are often ordered by time or position, so
+    // Deterministic pseudo-random fold: logs are often ordered by time or position, so
     // alternating rows would correlate the folds with the data's order.
-    private static int Fold(long rowIndex, ulong seed)
+    private static int Fold(long rowIndex, ulong seed) =>
+        (int)(SplitMix64.Mix(unchecked((ulong)rowIndex + seed + 0x9E3779B97F4A7C15UL)) & 1);
+
+    /// <summary>One policy's cursor, estimators and DM gradients during the scoring pass.</summary>
+    private sealed class PolicyRun(TargetPolicy policy, IEstimator[] estimators)
     {
-        var z = unchecked((ulong)rowIndex + seed + 0x9E3779B97F4A7C15UL);
-        z = unchecked((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL);
-        z = unchecked((z ^ (z >> 27)) * 0x94D049BB133111EBUL);
-        return (int)((z ^ (z >> 31)) & 1);
+        private readonly DirectMethodEstimator? _directMethod = estimators.OfType<DirectMethodEstimator>().FirstOrDefault();
+        private readonly Dictionary<(int Model, int Cell), double[]> _gradients = [];
+
+        public TargetPolicy Policy { get; } = policy;
+
+        public IEstimator[] Estimators { get; } = estimators;
+
+        public IPolicyCursor? Cursor { get; set; }
+
+        public void Add(LoggedSample sample, IRewardModel? model, int modelIndex)
+        {
+            var cursor = Cursor!;
+            cursor.MoveTo(sample);
+            var target = cursor.Probability(sample.Action);
+            var weight = target / sample.Propensity;
+            double direct = 0, predicted = 0;
+            if (model is not null)
+            {
+                // Each row is scored by the model that did not train on it.
+                predicted = Predict(model, sample, sample.Action);
+                foreach (var (action, probability) in cursor.Distribution)
+                {
+                    direct += probability * Predict(model, sample, action);
+                    if (_directMethod is not null && model.TryGetCell(sample.Group, action, sample.Position, out var cell))
+                    {
+                        if (!_gradients.TryGetValue((modelIndex, cell), out var gradient))
+                        {
+                            _gradients[(modelIndex, cell)] = gradient = new double[model.Dimension];
+                        }
+
+                        model.AddPredictionGradient(sample.Features, cell, probability, gradient);
+                    }
+                }
+            }
+
+            var terms = new RowTerms(weight, target, sample.Propensity, sample.Reward, direct, predicted);
+            foreach (var estimator in Estimators)
+            {
+                estimator.Add(terms);
+            }
+        }
+
+        public EvaluationReport Report(IRewardModel[]? models, long rows, TimeSpan elapsed)
+        {
+            if (_directMethod is not null && models is not null)
+            {
+                // Delta method: DM = (1/n) Σ_cells (linear in each cell's β), so Var += Σ gᵀCov(β)g / n².
+                var variance = _gradients.Sum(kv => models[kv.Key.Model].CoefficientVariance(kv.Key.Cell, kv.Value));
+                _directMethod.ModelVariance = variance / ((double)rows * rows);
+            }
+
+            return new EvaluationReport(Estimators.Select(e => e.Result()).ToArray(), rows, elapsed);
+        }
+
+        private static double Predict(IRewardModel model, LoggedSample sample, int action) =>
+            model.TryGetCell(sample.Group, action, sample.Position, out var cell) ? model.Predict(sample.Features, cell) : model.Fallback;
     }
 }

@@ -56,6 +56,7 @@ public sealed class CsvBanditSource : ILoggedBanditSource
             }
 
             sample.Position = _position >= 0 ? table.Int(_position) : 1;
+            sample.Group = 0;
             sample.Propensity = table.Double(_propensity);
             sample.Reward = table.Double(_reward);
             var features = sample.Features;

@@ -13,12 +13,15 @@ public enum ImpressionReward
     Minutes,
     /// <summary>Fraction of the title completed (0 without a reward record).</summary>
     Fraction,
+    /// <summary>1 for a quality play: fraction completed at least <see cref="ImpressionLogSource.QualityPlayFraction"/>.</summary>
+    Quality,
 }
 
 /// <summary>
 /// The project's impression logs (record files of <see cref="ImpressionRecord"/>) joined with their rewards by event
-/// id. The action is the chosen candidate index, the position is 1, an impression without a reward record has reward
-/// 0. Features: recommender score, interacted-before and the 16 genre affinities.
+/// id. The action is the chosen candidate index, the group (reward-model stratum) the title, the position 1; an
+/// impression without a reward record has reward 0. Features: recommender score, interacted-before and the 16 genre
+/// affinities.
 /// </summary>
 /// <remarks>
 /// Rewards are held in a dictionary keyed by event id (memory grows with the number of reward records, not
@@ -27,7 +30,11 @@ public enum ImpressionReward
 /// </remarks>
 public sealed class ImpressionLogSource : ILoggedBanditSource
 {
-    private static readonly string[] Names = BuildNames();
+    /// <summary>A play that reaches this fraction of the title counts as a quality play.</summary>
+    public const float QualityPlayFraction = 0.5f;
+
+    /// <summary>Names of the features <see cref="Fill"/> writes.</summary>
+    public static readonly IReadOnlyList<string> Names = BuildNames();
 
     private readonly string _impressionsPath;
     private readonly Dictionary<ulong, RewardRecord> _rewards = [];
@@ -47,6 +54,33 @@ public sealed class ImpressionLogSource : ILoggedBanditSource
 
     /// <inheritdoc />
     public IReadOnlyList<string> FeatureNames => Names;
+
+    /// <summary>The reward of kind <paramref name="kind"/> that a (combined) reward record stands for.</summary>
+    public static double RewardValue(in RewardRecord reward, ImpressionReward kind) => kind switch
+    {
+        ImpressionReward.Play => reward.PlayStarted ? 1 : 0,
+        ImpressionReward.Minutes => reward.MinutesWatched,
+        ImpressionReward.Fraction => reward.FractionCompleted,
+        _ => reward.PlayStarted && reward.FractionCompleted >= QualityPlayFraction ? 1 : 0,
+    };
+
+    /// <summary>Fills <paramref name="sample"/> (all but <see cref="LoggedSample.RowIndex"/>) from an impression and its reward.</summary>
+    public static void Fill(in ImpressionRecord record, double reward, LoggedSample sample)
+    {
+        sample.Action = record.ChosenIndex;
+        sample.Group = record.TitleId;
+        sample.Position = 1;
+        sample.Propensity = record.Propensity;
+        sample.Reward = reward;
+        sample.Impression = record;
+        var features = sample.Features;
+        features[0] = record.RecommenderScore;
+        features[1] = record.InteractedBefore;
+        for (var i = 0; i < MemberProfile.GenreCount; i++)
+        {
+            features[2 + i] = record.Genres[i];
+        }
+    }
 
     /// <summary>Number of distinct events that have a reward.</summary>
     public int RewardedEvents => _rewards.Count;
@@ -109,12 +143,7 @@ public sealed class ImpressionLogSource : ILoggedBanditSource
             return 0;
         }
 
-        return _reward switch
-        {
-            ImpressionReward.Play => r.PlayStarted ? 1 : 0,
-            ImpressionReward.Minutes => r.MinutesWatched,
-            _ => r.FractionCompleted,
-        };
+        return RewardValue(r, _reward);
     }
 
     private sealed class Reader(ImpressionLogSource source, RecordFileReader file) : ILoggedSampleReader
@@ -140,18 +169,7 @@ public sealed class ImpressionLogSource : ILoggedBanditSource
                     }
 
                     sample.RowIndex = _row++;
-                    sample.Action = record.ChosenIndex;
-                    sample.Position = 1;
-                    sample.Propensity = record.Propensity;
-                    sample.Reward = source.RewardOf(record.EventId);
-                    var features = sample.Features;
-                    features[0] = record.RecommenderScore;
-                    features[1] = record.InteractedBefore;
-                    for (var i = 0; i < MemberProfile.GenreCount; i++)
-                    {
-                        features[2 + i] = record.Genres[i];
-                    }
-
+                    Fill(record, source.RewardOf(record.EventId), sample);
                     return true;
                 }
 

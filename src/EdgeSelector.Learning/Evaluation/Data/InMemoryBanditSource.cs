@@ -18,8 +18,8 @@ public sealed class InMemoryBanditSource : ILoggedBanditSource
     /// <inheritdoc />
     public ILoggedSampleReader OpenReader() => new Reader(_rows);
 
-    /// <summary>One stored row.</summary>
-    public readonly record struct Row(int Action, int Position, double Propensity, double Reward, float[] Features);
+    /// <summary>One stored row (<paramref name="Group"/>: see <see cref="LoggedSample.Group"/>).</summary>
+    public readonly record struct Row(int Action, int Position, double Propensity, double Reward, float[] Features, long Group = 0);
 
     private sealed class Reader(IReadOnlyList<Row> rows) : ILoggedSampleReader
     {
@@ -36,6 +36,7 @@ public sealed class InMemoryBanditSource : ILoggedBanditSource
             sample.RowIndex = _next++;
             sample.Action = row.Action;
             sample.Position = row.Position;
+            sample.Group = row.Group;
             sample.Propensity = row.Propensity;
             sample.Reward = row.Reward;
             row.Features.AsSpan().CopyTo(sample.Features);

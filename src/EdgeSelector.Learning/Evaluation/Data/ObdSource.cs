@@ -93,6 +93,7 @@ public sealed class ObdSource : ILoggedBanditSource
             }
 
             sample.Position = table.Int(_position);
+            sample.Group = 0;
             sample.Reward = table.Double(_click);
             sample.Propensity = table.Double(_propensity);
             var features = sample.Features;

@@ -9,7 +9,11 @@ namespace EdgeSelector.Learning.Evaluation.Estimators;
 /// <param name="Rows">Rows the estimate used.</param>
 /// <param name="Warning">Why the estimate should not be trusted, or null (see <see cref="WeightDiagnostics"/>).</param>
 public sealed record EstimateResult(
-    string Name, double Value, double CiLow, double CiHigh, double EffectiveSampleSize, long Rows, string? Warning);
+    string Name, double Value, double CiLow, double CiHigh, double EffectiveSampleSize, long Rows, string? Warning)
+{
+    /// <summary>Replay only: Σπ(a|x)/n, the share of rows kept (the matched-subset take fraction for a deterministic policy).</summary>
+    public double? TakeFraction { get; init; }
+}
 
 /// <summary>The per-row quantities every estimator is built from, computed once per row by the evaluator.</summary>
 /// <param name="Weight">Importance weight π(a|x)/μ(a|x) of the logged action.</param>

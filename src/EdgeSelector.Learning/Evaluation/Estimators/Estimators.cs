@@ -97,7 +97,7 @@ public sealed class ReplayEstimator : IEstimator
                 $"logging propensities vary ({_minPropensity:G4}..{_maxPropensity:G4}): replay assumes uniform logging and is biased here; prefer snips"));
         }
 
-        return new(Name, _ratio.Value, low, high, _ratio.EffectiveSampleSize, _ratio.Count, warning);
+        return new(Name, _ratio.Value, low, high, _ratio.EffectiveSampleSize, _ratio.Count, warning) { TakeFraction = TakeFraction };
     }
 
     private static string Join(string? a, string b) => a is null ? b : a + "; " + b;
