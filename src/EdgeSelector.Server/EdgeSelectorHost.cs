@@ -47,6 +47,11 @@ internal static class EdgeSelectorHost
 
             var app = builder.Build();
             AdminApi.Map(app, state);
+            if (SyntheticCatalog.SeedIfEmpty(state, options))
+            {
+                Console.WriteLine($"edgeselector: seeded a synthetic catalog ({state.Models.TitleCount} titles x {options.SyntheticImages} images) and {options.SyntheticMembers} member profiles");
+            }
+
             if (options.Demo && DemoData.SeedIfEmpty(state))
             {
                 Console.WriteLine($"edgeselector: seeded the demo catalog ({state.Models.TitleCount} titles) and {DemoData.Members} member profiles");

@@ -34,6 +34,18 @@ public sealed class EdgeSelectorOptions
     /// <summary>Seed the demo catalog and profiles into an empty store.</summary>
     public bool Demo { get; set; }
 
+    /// <summary>Seed a synthetic catalog of this many titles into an empty store (0 = off); load tests (docs/performance.md).</summary>
+    public int SyntheticTitles { get; set; }
+
+    /// <summary>Images per synthetic title.</summary>
+    public int SyntheticImages { get; set; } = 32;
+
+    /// <summary>Synthetic member profiles 1..N seeded with the synthetic catalog.</summary>
+    public int SyntheticMembers { get; set; } = 100_000;
+
+    /// <summary>Id of the first synthetic title; the others follow consecutively.</summary>
+    public int SyntheticFirstTitleId { get; set; } = 1;
+
     /// <summary>Node id (0-4095): the top 12 bits of every event id this node issues.</summary>
     public int NodeId { get; set; }
 
@@ -134,6 +146,10 @@ public sealed class EdgeSelectorOptions
         Check(MaxConnections >= 1, nameof(MaxConnections), "must be at least 1");
         Check(IdleTimeoutSeconds > 0, nameof(IdleTimeoutSeconds), "must be positive");
         Check(ModelMemoryMB >= 8 && ProfileMemoryMB >= 8 && ImpressionLogMemoryMB >= 4, "memory budgets", "are too small (models/profiles at least 8 MB, log at least 4 MB)");
+        Check(SyntheticTitles >= 0, nameof(SyntheticTitles), "must be 0 (off) or positive");
+        Check(SyntheticImages is >= 1 and <= 99, nameof(SyntheticImages), "must be in 1..99");
+        Check(SyntheticMembers >= 0, nameof(SyntheticMembers), "must not be negative");
+        Check(SyntheticFirstTitleId >= 1 && (long)SyntheticFirstTitleId + SyntheticTitles <= 40_000_000, nameof(SyntheticFirstTitleId), "must be at least 1, with first + titles at most 40,000,000 (image ids are title*100+k)");
         Check(!string.IsNullOrWhiteSpace(DataDir), nameof(DataDir), "must be set");
         _ = ToSelectionOptions();
         _ = ToProtocolOptions();
