@@ -6,9 +6,9 @@ using HdrHistogram;
 namespace EdgeSelector.LoadTest;
 
 /// <summary>
-/// One connection of a run, driven by one thread: it keeps up to P requests outstanding, writes every request it
-/// may send as one batch (one send), then parses every response that arrived (one receive) and records each
-/// request's latency. Closed loop: a request is sent as soon as a slot frees, latency is measured from that send.
+/// One connection of a run, driven by a <see cref="LoadDriver"/> thread with others: it keeps up to P requests
+/// outstanding, writes every request it may send as one batch (one send), then parses every response that arrived
+/// (one receive) and records each request's latency. Closed loop: a request is sent as soon as a slot frees, latency is measured from that send.
 /// Open loop: request i of this connection is due at start + i / rate; it is sent at or after that time (later
 /// when all P slots are busy) and its latency is measured from the due time, so a stalled server is charged for the
 /// requests it kept from being sent (no coordinated omission, as wrk2).
@@ -46,8 +46,8 @@ public abstract class LoadConnection : IDisposable
     /// <summary>Requests sent.</summary>
     public long Sent;
 
-    /// <summary>Why the connection stopped early, if it did.</summary>
-    public string? Failure { get; private set; }
+    /// <summary>Why the connection stopped early, if it did (set by its driver).</summary>
+    public string? Failure { get; internal set; }
 
     /// <summary>The run's options.</summary>
     protected LoadOptions Options { get; }
@@ -80,89 +80,50 @@ public abstract class LoadConnection : IDisposable
         into?.Add(taken);
     }
 
-    /// <summary>Runs until <paramref name="endTimestamp"/>, the request budget, or <paramref name="stop"/>; then waits for answers in flight (at most 2 s).</summary>
-    public void Run(long startTimestamp, long endTimestamp, long budget, double ratePerSecond, CancellationToken stop)
+    /// <summary>Requests sent and not yet answered.</summary>
+    internal int InFlight => Outstanding;
+
+    /// <summary>True while the connection may carry load (no failure so far).</summary>
+    internal bool Alive => Failure is null;
+
+    /// <summary>
+    /// Closed loop (<paramref name="interval"/> 0): fills every free slot, stamped <paramref name="now"/>. Open loop:
+    /// adds each request due by <paramref name="now"/> while a slot is free, stamped with its due time, advancing
+    /// <paramref name="nextDue"/>. Then writes the batch in one send. Returns the requests added.
+    /// </summary>
+    internal int Fill(long now, ref double nextDue, double interval, long budget)
     {
-        try
+        int n = 0;
+        long sent = Sent;
+        while (Outstanding < Options.Pipeline && sent + n < budget)
         {
-            RunCore(startTimestamp, endTimestamp, budget, ratePerSecond, stop);
+            long stamp = now;
+            if (interval > 0)
+            {
+                if (nextDue > now)
+                {
+                    break;
+                }
+
+                stamp = (long)nextDue;
+                nextDue += interval;
+            }
+
+            AppendRequest(stamp);
+            n++;
         }
-        catch (Exception ex) when (ex is SocketException or IOException or InvalidDataException or ObjectDisposedException)
+
+        if (n > 0)
         {
-            Failure = ex.Message;
+            SendBatch();
+            Volatile.Write(ref Sent, sent + n);
         }
+
+        return n;
     }
 
-    private void RunCore(long startTimestamp, long endTimestamp, long budget, double ratePerSecond, CancellationToken stop)
-    {
-        bool open = ratePerSecond > 0;
-        double interval = open ? Stopwatch.Frequency / ratePerSecond : 0;
-        double nextDue = startTimestamp;
-        long sent = 0;
-        long[] batchStamps = new long[Options.Pipeline];
-        while (!stop.IsCancellationRequested)
-        {
-            long now = Stopwatch.GetTimestamp();
-            if (now >= endTimestamp || sent >= budget)
-            {
-                break;
-            }
-
-            int n = 0;
-            if (open)
-            {
-                while (Outstanding + n < Options.Pipeline && nextDue <= now && sent + n < budget)
-                {
-                    batchStamps[n++] = (long)nextDue;
-                    nextDue += interval;
-                }
-            }
-            else
-            {
-                while (Outstanding + n < Options.Pipeline && sent + n < budget)
-                {
-                    batchStamps[n++] = now;
-                }
-            }
-
-            if (n > 0)
-            {
-                for (int i = 0; i < n; i++)
-                {
-                    AppendRequest(batchStamps[i]);
-                }
-
-                SendBatch();
-                sent += n;
-                Volatile.Write(ref Sent, sent);
-            }
-
-            if (Outstanding > 0)
-            {
-                // Closed loop: block for answers. Open loop: wait no longer than the next due time.
-                int waitMicros = open ? (int)Math.Clamp((nextDue - Stopwatch.GetTimestamp()) * 1e6 / Stopwatch.Frequency, 0, 1000) : 100_000;
-                ReceiveAndParse(waitMicros);
-            }
-            else if (open)
-            {
-                double ahead = (nextDue - Stopwatch.GetTimestamp()) * 1000.0 / Stopwatch.Frequency;
-                if (ahead > 1.5)
-                {
-                    Thread.Sleep(1);
-                }
-                else if (ahead > 0)
-                {
-                    Thread.Yield();
-                }
-            }
-        }
-
-        long drainEnd = Stopwatch.GetTimestamp() + (2 * Stopwatch.Frequency);
-        while (Outstanding > 0 && Stopwatch.GetTimestamp() < drainEnd)
-        {
-            ReceiveAndParse(100_000);
-        }
-    }
+    /// <summary>The socket's file descriptor (for poll).</summary>
+    internal int Descriptor => (int)Socket.Handle;
 
     /// <summary>Adds one request, due or sent at <paramref name="stamp"/>, to the pending batch.</summary>
     protected abstract void AppendRequest(long stamp);
@@ -184,12 +145,9 @@ public abstract class LoadConnection : IDisposable
     private byte[] _receive = new byte[256 * 1024];
     private int _filled;
 
-    private void ReceiveAndParse(int waitMicros)
+    /// <summary>Reads what arrived (the caller knows the socket is readable) and parses every whole response.</summary>
+    internal void ReceiveAndParse()
     {
-        if (Socket.Available == 0 && !Socket.Poll(waitMicros, SelectMode.SelectRead))
-        {
-            return;
-        }
 
         if (_filled == _receive.Length)
         {

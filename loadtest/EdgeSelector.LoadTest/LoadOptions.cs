@@ -62,6 +62,12 @@ public sealed class LoadOptions
     /// <summary>Open loop at this many requests per second in total; 0 = closed loop (as fast as answers come).</summary>
     public double Rate { get; set; }
 
+    /// <summary>Driver threads; 0 = one per core, at most one per connection.</summary>
+    public int Threads { get; set; }
+
+    /// <summary>Open loop: a driver wakes to send at most once per this many microseconds.</summary>
+    public double TickMicros { get; set; } = 50;
+
     /// <summary>Weight of SELECT in the mix.</summary>
     public int MixSelect { get; set; } = 100;
 
@@ -120,6 +126,8 @@ public sealed class LoadOptions
           -w, --warmup S         warm-up seconds, not recorded (default 2)
           -n, --max-requests N   stop after N requests in all (default 0 = time only)
           --rate R               open loop at R requests/s in total, latency from the intended send time (default 0 = closed loop)
+          --threads N            driver threads, each polling its share of the connections (default: one per core)
+          --tick-us US           open loop: send at most once per US microseconds per thread (default 50)
           --mix select=W,page=W,reward=W   request mix by weight (default select=100)
           --page-size N          titles per SELECT_PAGE (default 40)
           --titles FIRST:COUNT   title id range (default 1:10000)
@@ -166,6 +174,8 @@ public sealed class LoadOptions
                 case "-w" or "--warmup": o.WarmupSeconds = Double(arg, Value(), 0, 600); break;
                 case "-n" or "--max-requests": o.MaxRequests = Long(arg, Value(), 0, long.MaxValue); break;
                 case "--rate": o.Rate = Double(arg, Value(), 0, 1e9); break;
+                case "--threads": o.Threads = Int(arg, Value(), 0, 1024); break;
+                case "--tick-us": o.TickMicros = Double(arg, Value(), 1, 100_000); break;
                 case "--mix": ParseMix(o, Value()); break;
                 case "--page-size": o.PageSize = Int(arg, Value(), 1, 10_000); break;
                 case "--titles": (o.TitleFirst, o.TitleCount) = Range(arg, Value(), uint.MaxValue); break;

@@ -5,7 +5,7 @@ using HdrHistogram;
 
 namespace EdgeSelector.LoadTest;
 
-/// <summary>Runs a load: opens the connections, one thread each, a progress line every second, and the result.</summary>
+/// <summary>Runs a load: opens the connections, shares them among driver threads, prints a progress line every second, and returns the result.</summary>
 public static class LoadRunner
 {
     /// <summary>Runs <paramref name="options"/> to completion (bounded by its duration and request budget).</summary>
@@ -58,16 +58,14 @@ public static class LoadRunner
         long budget = options.MaxRequests > 0 ? Math.Max(1, options.MaxRequests / connections.Length) : long.MaxValue;
         double ratePerConnection = options.Rate / connections.Length;
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
-        var threads = new Thread[connections.Length];
-        for (int i = 0; i < threads.Length; i++)
+        int threadCount = options.Threads > 0 ? Math.Min(options.Threads, connections.Length) : Math.Min(Environment.ProcessorCount, connections.Length);
+        var threads = new Thread[threadCount];
+        for (int t = 0; t < threads.Length; t++)
         {
-            var c = connections[i];
-            threads[i] = new Thread(() => c.Run(start, end, budget, ratePerConnection, stop.Token))
-            {
-                IsBackground = true,
-                Name = $"load-{i}",
-            };
-            threads[i].Start();
+            var group = connections.Where((_, i) => i % threadCount == t).ToArray();
+            var driver = new LoadDriver(group, options, start, end, budget, ratePerConnection);
+            threads[t] = new Thread(() => driver.Run(stop.Token)) { IsBackground = true, Name = $"load-{t}" };
+            threads[t].Start();
         }
 
         var total = LoadConnection.NewHistogram();
