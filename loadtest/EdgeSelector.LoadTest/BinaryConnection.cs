@@ -61,7 +61,7 @@ public sealed class BinaryConnection : LoadConnection
         ulong id = (++_sequence << 16) | (uint)(slot + 1);
         _slotIds[slot] = id;
         _slotStamps[slot] = stamp;
-        Opcode kind = _workload.NextKind(ref Random);
+        Opcode kind = _workload.NextKind(ref _random);
         if (kind == Opcode.Reward && _eventCount == 0)
         {
             kind = Opcode.Select; // nothing to reward yet
@@ -71,33 +71,33 @@ public sealed class BinaryConnection : LoadConnection
         switch (kind)
         {
             case Opcode.Select:
-            {
-                var context = _workload.NextContext(ref Random);
-                var title = _workload.NextTitle(ref Random);
-                FrameWriter.WriteSelect(_send, id, in context, in title);
-                break;
-            }
-
-            case Opcode.SelectPage:
-            {
-                var context = _workload.NextContext(ref Random);
-                for (int i = 0; i < _titles.Length; i++)
                 {
-                    _titles[i] = _workload.NextTitle(ref Random);
+                    var context = _workload.NextContext(ref _random);
+                    var title = _workload.NextTitle(ref _random);
+                    FrameWriter.WriteSelect(_send, id, in context, in title);
+                    break;
                 }
 
-                FrameWriter.WriteSelectPage(_send, id, in context, _titles);
-                break;
-            }
+            case Opcode.SelectPage:
+                {
+                    var context = _workload.NextContext(ref _random);
+                    for (int i = 0; i < _titles.Length; i++)
+                    {
+                        _titles[i] = _workload.NextTitle(ref _random);
+                    }
+
+                    FrameWriter.WriteSelectPage(_send, id, in context, _titles);
+                    break;
+                }
 
             default:
-            {
-                ulong eventId = _events[(_eventHead - _eventCount + EventRing) % EventRing];
-                _eventCount--;
-                var reward = new RewardRequest(eventId, true, 12.5f, 0.4f);
-                FrameWriter.WriteReward(_send, id, in reward);
-                break;
-            }
+                {
+                    ulong eventId = _events[(_eventHead - _eventCount + EventRing) % EventRing];
+                    _eventCount--;
+                    var reward = new RewardRequest(eventId, true, 12.5f, 0.4f);
+                    FrameWriter.WriteReward(_send, id, in reward);
+                    break;
+                }
         }
     }
 

@@ -25,7 +25,7 @@ public abstract class LoadConnection : IDisposable
         Index = index;
         Socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         Socket.Connect(endPoint);
-        Random = new FastRandom(options.Seed * 0x9E3779B97F4A7C15UL + (ulong)index + 1);
+        _random = new FastRandom(options.Seed * 0x9E3779B97F4A7C15UL + (ulong)index + 1);
     }
 
     /// <summary>Requests answered (each SELECT_PAGE is one).</summary>
@@ -59,7 +59,7 @@ public abstract class LoadConnection : IDisposable
     protected Socket Socket { get; }
 
     /// <summary>This connection's generator.</summary>
-    protected FastRandom Random;
+    protected FastRandom _random;
 
     /// <summary>Requests sent and not yet answered.</summary>
     protected abstract int Outstanding { get; }

@@ -11,7 +11,7 @@ namespace EdgeSelector.LoadTest;
 /// </summary>
 public sealed class RespConnection : LoadConnection
 {
-    private static readonly byte[] PingCommand = "*1\r\n$4\r\nPING\r\n"u8.ToArray();
+    private static readonly byte[] _pingCommand = "*1\r\n$4\r\nPING\r\n"u8.ToArray();
 
     private readonly Workload _workload;
     private readonly ArrayBufferWriter<byte> _send = new(64 * 1024);
@@ -38,29 +38,29 @@ public sealed class RespConnection : LoadConnection
         switch (Options.RespCommand)
         {
             case RespCommand.Ping:
-                _send.Write(PingCommand);
+                _send.Write(_pingCommand);
                 break;
             case RespCommand.Get:
-            {
-                long member = _workload.NextMember(ref Random);
-                long title = _workload.NextTitleId(ref Random);
-                Span<byte> key = stackalloc byte[48];
-                int n = Format(key, member);
-                key[n++] = (byte)':';
-                n += Format(key[n..], title);
-                WriteCommand("GET"u8, key[..n], default);
-                break;
-            }
+                {
+                    long member = _workload.NextMember(ref _random);
+                    long title = _workload.NextTitleId(ref _random);
+                    Span<byte> key = stackalloc byte[48];
+                    int n = Format(key, member);
+                    key[n++] = (byte)':';
+                    n += Format(key[n..], title);
+                    WriteCommand("GET"u8, key[..n], default);
+                    break;
+                }
 
             default:
-            {
-                long title = _workload.NextTitleId(ref Random);
-                long member = _workload.NextMember(ref Random);
-                Span<byte> t = stackalloc byte[24];
-                Span<byte> m = stackalloc byte[24];
-                WriteCommand("ART.SELECT"u8, t[..Format(t, title)], m[..Format(m, member)]);
-                break;
-            }
+                {
+                    long title = _workload.NextTitleId(ref _random);
+                    long member = _workload.NextMember(ref _random);
+                    Span<byte> t = stackalloc byte[24];
+                    Span<byte> m = stackalloc byte[24];
+                    WriteCommand("ART.SELECT"u8, t[..Format(t, title)], m[..Format(m, member)]);
+                    break;
+                }
         }
     }
 
@@ -190,54 +190,54 @@ public static class RespReply
                 kind = RespReplyKind.Error;
                 return header;
             case (byte)'$':
-            {
-                if (!TryParseLength(data[1..(line - 1)], out long len))
                 {
-                    return -1;
-                }
+                    if (!TryParseLength(data[1..(line - 1)], out long len))
+                    {
+                        return -1;
+                    }
 
-                if (len < 0)
-                {
-                    kind = RespReplyKind.Nil;
-                    return header;
-                }
+                    if (len < 0)
+                    {
+                        kind = RespReplyKind.Nil;
+                        return header;
+                    }
 
-                long total = header + len + 2;
-                return data.Length >= total ? (int)total : 0;
-            }
+                    long total = header + len + 2;
+                    return data.Length >= total ? (int)total : 0;
+                }
 
             case (byte)'*':
-            {
-                if (!TryParseLength(data[1..(line - 1)], out long items))
                 {
-                    return -1;
-                }
-
-                if (items < 0)
-                {
-                    kind = RespReplyKind.Nil;
-                    return header;
-                }
-
-                int pos = header;
-                for (long i = 0; i < items; i++)
-                {
-                    int n = TryMeasure(data[pos..], out RespReplyKind inner);
-                    if (n <= 0)
+                    if (!TryParseLength(data[1..(line - 1)], out long items))
                     {
-                        return n;
+                        return -1;
                     }
 
-                    if (inner == RespReplyKind.Error)
+                    if (items < 0)
                     {
-                        kind = RespReplyKind.Error;
+                        kind = RespReplyKind.Nil;
+                        return header;
                     }
 
-                    pos += n;
-                }
+                    int pos = header;
+                    for (long i = 0; i < items; i++)
+                    {
+                        int n = TryMeasure(data[pos..], out RespReplyKind inner);
+                        if (n <= 0)
+                        {
+                            return n;
+                        }
 
-                return pos;
-            }
+                        if (inner == RespReplyKind.Error)
+                        {
+                            kind = RespReplyKind.Error;
+                        }
+
+                        pos += n;
+                    }
+
+                    return pos;
+                }
 
             default:
                 return -1;
