@@ -19,6 +19,9 @@ public sealed class EdgeSelectorOptions
     /// <summary>TCP port of the binary protocol.</summary>
     public int BinaryPort { get; set; } = 7400;
 
+    /// <summary>TCP port of the RESP front door (docs/resp.md); 0 = off.</summary>
+    public int RespPort { get; set; }
+
     /// <summary>HTTP port of the admin API.</summary>
     public int AdminPort { get; set; } = 7401;
 
@@ -137,6 +140,7 @@ public sealed class EdgeSelectorOptions
     {
         Check(BinaryPort is > 0 and < 65536, nameof(BinaryPort), "must be a TCP port");
         Check(AdminPort is > 0 and < 65536 && AdminPort != BinaryPort, nameof(AdminPort), "must be a TCP port other than BinaryPort");
+        Check(RespPort == 0 || (RespPort is > 0 and < 65536 && RespPort != BinaryPort && RespPort != AdminPort), nameof(RespPort), "must be 0 (off) or a TCP port other than BinaryPort and AdminPort");
         Check(NodeId is >= 0 and < 4096, nameof(NodeId), "must be in 0..4095");
         Check(StickinessHours > 0, nameof(StickinessHours), "must be positive");
         Check(DeadlineMs > 0, nameof(DeadlineMs), "must be positive");
