@@ -59,8 +59,9 @@ SERVER_CPUS="" LOAD_CPUS=""
 if [ "$PIN" -eq 1 ] && [ "$NCPU" -ge 2 ] && command -v taskset >/dev/null; then
   SERVER_CPUS=$((NCPU - 1)); LOAD_CPUS="0-$((NCPU - 2))"
 fi
-on_server() { if [ -n "$SERVER_CPUS" ]; then taskset -c "$SERVER_CPUS" "$@"; else "$@"; fi; }
-on_load() { if [ -n "$LOAD_CPUS" ]; then taskset -c "$LOAD_CPUS" "$@"; else "$@"; fi; }
+# Arrays, not functions: "${ON_SERVER[@]}" cmd & keeps $! the server's own pid (taskset execs it), for its RSS.
+ON_SERVER=() ON_LOAD=()
+if [ -n "$SERVER_CPUS" ]; then ON_SERVER=(taskset -c "$SERVER_CPUS"); ON_LOAD=(taskset -c "$LOAD_CPUS"); fi
 
 log() { echo "[compare] $*" >&2; }
 
@@ -80,7 +81,7 @@ rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 
 # --- Redis with precomputed answers ------------------------------------------------------------------------------
 log "starting Redis on 127.0.0.1:$REDIS_PORT and loading $TITLES x $MEMBERS precomputed answers"
-on_server redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --protected-mode yes \
+"${ON_SERVER[@]}" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --protected-mode yes \
   --dir "$WORK" --logfile "$WORK/redis.log" &
 PIDS+=($!); REDIS_PID=$!
 for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" PING >/dev/null 2>&1 && break; sleep 0.1; done
@@ -96,7 +97,7 @@ REDIS_RSS_KB=$(rss_kb "$REDIS_PID")
 
 # --- EdgeSelector with the synthetic catalog ---------------------------------------------------------------------
 log "starting EdgeSelector (native) on 127.0.0.1:$ES_PORT (RESP $ES_RESP) with the synthetic catalog"
-DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 on_server "$WORK/server/edgeselector" \
+DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 "${ON_SERVER[@]}" "$WORK/server/edgeselector" \
   --EdgeSelector:BinaryPort="$ES_PORT" --EdgeSelector:AdminPort="$ES_ADMIN" --EdgeSelector:RespPort="$ES_RESP" \
   --EdgeSelector:DataDir="$WORK/es-data" --EdgeSelector:InlineScheduling=true \
   --EdgeSelector:SyntheticTitles="$TITLES" --EdgeSelector:SyntheticImages=32 --EdgeSelector:SyntheticMembers=100000 \
@@ -114,7 +115,7 @@ run() {
   local key=$1; shift
   log "run $key: $*"
   local out
-  out=$(on_load "$LOAD" -c "$CONNS" -d "$DURATION" -w "$WARMUP" --quiet --members "1:$MEMBERS" --titles "1:$TITLES" "$@" \
+  out=$("${ON_LOAD[@]}" "$LOAD" -c "$CONNS" -d "$DURATION" -w "$WARMUP" --quiet --members "1:$MEMBERS" --titles "1:$TITLES" "$@" \
         --out "$WORK/reports/$key" --name "$key") || log "run $key: the load tool reported a connection failure"
   while IFS='=' read -r name value; do
     [ -n "$name" ] && R["$key.$name"]=$value
@@ -150,7 +151,7 @@ run es_open_half_p64 --port "$ES_PORT" -p 64 --title-zipf 1.0 --rate "$HALF"
 rb() {
   local port=$1 p=$2; shift 2
   local n=$(( p == 1 ? 20000 * DURATION : 150000 * DURATION ))
-  on_load redis-benchmark -h 127.0.0.1 -p "$port" -c "$CONNS" -P "$p" -n "$n" -r "$TITLES" --csv "$@" 2>/dev/null \
+  "${ON_LOAD[@]}" redis-benchmark -h 127.0.0.1 -p "$port" -c "$CONNS" -P "$p" -n "$n" -r "$TITLES" --csv "$@" 2>/dev/null \
     | awk -F'","' 'NR == 2 { gsub(/"/, "", $2); print $2 }'
 }
 declare -A RB
