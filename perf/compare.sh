@@ -80,12 +80,17 @@ LOAD="$WORK/load/edgeselector-load"
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 
 # --- Redis with precomputed answers ------------------------------------------------------------------------------
+for port in "$REDIS_PORT" "$ES_PORT" "$ES_ADMIN" "$ES_RESP"; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "compare.sh: port $port is already in use (set REDIS_PORT / ES_PORT / ES_ADMIN / ES_RESP)" >&2; exit 1
+  fi
+done
 log "starting Redis on 127.0.0.1:$REDIS_PORT and loading $TITLES x $MEMBERS precomputed answers"
 "${ON_SERVER[@]}" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --protected-mode yes \
   --dir "$WORK" --logfile "$WORK/redis.log" &
 PIDS+=($!); REDIS_PID=$!
 for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" PING >/dev/null 2>&1 && break; sleep 0.1; done
-redis-cli -p "$REDIS_PORT" PING >/dev/null
+kill -0 "$REDIS_PID" 2>/dev/null && redis-cli -p "$REDIS_PORT" PING >/dev/null || { echo "compare.sh: Redis did not start" >&2; cat "$WORK/redis.log" >&2; exit 1; }
 # key "member:title", value 8 bytes (the image id, zero-padded): what a precomputed-answer cache would hold.
 awk -v m="$MEMBERS" -v t="$TITLES" 'BEGIN {
   for (i = 1; i <= m; i++) for (j = 1; j <= t; j++) {
@@ -179,7 +184,7 @@ when=$(date -u +"%Y-%m-%d %H:%M UTC")
   echo "\`perf/compare.sh --duration $DURATION --connections $CONNS --members $MEMBERS$([ "$PIN" -eq 0 ] && echo ' --no-pin')\` on $(nproc) cores"
   echo "($(uname -m), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')); servers pinned to CPU ${SERVER_CPUS:-none}, load to CPU ${LOAD_CPUS:-any}."
   echo "Loopback; $CONNS connections; ${DURATION} s measured after ${WARMUP} s warm-up per run; titles 1..$TITLES, members 1..$MEMBERS."
-  echo "A shared machine: other builds may have run at the same time, so read the ratios (measured minutes apart), not the absolute rates."
+  echo "A shared machine: other builds may have run at the same time, so read the ratios (each Redis and EdgeSelector pair ran back to back), not the absolute rates."
   echo
   echo "edgeselector-load, requests/s (p50 / p99 / p99.9 ms):"
   echo
