@@ -177,6 +177,9 @@ public sealed class BinaryConnection : LoadConnection
                 Rewards++;
                 break;
 
+            case Opcode.Pong when _slotKinds[slot] == Opcode.Ping:
+                break;
+
             default:
                 Errors++; // ERROR, or a response that does not match its request
                 break;

@@ -77,6 +77,9 @@ public sealed class LoadOptions
     /// <summary>Weight of REWARD in the mix (rewards go to event ids the server returned).</summary>
     public int MixReward { get; set; }
 
+    /// <summary>Weight of PING in the mix (the protocol and I/O ceiling: no selection behind it).</summary>
+    public int MixPing { get; set; }
+
     /// <summary>Titles per SELECT_PAGE.</summary>
     public int PageSize { get; set; } = 40;
 
@@ -128,7 +131,7 @@ public sealed class LoadOptions
           --rate R               open loop at R requests/s in total, latency from the intended send time (default 0 = closed loop)
           --threads N            driver threads, each polling its share of the connections (default: one per core)
           --tick-us US           open loop: send at most once per US microseconds per thread (default 50)
-          --mix select=W,page=W,reward=W   request mix by weight (default select=100)
+          --mix select=W,page=W,reward=W,ping=W   request mix by weight (default select=100)
           --page-size N          titles per SELECT_PAGE (default 40)
           --titles FIRST:COUNT   title id range (default 1:10000)
           --members FIRST:COUNT  member id range (default 1:100000)
@@ -202,7 +205,7 @@ public sealed class LoadOptions
     /// <summary>Checks the combination of options; throws <see cref="ArgumentException"/>.</summary>
     public void Validate()
     {
-        if (MixSelect + MixPage + MixReward <= 0)
+        if (MixSelect + MixPage + MixReward + MixPing <= 0)
         {
             throw new ArgumentException("--mix needs at least one positive weight");
         }
@@ -212,7 +215,7 @@ public sealed class LoadOptions
             throw new ArgumentException("--mix with rewards also needs select or page: rewards go to event ids the server returned");
         }
 
-        if (Protocol == TargetProtocol.Resp && (MixPage > 0 || MixReward > 0))
+        if (Protocol == TargetProtocol.Resp && (MixPage > 0 || MixReward > 0 || MixPing > 0))
         {
             throw new ArgumentException("--protocol resp sends one command (--resp-command); --mix applies to the binary protocol only");
         }
@@ -246,7 +249,7 @@ public sealed class LoadOptions
 
     private static void ParseMix(LoadOptions o, string value)
     {
-        o.MixSelect = o.MixPage = o.MixReward = 0;
+        o.MixSelect = o.MixPage = o.MixReward = o.MixPing = 0;
         foreach (string part in value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
             var kv = part.Split('=');
@@ -261,7 +264,8 @@ public sealed class LoadOptions
                 case "select": o.MixSelect = weight; break;
                 case "page": o.MixPage = weight; break;
                 case "reward": o.MixReward = weight; break;
-                default: throw new ArgumentException($"--mix: unknown request '{kv[0]}' (select, page, reward)");
+                case "ping": o.MixPing = weight; break;
+                default: throw new ArgumentException($"--mix: unknown request '{kv[0]}' (select, page, reward, ping)");
             }
         }
     }

@@ -92,6 +92,7 @@ public sealed class LoadResult
             w.WriteNumber("select", o.MixSelect);
             w.WriteNumber("page", o.MixPage);
             w.WriteNumber("reward", o.MixReward);
+            w.WriteNumber("ping", o.MixPing);
             w.WriteEndObject();
             w.WriteNumber("pageSize", o.PageSize);
             w.WriteStartObject("titles");
@@ -152,7 +153,7 @@ public sealed class LoadResult
         sb.Append(ci, $"Target `{o.Host}:{o.Port}` ({(o.Protocol == TargetProtocol.Binary ? "binary" : "RESP " + o.RespCommand)}), ");
         sb.Append(ci, $"{(o.Rate > 0 ? $"open loop at {o.Rate:N0} req/s" : "closed loop")}, {o.Connections} connections × {o.Pipeline} in flight, ");
         sb.Append(ci, $"{o.WarmupSeconds:0.#} s warm-up + {o.DurationSeconds:0.#} s. ");
-        sb.Append(ci, $"Mix select={o.MixSelect} page={o.MixPage} (size {o.PageSize}) reward={o.MixReward}; ");
+        sb.Append(ci, $"Mix select={o.MixSelect} page={o.MixPage} (size {o.PageSize}) reward={o.MixReward} ping={o.MixPing}; ");
         sb.Append(ci, $"titles {o.TitleFirst}+{o.TitleCount} zipf {o.TitleZipf}, members {o.MemberFirst}+{o.MemberCount} zipf {o.MemberZipf}.\n\n");
         sb.Append("| requests/s | selections/s | requests | errors | fallbacks | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms |\n");
         sb.Append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");

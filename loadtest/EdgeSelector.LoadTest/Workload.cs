@@ -11,6 +11,7 @@ public sealed class Workload
     private readonly Zipf _members;
     private readonly int _selectUpTo;
     private readonly int _pageUpTo;
+    private readonly int _rewardUpTo;
     private readonly int _total;
 
     /// <summary>Builds the samplers of <paramref name="options"/>.</summary>
@@ -20,14 +21,15 @@ public sealed class Workload
         _members = new Zipf(options.MemberFirst, options.MemberCount, options.MemberZipf);
         _selectUpTo = options.MixSelect;
         _pageUpTo = _selectUpTo + options.MixPage;
-        _total = _pageUpTo + options.MixReward;
+        _rewardUpTo = _pageUpTo + options.MixReward;
+        _total = _rewardUpTo + options.MixPing;
     }
 
     /// <summary>Draws the kind of the next request by the mix's weights.</summary>
     public Opcode NextKind(ref FastRandom random)
     {
         int r = (int)(random.NextUInt64() % (ulong)_total);
-        return r < _selectUpTo ? Opcode.Select : r < _pageUpTo ? Opcode.SelectPage : Opcode.Reward;
+        return r < _selectUpTo ? Opcode.Select : r < _pageUpTo ? Opcode.SelectPage : r < _rewardUpTo ? Opcode.Reward : Opcode.Ping;
     }
 
     /// <summary>Draws a member id.</summary>
