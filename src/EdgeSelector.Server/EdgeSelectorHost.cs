@@ -3,6 +3,7 @@ using EdgeSelector.Server.Admin;
 using EdgeSelector.Server.Binary;
 using EdgeSelector.Server.Configuration;
 using EdgeSelector.Server.Demo;
+using EdgeSelector.Server.Resp;
 using EdgeSelector.Server.Serving;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
@@ -30,6 +31,7 @@ internal static class EdgeSelectorHost
         {
             builder.Services.AddSingleton(state);
             builder.Services.AddSingleton<BinaryConnectionHandler>();
+            builder.Services.AddSingleton<RespConnectionHandler>();
             builder.WebHost.UseSockets(sockets =>
             {
                 // Answer on the I/O thread that read the frames: no hop to the thread pool per batch (docs/performance.md).
@@ -40,6 +42,11 @@ internal static class EdgeSelectorHost
             {
                 var address = IPAddress.Parse(options.BindAddress);
                 kestrel.Listen(address, options.BinaryPort, listen => listen.UseConnectionHandler<BinaryConnectionHandler>());
+                if (options.RespPort != 0)
+                {
+                    kestrel.Listen(address, options.RespPort, listen => listen.UseConnectionHandler<RespConnectionHandler>());
+                }
+
                 kestrel.Listen(address, options.AdminPort);
                 kestrel.Limits.MaxRequestBodySize = (long)options.MaxAdminBodyMB << 20;
                 kestrel.AddServerHeader = false;
@@ -47,6 +54,11 @@ internal static class EdgeSelectorHost
 
             var app = builder.Build();
             AdminApi.Map(app, state);
+            if (SyntheticCatalog.SeedIfEmpty(state, options))
+            {
+                Console.WriteLine($"edgeselector: seeded a synthetic catalog ({state.Models.TitleCount} titles x {options.SyntheticImages} images) and {options.SyntheticMembers} member profiles");
+            }
+
             if (options.Demo && DemoData.SeedIfEmpty(state))
             {
                 Console.WriteLine($"edgeselector: seeded the demo catalog ({state.Models.TitleCount} titles) and {DemoData.Members} member profiles");

@@ -19,6 +19,9 @@ public sealed class EdgeSelectorOptions
     /// <summary>TCP port of the binary protocol.</summary>
     public int BinaryPort { get; set; } = 7400;
 
+    /// <summary>TCP port of the RESP front door (docs/resp.md); 0 = off.</summary>
+    public int RespPort { get; set; }
+
     /// <summary>HTTP port of the admin API.</summary>
     public int AdminPort { get; set; } = 7401;
 
@@ -33,6 +36,18 @@ public sealed class EdgeSelectorOptions
 
     /// <summary>Seed the demo catalog and profiles into an empty store.</summary>
     public bool Demo { get; set; }
+
+    /// <summary>Seed a synthetic catalog of this many titles into an empty store (0 = off); load tests (docs/performance.md).</summary>
+    public int SyntheticTitles { get; set; }
+
+    /// <summary>Images per synthetic title.</summary>
+    public int SyntheticImages { get; set; } = 32;
+
+    /// <summary>Synthetic member profiles 1..N seeded with the synthetic catalog.</summary>
+    public int SyntheticMembers { get; set; } = 100_000;
+
+    /// <summary>Id of the first synthetic title; the others follow consecutively.</summary>
+    public int SyntheticFirstTitleId { get; set; } = 1;
 
     /// <summary>Node id (0-4095): the top 12 bits of every event id this node issues.</summary>
     public int NodeId { get; set; }
@@ -125,6 +140,7 @@ public sealed class EdgeSelectorOptions
     {
         Check(BinaryPort is > 0 and < 65536, nameof(BinaryPort), "must be a TCP port");
         Check(AdminPort is > 0 and < 65536 && AdminPort != BinaryPort, nameof(AdminPort), "must be a TCP port other than BinaryPort");
+        Check(RespPort == 0 || (RespPort is > 0 and < 65536 && RespPort != BinaryPort && RespPort != AdminPort), nameof(RespPort), "must be 0 (off) or a TCP port other than BinaryPort and AdminPort");
         Check(NodeId is >= 0 and < 4096, nameof(NodeId), "must be in 0..4095");
         Check(StickinessHours > 0, nameof(StickinessHours), "must be positive");
         Check(DeadlineMs > 0, nameof(DeadlineMs), "must be positive");
@@ -134,6 +150,10 @@ public sealed class EdgeSelectorOptions
         Check(MaxConnections >= 1, nameof(MaxConnections), "must be at least 1");
         Check(IdleTimeoutSeconds > 0, nameof(IdleTimeoutSeconds), "must be positive");
         Check(ModelMemoryMB >= 8 && ProfileMemoryMB >= 8 && ImpressionLogMemoryMB >= 4, "memory budgets", "are too small (models/profiles at least 8 MB, log at least 4 MB)");
+        Check(SyntheticTitles >= 0, nameof(SyntheticTitles), "must be 0 (off) or positive");
+        Check(SyntheticImages is >= 1 and <= 99, nameof(SyntheticImages), "must be in 1..99");
+        Check(SyntheticMembers >= 0, nameof(SyntheticMembers), "must not be negative");
+        Check(SyntheticFirstTitleId >= 1 && (long)SyntheticFirstTitleId + SyntheticTitles <= 40_000_000, nameof(SyntheticFirstTitleId), "must be at least 1, with first + titles at most 40,000,000 (image ids are title*100+k)");
         Check(!string.IsNullOrWhiteSpace(DataDir), nameof(DataDir), "must be set");
         _ = ToSelectionOptions();
         _ = ToProtocolOptions();

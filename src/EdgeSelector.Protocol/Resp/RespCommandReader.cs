@@ -1,0 +1,131 @@
+using System.Buffers.Text;
+
+namespace EdgeSelector.Protocol.Resp;
+
+/// <summary>What <see cref="RespCommandReader.TryRead"/> found.</summary>
+public enum RespReadStatus : byte
+{
+    /// <summary>A whole command: its arguments are in the caller's arrays.</summary>
+    Command,
+    /// <summary>Not a whole command yet: nothing consumed.</summary>
+    Incomplete,
+    /// <summary>Not RESP2 (or an inline command): answer an error and close (the stream cannot be resynchronised).</summary>
+    Malformed,
+    /// <summary>More arguments than the caller's arrays hold: answer an error and close.</summary>
+    TooManyArguments,
+}
+
+/// <summary>
+/// Reads one RESP2 command, an array of bulk strings (<c>*N\r\n$len\r\narg\r\n…</c>, docs/resp.md), from a span
+/// into caller-owned argument offsets: no copy, no allocation (RespCommandReaderTests).
+/// </summary>
+public static class RespCommandReader
+{
+    /// <summary>Longest bulk string accepted (a title list is far smaller).</summary>
+    public const int MaxArgumentLength = 4096;
+
+    /// <summary>Reads the command at the start of <paramref name="data"/>.</summary>
+    /// <param name="data">Input bytes.</param>
+    /// <param name="starts">Receives each argument's offset in <paramref name="data"/>.</param>
+    /// <param name="lengths">Receives each argument's length.</param>
+    /// <param name="count">Arguments read.</param>
+    /// <param name="consumed">Bytes of the whole command.</param>
+    public static RespReadStatus TryRead(ReadOnlySpan<byte> data, Span<int> starts, Span<int> lengths, out int count, out int consumed)
+    {
+        count = 0;
+        consumed = 0;
+        if (data.IsEmpty)
+        {
+            return RespReadStatus.Incomplete;
+        }
+
+        if (data[0] != (byte)'*')
+        {
+            return RespReadStatus.Malformed;
+        }
+
+        int pos = 1;
+        RespReadStatus status = ReadLength(data, ref pos, out long n);
+        if (status != RespReadStatus.Command)
+        {
+            return status;
+        }
+
+        if (n < 1)
+        {
+            return RespReadStatus.Malformed;
+        }
+
+        if (n > starts.Length || n > lengths.Length)
+        {
+            return RespReadStatus.TooManyArguments;
+        }
+
+        for (int i = 0; i < n; i++)
+        {
+            if (pos >= data.Length)
+            {
+                return RespReadStatus.Incomplete;
+            }
+
+            if (data[pos] != (byte)'$')
+            {
+                return RespReadStatus.Malformed;
+            }
+
+            pos++;
+            status = ReadLength(data, ref pos, out long length);
+            if (status != RespReadStatus.Command)
+            {
+                return status;
+            }
+
+            if (length < 0 || length > MaxArgumentLength)
+            {
+                return RespReadStatus.Malformed;
+            }
+
+            if (data.Length - pos < length + 2)
+            {
+                return RespReadStatus.Incomplete;
+            }
+
+            if (data[pos + (int)length] != (byte)'\r' || data[pos + (int)length + 1] != (byte)'\n')
+            {
+                return RespReadStatus.Malformed;
+            }
+
+            starts[i] = pos;
+            lengths[i] = (int)length;
+            pos += (int)length + 2;
+        }
+
+        count = (int)n;
+        consumed = pos;
+        return RespReadStatus.Command;
+    }
+
+    // Reads "<digits>\r\n" at pos (after the type byte) and moves pos past it.
+    private static RespReadStatus ReadLength(ReadOnlySpan<byte> data, ref int pos, out long value)
+    {
+        value = 0;
+        int end = data[pos..].IndexOf((byte)'\r');
+        if (end < 0)
+        {
+            return data.Length - pos > 20 ? RespReadStatus.Malformed : RespReadStatus.Incomplete;
+        }
+
+        if (pos + end + 1 >= data.Length)
+        {
+            return RespReadStatus.Incomplete;
+        }
+
+        if (data[pos + end + 1] != (byte)'\n' || !Utf8Parser.TryParse(data.Slice(pos, end), out value, out int used) || used != end || end == 0)
+        {
+            return RespReadStatus.Malformed;
+        }
+
+        pos += end + 2;
+        return RespReadStatus.Command;
+    }
+}

@@ -1,0 +1,146 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace EdgeSelector.Integration.Tests;
+
+/// <summary>The RESP front door over loopback with a raw RESP client (and redis-cli when installed).</summary>
+public class RespFrontDoorTests
+{
+    private static async Task<(LiveServer Server, int RespPort)> StartAsync()
+    {
+        int port = FreePort();
+        var server = await LiveServer.StartAsync(extra: [$"--EdgeSelector:RespPort={port}"]);
+        return (server, port);
+    }
+
+    [Fact]
+    public async Task Resp_Commands_AnswerLikeTheBinaryProtocol()
+    {
+        var (server, port) = await StartAsync();
+        await using var _ = server;
+        using var client = new TcpClient();
+        await client.ConnectAsync(IPAddress.Loopback, port);
+        var stream = client.GetStream();
+
+        Assert.Equal("+PONG\r\n", await RoundTrip(stream, "PING"));
+        Assert.StartsWith("*14\r\n$6\r\nserver\r\n$12\r\nedgeselector\r\n", await RoundTrip(stream, "HELLO"), StringComparison.Ordinal);
+        Assert.StartsWith("*14\r\n", await RoundTrip(stream, "HELLO", "2"), StringComparison.Ordinal);
+        Assert.StartsWith("-NOPROTO", await RoundTrip(stream, "HELLO", "3"), StringComparison.Ordinal);
+        Assert.Equal("*0\r\n", await RoundTrip(stream, "COMMAND", "DOCS"));
+
+        // Member 1 of the demo is the comedy fan: the same artwork as over the binary protocol (ServerTests).
+        Assert.Equal(":100102\r\n", await RoundTrip(stream, "ART.SELECT", "1001", "1", "COUNTRY", "US", "DEVICE", "1", "HOUR", "21", "DOW", "5"));
+        Assert.Equal("$6\r\n100102\r\n", await RoundTrip(stream, "GET", "1:1001"));
+        Assert.Equal("$-1\r\n", await RoundTrip(stream, "GET", "1:9999")); // unknown title, no default artwork
+        string meta = await RoundTrip(stream, "ART.SELECT", "1001", "1", "WITHMETA");
+        Assert.Matches(@"^\*4\r\n:100102\r\n\$\d+\r\n\d+\r\n\$\d+\r\n[0-9.E-]+\r\n:0\r\n$", meta);
+        Assert.Equal("*2\r\n:100102\r\n:0\r\n", await RoundTrip(stream, "ART.PAGE", "1", "1001", "9999"));
+        Assert.StartsWith("-ERR", await RoundTrip(stream, "GET", "nokey"), StringComparison.Ordinal);
+        Assert.StartsWith("-ERR", await RoundTrip(stream, "ART.SELECT", "x", "1"), StringComparison.Ordinal);
+        Assert.StartsWith("-ERR unknown command", await RoundTrip(stream, "FLUSHALL"), StringComparison.Ordinal);
+
+        // Pipelined: many commands in one write, answered in order.
+        var batch = new StringBuilder();
+        for (int i = 0; i < 100; i++)
+        {
+            batch.Append(Encode("ART.SELECT", "1001", "1"));
+        }
+
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(batch.ToString()));
+        string expected = string.Concat(Enumerable.Repeat(":100102\r\n", 100));
+        Assert.Equal(expected, await ReadExactly(stream, expected.Length));
+
+        Assert.Equal("+OK\r\n", await RoundTrip(stream, "QUIT"));
+    }
+
+    [Fact]
+    public async Task Resp_NotResp_ErrorThenClose()
+    {
+        var (server, port) = await StartAsync();
+        await using var _ = server;
+        using var client = new TcpClient();
+        await client.ConnectAsync(IPAddress.Loopback, port);
+        var stream = client.GetStream();
+        await stream.WriteAsync("HELLO THERE\r\n"u8.ToArray());
+        var buffer = new byte[256];
+        int n = await stream.ReadAsync(buffer);
+        Assert.StartsWith("-ERR Protocol error", Encoding.ASCII.GetString(buffer, 0, n), StringComparison.Ordinal);
+        Assert.Equal(0, await stream.ReadAsync(buffer)); // closed
+    }
+
+    [Fact]
+    public async Task RedisCli_WhenInstalled_GetsTheArtwork()
+    {
+        string? cli = new[] { "/usr/bin/redis-cli", "/usr/local/bin/redis-cli" }.FirstOrDefault(File.Exists);
+        if (cli is null)
+        {
+            return; // redis-cli is optional on developer machines; perf/compare.sh installs it
+        }
+
+        var (server, port) = await StartAsync();
+        await using var _ = server;
+        var psi = new ProcessStartInfo(cli, ["-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "ART.SELECT", "1001", "1", "COUNTRY", "US", "DEVICE", "1", "HOUR", "21", "DOW", "5"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using var process = Process.Start(psi)!;
+        string output = await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        Assert.Equal(0, process.ExitCode);
+        Assert.Contains("100102", output, StringComparison.Ordinal);
+    }
+
+    private static string Encode(params string[] args)
+    {
+        var sb = new StringBuilder();
+        sb.Append('*').Append(args.Length).Append("\r\n");
+        foreach (var a in args)
+        {
+            sb.Append('$').Append(Encoding.ASCII.GetByteCount(a)).Append("\r\n").Append(a).Append("\r\n");
+        }
+
+        return sb.ToString();
+    }
+
+    private static async Task<string> RoundTrip(NetworkStream stream, params string[] args)
+    {
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(Encode(args)));
+        var buffer = new byte[4096];
+        var text = new StringBuilder();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        do
+        {
+            int n = await stream.ReadAsync(buffer, timeout.Token);
+            if (n == 0)
+            {
+                break;
+            }
+
+            text.Append(Encoding.ASCII.GetString(buffer, 0, n));
+        }
+        while (!IsWholeReply(text.ToString()));
+
+        return text.ToString();
+    }
+
+    // Enough for the replies above: a line, or a bulk string, or an array of lines and bulk strings.
+    private static bool IsWholeReply(string s) => EdgeSelector.LoadTest.RespReply.TryMeasure(Encoding.ASCII.GetBytes(s), out _) == s.Length;
+
+    private static async Task<string> ReadExactly(NetworkStream stream, int length)
+    {
+        var buffer = new byte[length];
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        await stream.ReadExactlyAsync(buffer, timeout.Token);
+        return Encoding.ASCII.GetString(buffer);
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
