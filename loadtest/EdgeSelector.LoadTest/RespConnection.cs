@@ -11,7 +11,7 @@ namespace EdgeSelector.LoadTest;
 /// </summary>
 public sealed class RespConnection : LoadConnection
 {
-    private static readonly byte[] _pingCommand = "*1\r\n$4\r\nPING\r\n"u8.ToArray();
+    private static readonly byte[] PingCommand = "*1\r\n$4\r\nPING\r\n"u8.ToArray();
 
     private readonly Workload _workload;
     private readonly ArrayBufferWriter<byte> _send = new(64 * 1024);
@@ -38,7 +38,7 @@ public sealed class RespConnection : LoadConnection
         switch (Options.RespCommand)
         {
             case RespCommand.Ping:
-                _send.Write(_pingCommand);
+                _send.Write(PingCommand);
                 break;
             case RespCommand.Get:
                 {

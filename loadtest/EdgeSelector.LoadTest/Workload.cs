@@ -6,7 +6,7 @@ namespace EdgeSelector.LoadTest;
 /// <summary>What to ask: the request mix, and members and titles drawn from their distributions.</summary>
 public sealed class Workload
 {
-    private static readonly ushort[] _countries = [CountryCode.Pack("US"), CountryCode.Pack("GB"), CountryCode.Pack("FR"), CountryCode.Pack("BR")];
+    private static readonly ushort[] Countries = [CountryCode.Pack("US"), CountryCode.Pack("GB"), CountryCode.Pack("FR"), CountryCode.Pack("BR")];
     private readonly Zipf _titles;
     private readonly Zipf _members;
     private readonly int _selectUpTo;
@@ -45,7 +45,7 @@ public sealed class Workload
         return new RequestContext
         {
             MemberId = (ulong)_members.Next(ref random),
-            Country = _countries[(int)(bits & 3)],
+            Country = Countries[(int)(bits & 3)],
             Language = CountryCode.Pack("EN"),
             Device = (DeviceClass)(1 + (int)((bits >> 8) % 5)),
             HourOfDay = (byte)((bits >> 16) % 24),
