@@ -257,6 +257,46 @@ public sealed class ImpressionLogTests : IDisposable
         Assert.True(seen.Count >= reported, $"child reported {reported} committed entries; {seen.Count} readable");
     }
 
+    [Fact]
+    public async Task SnapshotReader_WhileWriterAppends_ReadsCommittedEntriesInOrderAndResumes()
+    {
+        const int Count = 20_000;
+        using var log = ImpressionLog.Open(Options(_dir.Path));
+        var record = new byte[ImpressionLogCrashHelper.RecordBytes];
+        long last = 0;
+        for (int i = 0; i < Count / 2; i++)
+        {
+            ImpressionLogCrashHelper.Fill(record, (ulong)i);
+            Assert.True(log.TryEnqueue(record, out last));
+        }
+
+        await log.WaitForCommitAsync(last).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        var seen = new Seen();
+        long resume;
+        using (var snapshot = ImpressionLogSnapshotReader.Open(_dir.Path, pageBytes: 64L << 10, segmentBytes: 256L << 10))
+        {
+            resume = snapshot.ReadFrom(0, new Checker(seen));
+        }
+
+        Assert.Null(seen.Error);
+        Assert.Equal(Count / 2, seen.Count);
+
+        for (int i = Count / 2; i < Count; i++)
+        {
+            ImpressionLogCrashHelper.Fill(record, (ulong)i);
+            Assert.True(log.TryEnqueue(record, out last));
+        }
+
+        await log.WaitForCommitAsync(last).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        using (var snapshot = ImpressionLogSnapshotReader.Open(_dir.Path, pageBytes: 64L << 10, segmentBytes: 256L << 10))
+        {
+            var rest = new Seen { Count = Count / 2 };
+            snapshot.ReadFrom(resume, new Checker(rest));
+            Assert.Null(rest.Error);
+            Assert.Equal(Count, rest.Count);
+        }
+    }
+
     private void AppendRange(int start, int count, bool commit)
     {
         using var log = ImpressionLog.Open(Options(_dir.Path));

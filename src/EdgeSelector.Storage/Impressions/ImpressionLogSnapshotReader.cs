@@ -1,0 +1,105 @@
+using EdgeSelector.Storage.Internal;
+using FASTER.core;
+
+namespace EdgeSelector.Storage.Impressions;
+
+/// <summary>
+/// Reads the committed entries of an <see cref="ImpressionLog"/> directory that another instance (normally the
+/// server, possibly another process) is writing: FasterLog's read-only mode recovers the writer's latest commit
+/// record and scans up to it. Nothing is written into the directory; the reader keeps no position of its own:
+/// callers (the trainer) persist the address to resume from. See docs/learning.md ("Reading the server's logs").
+/// </summary>
+public sealed class ImpressionLogSnapshotReader : IDisposable
+{
+    private readonly IDevice _device;
+    private readonly FasterLog _log;
+
+    private ImpressionLogSnapshotReader(string directory, long pageBytes, long memoryBytes, long segmentBytes)
+    {
+        string root = Path.GetFullPath(directory);
+        if (!Directory.Exists(Path.Combine(root, "commits")))
+        {
+            throw new DirectoryNotFoundException($"{root}: no impression log (missing commits/)");
+        }
+
+        _device = Devices.CreateLogDevice(Path.Combine(root, "log", "impressions.log"), preallocateFile: false, deleteOnClose: false, recoverDevice: true);
+        try
+        {
+            using var settings = new FasterLogSettings
+            {
+                LogDevice = _device,
+                MemorySize = memoryBytes,
+                PageSize = pageBytes,
+                SegmentSize = segmentBytes,
+                LogCommitDir = Path.Combine(root, "commits"),
+                ReadOnlyMode = true,
+            };
+            _log = new FasterLog(settings);
+            _log.RecoverReadOnly();
+        }
+        catch
+        {
+            _device.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Opens a read-only view of the log in <paramref name="directory"/> as of its latest commit. The page and segment
+    /// sizes must be the writer's (the server's defaults unless configured otherwise).
+    /// </summary>
+    public static ImpressionLogSnapshotReader Open(string directory, long pageBytes = 1L << 20, long segmentBytes = 256L << 20)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(directory);
+        long page = Sizes.FloorPow2(pageBytes, nameof(pageBytes));
+        return new ImpressionLogSnapshotReader(directory, page, 4 * page, Sizes.FloorPow2(segmentBytes, nameof(segmentBytes)));
+    }
+
+    /// <summary>Address of the first entry still in the log.</summary>
+    public long BeginAddress => _log.BeginAddress;
+
+    /// <summary>Every entry below this address was committed when the view was opened (or last refreshed).</summary>
+    public long CommittedUntilAddress => _log.CommittedUntilAddress;
+
+    /// <summary>Moves the view to the writer's latest commit.</summary>
+    public void Refresh() => _log.RecoverReadOnly();
+
+    /// <summary>
+    /// Hands every committed entry from <paramref name="fromAddress"/> (an entry boundary from a previous read, or 0
+    /// for the beginning) to <paramref name="consumer"/>; returns the address to resume from next time.
+    /// </summary>
+    public long ReadFrom<TConsumer>(long fromAddress, TConsumer consumer)
+        where TConsumer : IImpressionConsumer
+    {
+        var start = Math.Max(fromAddress, _log.BeginAddress);
+        var end = _log.CommittedUntilAddress;
+        if (start >= end)
+        {
+            return start;
+        }
+
+        using var iterator = _log.Scan(start, end, name: null, recover: false, scanUncommitted: false);
+        var adapter = new Adapter<TConsumer>(consumer);
+        long next = start;
+        while (iterator.TryConsumeNext(adapter))
+        {
+            next = iterator.NextAddress;
+        }
+
+        return Math.Max(next, iterator.NextAddress);
+    }
+
+    /// <summary>Closes the view (the writer's files are untouched).</summary>
+    public void Dispose()
+    {
+        _log.Dispose();
+        _device.Dispose();
+    }
+
+    private readonly struct Adapter<TConsumer>(TConsumer consumer) : ILogEntryConsumer
+        where TConsumer : IImpressionConsumer
+    {
+        public void Consume(ReadOnlySpan<byte> entry, long currentAddress, long nextAddress) =>
+            consumer.Consume(entry, currentAddress, nextAddress);
+    }
+}
