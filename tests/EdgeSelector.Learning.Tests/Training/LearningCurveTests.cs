@@ -1,0 +1,48 @@
+using EdgeSelector.Learning.Training;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace EdgeSelector.Learning.Tests.Training;
+
+/// <summary>The seeded simulator asserts learning quality at given example counts (STYLE.md, after Vowpal Wabbit).</summary>
+public sealed class LearningCurveTests(ITestOutputHelper output)
+{
+    [Fact]
+    public void Loop_After10kAnd50kImpressions_GreedyTakeClearlyAboveRandom()
+    {
+        var world = new LoopWorld(seed: 7);
+        var points = LoopSimulation.Run(world, 50_000, 10_000, [10_000, 50_000], seed: 11);
+        foreach (var p in points)
+        {
+            output.WriteLine($"{p.Impressions,9}: greedy {p.GreedyTake:F4} random {p.RandomTake:F4} optimal {p.OptimalTake:F4}");
+        }
+
+        Assert.Equal(2, points.Count);
+        Assert.True(points[0].GreedyTake > points[0].RandomTake + 0.03, $"10k: {points[0]}");
+        Assert.True(points[1].GreedyTake > points[1].RandomTake + 0.05, $"50k: {points[1]}");
+        Assert.True(points[1].GreedyTake >= points[0].GreedyTake - 0.005, "more data must not make it clearly worse");
+    }
+
+    /// <summary>The docs/learning.md table (10k, 100k, 1M impressions); set EDGESEL_LEARNING_TABLE=1 to run (~1 min).</summary>
+    [Fact]
+    public void Table_ForDocs()
+    {
+        if (Environment.GetEnvironmentVariable("EDGESEL_LEARNING_TABLE") != "1")
+        {
+            return;
+        }
+
+        foreach (var ips in new[] { false, true })
+        {
+            var world = new LoopWorld(seed: 7);
+            var sw = System.Diagnostics.Stopwatch.StartNew();
+            var points = LoopSimulation.Run(world, 1_000_000, 10_000, [10_000, 100_000, 1_000_000], seed: 11, new TrainerOptions { InversePropensityWeighting = ips });
+            foreach (var p in points)
+            {
+                output.WriteLine($"ips={ips} {p.Impressions,9}: greedy {p.GreedyTake:F4} random {p.RandomTake:F4} optimal {p.OptimalTake:F4}");
+            }
+
+            output.WriteLine($"ips={ips}: {sw.Elapsed.TotalSeconds:F1} s");
+        }
+    }
+}
