@@ -23,6 +23,15 @@ public sealed record TrainerOptions
     public double MinNoiseVariance { get; init; } = 1e-2;
 
     /// <summary>
+    /// Prior variance of the genre-slot weights of an image's first fit (an image still flagged cold). The serving
+    /// cold-start prior (1e-4, docs/model-format.md) is sized for Thompson sampling's exploration; as a training prior
+    /// it would hold the genre weights near the cross-title fold for thousands of examples, so an image whose tags
+    /// mislead (click-bait tagged "comedy") could not correct it. The other slots keep the narrow prior: with little
+    /// data a wide prior on every context slot costs more in variance than it gains (measured in docs/learning.md).
+    /// </summary>
+    public double FirstFitWeightVariance { get; init; } = 1e-2;
+
+    /// <summary>
     /// Added to every prior variance before an update (process noise): keeps the model able to follow drifting
     /// tastes instead of freezing as data accumulates. 0 = a stationary world.
     /// </summary>
@@ -324,7 +333,8 @@ public static class Trainer
             for (var j = 0; j < d; j++)
             {
                 priorMean[j] = old.Weights[j];
-                priorVar[j] = old.Variances[j] + o.VarianceInflation;
+                var genreSlot = j is >= FeatureEncoder.GenreSlot and < FeatureEncoder.GenreSlot + MemberProfile.GenreCount;
+                priorVar[j] = (old.Cold && genreSlot ? Math.Max(old.Variances[j], o.FirstFitWeightVariance) : old.Variances[j]) + o.VarianceInflation;
             }
 
             for (var g = 0; g < MemberProfile.GenreCount; g++)

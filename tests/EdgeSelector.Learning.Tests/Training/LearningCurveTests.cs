@@ -32,17 +32,23 @@ public sealed class LearningCurveTests(ITestOutputHelper output)
             return;
         }
 
-        foreach (var ips in new[] { false, true })
+        (string Name, TrainerOptions Options)[] variants =
+        [
+            ("default (unweighted, cross-title)", new TrainerOptions()),
+            ("inverse-propensity weighted", new TrainerOptions { InversePropensityWeighting = true }),
+            ("no cross-title component", new TrainerOptions { CrossTitle = false }),
+        ];
+        foreach (var (name, options) in variants)
         {
             var world = new LoopWorld(seed: 7);
             var sw = System.Diagnostics.Stopwatch.StartNew();
-            var points = LoopSimulation.Run(world, 1_000_000, 10_000, [10_000, 100_000, 1_000_000], seed: 11, new TrainerOptions { InversePropensityWeighting = ips });
+            var points = LoopSimulation.Run(world, 1_000_000, 10_000, [10_000, 100_000, 1_000_000], seed: 11, options);
             foreach (var p in points)
             {
-                output.WriteLine($"ips={ips} {p.Impressions,9}: greedy {p.GreedyTake:F4} random {p.RandomTake:F4} optimal {p.OptimalTake:F4}");
+                output.WriteLine($"{name}: {p.Impressions,9}: greedy {p.GreedyTake:F4} random {p.RandomTake:F4} optimal {p.OptimalTake:F4}");
             }
 
-            output.WriteLine($"ips={ips}: {sw.Elapsed.TotalSeconds:F1} s");
+            output.WriteLine($"{name}: {sw.Elapsed.TotalSeconds:F1} s");
         }
     }
 }
