@@ -91,6 +91,12 @@ public sealed class EdgeSelectorOptions
     /// <summary>Group commit interval of the impression log in milliseconds.</summary>
     public double LogCommitIntervalMs { get; set; } = 5;
 
+    /// <summary>
+    /// Attribution window in hours: a reward for an event issued longer ago is answered "unknown_event" and not
+    /// logged. Keep it at least the trainer's <c>--window-hours</c> (docs/learning.md).
+    /// </summary>
+    public double AttributionWindowHours { get; set; } = 24;
+
     /// <summary>Whether every decision is appended to the impression log.</summary>
     public bool LogImpressions { get; set; } = true;
 
@@ -127,6 +133,7 @@ public sealed class EdgeSelectorOptions
         Check(AdminPort is > 0 and < 65536 && AdminPort != BinaryPort, nameof(AdminPort), "must be a TCP port other than BinaryPort");
         Check(NodeId is >= 0 and < 4096, nameof(NodeId), "must be in 0..4095");
         Check(StickinessHours > 0, nameof(StickinessHours), "must be positive");
+        Check(AttributionWindowHours > 0, nameof(AttributionWindowHours), "must be positive");
         Check(DeadlineMs > 0, nameof(DeadlineMs), "must be positive");
         Check(MaxQueueDelayMs > 0, nameof(MaxQueueDelayMs), "must be positive");
         Check(MaxTitlesPerPage is >= 1 and <= 10_000, nameof(MaxTitlesPerPage), "must be in 1..10000");
