@@ -101,11 +101,18 @@ public sealed class ImpressionPathTests(ITestOutputHelper output)
 
     /// <summary>
     /// Selections per second with and without the impression log, same node, alternating runs (docs/learning.md,
-    /// "What logging costs"). Asserted loosely (this machine is shared and noisy); the figures are printed.
+    /// "What logging costs"). Asserted loosely (this machine is shared and noisy); the figures are printed. A
+    /// measurement, not a gate: it saturates both cores for seconds and would disturb the timing tests of the other
+    /// test assemblies that run at the same time, so it runs only with EDGESEL_PERF=1.
     /// </summary>
     [Fact]
     public async Task Logging_CostsASmallFractionOfASelection()
     {
+        if (Environment.GetEnvironmentVariable("EDGESEL_PERF") != "1")
+        {
+            return;
+        }
+
         var rates = new Dictionary<bool, List<double>> { [true] = [], [false] = [] };
         foreach (var logging in new[] { true, false, true, false })
         {

@@ -75,7 +75,7 @@ internal sealed class BundleCommand : ICommand
 
     // Images the current bundle does not have start from the cold prior plus what the cross-title component knows
     // about their tags (a new comedy image leans to comedy fans from the first request on).
-    private static (int Titles, int Images) FoldIntoNewImages(List<TitleModel> models, Dictionary<uint, TitleModel> current, CrossTitleModel cross)
+    internal static (int Titles, int Images) FoldIntoNewImages(List<TitleModel> models, Dictionary<uint, TitleModel> current, CrossTitleModel cross)
     {
         int titles = 0, images = 0;
         Span<double> fold = stackalloc double[MemberProfile.GenreCount];

@@ -70,7 +70,9 @@ internal sealed class TrainCommand : ICommand
             if (args.Get("catalog") is { } catalogPath)
             {
                 var space = current.Values.First().Features;
-                current = CatalogModelBuilder.Build(CatalogReader.Load(catalogPath), latest + 1, space, current).ToDictionary(m => m.TitleId);
+                var merged = CatalogModelBuilder.Build(CatalogReader.Load(catalogPath), latest + 1, space, current);
+                BundleCommand.FoldIntoNewImages(merged, current, LoadCrossTitle(repo));
+                current = merged.ToDictionary(m => m.TitleId);
             }
 
             Directory.CreateDirectory(repo.StateDirectory);
