@@ -87,11 +87,13 @@ internal sealed class TrainCommand : ICommand
             long rewardsNext, impressionsNext;
             using (var log = ImpressionLogSnapshotReader.Open(Path.Combine(dataDir, "rewards")))
             {
+                WarnIfRotatedAway(stderr, "reward", state.RewardsAddress, log.BeginAddress);
                 rewardsNext = log.ReadFrom(state.RewardsAddress, new RewardCollector(rewards));
             }
 
             using (var log = ImpressionLogSnapshotReader.Open(Path.Combine(dataDir, "impressions")))
             {
+                WarnIfRotatedAway(stderr, "impression", state.ImpressionsAddress, log.BeginAddress);
                 impressionsNext = log.ReadFrom(state.ImpressionsAddress, new ImpressionFeeder(joiner));
             }
 
@@ -161,6 +163,16 @@ internal sealed class TrainCommand : ICommand
     {
         var path = Path.Combine(repo.StateDirectory, "cross-title.json");
         return File.Exists(path) ? CrossTitleModel.FromJson(File.ReadAllText(path)) : new CrossTitleModel();
+    }
+
+    // The node rotates its logs (LogRetentionMB) whether or not a trainer has read them: say so when it happened.
+    private static void WarnIfRotatedAway(TextWriter stderr, string what, long position, long begin)
+    {
+        if (begin > Math.Max(position, 64))
+        {
+            stderr.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"edgesel train: warning: {begin - Math.Max(position, 64)} bytes of the {what} log were rotated away before this trainer read them (raise LogRetentionMB or train more often)."));
+        }
     }
 
     private static TrainerState LoadState(BundleRepository repo)

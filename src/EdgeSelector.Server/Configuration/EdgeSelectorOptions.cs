@@ -97,6 +97,12 @@ public sealed class EdgeSelectorOptions
     /// </summary>
     public double AttributionWindowHours { get; set; } = 24;
 
+    /// <summary>
+    /// Rotation of the impression and reward logs: each keeps about this many MB of its newest records and drops whole
+    /// 256 MB segments below that (0 = keep everything). Size it for the trainer's cadence (docs/learning.md).
+    /// </summary>
+    public long LogRetentionMB { get; set; } = 16_384;
+
     /// <summary>Whether every decision is appended to the impression log.</summary>
     public bool LogImpressions { get; set; } = true;
 
@@ -134,6 +140,7 @@ public sealed class EdgeSelectorOptions
         Check(NodeId is >= 0 and < 4096, nameof(NodeId), "must be in 0..4095");
         Check(StickinessHours > 0, nameof(StickinessHours), "must be positive");
         Check(AttributionWindowHours > 0, nameof(AttributionWindowHours), "must be positive");
+        Check(LogRetentionMB >= 0, nameof(LogRetentionMB), "must be 0 (keep everything) or positive");
         Check(DeadlineMs > 0, nameof(DeadlineMs), "must be positive");
         Check(MaxQueueDelayMs > 0, nameof(MaxQueueDelayMs), "must be positive");
         Check(MaxTitlesPerPage is >= 1 and <= 10_000, nameof(MaxTitlesPerPage), "must be in 1..10000");

@@ -13,6 +13,8 @@ public sealed class ImpressionLogSnapshotReader : IDisposable
 {
     private readonly IDevice _device;
     private readonly FasterLog _log;
+    private readonly string _segmentDirectory;
+    private readonly long _segmentBytes;
 
     private ImpressionLogSnapshotReader(string directory, long pageBytes, long memoryBytes, long segmentBytes)
     {
@@ -22,6 +24,8 @@ public sealed class ImpressionLogSnapshotReader : IDisposable
             throw new DirectoryNotFoundException($"{root}: no impression log (missing commits/)");
         }
 
+        _segmentDirectory = Path.Combine(root, "log");
+        _segmentBytes = segmentBytes;
         _device = Devices.CreateLogDevice(Path.Combine(root, "log", "impressions.log"), preallocateFile: false, deleteOnClose: false, recoverDevice: true);
         try
         {
@@ -55,8 +59,12 @@ public sealed class ImpressionLogSnapshotReader : IDisposable
         return new ImpressionLogSnapshotReader(directory, page, 4 * page, Sizes.FloorPow2(segmentBytes, nameof(segmentBytes)));
     }
 
-    /// <summary>Address of the first entry still in the log.</summary>
-    public long BeginAddress => _log.BeginAddress;
+    /// <summary>
+    /// Address of the first entry still in the log. FasterLog's read-only recovery does not restore the writer's
+    /// begin address after truncation (it stays at the first page), so the first segment file still on disk bounds it:
+    /// the writer only ever deletes whole segments below its begin address, and a segment boundary is an entry boundary.
+    /// </summary>
+    public long BeginAddress => Math.Max(_log.BeginAddress, FirstSegment() * _segmentBytes);
 
     /// <summary>Every entry below this address was committed when the view was opened (or last refreshed).</summary>
     public long CommittedUntilAddress => _log.CommittedUntilAddress;
@@ -71,22 +79,44 @@ public sealed class ImpressionLogSnapshotReader : IDisposable
     public long ReadFrom<TConsumer>(long fromAddress, TConsumer consumer)
         where TConsumer : IImpressionConsumer
     {
-        var start = Math.Max(fromAddress, _log.BeginAddress);
+        var next = Math.Max(fromAddress, BeginAddress);
         var end = _log.CommittedUntilAddress;
-        if (start >= end)
-        {
-            return start;
-        }
-
-        using var iterator = _log.Scan(start, end, name: null, recover: false, scanUncommitted: false);
         var adapter = new Adapter<TConsumer>(consumer);
-        long next = start;
-        while (iterator.TryConsumeNext(adapter))
+        for (var attempt = 0; next < end; attempt++)
         {
-            next = iterator.NextAddress;
+            try
+            {
+                using var iterator = _log.Scan(next, end, name: null, recover: false, scanUncommitted: false);
+                while (iterator.TryConsumeNext(adapter))
+                {
+                    next = iterator.NextAddress;
+                }
+
+                return Math.Max(next, iterator.NextAddress);
+            }
+            catch (FasterException) when (attempt < 3 && BeginAddress > next)
+            {
+                // The writer rotated the segment we were reading away: what it dropped is gone; go on from its new head.
+                next = BeginAddress;
+            }
         }
 
-        return Math.Max(next, iterator.NextAddress);
+        return next;
+    }
+
+    private long FirstSegment()
+    {
+        long first = long.MaxValue;
+        foreach (var file in Directory.EnumerateFiles(_segmentDirectory, "impressions.log.*"))
+        {
+            var suffix = Path.GetExtension(file).TrimStart('.');
+            if (long.TryParse(suffix, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var index))
+            {
+                first = Math.Min(first, index);
+            }
+        }
+
+        return first == long.MaxValue ? 0 : first;
     }
 
     /// <summary>Closes the view (the writer's files are untouched).</summary>
