@@ -293,10 +293,18 @@ public sealed class ImpressionLogTests : IDisposable
             Assert.True(log.RotatedSegments > 0);
             Assert.True(log.TailAddress - log.BeginAddress <= (512L << 10) + (256L << 10), "the log keeps about RetainBytes");
             Assert.Equal(0, log.BeginAddress % (256L << 10));
-            log.Commit();
-        }
 
-        Assert.True(Directory.GetFiles(Path.Combine(_dir.Path, "log")).Length <= 5, "rotated segment files are deleted");
+            // FASTER deletes the files below the begin address in the background after a commit.
+            var logDir = Path.Combine(_dir.Path, "log");
+            deadline = DateTime.UtcNow.AddSeconds(10);
+            while (Directory.GetFiles(logDir).Length > 5 && DateTime.UtcNow < deadline)
+            {
+                log.Commit();
+                Thread.Sleep(20);
+            }
+
+            Assert.True(Directory.GetFiles(logDir).Length <= 5, $"rotated segment files are deleted: {Directory.GetFiles(logDir).Length} left");
+        }
 
         // What is left reads as whole records, in order, ending at the last one written.
         var first = -1L;
