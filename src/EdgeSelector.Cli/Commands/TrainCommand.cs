@@ -82,7 +82,8 @@ internal sealed class TrainCommand : ICommand
             joiner.LoadPending(pendingPath);
 
             // Rewards first: a reward in this view was accepted after its impression was logged, so the impression
-            // view opened next holds it (unless it was still inside its 5 ms group commit: then it counts as unknown).
+            // view opened next normally holds it; if the impression was still inside its group commit, the join holds
+            // the reward (in pending.esrf) until the impression turns up in a later run or its window closes.
             var rewards = new List<RewardRecord>();
             long rewardsNext, impressionsNext;
             using (var log = ImpressionLogSnapshotReader.Open(Path.Combine(dataDir, "rewards")))

@@ -61,7 +61,11 @@ public sealed class JoinCounters
     /// <summary>Rewards after their impression's window (ignored: the impression is, or will be, a negative).</summary>
     public long LateRewards { get; set; }
 
-    /// <summary>Rewards for an event the join has never seen and whose window cannot have closed.</summary>
+    /// <summary>
+    /// Rewards for an event the join never saw by the time that event's window closed (a reward whose impression has
+    /// not been read yet is held until then: the logs are read separately, and an impression may still have been in
+    /// its group commit when its reward was logged).
+    /// </summary>
     public long UnknownRewards { get; set; }
 
     /// <summary>Rewards stamped before their impression (beyond the clock-skew allowance).</summary>
@@ -89,6 +93,7 @@ public sealed class RewardJoiner
     private const long EventIdEpochUnixSeconds = 1_577_836_800;
 
     private readonly Dictionary<ulong, Pending> _pending = [];
+    private readonly Dictionary<ulong, List<RewardRecord>> _orphans = [];
     private readonly long _windowMs;
     private readonly long _skewMs;
     private readonly QualityPlayRule _rule;
@@ -113,6 +118,9 @@ public sealed class RewardJoiner
     /// <summary>Impressions whose window is still open.</summary>
     public int PendingCount => _pending.Count;
 
+    /// <summary>Rewards held for an impression not seen yet (their event's window is still open).</summary>
+    public int OrphanRewardCount => _orphans.Values.Sum(l => l.Count);
+
     /// <summary>Takes an impression; fallbacks are counted and dropped.</summary>
     public void AddImpression(in ImpressionRecord impression)
     {
@@ -129,6 +137,13 @@ public sealed class RewardJoiner
         }
 
         Counters.Impressions++;
+        if (_orphans.Remove(impression.EventId, out var early))
+        {
+            foreach (var reward in early)
+            {
+                AddReward(reward);
+            }
+        }
     }
 
     /// <summary>Takes a reward (in any order relative to other rewards; after its impression was added).</summary>
@@ -137,14 +152,24 @@ public sealed class RewardJoiner
         if (!_pending.TryGetValue(reward.EventId, out var pending))
         {
             // The event id carries the second it was issued (docs/protocol.md): a reward for an event whose window
-            // closed before the reward was observed is late; anything else we cannot place is unknown.
-            if (reward.EventId != 0 && IssuedUnixMs(reward.EventId) + _windowMs + 1000 < reward.TimestampMs)
+            // closed before the reward was observed is late; one with no id is unknown; anything else waits for its
+            // impression until the event's window closes (then it is unknown).
+            if (reward.EventId == 0)
+            {
+                Counters.UnknownRewards++;
+            }
+            else if (IssuedUnixMs(reward.EventId) + _windowMs + 1000 < reward.TimestampMs)
             {
                 Counters.LateRewards++;
             }
             else
             {
-                Counters.UnknownRewards++;
+                if (!_orphans.TryGetValue(reward.EventId, out var list))
+                {
+                    _orphans[reward.EventId] = list = [];
+                }
+
+                list.Add(reward);
             }
 
             return;
@@ -186,6 +211,22 @@ public sealed class RewardJoiner
     {
         var closed = new List<LabeledExample>();
         List<ulong>? done = null;
+        foreach (var (id, rewards) in _orphans)
+        {
+            // The impression can no longer be attributed: its window (measured from when its id was issued) closed.
+            if (IssuedUnixMs(id) + 1000 + _windowMs <= watermarkMs)
+            {
+                (done ??= []).Add(id);
+                Counters.UnknownRewards += rewards.Count;
+            }
+        }
+
+        if (done is not null)
+        {
+            done.ForEach(id => _orphans.Remove(id));
+            done = null;
+        }
+
         foreach (var (id, p) in _pending)
         {
             if (p.Impression.TimestampMs + _windowMs > watermarkMs)
@@ -230,6 +271,14 @@ public sealed class RewardJoiner
         var temp = path + ".tmp";
         using (var writer = new RecordFileWriter(temp))
         {
+            foreach (var early in _orphans.Values)
+            {
+                foreach (var reward in early)
+                {
+                    writer.Append(reward);
+                }
+            }
+
             foreach (var p in _pending.Values)
             {
                 writer.Append(p.Impression);

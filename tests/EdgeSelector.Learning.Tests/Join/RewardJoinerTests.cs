@@ -105,10 +105,31 @@ public sealed class RewardJoinerTests
         joiner.AddReward(Quality(id, T0 - Hour));                        // before its impression: invalid
         joiner.AddReward(new RewardRecord { EventId = id, TimestampMs = T0 + 1, PlayStarted = true, MinutesWatched = float.NaN });
 
-        Assert.Equal(2, joiner.Counters.UnknownRewards);
+        Assert.Equal(1, joiner.Counters.UnknownRewards);   // the one without an id; the other waits for its impression
+        Assert.Equal(1, joiner.OrphanRewardCount);
         Assert.Equal(1, joiner.Counters.LateRewards);
         Assert.Equal(2, joiner.Counters.InvalidRewards);
         Assert.False(Assert.Single(joiner.Close(T0 + Window)).Label);
+        Assert.Equal(1, joiner.OrphanRewardCount);          // its event's window (from the id's second) is still open
+
+        Assert.Empty(joiner.Close(T0 + Window + 1000));
+        Assert.Equal(2, joiner.Counters.UnknownRewards);
+        Assert.Equal(0, joiner.OrphanRewardCount);
+    }
+
+    [Fact]
+    public void Reward_ReadBeforeItsImpression_IsHeldAndJoinsWhenTheImpressionArrives()
+    {
+        var joiner = new RewardJoiner();
+        var id = EventId(T0, 1);
+        joiner.AddReward(Quality(id, T0 + 5));
+        Assert.Equal(1, joiner.OrphanRewardCount);
+
+        joiner.AddImpression(Impression(id, T0));
+        Assert.Equal(0, joiner.OrphanRewardCount);
+        Assert.True(Assert.Single(joiner.Close(T0 + Window)).Label);
+        Assert.Equal(1, joiner.Counters.Rewards);
+        Assert.Equal(0, joiner.Counters.UnknownRewards);
     }
 
     [Fact]
@@ -160,17 +181,21 @@ public sealed class RewardJoinerTests
             first.AddImpression(Impression(a, T0));
             first.AddImpression(Impression(b, T0));
             first.AddReward(Quality(a, T0 + Hour));
+            var c = EventId(T0, 3);
+            first.AddReward(Quality(c, T0 + Hour)); // its impression comes in the next run
             Assert.Empty(first.Close(T0 + Hour));
             first.SavePending(path);
 
             var second = new RewardJoiner();
             second.LoadPending(path);
             Assert.Equal(2, second.PendingCount);
+            Assert.Equal(1, second.OrphanRewardCount);
             second.AddReward(Quality(b, T0 + (2 * Hour)));
+            second.AddImpression(Impression(c, T0));
             var examples = second.Close(T0 + Window);
             Assert.All(examples, e => Assert.True(e.Label));
-            Assert.Equal(2, examples.Count);
-            Assert.Equal(1, second.Counters.Rewards); // the reward of the first run is not counted twice
+            Assert.Equal(3, examples.Count);
+            Assert.Equal(2, second.Counters.Rewards); // b and c; a's reward, counted by the first run, is not counted twice
         }
         finally
         {
