@@ -13,7 +13,8 @@ namespace EdgeSelector.Learning.Training;
 /// <param name="GreedyTake">Expected take fraction of the greedy policy of the current models on fresh traffic.</param>
 /// <param name="RandomTake">Expected take fraction of the uniformly random policy on the same traffic.</param>
 /// <param name="OptimalTake">Expected take fraction of the best image for every request.</param>
-public readonly record struct LearningPoint(long Impressions, double GreedyTake, double RandomTake, double OptimalTake);
+/// <param name="ServedTake">Expected take fraction of what the exploring policy actually served in the last retrain interval.</param>
+public readonly record struct LearningPoint(long Impressions, double GreedyTake, double RandomTake, double OptimalTake, double ServedTake = 0);
 
 /// <summary>
 /// The whole loop in one process, without sockets, on a <see cref="LoopWorld"/>: serve with the real
@@ -40,6 +41,8 @@ public static class LoopSimulation
         var points = new List<LearningPoint>();
         var start = new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero).ToUnixTimeMilliseconds();
         ulong eventId = 1;
+        double served = 0;
+        long servedCount = 0;
         for (long n = 1; n <= impressions; n++)
         {
             var m = rng.Next(world.MemberCount);
@@ -54,6 +57,8 @@ public static class LoopSimulation
 
             var decision = engine.Select(view, member, title, unixMs);
             var record = ImpressionRecord.FromDecision(eventId, unixMs, decision, view.ImageCount, member, title);
+            served += world.QualityProbability(m, titleId, decision.ImageId);
+            servedCount++;
             joiner.AddImpression(record);
             if (world.Respond(m, titleId, decision.ImageId, eventId, unixMs, rng) is { } reward)
             {
@@ -70,8 +75,11 @@ public static class LoopSimulation
                 blobs = Serialize(models);
                 if (checkpoints.Contains(n))
                 {
-                    points.Add(Evaluate(world, blobs, n, evaluationRequests, seed + 1));
+                    points.Add(Evaluate(world, blobs, n, evaluationRequests, seed + 1) with { ServedTake = served / Math.Max(1, servedCount) });
                 }
+
+                served = 0;
+                servedCount = 0;
             }
         }
 

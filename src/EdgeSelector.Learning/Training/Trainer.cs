@@ -16,6 +16,13 @@ public sealed record TrainerOptions
     /// <summary>Learn and fold in the cross-title component.</summary>
     public bool CrossTitle { get; init; } = true;
 
+    /// <summary>
+    /// Most tags the cross-title component fits in one run (the most frequent among the run's examples; tags it knows
+    /// already come first). Bounds the fit at (17 × this)² doubles whatever the catalog's tag vocabulary (one
+    /// "cast:…" tag per actor would otherwise make it cubic in the cast).
+    /// </summary>
+    public int MaxCrossTitleTags { get; init; } = 64;
+
     /// <summary>Prior variance of a new cross-title coefficient.</summary>
     public double CrossTitlePriorVariance { get; init; } = 1e-2;
 
@@ -189,18 +196,39 @@ public static class Trainer
             return;
         }
 
-        foreach (var model in current.Values)
+        // The tags of the images shown in this run, most frequent first (known ones before new ones), capped.
+        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var (titleId, list) in byTitle)
         {
-            foreach (var image in model.Images)
+            var model = current[titleId];
+            foreach (var e in list)
             {
-                foreach (var tag in image.Tags)
+                foreach (var tag in model.Images.Find(i => i.Id == examples[e].Impression.ChosenImageId)!.Tags)
                 {
-                    cross.Ensure(tag, o.CrossTitlePriorVariance);
+                    counts[tag] = counts.GetValueOrDefault(tag) + 1;
                 }
             }
         }
 
-        var regression = new DiagonalBayesianRegression(cross.Tags.Count * CrossTitleModel.PerTag);
+        var selected = counts.Keys
+            .OrderByDescending(t => cross.IndexOf(t) >= 0)
+            .ThenByDescending(t => counts[t])
+            .ThenBy(t => t, StringComparer.Ordinal)
+            .Take(o.MaxCrossTitleTags)
+            .ToList();
+        if (selected.Count == 0)
+        {
+            return;
+        }
+
+        // Slot of each selected tag in this run's regression, by its index in the component.
+        var slotOf = new Dictionary<int, int>();
+        foreach (var tag in selected)
+        {
+            slotOf[cross.Ensure(tag, o.CrossTitlePriorVariance)] = slotOf.Count;
+        }
+
+        var regression = new DiagonalBayesianRegression(slotOf.Count * CrossTitleModel.PerTag);
         var indices = new List<int>();
         var values = new List<double>();
         var sorted = new SortedDictionary<int, double>();
@@ -217,8 +245,12 @@ public static class Trainer
                 sorted.Clear();
                 foreach (var tag in image.Tags)
                 {
-                    var t = cross.IndexOf(tag);
-                    var at = t * CrossTitleModel.PerTag;
+                    if (!slotOf.TryGetValue(cross.IndexOf(tag), out var slot))
+                    {
+                        continue;
+                    }
+
+                    var at = slot * CrossTitleModel.PerTag;
                     sorted[at] = 1.0;
                     for (var g = 0; g < MemberProfile.GenreCount; g++)
                     {
@@ -247,14 +279,27 @@ public static class Trainer
 
         var p = (double)pos / Math.Max(1, n);
         var noise = Math.Max(p * (1 - p), o.MinNoiseVariance);
-        var priorVar = cross.Variance.Select(v => v + o.VarianceInflation).ToArray();
+        var priorMean = new double[regression.Parameters];
+        var priorVar = new double[regression.Parameters];
+        foreach (var (t, slot) in slotOf)
+        {
+            for (var k = 0; k < CrossTitleModel.PerTag; k++)
+            {
+                priorMean[(slot * CrossTitleModel.PerTag) + k] = cross.Mean[(t * CrossTitleModel.PerTag) + k];
+                priorVar[(slot * CrossTitleModel.PerTag) + k] = cross.Variance[(t * CrossTitleModel.PerTag) + k] + o.VarianceInflation;
+            }
+        }
+
         var mean = new double[regression.Parameters];
         var variance = new double[regression.Parameters];
-        regression.Solve(cross.Mean.ToArray(), priorVar, noise, mean, variance);
-        for (var i = 0; i < mean.Length; i++)
+        regression.Solve(priorMean, priorVar, noise, mean, variance);
+        foreach (var (t, slot) in slotOf)
         {
-            cross.Mean[i] = mean[i];
-            cross.Variance[i] = variance[i];
+            for (var k = 0; k < CrossTitleModel.PerTag; k++)
+            {
+                cross.Mean[(t * CrossTitleModel.PerTag) + k] = mean[(slot * CrossTitleModel.PerTag) + k];
+                cross.Variance[(t * CrossTitleModel.PerTag) + k] = variance[(slot * CrossTitleModel.PerTag) + k];
+            }
         }
     }
 

@@ -112,6 +112,26 @@ public sealed class TrainerTests
     }
 
     [Fact]
+    public void CrossTitle_ALargeTagVocabulary_IsCappedToTheMostFrequentTags()
+    {
+        var world = new LoopWorld(titles: 8, members: 1_000, seed: 5);
+        var (impressions, rewards) = UniformLog(world, 5_000, seed: 6);
+        var current = CatalogModelBuilder.Build(world.Catalog, 1, FeatureSpace.Default).ToDictionary(m => m.TitleId);
+        foreach (var image in current.Values.SelectMany(m => m.Images))
+        {
+            image.Tags = [.. image.Tags, $"cast:{image.Id}"]; // one tag per image: 32 more tags
+        }
+
+        var cross = new CrossTitleModel();
+        var (models, report) = Trainer.Train(current, Join(impressions, rewards, new QualityPlayRule()), cross, 2, new TrainerOptions { MaxCrossTitleTags = 10 });
+
+        Assert.Equal(10, cross.Tags.Count);
+        Assert.Equal(10, report.CrossTitleTags);
+        Assert.Contains(LoopWorld.ClickbaitTag, cross.Tags); // on a quarter of all impressions: among the most frequent
+        Assert.Equal(current.Count, models.Count);
+    }
+
+    [Fact]
     public void Train_KeepsTheServingScale_ScoresAreTakeProbabilities()
     {
         var world = new LoopWorld(titles: 4, members: 2_000, seed: 8);
