@@ -48,24 +48,34 @@ public sealed record TrainerOptions
 /// <summary>What a training run did, for the bundle manifest and people.</summary>
 public sealed record TrainingReport
 {
+    /// <summary>Labelled examples used (their image still exists).</summary>
     public long Examples { get; init; }
 
+    /// <summary>Examples labelled a take (quality play).</summary>
     public long Positives { get; init; }
 
+    /// <summary>Examples dropped because their title or image is no longer in the models.</summary>
     public long SkippedUnknownImage { get; init; }
 
+    /// <summary>Titles that had examples.</summary>
     public int TitlesTrained { get; init; }
 
+    /// <summary>Images whose posterior was updated.</summary>
     public int ImagesTrained { get; init; }
 
+    /// <summary>Tags the cross-title component knows after the run.</summary>
     public int CrossTitleTags { get; init; }
 
+    /// <summary>Whether examples were weighted by inverse propensity.</summary>
     public bool InversePropensityWeighting { get; init; }
 
+    /// <summary>Earliest impression time of the examples (unix ms; 0 without examples).</summary>
     public long FromMs { get; init; }
 
+    /// <summary>Latest impression time of the examples (unix ms).</summary>
     public long ToMs { get; init; }
 
+    /// <summary>Fraction of examples that were takes.</summary>
     public double MeanLabel { get; init; }
 
     /// <summary>The join's counters for this run (null when the caller joined elsewhere).</summary>
