@@ -11,7 +11,7 @@ namespace EdgeSelector.Integration.Tests;
 public sealed class CliDeployTests
 {
     [Fact]
-    public async Task Push_TamperedUnsignedWrongKeyAndStaleBundles_RefusedAndServedVersionUnchanged_ForceAndRollbackWork()
+    public async Task Push_TamperedUnsignedWrongKeyCorruptAndStaleBundles_RefusedAndServedVersionUnchanged_ForceAndRollbackWork()
     {
         using var ws = new Cli.Workspace();
         await using var server = await LiveServer.StartAsync(); // the demo: bundle 1
@@ -35,7 +35,13 @@ public sealed class CliDeployTests
         var wrongDir = Path.Combine(ws.Path, "wrong");
         Ok(Cli.Run("bundle", "--catalog", catalog, "--models", wrongDir, "--key-file", otherKey, "--version", "6"));
 
-        foreach (var (path, status) in new[] { (tampered, "403"), (unsigned, "403"), (new BundleRepository(wrongDir).PathOf(6), "403") })
+        // Correctly signed, but a model inside is corrupt (signed after the damage): the model check refuses it.
+        var corrupt = ws.File_("corrupt.esb");
+        var blobs = models.Values.Select(m => m.Serialize()).ToList();
+        blobs[0][blobs[0].Length - 1] ^= 0x01;
+        File.WriteAllBytes(corrupt, ModelBundle.Write(manifest, blobs, Encoding.UTF8.GetBytes(LiveServer.BundleKey)));
+
+        foreach (var (path, status) in new[] { (tampered, "403"), (unsigned, "403"), (new BundleRepository(wrongDir).PathOf(6), "403"), (corrupt, "422") })
         {
             var push = Cli.Run("push", "--bundle", path, "--server", url, "--token-file", ws.TokenFile);
             Assert.Equal(1, push.Exit);
