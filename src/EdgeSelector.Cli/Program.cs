@@ -15,7 +15,16 @@ public static class Program
     public const int ExitUsage = 2;
 
     // To add a sub-command: implement ICommand in Commands/ and list it here.
-    private static readonly ICommand[] Commands = [new EvaluateCommand(), new SimulateCommand()];
+    private static readonly ICommand[] Commands =
+    [
+        new EvaluateCommand(),
+        new SimulateCommand(),
+        new BundleCommand(),
+        new TrainCommand(),
+        new PushCommand(),
+        new RollbackCommand(),
+        new ProfilesCommand(),
+    ];
 
     /// <summary>Dispatches to a sub-command.</summary>
     public static int Main(string[] args) => Run(args, Console.Out, Console.Error);
@@ -46,7 +55,7 @@ public static class Program
 
         try
         {
-            var parsed = CommandArgs.Parse(args.Skip(1).ToArray(), command.ValueOptions, command.Flags);
+            var parsed = CommandArgs.Parse(args.Skip(1).ToArray(), command.ValueOptions, command.Flags, command.MaxPositionals);
             return command.Run(parsed, stdout, stderr);
         }
         catch (UsageException e)

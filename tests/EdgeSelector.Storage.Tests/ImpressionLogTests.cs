@@ -257,6 +257,122 @@ public sealed class ImpressionLogTests : IDisposable
         Assert.True(seen.Count >= reported, $"child reported {reported} committed entries; {seen.Count} readable");
     }
 
+    [Fact]
+    public void RetainBytes_RotatesWholeSegments_FilesStayBounded_ReadersResumeAtWholeRecords()
+    {
+        const int Count = 60_000; // 48-byte records: ~3.4 MB through 256 KB segments
+        var options = new ImpressionLogOptions
+        {
+            DataDirectory = _dir.Path,
+            MemoryBytes = 1L << 20,
+            PageBytes = 64L << 10,
+            SegmentBytes = 256L << 10,
+            CommitInterval = TimeSpan.FromMilliseconds(5),
+            CommitBytes = 64L << 10,
+            RetainBytes = 512L << 10,
+        };
+        using (var log = ImpressionLog.Open(options))
+        {
+            var record = new byte[ImpressionLogCrashHelper.RecordBytes];
+            for (int i = 0; i < Count; i++)
+            {
+                ImpressionLogCrashHelper.Fill(record, (ulong)i);
+                while (!log.TryEnqueue(record, out _))
+                {
+                    Thread.Yield();
+                }
+            }
+
+            log.Commit();
+            var deadline = DateTime.UtcNow.AddSeconds(10);
+            while (log.TailAddress - log.BeginAddress > (512L << 10) + (256L << 10) && DateTime.UtcNow < deadline)
+            {
+                Thread.Sleep(10);
+            }
+
+            Assert.True(log.RotatedSegments > 0);
+            Assert.True(log.TailAddress - log.BeginAddress <= (512L << 10) + (256L << 10), "the log keeps about RetainBytes");
+            Assert.Equal(0, log.BeginAddress % (256L << 10));
+
+            // FASTER deletes the files below the begin address in the background after a commit.
+            var logDir = Path.Combine(_dir.Path, "log");
+            deadline = DateTime.UtcNow.AddSeconds(10);
+            while (Directory.GetFiles(logDir).Length > 5 && DateTime.UtcNow < deadline)
+            {
+                log.Commit();
+                Thread.Sleep(20);
+            }
+
+            Assert.True(Directory.GetFiles(logDir).Length <= 5, $"rotated segment files are deleted: {Directory.GetFiles(logDir).Length} left");
+        }
+
+        // What is left reads as whole records, in order, ending at the last one written.
+        var first = -1L;
+        var last = -1L;
+        var errors = 0;
+        using (var snapshot = ImpressionLogSnapshotReader.Open(_dir.Path, pageBytes: 64L << 10, segmentBytes: 256L << 10))
+        {
+            Assert.True(snapshot.BeginAddress % (256L << 10) == 0, $"snapshot begin {snapshot.BeginAddress} committed {snapshot.CommittedUntilAddress}");
+            snapshot.ReadFrom(0, new Sequence(v =>
+            {
+                if (first < 0)
+                {
+                    first = v;
+                }
+                else if (v != last + 1)
+                {
+                    errors++;
+                }
+
+                last = v;
+            }));
+        }
+
+        Assert.True(first > 0, "the head was rotated away");
+        Assert.Equal(Count - 1, last);
+        Assert.Equal(0, errors);
+    }
+
+    [Fact]
+    public async Task SnapshotReader_WhileWriterAppends_ReadsCommittedEntriesInOrderAndResumes()
+    {
+        const int Count = 20_000;
+        using var log = ImpressionLog.Open(Options(_dir.Path));
+        var record = new byte[ImpressionLogCrashHelper.RecordBytes];
+        long last = 0;
+        for (int i = 0; i < Count / 2; i++)
+        {
+            ImpressionLogCrashHelper.Fill(record, (ulong)i);
+            Assert.True(log.TryEnqueue(record, out last));
+        }
+
+        await log.WaitForCommitAsync(last).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        var seen = new Seen();
+        long resume;
+        using (var snapshot = ImpressionLogSnapshotReader.Open(_dir.Path, pageBytes: 64L << 10, segmentBytes: 256L << 10))
+        {
+            resume = snapshot.ReadFrom(0, new Checker(seen));
+        }
+
+        Assert.Null(seen.Error);
+        Assert.Equal(Count / 2, seen.Count);
+
+        for (int i = Count / 2; i < Count; i++)
+        {
+            ImpressionLogCrashHelper.Fill(record, (ulong)i);
+            Assert.True(log.TryEnqueue(record, out last));
+        }
+
+        await log.WaitForCommitAsync(last).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        using (var snapshot = ImpressionLogSnapshotReader.Open(_dir.Path, pageBytes: 64L << 10, segmentBytes: 256L << 10))
+        {
+            var rest = new Seen { Count = Count / 2 };
+            snapshot.ReadFrom(resume, new Checker(rest));
+            Assert.Null(rest.Error);
+            Assert.Equal(Count, rest.Count);
+        }
+    }
+
     private void AppendRange(int start, int count, bool commit)
     {
         using var log = ImpressionLog.Open(Options(_dir.Path));
@@ -285,6 +401,15 @@ public sealed class ImpressionLogTests : IDisposable
         }
 
         return seen;
+    }
+
+    private readonly struct Sequence(Action<long> onValue) : IImpressionConsumer
+    {
+        public void Consume(ReadOnlySpan<byte> record, long address, long nextAddress)
+        {
+            var value = record.Length >= 8 ? System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(record) : ulong.MaxValue;
+            onValue(value < 60_000 && ImpressionLogCrashHelper.Check(record, value) ? (long)value : -100);
+        }
     }
 
     private sealed class Seen

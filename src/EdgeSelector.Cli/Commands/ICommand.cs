@@ -18,6 +18,9 @@ internal interface ICommand
     /// <summary>Options that take no value, without the dashes.</summary>
     IReadOnlySet<string> Flags { get; }
 
+    /// <summary>How many positional arguments (words before or between the options) the command takes; 0 for most.</summary>
+    int MaxPositionals => 0;
+
     /// <summary>Runs the command; returns the process exit code. Throws <see cref="UsageException"/> for a bad command line.</summary>
     int Run(CommandArgs args, TextWriter stdout, TextWriter stderr);
 }
@@ -25,27 +28,38 @@ internal interface ICommand
 /// <summary>A malformed command line: printed with the command's usage, exit code 2.</summary>
 internal sealed class UsageException(string message) : Exception(message);
 
-/// <summary>Parsed <c>--name value</c> options and <c>--flag</c> switches (no positional arguments).</summary>
+/// <summary>Parsed <c>--name value</c> options, <c>--flag</c> switches and, for commands that take them, positional words.</summary>
 internal sealed class CommandArgs
 {
     private readonly Dictionary<string, string> _values;
     private readonly HashSet<string> _flags;
 
-    private CommandArgs(Dictionary<string, string> values, HashSet<string> flags)
+    private CommandArgs(Dictionary<string, string> values, HashSet<string> flags, List<string> positionals)
     {
         _values = values;
         _flags = flags;
+        Positionals = positionals;
     }
 
-    public static CommandArgs Parse(IReadOnlyList<string> args, IReadOnlySet<string> valueOptions, IReadOnlySet<string> flags)
+    /// <summary>The positional words, in order.</summary>
+    public IReadOnlyList<string> Positionals { get; }
+
+    public static CommandArgs Parse(IReadOnlyList<string> args, IReadOnlySet<string> valueOptions, IReadOnlySet<string> flags, int maxPositionals = 0)
     {
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
         var seenFlags = new HashSet<string>(StringComparer.Ordinal);
+        var positionals = new List<string>();
         for (var i = 0; i < args.Count; i++)
         {
             var arg = args[i];
             if (!arg.StartsWith("--", StringComparison.Ordinal) || arg.Length == 2)
             {
+                if (positionals.Count < maxPositionals && arg.Length > 0 && arg != "--")
+                {
+                    positionals.Add(arg);
+                    continue;
+                }
+
                 throw new UsageException($"unexpected argument '{arg}'.");
             }
 
@@ -75,7 +89,7 @@ internal sealed class CommandArgs
             }
         }
 
-        return new CommandArgs(values, seenFlags);
+        return new CommandArgs(values, seenFlags, positionals);
     }
 
     public string? Get(string name) => _values.GetValueOrDefault(name);

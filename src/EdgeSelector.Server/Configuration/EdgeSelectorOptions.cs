@@ -106,6 +106,18 @@ public sealed class EdgeSelectorOptions
     /// <summary>Group commit interval of the impression log in milliseconds.</summary>
     public double LogCommitIntervalMs { get; set; } = 5;
 
+    /// <summary>
+    /// Attribution window in hours: a reward for an event issued longer ago is answered "unknown_event" and not
+    /// logged. Keep it at least the trainer's <c>--window-hours</c> (docs/learning.md).
+    /// </summary>
+    public double AttributionWindowHours { get; set; } = 24;
+
+    /// <summary>
+    /// Rotation of the impression and reward logs: each keeps about this many MB of its newest records and drops whole
+    /// 256 MB segments below that (0 = keep everything). Size it for the trainer's cadence (docs/learning.md).
+    /// </summary>
+    public long LogRetentionMB { get; set; } = 16_384;
+
     /// <summary>Whether every decision is appended to the impression log.</summary>
     public bool LogImpressions { get; set; } = true;
 
@@ -143,6 +155,8 @@ public sealed class EdgeSelectorOptions
         Check(RespPort == 0 || (RespPort is > 0 and < 65536 && RespPort != BinaryPort && RespPort != AdminPort), nameof(RespPort), "must be 0 (off) or a TCP port other than BinaryPort and AdminPort");
         Check(NodeId is >= 0 and < 4096, nameof(NodeId), "must be in 0..4095");
         Check(StickinessHours > 0, nameof(StickinessHours), "must be positive");
+        Check(AttributionWindowHours > 0, nameof(AttributionWindowHours), "must be positive");
+        Check(LogRetentionMB >= 0, nameof(LogRetentionMB), "must be 0 (keep everything) or positive");
         Check(DeadlineMs > 0, nameof(DeadlineMs), "must be positive");
         Check(MaxQueueDelayMs > 0, nameof(MaxQueueDelayMs), "must be positive");
         Check(MaxTitlesPerPage is >= 1 and <= 10_000, nameof(MaxTitlesPerPage), "must be in 1..10000");

@@ -11,8 +11,6 @@ namespace EdgeSelector.Server.Serving;
 /// </summary>
 internal sealed class RewardService
 {
-    /// <summary>How long after an impression a reward still counts (the join's attribution window).</summary>
-    public static readonly TimeSpan AttributionWindow = TimeSpan.FromHours(24);
 
     private const int MaxRemembered = 1 << 20;
 
@@ -20,14 +18,20 @@ internal sealed class RewardService
     private readonly ConcurrentDictionary<ulong, byte> _seen = new();
     private readonly ConcurrentQueue<ulong> _order = new();
 
-    public RewardService(ServerState state) => _state = state;
+    private readonly long _windowMs;
+
+    public RewardService(ServerState state)
+    {
+        _state = state;
+        _windowMs = (long)TimeSpan.FromHours(state.Options.AttributionWindowHours).TotalMilliseconds;
+    }
 
     public RewardStatus Record(in RewardRequest reward)
     {
         var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         var issued = EventIds.ApproximateUnixMs(reward.EventId);
         RewardStatus status;
-        if (reward.EventId == 0 || issued > now + 3_600_000 || issued < now - (long)AttributionWindow.TotalMilliseconds
+        if (reward.EventId == 0 || issued > now + 3_600_000 || issued < now - _windowMs
             || !float.IsFinite(reward.MinutesWatched) || !float.IsFinite(reward.FractionCompleted))
         {
             status = RewardStatus.UnknownEvent;

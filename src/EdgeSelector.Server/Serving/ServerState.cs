@@ -47,6 +47,7 @@ internal sealed class ServerState : IDisposable
                     DataDirectory = Path.Combine(DataDir, "impressions"),
                     MemoryBytes = (long)options.ImpressionLogMemoryMB << 20,
                     CommitInterval = TimeSpan.FromMilliseconds(options.LogCommitIntervalMs),
+                    RetainBytes = options.LogRetentionMB << 20,
                 });
             }
 
@@ -56,6 +57,7 @@ internal sealed class ServerState : IDisposable
                 MemoryBytes = 8L << 20,
                 PageBytes = 1L << 20,
                 CommitInterval = TimeSpan.FromMilliseconds(options.LogCommitIntervalMs),
+                RetainBytes = options.LogRetentionMB << 20,
             });
         }
         catch

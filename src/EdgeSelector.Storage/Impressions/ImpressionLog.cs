@@ -13,6 +13,8 @@ public sealed class ImpressionLog : IDisposable
     private readonly IDevice _device;
     private readonly FasterLog _log;
     private readonly long _commitBytes;
+    private readonly long _retainBytes;
+    private readonly long _segmentBytes;
     private readonly TimeSpan _commitInterval;
     // No max count: two appenders can both pass the wake-up guard around a committer timeout, and a second Release
     // on a full semaphore would throw on the request path. An extra count only costs the committer one spare loop.
@@ -37,7 +39,10 @@ public sealed class ImpressionLog : IDisposable
             throw new ArgumentException("MemoryBytes must hold at least two pages and SegmentBytes at least one page.", nameof(options));
         }
 
+        ArgumentOutOfRangeException.ThrowIfNegative(options.RetainBytes);
         _commitBytes = options.CommitBytes;
+        _retainBytes = options.RetainBytes;
+        _segmentBytes = segmentBytes;
         _commitInterval = options.CommitInterval;
         MaxRecordBytes = (int)Math.Min(int.MaxValue, pageBytes - 64);
 
@@ -205,6 +210,28 @@ public sealed class ImpressionLog : IDisposable
         _wake.Dispose();
     }
 
+    /// <summary>Dropped segments so far (rotation by <see cref="ImpressionLogOptions.RetainBytes"/>).</summary>
+    public long RotatedSegments { get; private set; }
+
+    // Segment boundaries are page boundaries, and FasterLog never lets an entry cross a page, so the cut is always an
+    // entry boundary: a reader resuming at BeginAddress reads whole records.
+    private void Rotate()
+    {
+        if (_retainBytes <= 0)
+        {
+            return;
+        }
+
+        var tail = _log.CommittedUntilAddress;
+        var cut = (tail - _retainBytes) / _segmentBytes * _segmentBytes;
+        if (cut > _log.BeginAddress)
+        {
+            RotatedSegments += (cut - _log.BeginAddress + _segmentBytes - 1) / _segmentBytes;
+            _log.TruncateUntil(cut);
+            MarkIteratorsChanged();
+        }
+    }
+
     /// <summary>Reader positions and truncation are persisted by a commit even when no entry is pending.</summary>
     internal void MarkIteratorsChanged() => Volatile.Write(ref _iteratorsChanged, 1);
 
@@ -222,6 +249,8 @@ public sealed class ImpressionLog : IDisposable
                 {
                     await _log.CommitAsync(token).ConfigureAwait(false);
                 }
+
+                Rotate();
             }
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)

@@ -23,4 +23,11 @@ public sealed class ImpressionLogOptions
 
     /// <summary>Group commit: appenders wake the committer early once this many bytes are uncommitted.</summary>
     public long CommitBytes { get; init; } = 1L << 20;
+
+    /// <summary>
+    /// Rotation: once the log holds more than this many bytes, whole segments at its head are dropped (the
+    /// committer truncates to the segment boundary at or below tail − RetainBytes; FASTER deletes the files after the
+    /// next commit). 0 keeps everything. Readers further behind lose what was dropped (docs/storage.md).
+    /// </summary>
+    public long RetainBytes { get; init; }
 }

@@ -1,0 +1,140 @@
+using EdgeSelector.Learning.Training;
+
+namespace EdgeSelector.Cli.Commands;
+
+/// <summary><c>edgesel push</c>: sends a signed bundle to the admin API (PUT /v1/models) of one or more servers.</summary>
+internal sealed class PushCommand : ICommand
+{
+    public string Name => "push";
+
+    public string Summary => "send a signed bundle to one or more servers (PUT /v1/models)";
+
+    public string Usage => """
+        usage: edgesel push (--bundle FILE | --models DIR) --server URL[,URL...] [--token-file FILE] [--force]
+          --bundle      the bundle file to send
+          --models      send the newest serving bundle of this directory
+          --server      admin API base URLs, comma-separated (http://host:7401)
+          --token-file  admin bearer token (else $EDGESEL_ADMIN_TOKEN)
+          --force       let a server accept a version older than the one it serves
+        every server is tried; the server checks the signature, every model and the version, and applies all or nothing.
+        exit codes: 0 every server applied it, 1 some server refused it or could not be reached, 2 bad command line
+        """;
+
+    public IReadOnlySet<string> ValueOptions { get; } = new HashSet<string> { "bundle", "models", "server", "token-file" };
+
+    public IReadOnlySet<string> Flags { get; } = new HashSet<string> { "force" };
+
+    public int Run(CommandArgs args, TextWriter stdout, TextWriter stderr)
+    {
+        var servers = Servers.Parse(args);
+        var token = Secrets.AdminToken(args);
+        string path;
+        if (args.Get("bundle") is { } file)
+        {
+            path = file;
+        }
+        else if (args.Get("models") is { } dir)
+        {
+            var repo = new BundleRepository(dir);
+            var latest = repo.LatestVersion();
+            if (latest == 0)
+            {
+                stderr.WriteLine($"edgesel push: {repo.Directory}: no bundle.");
+                return Program.ExitInputError;
+            }
+
+            path = repo.PathOf(latest);
+        }
+        else
+        {
+            throw new UsageException("give --bundle FILE or --models DIR.");
+        }
+
+        if (!File.Exists(path))
+        {
+            stderr.WriteLine($"edgesel push: {path}: file not found.");
+            return Program.ExitInputError;
+        }
+
+        var bytes = File.ReadAllBytes(path);
+        var failed = 0;
+        foreach (var server in servers)
+        {
+            using var http = Servers.Client(server, token, TimeSpan.FromMinutes(5));
+            try
+            {
+                using var content = new ByteArrayContent(bytes);
+                content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/octet-stream");
+                using var response = http.PutAsync(args.Has("force") ? "/v1/models?force=true" : "/v1/models", content).GetAwaiter().GetResult();
+                var body = response.Content.ReadAsStringAsync().GetAwaiter().GetResult();
+                if (response.IsSuccessStatusCode)
+                {
+                    stdout.WriteLine($"{server}: applied {body}");
+                }
+                else
+                {
+                    failed++;
+                    stderr.WriteLine($"{server}: refused ({(int)response.StatusCode}) {body}");
+                }
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+            {
+                failed++;
+                stderr.WriteLine($"{server}: unreachable: {e.Message}");
+            }
+        }
+
+        return failed == 0 ? Program.ExitOk : Program.ExitInputError;
+    }
+}
+
+/// <summary><c>edgesel rollback</c>: makes servers serve their previous bundle again (POST /v1/models/rollback).</summary>
+internal sealed class RollbackCommand : ICommand
+{
+    public string Name => "rollback";
+
+    public string Summary => "make servers serve their previous bundle again";
+
+    public string Usage => """
+        usage: edgesel rollback --server URL[,URL...] [--token-file FILE]
+          --server      admin API base URLs, comma-separated
+          --token-file  admin bearer token (else $EDGESEL_ADMIN_TOKEN)
+        exit codes: 0 every server rolled back, 1 some server could not (no previous bundle, unreachable), 2 bad command line
+        """;
+
+    public IReadOnlySet<string> ValueOptions { get; } = new HashSet<string> { "server", "token-file" };
+
+    public IReadOnlySet<string> Flags { get; } = new HashSet<string>();
+
+    public int Run(CommandArgs args, TextWriter stdout, TextWriter stderr)
+    {
+        var servers = Servers.Parse(args);
+        var token = Secrets.AdminToken(args);
+        var failed = 0;
+        foreach (var server in servers)
+        {
+            using var http = Servers.Client(server, token, TimeSpan.FromMinutes(1));
+            try
+            {
+                using var response = http.PostAsync("/v1/models/rollback", content: null).GetAwaiter().GetResult();
+                var body = response.Content.ReadAsStringAsync().GetAwaiter().GetResult();
+                if (response.IsSuccessStatusCode)
+                {
+                    stdout.WriteLine($"{server}: rolled back {body}");
+                }
+                else
+                {
+                    failed++;
+                    stderr.WriteLine($"{server}: refused ({(int)response.StatusCode}) {body}");
+                }
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+            {
+                failed++;
+                stderr.WriteLine($"{server}: unreachable: {e.Message}");
+            }
+        }
+
+        return failed == 0 ? Program.ExitOk : Program.ExitInputError;
+    }
+}

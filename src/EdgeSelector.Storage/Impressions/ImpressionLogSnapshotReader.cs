@@ -1,0 +1,135 @@
+using EdgeSelector.Storage.Internal;
+using FASTER.core;
+
+namespace EdgeSelector.Storage.Impressions;
+
+/// <summary>
+/// Reads the committed entries of an <see cref="ImpressionLog"/> directory that another instance (normally the
+/// server, possibly another process) is writing: FasterLog's read-only mode recovers the writer's latest commit
+/// record and scans up to it. Nothing is written into the directory; the reader keeps no position of its own:
+/// callers (the trainer) persist the address to resume from. See docs/learning.md ("Reading the server's logs").
+/// </summary>
+public sealed class ImpressionLogSnapshotReader : IDisposable
+{
+    private readonly IDevice _device;
+    private readonly FasterLog _log;
+    private readonly string _segmentDirectory;
+    private readonly long _segmentBytes;
+
+    private ImpressionLogSnapshotReader(string directory, long pageBytes, long memoryBytes, long segmentBytes)
+    {
+        string root = Path.GetFullPath(directory);
+        if (!Directory.Exists(Path.Combine(root, "commits")))
+        {
+            throw new DirectoryNotFoundException($"{root}: no impression log (missing commits/)");
+        }
+
+        _segmentDirectory = Path.Combine(root, "log");
+        _segmentBytes = segmentBytes;
+        _device = Devices.CreateLogDevice(Path.Combine(root, "log", "impressions.log"), preallocateFile: false, deleteOnClose: false, recoverDevice: true);
+        try
+        {
+            using var settings = new FasterLogSettings
+            {
+                LogDevice = _device,
+                MemorySize = memoryBytes,
+                PageSize = pageBytes,
+                SegmentSize = segmentBytes,
+                LogCommitDir = Path.Combine(root, "commits"),
+                ReadOnlyMode = true,
+            };
+            _log = new FasterLog(settings);
+            _log.RecoverReadOnly();
+        }
+        catch
+        {
+            _device.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Opens a read-only view of the log in <paramref name="directory"/> as of its latest commit. The page and segment
+    /// sizes must be the writer's (the server's defaults unless configured otherwise).
+    /// </summary>
+    public static ImpressionLogSnapshotReader Open(string directory, long pageBytes = 1L << 20, long segmentBytes = 256L << 20)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(directory);
+        long page = Sizes.FloorPow2(pageBytes, nameof(pageBytes));
+        return new ImpressionLogSnapshotReader(directory, page, 4 * page, Sizes.FloorPow2(segmentBytes, nameof(segmentBytes)));
+    }
+
+    /// <summary>
+    /// Address of the first entry still in the log. FasterLog's read-only recovery does not restore the writer's
+    /// begin address after truncation (it stays at the first page), so the first segment file still on disk bounds it:
+    /// the writer only ever deletes whole segments below its begin address, and a segment boundary is an entry boundary.
+    /// </summary>
+    public long BeginAddress => Math.Max(_log.BeginAddress, FirstSegment() * _segmentBytes);
+
+    /// <summary>Every entry below this address was committed when the view was opened (or last refreshed).</summary>
+    public long CommittedUntilAddress => _log.CommittedUntilAddress;
+
+    /// <summary>Moves the view to the writer's latest commit.</summary>
+    public void Refresh() => _log.RecoverReadOnly();
+
+    /// <summary>
+    /// Hands every committed entry from <paramref name="fromAddress"/> (an entry boundary from a previous read, or 0
+    /// for the beginning) to <paramref name="consumer"/>; returns the address to resume from next time.
+    /// </summary>
+    public long ReadFrom<TConsumer>(long fromAddress, TConsumer consumer)
+        where TConsumer : IImpressionConsumer
+    {
+        var next = Math.Max(fromAddress, BeginAddress);
+        var end = _log.CommittedUntilAddress;
+        var adapter = new Adapter<TConsumer>(consumer);
+        for (var attempt = 0; next < end; attempt++)
+        {
+            try
+            {
+                using var iterator = _log.Scan(next, end, name: null, recover: false, scanUncommitted: false);
+                while (iterator.TryConsumeNext(adapter))
+                {
+                    next = iterator.NextAddress;
+                }
+
+                return Math.Max(next, iterator.NextAddress);
+            }
+            catch (FasterException) when (attempt < 3 && BeginAddress > next)
+            {
+                // The writer rotated the segment we were reading away: what it dropped is gone; go on from its new head.
+                next = BeginAddress;
+            }
+        }
+
+        return next;
+    }
+
+    private long FirstSegment()
+    {
+        long first = long.MaxValue;
+        foreach (var file in Directory.EnumerateFiles(_segmentDirectory, "impressions.log.*"))
+        {
+            var suffix = Path.GetExtension(file).TrimStart('.');
+            if (long.TryParse(suffix, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var index))
+            {
+                first = Math.Min(first, index);
+            }
+        }
+
+        return first == long.MaxValue ? 0 : first;
+    }
+
+    /// <summary>Closes the view (the writer's files are untouched).</summary>
+    public void Dispose()
+    {
+        _log.Dispose();
+        _device.Dispose();
+    }
+
+    private readonly struct Adapter<TConsumer>(TConsumer consumer) : ILogEntryConsumer
+        where TConsumer : IImpressionConsumer
+    {
+        public void Consume(ReadOnlySpan<byte> entry, long currentAddress, long nextAddress) =>
+            consumer.Consume(entry, currentAddress, nextAddress);
+    }
+}
