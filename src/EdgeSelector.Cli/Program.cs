@@ -24,6 +24,7 @@ public static class Program
         new PushCommand(),
         new RollbackCommand(),
         new ProfilesCommand(),
+        new LearningCurveCommand(),
     ];
 
     /// <summary>Dispatches to a sub-command.</summary>

@@ -31,35 +31,4 @@ public sealed class LearningCurveTests(ITestOutputHelper output)
         output.WriteLine($"thompson 20k: greedy {points[0].GreedyTake:F4} random {points[0].RandomTake:F4}");
         Assert.True(points[0].GreedyTake > points[0].RandomTake + 0.05, points[0].ToString());
     }
-
-    /// <summary>The docs/learning.md table (10k, 100k, 1M impressions); set EDGESEL_LEARNING_TABLE=1 to run (~1 min).</summary>
-    [Fact]
-    public void Table_ForDocs()
-    {
-        if (Environment.GetEnvironmentVariable("EDGESEL_LEARNING_TABLE") != "1")
-        {
-            return;
-        }
-
-        (string Name, TrainerOptions Options)[] variants =
-        [
-            ("default (unweighted, cross-title)", new TrainerOptions()),
-            ("inverse-propensity weighted", new TrainerOptions { InversePropensityWeighting = true }),
-            ("no cross-title component", new TrainerOptions { CrossTitle = false }),
-            ("thompson", new TrainerOptions()),
-        ];
-        foreach (var (name, options) in variants)
-        {
-            var world = new LoopWorld(seed: 7);
-            var sw = System.Diagnostics.Stopwatch.StartNew();
-            var policy = name == "thompson" ? Core.Exploration.PolicyKind.Thompson : Core.Exploration.PolicyKind.EpsilonGreedy;
-            var points = LoopSimulation.Run(world, 1_000_000, 10_000, [10_000, 100_000, 1_000_000], seed: 11, options, policy);
-            foreach (var p in points)
-            {
-                output.WriteLine($"{name}: {p.Impressions,9}: greedy {p.GreedyTake:F4} served {p.ServedTake:F4} random {p.RandomTake:F4} optimal {p.OptimalTake:F4}");
-            }
-
-            output.WriteLine($"{name}: {sw.Elapsed.TotalSeconds:F1} s");
-        }
-    }
 }
