@@ -31,7 +31,24 @@ public readonly ref struct ModelView
 {
     private readonly ReadOnlySpan<byte> _blob;
 
-    private ModelView(ReadOnlySpan<byte> blob) => _blob = blob;
+    // The header fields a selection reads, parsed once by TryOpen (the structure check reads them anyway).
+    private readonly int _imageCount;
+    private readonly int _paddedCount;
+    private readonly int _dimension;
+    private readonly int _weightsOffset;
+    private readonly int _variancesOffset;
+    private readonly WeightPrecision _precision;
+
+    private ModelView(ReadOnlySpan<byte> blob, Layout layout)
+    {
+        _blob = blob;
+        _imageCount = layout.ImageCount;
+        _paddedCount = layout.PaddedCount;
+        _dimension = layout.Dimension;
+        _weightsOffset = layout.WeightsOffset;
+        _variancesOffset = layout.VariancesOffset;
+        _precision = layout.Precision;
+    }
 
     /// <summary>The blob's bytes (exactly <see cref="TotalLength"/> long).</summary>
     public ReadOnlySpan<byte> Bytes => _blob;
@@ -46,25 +63,25 @@ public readonly ref struct ModelView
     public ulong ModelVersion => BinaryPrimitives.ReadUInt64LittleEndian(_blob[ModelFormat.ModelVersionOffset..]);
 
     /// <summary>Number of candidate images K.</summary>
-    public int ImageCount => U16(ModelFormat.ImageCountOffset);
+    public int ImageCount => _imageCount;
 
     /// <summary>K rounded up to whole SIMD lanes: the row length of the weight sections.</summary>
-    public int PaddedCount => U16(ModelFormat.PaddedCountOffset);
+    public int PaddedCount => _paddedCount;
 
     /// <summary>The feature space the weights expect.</summary>
     public FeatureSpace FeatureSpace => new(U16(ModelFormat.DimensionOffset), U32(ModelFormat.HashSeedOffset), U16(ModelFormat.SchemaVersionOffset));
 
     /// <summary>Feature dimension d.</summary>
-    public int Dimension => U16(ModelFormat.DimensionOffset);
+    public int Dimension => _dimension;
 
     /// <summary>How the weights are stored.</summary>
-    public WeightPrecision Precision => (WeightPrecision)_blob[ModelFormat.PrecisionOffset];
+    public WeightPrecision Precision => _precision;
 
     /// <summary>Model-wide flags.</summary>
     public ModelFlags Flags => (ModelFlags)_blob[ModelFormat.FlagsOffset];
 
     /// <summary>True when the blob carries per-weight variances (Thompson sampling, UCB).</summary>
-    public bool HasVariances => (Flags & ModelFlags.HasVariances) != 0;
+    public bool HasVariances => _variancesOffset != 0;
 
     /// <summary>The cold-start prior mean (the title's mean take rate when the model was built).</summary>
     public float PriorMean => BinaryPrimitives.ReadSingleLittleEndian(_blob[ModelFormat.PriorMeanOffset..]);
@@ -93,11 +110,11 @@ public readonly ref struct ModelView
 
     /// <summary>The weight section: <see cref="Dimension"/> rows of <see cref="PaddedCount"/> elements (feature-major).</summary>
     public ReadOnlySpan<byte> Weights =>
-        _blob.Slice((int)U32(ModelFormat.WeightsOffsetOffset), ModelFormat.SectionSize(PaddedCount, Dimension, Precision));
+        _blob.Slice(_weightsOffset, ModelFormat.SectionSize(_paddedCount, _dimension, _precision));
 
     /// <summary>The variance section, same shape as <see cref="Weights"/>; empty when <see cref="HasVariances"/> is false.</summary>
-    public ReadOnlySpan<byte> Variances => HasVariances
-        ? _blob.Slice((int)U32(ModelFormat.VariancesOffsetOffset), ModelFormat.SectionSize(PaddedCount, Dimension, Precision))
+    public ReadOnlySpan<byte> Variances => _variancesOffset != 0
+        ? _blob.Slice(_variancesOffset, ModelFormat.SectionSize(_paddedCount, _dimension, _precision))
         : default;
 
     /// <summary>Index of an image id among the candidates, or -1.</summary>
@@ -110,13 +127,13 @@ public readonly ref struct ModelView
     public static bool TryOpen(ReadOnlySpan<byte> blob, ModelCheck check, out ModelView view, out ModelError error)
     {
         view = default;
-        error = CheckStructure(blob);
+        error = CheckStructure(blob, out var layout);
         if (error != ModelError.None)
         {
             return false;
         }
 
-        var candidate = new ModelView(blob[..(int)BinaryPrimitives.ReadUInt32LittleEndian(blob[ModelFormat.TotalLengthOffset..])]);
+        var candidate = new ModelView(blob[..layout.TotalLength], layout);
         if (check == ModelCheck.Full)
         {
             error = candidate.CheckContent();
@@ -159,8 +176,9 @@ public readonly ref struct ModelView
     public static uint ComputeChecksum(ReadOnlySpan<byte> blob) =>
         Crc32C.Append(Crc32C.Compute(blob[..ModelFormat.ChecksumOffset]), blob[(ModelFormat.ChecksumOffset + 4)..]);
 
-    private static ModelError CheckStructure(ReadOnlySpan<byte> blob)
+    private static ModelError CheckStructure(ReadOnlySpan<byte> blob, out Layout layout)
     {
+        layout = default;
         if (blob.Length < ModelFormat.HeaderSize)
         {
             return ModelError.Truncated;
@@ -207,6 +225,7 @@ public readonly ref struct ModelView
             return ModelError.BadLayout;
         }
 
+        layout = new Layout((int)total, k, kp, d, (int)weights, (int)variances, precision);
         return ModelError.None;
     }
 
@@ -295,6 +314,8 @@ public readonly ref struct ModelView
         return true;
     }
 
+    private readonly record struct Layout(int TotalLength, int ImageCount, int PaddedCount, int Dimension, int WeightsOffset, int VariancesOffset, WeightPrecision Precision);
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private uint U32(int offset) => BinaryPrimitives.ReadUInt32LittleEndian(_blob[offset..]);
 
@@ -307,7 +328,7 @@ public readonly ref struct ModelView
     private ReadOnlySpan<T> Section<T>(int index)
         where T : unmanaged
     {
-        var kp = PaddedCount;
+        var kp = _paddedCount;
         return MemoryMarshal.Cast<byte, T>(_blob.Slice(ModelFormat.HeaderSize + (index * kp * 4), kp * 4));
     }
 }

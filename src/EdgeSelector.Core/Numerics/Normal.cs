@@ -53,6 +53,28 @@ public static class Normal
         return signed * Vector256.Create(0.5f);
     }
 
+    /// <summary>Φ(z) for sixteen lanes at once (same fit as <see cref="Cdf(double)"/>, in single precision).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Cdf(Vector512<float> z)
+    {
+        var x = z * Vector512.Create((float)-InvSqrt2);
+        var ax = Vector512.Abs(x);
+        var t = Vector512<float>.One / (Vector512<float>.One + (Vector512.Create(0.5f) * ax));
+        var poly = Vector512.Create(0.17087277f);
+        poly = Vector512.FusedMultiplyAdd(poly, t, Vector512.Create(-0.82215223f));
+        poly = Vector512.FusedMultiplyAdd(poly, t, Vector512.Create(1.48851587f));
+        poly = Vector512.FusedMultiplyAdd(poly, t, Vector512.Create(-1.13520398f));
+        poly = Vector512.FusedMultiplyAdd(poly, t, Vector512.Create(0.27886807f));
+        poly = Vector512.FusedMultiplyAdd(poly, t, Vector512.Create(-0.18628806f));
+        poly = Vector512.FusedMultiplyAdd(poly, t, Vector512.Create(0.09678418f));
+        poly = Vector512.FusedMultiplyAdd(poly, t, Vector512.Create(0.37409196f));
+        poly = Vector512.FusedMultiplyAdd(poly, t, Vector512.Create(1.00002368f));
+        poly = Vector512.FusedMultiplyAdd(poly, t, Vector512.Create(-1.26551223f));
+        var erfc = t * Vector512.Exp(poly - (ax * ax));
+        var signed = Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(x, Vector512<float>.Zero), erfc, Vector512.Create(2f) - erfc);
+        return signed * Vector512.Create(0.5f);
+    }
+
     /// <summary>Φ⁻¹(p) for p in (0, 1) by Acklam's rational approximation (relative error below 1.2e-9).</summary>
     public static double InverseCdf(double p)
     {
