@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Net;
+using EdgeSelector.Core.Logging;
 using EdgeSelector.Protocol;
 
 namespace EdgeSelector.LoadTest;

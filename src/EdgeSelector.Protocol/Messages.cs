@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using EdgeSelector.Core.Features;
+using EdgeSelector.Core.Logging;
 
 namespace EdgeSelector.Protocol;
 
@@ -59,27 +60,6 @@ public struct RequestContext
 
 /// <summary>One candidate title of a request: the recommender already chose it, the server picks its image.</summary>
 public record struct TitleCandidate(uint TitleId, float Score, bool InteractedBefore);
-
-/// <summary>Why a response carries the default image instead of a model's choice (docs/protocol.md#fallback-reasons).</summary>
-public enum FallbackReason : byte
-{
-    /// <summary>The model chose; the propensity is the model's.</summary>
-    None = 0,
-    /// <summary>The title is not in the catalog.</summary>
-    UnknownTitle = 1,
-    /// <summary>No model is loaded for this title.</summary>
-    NoModel = 2,
-    /// <summary>The model failed validation.</summary>
-    CorruptModel = 3,
-    /// <summary>No profile for the member and none in the request.</summary>
-    NoProfile = 4,
-    /// <summary>The decision missed its deadline.</summary>
-    Deadline = 5,
-    /// <summary>The server shed load.</summary>
-    Overload = 6,
-    /// <summary>An unexpected failure inside the server.</summary>
-    InternalError = 7,
-}
 
 /// <summary>The image chosen for one title (docs/protocol.md#select-result).</summary>
 public record struct SelectResult(

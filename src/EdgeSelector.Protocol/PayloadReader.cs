@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
 using EdgeSelector.Core.Features;
+using EdgeSelector.Core.Logging;
 using MessagePack;
 
 namespace EdgeSelector.Protocol;

@@ -1,4 +1,5 @@
 using EdgeSelector.Core.Features;
+using EdgeSelector.Core.Logging;
 using EdgeSelector.Protocol;
 
 namespace EdgeSelector.Client.Tests;

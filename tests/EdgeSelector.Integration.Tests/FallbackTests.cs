@@ -2,6 +2,7 @@ using System.Net;
 using System.Text;
 using EdgeSelector.Core.Bundles;
 using EdgeSelector.Core.Features;
+using EdgeSelector.Core.Logging;
 using EdgeSelector.Protocol;
 
 namespace EdgeSelector.Integration.Tests;

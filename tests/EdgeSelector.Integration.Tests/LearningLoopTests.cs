@@ -5,6 +5,7 @@ using System.Text;
 using System.Text.Json;
 using EdgeSelector.Client;
 using EdgeSelector.Core.Features;
+using EdgeSelector.Core.Logging;
 using EdgeSelector.Learning.Catalog;
 using EdgeSelector.Learning.Training;
 using EdgeSelector.Protocol;

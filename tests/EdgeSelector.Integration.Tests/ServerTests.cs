@@ -4,6 +4,7 @@ using System.Text;
 using EdgeSelector.Client;
 using EdgeSelector.Core.Bundles;
 using EdgeSelector.Core.Features;
+using EdgeSelector.Core.Logging;
 using EdgeSelector.Core.Models;
 using EdgeSelector.Protocol;
 

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using EdgeSelector.Core.Logging;
 using EdgeSelector.Learning.Simulation;
 using Xunit;
 

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Text;
+using EdgeSelector.Core.Logging;
 
 namespace EdgeSelector.Protocol.Tests;
 

@@ -1,5 +1,6 @@
 using System.Buffers;
 using EdgeSelector.Core.Features;
+using EdgeSelector.Core.Logging;
 
 namespace EdgeSelector.Protocol.Tests;
 

@@ -77,18 +77,28 @@ public sealed class AllocationTests : IDisposable
             store.TryGet((ulong)i * 7919, out _);
         }
 
-        long before = GC.GetAllocatedBytesForCurrentThread();
+        // Three windows of 10,000 reads. A read can run one piece of FASTER epoch work that another thread deferred
+        // (a one-off ~100-byte allocation, seen once in a full parallel test run); a cost per read would show in every
+        // window. So: at least one window allocates exactly nothing, and all three together stay under 1 KB.
+        var windows = new long[3];
         int found = 0;
-        for (int i = 0; i < 10_000; i++)
+        for (int w = 0; w < windows.Length; w++)
         {
-            if (store.TryGet((ulong)(i % 1_000) * 7919, out _))
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 10_000; i++)
             {
-                found++;
+                if (store.TryGet((ulong)(i % 1_000) * 7919, out _))
+                {
+                    found++;
+                }
             }
+
+            windows[w] = GC.GetAllocatedBytesForCurrentThread() - before;
         }
 
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
-        Assert.Equal(10_000, found);
+        Assert.Equal(0, windows.Min());
+        Assert.True(windows.Sum() < 1_024, $"allocated {string.Join(", ", windows)} bytes in three windows of 10,000 reads");
+        Assert.Equal(30_000, found);
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using EdgeSelector.Core.Logging;
 using EdgeSelector.Protocol;
 using EdgeSelector.Server.Serving;
 

@@ -4,7 +4,6 @@ using EdgeSelector.Core.Logging;
 using EdgeSelector.Core.Selection;
 using EdgeSelector.Protocol;
 using EdgeSelector.Server.Metrics;
-using FallbackReason = EdgeSelector.Protocol.FallbackReason;
 
 namespace EdgeSelector.Server.Serving;
 
@@ -84,7 +83,7 @@ internal sealed class SelectionService
                     var eventId = _state.EventIds.Next();
                     var decided = noProfile ? FallbackReason.NoProfile : FallbackReason.None;
                     results[i] = new SelectResult(candidate.TitleId, visitor.Decision.ImageId, eventId, visitor.Decision.Propensity, visitor.Decision.ModelVersion, decided);
-                    Log(ImpressionRecord.FromDecision(eventId, unixMs, visitor.Decision, visitor.CandidateCount, member, title, (Core.Logging.FallbackReason)decided));
+                    Log(ImpressionRecord.FromDecision(eventId, unixMs, visitor.Decision, visitor.CandidateCount, member, title, decided));
                     _state.Metrics.Selection(decided);
                     break;
                 case VisitOutcome.Corrupt:
@@ -173,7 +172,7 @@ internal sealed class SelectionService
         var image = _state.Defaults.TryGet(titleId, out var known) ? known : SelectResult.NoArtwork;
         var eventId = _state.EventIds.Next();
         var decision = new Decision { ImageId = image, Propensity = 1f, Policy = _state.Engine.Options.Policy, PolicyParameter = _state.Engine.Options.PolicyParameter };
-        Log(ImpressionRecord.FromDecision(eventId, unixMs, decision, 0, member, title, (Core.Logging.FallbackReason)reason));
+        Log(ImpressionRecord.FromDecision(eventId, unixMs, decision, 0, member, title, reason));
         _state.Metrics.Selection(reason);
         return new SelectResult(titleId, image, eventId, 1f, 0, reason);
     }
