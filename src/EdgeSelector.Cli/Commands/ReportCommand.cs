@@ -18,7 +18,8 @@ internal sealed class ReportCommand : ICommand
 
     public string Usage => """
         usage: edgesel report [--scenario FILE.json] [--out DIR] [--impressions N] [--seed N]
-          --scenario     world sizes and effects (docs/simulation.md); default: built-in (500 members, 100 titles)
+          --scenario     world sizes and effects (docs/simulation.md); default: built-in (500 members, 100 titles);
+                         its logging_policy is not used: Figure 2 always replays a uniformly explored log
           --out          directory for report.md, figure2.svg and learning.svg (default: report)
           --impressions  uniformly explored impressions; the first half trains, the second half is replayed
                          (default 1000000, about 5 s; the scenario's own impressions key is for simulate)
@@ -47,11 +48,6 @@ internal sealed class ReportCommand : ICommand
         {
             stderr.WriteLine($"edgesel report: {e.Message}");
             return Program.ExitInputError;
-        }
-
-        if (impressions < 2)
-        {
-            throw new UsageException("--impressions must be at least 2 (half trains, half is replayed).");
         }
 
         var clock = Stopwatch.StartNew();
