@@ -25,6 +25,7 @@ public static class Program
         new RollbackCommand(),
         new ProfilesCommand(),
         new LearningCurveCommand(),
+        new ReportCommand(),
     ];
 
     /// <summary>Dispatches to a sub-command.</summary>

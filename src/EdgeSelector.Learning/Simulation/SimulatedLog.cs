@@ -89,6 +89,24 @@ public sealed class SimulatedLog : ILoggedBanditSource
         return log;
     }
 
+    /// <summary>Rows <paramref name="start"/> to <paramref name="start"/> + <paramref name="count"/> as a log of their own (row indices restart at 0).</summary>
+    public SimulatedLog Slice(int start, int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(start);
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(start + count, Count);
+        var slice = new SimulatedLog(World, count) { Reward = Reward };
+        Array.Copy(_impressions, start, slice._impressions, 0, count);
+        Array.Copy(_rewards, start, slice._rewards, 0, count);
+        Array.Copy(_member, start, slice._member, 0, count);
+        Array.Copy(_title, start, slice._title, 0, count);
+        return slice;
+    }
+
+    /// <summary>Row <paramref name="row"/>: (member index, title index, impression record, reward record or null).</summary>
+    public (int Member, int Title, ImpressionRecord Impression, RewardRecord? Reward) Row(int row) =>
+        (_member[row], _title[row], _impressions[row], _rewards[row]);
+
     /// <inheritdoc />
     public ILoggedSampleReader OpenReader() => new Reader(this);
 

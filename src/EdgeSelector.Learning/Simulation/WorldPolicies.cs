@@ -149,18 +149,42 @@ public static class WorldPolicies
     private static void FillFromEngine(SimulatedWorld world, PolicyTable table)
     {
         var space = FeatureSpace.Default;
-        var engine = new SelectionEngine(new SelectionOptions
+        var blobs = world.Titles.Select(title => BuildModel(world, title, space).Serialize()).ToArray();
+        FillFromEngine(world, table, blobs, new SelectionOptions
         {
             Policy = Core.Exploration.PolicyKind.EpsilonGreedy,
             Epsilon = (float)EngineEpsilon,
         });
+    }
+
+    /// <summary>
+    /// The exact distribution of Core's <see cref="SelectionEngine"/> with <paramref name="options"/> over one model
+    /// blob per world title (in the world's title order, each with the title's candidates in order), for every
+    /// (member, title) pair: how a trained bundle is turned into a policy the simulator can value exactly.
+    /// </summary>
+    public static PolicyTable FromEngine(SimulatedWorld world, string name, IReadOnlyList<byte[]> blobs, SelectionOptions options)
+    {
+        var table = new PolicyTable(name, world);
+        FillFromEngine(world, table, blobs, options);
+        table.Validate();
+        return table;
+    }
+
+    private static void FillFromEngine(SimulatedWorld world, PolicyTable table, IReadOnlyList<byte[]> blobs, SelectionOptions options)
+    {
+        var engine = new SelectionEngine(options);
         Span<float> pmf = stackalloc float[ModelFormat.MaxImages];
         for (var t = 0; t < world.Titles.Count; t++)
         {
-            var blob = BuildModel(world, world.Titles[t], space).Serialize();
+            var blob = blobs[t];
             if (!ModelView.TryOpen(blob, ModelCheck.Full, out var view, out var error))
             {
-                throw new InvalidOperationException($"simulated model of title {t} rejected: {error}");
+                throw new InvalidOperationException($"model of title {t} rejected: {error}");
+            }
+
+            if (view.ImageCount != world.Titles[t].Images.Length)
+            {
+                throw new InvalidOperationException($"model of title {t} has {view.ImageCount} candidates, the title {world.Titles[t].Images.Length}");
             }
 
             for (var m = 0; m < world.MemberCount; m++)
