@@ -131,7 +131,7 @@ public sealed class NativeBinaryTests
     {
         var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{adminPort}"), Timeout = TimeSpan.FromSeconds(10) };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token);
-        var deadline = DateTime.UtcNow.AddSeconds(60);
+        var deadline = DateTime.UtcNow.AddSeconds(180);
         while (DateTime.UtcNow < deadline)
         {
             Assert.False(server.HasExited, $"the server exited with code {(server.HasExited ? server.ExitCode : 0)}");
@@ -150,7 +150,7 @@ public sealed class NativeBinaryTests
             await Task.Delay(200);
         }
 
-        throw new TimeoutException("the native server did not become ready within 60 s");
+        throw new TimeoutException("the native server did not become ready within 180 s");
     }
 
     // SIGTERM: the host stops gracefully and checkpoints the stores on the way out.

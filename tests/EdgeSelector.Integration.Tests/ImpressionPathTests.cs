@@ -52,7 +52,8 @@ public sealed class ImpressionPathTests(ITestOutputHelper output)
                 child.BeginOutputReadLine();
                 child.BeginErrorReadLine();
                 using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{admin}"), Timeout = TimeSpan.FromSeconds(5) };
-                await WaitUntil(async () => (await TryGet(http, "/readyz")).Status == HttpStatusCode.OK, TimeSpan.FromSeconds(60));
+                // Generous: on a loaded 2-core CI machine a JIT start plus demo seeding has taken over a minute.
+                await WaitUntil(async () => (await TryGet(http, "/readyz")).Status == HttpStatusCode.OK, TimeSpan.FromSeconds(180));
 
                 await using (var client = new EdgeSelectorClient(new EdgeSelectorClientOptions { EndPoint = new IPEndPoint(IPAddress.Loopback, binary), RequestTimeout = TimeSpan.FromSeconds(30) }))
                 {
