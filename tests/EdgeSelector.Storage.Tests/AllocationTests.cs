@@ -36,28 +36,36 @@ public sealed class AllocationTests : IDisposable
             warm.TryRead(1, ref visitor);
         }
 
-        long before = GC.GetAllocatedBytesForCurrentThread();
+        // As for profiles below: a cost per read would show in every window; a one-off piece of deferred FASTER epoch
+        // work may land in one.
+        var windows = new long[3];
         int found = 0;
-        for (int i = 0; i < 10_000; i++)
+        for (int w = 0; w < windows.Length; w++)
         {
-            if (store.TryRead((uint)(i % 4) + 1, ref visitor))
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 10_000; i++)
             {
-                found++;
+                if (store.TryRead((uint)(i % 4) + 1, ref visitor))
+                {
+                    found++;
+                }
             }
+
+            for (int i = 0; i < 10_000; i++)
+            {
+                using var snapshot = store.AcquireSnapshot();
+                if (snapshot.TryRead(2, ref visitor))
+                {
+                    found++;
+                }
+            }
+
+            windows[w] = GC.GetAllocatedBytesForCurrentThread() - before;
         }
 
-        for (int i = 0; i < 10_000; i++)
-        {
-            using var snapshot = store.AcquireSnapshot();
-            if (snapshot.TryRead(2, ref visitor))
-            {
-                found++;
-            }
-        }
-
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        Assert.Equal(20_000, found);
-        Assert.Equal(0, allocated);
+        Assert.Equal(60_000, found);
+        Assert.True(windows.Count(w => w == 0) >= 2, $"allocated {string.Join(", ", windows)} bytes in three windows of 20,000 reads");
+        Assert.True(windows.Sum() < 8_192, $"allocated {string.Join(", ", windows)} bytes in three windows of 20,000 reads");
     }
 
     [Fact]
@@ -72,14 +80,15 @@ public sealed class AllocationTests : IDisposable
             IndexBytes = 4L << 20,
         });
         ProfileStoreTests.UpsertRange(store, 0, 1_000);
-        for (int i = 0; i < 1_000; i++)
+        for (int i = 0; i < 10_000; i++)
         {
-            store.TryGet((ulong)i * 7919, out _);
+            store.TryGet((ulong)(i % 1_000) * 7919, out _);
         }
 
-        // Three windows of 10,000 reads. A read can run one piece of FASTER epoch work that another thread deferred
-        // (a one-off ~100-byte allocation, seen once in a full parallel test run); a cost per read would show in every
-        // window. So: at least one window allocates exactly nothing, and all three together stay under 1 KB.
+        // Three windows of 10,000 reads. A read can run a piece of FASTER epoch work that another thread deferred (a
+        // one-off allocation of up to a few KB, seen in full parallel test runs on a loaded machine); a cost per read
+        // would show in every window. So: at least two windows allocate exactly nothing, and the three together stay
+        // under 8 KB (0.27 bytes per read).
         var windows = new long[3];
         int found = 0;
         for (int w = 0; w < windows.Length; w++)
@@ -96,8 +105,8 @@ public sealed class AllocationTests : IDisposable
             windows[w] = GC.GetAllocatedBytesForCurrentThread() - before;
         }
 
-        Assert.Equal(0, windows.Min());
-        Assert.True(windows.Sum() < 1_024, $"allocated {string.Join(", ", windows)} bytes in three windows of 10,000 reads");
+        Assert.True(windows.Count(w => w == 0) >= 2, $"allocated {string.Join(", ", windows)} bytes in three windows of 10,000 reads");
+        Assert.True(windows.Sum() < 8_192, $"allocated {string.Join(", ", windows)} bytes in three windows of 10,000 reads");
         Assert.Equal(30_000, found);
     }
 
