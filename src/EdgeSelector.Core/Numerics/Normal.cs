@@ -6,6 +6,19 @@ namespace EdgeSelector.Core.Numerics;
 /// <summary>The standard normal distribution: CDF (scalar and vectorised) and its inverse.</summary>
 public static class Normal
 {
+    // Numerical Recipes' erfcc: erfc(x) ≈ t·exp(−x² + E0 + t(E1 + t(E2 + … + t·E9))), t = 1/(1 + x/2); one set of
+    // coefficients for the scalar and both vector forms.
+    private const double E0 = -1.26551223;
+    private const double E1 = 1.00002368;
+    private const double E2 = 0.37409196;
+    private const double E3 = 0.09678418;
+    private const double E4 = -0.18628806;
+    private const double E5 = 0.27886807;
+    private const double E6 = -1.13520398;
+    private const double E7 = 1.48851587;
+    private const double E8 = -0.82215223;
+    private const double E9 = 0.17087277;
+
     private const double InvSqrt2 = 0.70710678118654752440;
 
     /// <summary>Φ(z), the standard normal CDF; absolute error below 1e-7 (Numerical Recipes' erfcc, fractional error 1.2e-7).</summary>
@@ -16,16 +29,16 @@ public static class Normal
     {
         var z = Math.Abs(x);
         var t = 1.0 / (1.0 + (0.5 * z));
-        var poly = 0.17087277;
-        poly = (poly * t) - 0.82215223;
-        poly = (poly * t) + 1.48851587;
-        poly = (poly * t) - 1.13520398;
-        poly = (poly * t) + 0.27886807;
-        poly = (poly * t) - 0.18628806;
-        poly = (poly * t) + 0.09678418;
-        poly = (poly * t) + 0.37409196;
-        poly = (poly * t) + 1.00002368;
-        poly = (poly * t) - 1.26551223;
+        var poly = E9;
+        poly = (poly * t) + E8;
+        poly = (poly * t) + E7;
+        poly = (poly * t) + E6;
+        poly = (poly * t) + E5;
+        poly = (poly * t) + E4;
+        poly = (poly * t) + E3;
+        poly = (poly * t) + E2;
+        poly = (poly * t) + E1;
+        poly = (poly * t) + E0;
         var ans = t * Math.Exp(poly - (z * z));
         return x >= 0 ? ans : 2.0 - ans;
     }
@@ -38,16 +51,16 @@ public static class Normal
         var x = z * Vector256.Create((float)-InvSqrt2);
         var ax = Vector256.Abs(x);
         var t = Vector256<float>.One / (Vector256<float>.One + (Vector256.Create(0.5f) * ax));
-        var poly = Vector256.Create(0.17087277f);
-        poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create(-0.82215223f));
-        poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create(1.48851587f));
-        poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create(-1.13520398f));
-        poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create(0.27886807f));
-        poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create(-0.18628806f));
-        poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create(0.09678418f));
-        poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create(0.37409196f));
-        poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create(1.00002368f));
-        poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create(-1.26551223f));
+        var poly = Vector256.Create((float)E9);
+        poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create((float)E8));
+        poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create((float)E7));
+        poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create((float)E6));
+        poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create((float)E5));
+        poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create((float)E4));
+        poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create((float)E3));
+        poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create((float)E2));
+        poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create((float)E1));
+        poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create((float)E0));
         var erfc = t * Vector256.Exp(poly - (ax * ax));
         var signed = Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(x, Vector256<float>.Zero), erfc, Vector256.Create(2f) - erfc);
         return signed * Vector256.Create(0.5f);
@@ -60,16 +73,16 @@ public static class Normal
         var x = z * Vector512.Create((float)-InvSqrt2);
         var ax = Vector512.Abs(x);
         var t = Vector512<float>.One / (Vector512<float>.One + (Vector512.Create(0.5f) * ax));
-        var poly = Vector512.Create(0.17087277f);
-        poly = Vector512.FusedMultiplyAdd(poly, t, Vector512.Create(-0.82215223f));
-        poly = Vector512.FusedMultiplyAdd(poly, t, Vector512.Create(1.48851587f));
-        poly = Vector512.FusedMultiplyAdd(poly, t, Vector512.Create(-1.13520398f));
-        poly = Vector512.FusedMultiplyAdd(poly, t, Vector512.Create(0.27886807f));
-        poly = Vector512.FusedMultiplyAdd(poly, t, Vector512.Create(-0.18628806f));
-        poly = Vector512.FusedMultiplyAdd(poly, t, Vector512.Create(0.09678418f));
-        poly = Vector512.FusedMultiplyAdd(poly, t, Vector512.Create(0.37409196f));
-        poly = Vector512.FusedMultiplyAdd(poly, t, Vector512.Create(1.00002368f));
-        poly = Vector512.FusedMultiplyAdd(poly, t, Vector512.Create(-1.26551223f));
+        var poly = Vector512.Create((float)E9);
+        poly = Vector512.FusedMultiplyAdd(poly, t, Vector512.Create((float)E8));
+        poly = Vector512.FusedMultiplyAdd(poly, t, Vector512.Create((float)E7));
+        poly = Vector512.FusedMultiplyAdd(poly, t, Vector512.Create((float)E6));
+        poly = Vector512.FusedMultiplyAdd(poly, t, Vector512.Create((float)E5));
+        poly = Vector512.FusedMultiplyAdd(poly, t, Vector512.Create((float)E4));
+        poly = Vector512.FusedMultiplyAdd(poly, t, Vector512.Create((float)E3));
+        poly = Vector512.FusedMultiplyAdd(poly, t, Vector512.Create((float)E2));
+        poly = Vector512.FusedMultiplyAdd(poly, t, Vector512.Create((float)E1));
+        poly = Vector512.FusedMultiplyAdd(poly, t, Vector512.Create((float)E0));
         var erfc = t * Vector512.Exp(poly - (ax * ax));
         var signed = Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(x, Vector512<float>.Zero), erfc, Vector512.Create(2f) - erfc);
         return signed * Vector512.Create(0.5f);
