@@ -57,34 +57,13 @@ internal sealed class PushCommand : ICommand
         }
 
         var bytes = File.ReadAllBytes(path);
-        var failed = 0;
-        foreach (var server in servers)
+        var endpoint = args.Has("force") ? "/v1/models?force=true" : "/v1/models";
+        return Servers.Each(servers, token, TimeSpan.FromMinutes(5), http =>
         {
-            using var http = Servers.Client(server, token, TimeSpan.FromMinutes(5));
-            try
-            {
-                using var content = new ByteArrayContent(bytes);
-                content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/octet-stream");
-                using var response = http.PutAsync(args.Has("force") ? "/v1/models?force=true" : "/v1/models", content).GetAwaiter().GetResult();
-                var body = response.Content.ReadAsStringAsync().GetAwaiter().GetResult();
-                if (response.IsSuccessStatusCode)
-                {
-                    stdout.WriteLine($"{server}: applied {body}");
-                }
-                else
-                {
-                    failed++;
-                    stderr.WriteLine($"{server}: refused ({(int)response.StatusCode}) {body}");
-                }
-            }
-            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
-            {
-                failed++;
-                stderr.WriteLine($"{server}: unreachable: {e.Message}");
-            }
-        }
-
-        return failed == 0 ? Program.ExitOk : Program.ExitInputError;
+            var content = new ByteArrayContent(bytes);
+            content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/octet-stream");
+            return http.PutAsync(endpoint, content);
+        }, "applied", stdout, stderr);
     }
 }
 
@@ -110,31 +89,6 @@ internal sealed class RollbackCommand : ICommand
     {
         var servers = Servers.Parse(args);
         var token = Secrets.AdminToken(args);
-        var failed = 0;
-        foreach (var server in servers)
-        {
-            using var http = Servers.Client(server, token, TimeSpan.FromMinutes(1));
-            try
-            {
-                using var response = http.PostAsync("/v1/models/rollback", content: null).GetAwaiter().GetResult();
-                var body = response.Content.ReadAsStringAsync().GetAwaiter().GetResult();
-                if (response.IsSuccessStatusCode)
-                {
-                    stdout.WriteLine($"{server}: rolled back {body}");
-                }
-                else
-                {
-                    failed++;
-                    stderr.WriteLine($"{server}: refused ({(int)response.StatusCode}) {body}");
-                }
-            }
-            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
-            {
-                failed++;
-                stderr.WriteLine($"{server}: unreachable: {e.Message}");
-            }
-        }
-
-        return failed == 0 ? Program.ExitOk : Program.ExitInputError;
+        return Servers.Each(servers, token, TimeSpan.FromMinutes(1), http => http.PostAsync("/v1/models/rollback", content: null), "rolled back", stdout, stderr);
     }
 }

@@ -72,4 +72,40 @@ internal static class Servers
         http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
         return http;
     }
+
+    /// <summary>
+    /// Sends one admin call to every server, printing "SERVER: DONE BODY" or why it was refused or unreachable;
+    /// returns the exit code: 0 when every server accepted, 1 otherwise.
+    /// </summary>
+    public static int Each(
+        IReadOnlyList<Uri> servers, string token, TimeSpan timeout, Func<HttpClient, Task<HttpResponseMessage>> send, string done,
+        TextWriter stdout, TextWriter stderr)
+    {
+        var failed = 0;
+        foreach (var server in servers)
+        {
+            using var http = Client(server, token, timeout);
+            try
+            {
+                using var response = send(http).GetAwaiter().GetResult();
+                var body = response.Content.ReadAsStringAsync().GetAwaiter().GetResult();
+                if (response.IsSuccessStatusCode)
+                {
+                    stdout.WriteLine($"{server}: {done} {body}");
+                }
+                else
+                {
+                    failed++;
+                    stderr.WriteLine($"{server}: refused ({(int)response.StatusCode}) {body}");
+                }
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+            {
+                failed++;
+                stderr.WriteLine($"{server}: unreachable: {e.Message}");
+            }
+        }
+
+        return failed == 0 ? Program.ExitOk : Program.ExitInputError;
+    }
 }
