@@ -69,7 +69,11 @@ public readonly ref struct ModelView
     public int PaddedCount => _paddedCount;
 
     /// <summary>The feature space the weights expect.</summary>
-    public FeatureSpace FeatureSpace => new(U16(ModelFormat.DimensionOffset), U32(ModelFormat.HashSeedOffset), U16(ModelFormat.SchemaVersionOffset));
+    public FeatureSpace FeatureSpace
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => new(U16(ModelFormat.DimensionOffset), U32(ModelFormat.HashSeedOffset), U16(ModelFormat.SchemaVersionOffset));
+    }
 
     /// <summary>Feature dimension d.</summary>
     public int Dimension => _dimension;
@@ -176,6 +180,9 @@ public readonly ref struct ModelView
     public static uint ComputeChecksum(ReadOnlySpan<byte> blob) =>
         Crc32C.Append(Crc32C.Compute(blob[..ModelFormat.ChecksumOffset]), blob[(ModelFormat.ChecksumOffset + 4)..]);
 
+    // Never inlined: inlined into a caller (dynamic PGO tries, the selection path is hot) it used up the caller's
+    // inlining budget, and the little BinaryPrimitives readers in here became real calls (~40 ns per selection).
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private static ModelError CheckStructure(ReadOnlySpan<byte> blob, out Layout layout)
     {
         layout = default;
