@@ -31,6 +31,42 @@ public class PolicyTests
     }
 
     [Fact]
+    public void Argmax_Vectorised_MatchesAPlainLoop_WithTiesAndNaN()
+    {
+        var rng = new Random(4);
+        for (var trial = 0; trial < 2000; trial++)
+        {
+            var scores = new float[1 + rng.Next(70)];
+            for (var i = 0; i < scores.Length; i++)
+            {
+                scores[i] = rng.Next(5) * 0.25f; // few distinct values: many ties
+            }
+
+            if (trial % 7 == 0)
+            {
+                scores[rng.Next(scores.Length)] = float.NaN;
+            }
+
+            // The definition: the first index of the largest score (NaN never larger), and how many equal it.
+            var best = 0;
+            var ties = 1;
+            for (var i = 1; i < scores.Length; i++)
+            {
+                if (scores[i] > scores[best])
+                {
+                    (best, ties) = (i, 1);
+                }
+                else if (scores[i] == scores[best])
+                {
+                    ties++;
+                }
+            }
+
+            Assert.Equal((best, ties), Direct.Argmax(scores));
+        }
+    }
+
+    [Fact]
     public void Greedy_Ties_ShareTheMassEvenly()
     {
         var pmf = new float[4];
