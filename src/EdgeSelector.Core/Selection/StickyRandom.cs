@@ -33,12 +33,13 @@ public readonly struct StickyRandom
         return Hash64.Mix(pair ^ Hash64.Mix((ulong)Bucket(pair, unixMs) ^ _seed));
     }
 
+    // phase = ⌊pair · window / 2⁶⁴⌋ (a multiply, not a 64-bit division: this sits on every selection's path), then
+    // one floor division of the shifted time.
     private long Bucket(ulong pair, long unixMs)
     {
-        var phase = (long)(pair % (ulong)_windowMs);
-        var shifted = unixMs + phase;
-        var bucket = shifted / _windowMs;
-        return shifted % _windowMs < 0 ? bucket - 1 : bucket;
+        var phase = (long)Math.BigMul(pair, (ulong)_windowMs, out _);
+        var (bucket, remainder) = Math.DivRem(unixMs + phase, _windowMs);
+        return remainder < 0 ? bucket - 1 : bucket;
     }
 
     /// <summary>The first uniform in [0, 1) of a key's stream: what the pmf-based policies sample with.</summary>
