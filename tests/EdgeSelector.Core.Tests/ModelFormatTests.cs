@@ -105,10 +105,54 @@ public class ModelFormatTests
         Assert.Equal(ModelError.UnsupportedVersion, e2);
     }
 
+    [Fact]
+    public void TryOpen_Version1Blob_IsRejectedAsUnsupported()
+    {
+        // Version 1 stored int8 weights feature-major; reading its bytes with version 2's grouped layout would
+        // score garbage, so a version-1 blob must be refused, not scored.
+        var blob = TestModels.Random(3, 32, seed: 5).Serialize(WeightPrecision.Int8);
+        blob[4] = 1;
+        blob[5] = 0;
+        Assert.False(ModelView.TryOpen(blob, ModelCheck.Structure, out _, out var error));
+        Assert.Equal(ModelError.UnsupportedVersion, error);
+    }
+
+    [Theory]
+    [InlineData(3, 30)]
+    [InlineData(9, 64)]
+    public void Int8Section_GroupsFourFeaturesOfAnImage_AsTheDocumentedIndex(int images, int dimension)
+    {
+        var model = TestModels.Random(images, dimension, seed: 8);
+        Assert.True(ModelView.TryOpen(model.Serialize(WeightPrecision.Int8), ModelCheck.Full, out var view, out _));
+        var kp = view.PaddedCount;
+        Assert.Equal(kp * ((dimension + 3) / 4 * 4), view.Weights.Length);
+        for (var i = 0; i < images; i++)
+        {
+            var weights = model.Images[i].Weights;
+            var max = weights.Max(Math.Abs);
+            for (var j = 0; j < dimension; j++)
+            {
+                // Written out here rather than through ModelFormat.ElementIndex: ((j/4)·Kp + i)·4 + j%4.
+                var stored = (sbyte)view.Weights[(((j / 4) * kp) + i) * 4 + (j % 4)];
+                Assert.Equal((int)MathF.Round(weights[j] / (max / 127f)), stored);
+            }
+        }
+
+        // The padding features of the last group and the padding images are zero.
+        for (var i = 0; i < kp; i++)
+        {
+            for (var j = dimension; j < (dimension + 3) / 4 * 4; j++)
+            {
+                Assert.Equal(0, view.Weights[(((j / 4) * kp) + i) * 4 + (j % 4)]);
+            }
+        }
+    }
+
     [Theory]
     [InlineData(32, 64, WeightPrecision.Float32, true, 64 + (32 * 21) + 32 + 8192 + 8192)]
     [InlineData(32, 64, WeightPrecision.Int8, false, 64 + (32 * 21) + 32 + 2048)]
     [InlineData(5, 32, WeightPrecision.BFloat16, true, 256 + 512 + 512)]
+    [InlineData(8, 30, WeightPrecision.Int8, false, 256 + 256)]
     public void SizeWithoutTags_MatchesTheDocumentedFormula(int images, int dimension, WeightPrecision precision, bool variances, int expected)
     {
         Assert.Equal(expected, ModelFormat.SizeWithoutTags(images, dimension, precision, variances));

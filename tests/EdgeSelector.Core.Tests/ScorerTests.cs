@@ -36,6 +36,73 @@ public class ScorerTests
         }
     }
 
+    [Theory]
+    [InlineData(8, 32, WeightPrecision.Int8)]
+    [InlineData(13, 64, WeightPrecision.Int8)]
+    [InlineData(32, 64, WeightPrecision.Int8)]
+    [InlineData(64, 128, WeightPrecision.Int8)]
+    [InlineData(24, 30, WeightPrecision.Int8)]
+    [InlineData(32, 64, WeightPrecision.Float32)]
+    [InlineData(40, 37, WeightPrecision.BFloat16)]
+    public void Score_SparseForm_EqualsTheDenseVectorAndTheReference(int images, int dimension, WeightPrecision precision)
+    {
+        for (var seed = 0; seed < 50; seed++)
+        {
+            var blob = TestModels.Random(images, dimension, seed).Serialize(precision);
+            Assert.True(ModelView.TryOpen(blob, ModelCheck.Full, out var view, out _));
+            var member = TestModels.Member((ulong)seed, seed);
+            member.Device = (DeviceClass)(seed % 6);
+            member.LocalHour = (byte)(seed % 24);
+            Assert.True(FeatureEncoder.TryEncode(view.FeatureSpace, member, TestModels.Title(), out SparseFeatures sparse));
+            var x = new float[dimension];
+            Assert.True(FeatureEncoder.TryEncode(view.FeatureSpace, member, TestModels.Title(), x));
+            var fromSparse = new float[view.PaddedCount];
+            var fromDense = new float[view.PaddedCount];
+            var reference = new float[view.PaddedCount];
+            Scorer.Score(view, sparse, fromSparse);
+            Scorer.Score(view, x, fromDense);
+            Scorer.ScoreScalar(view, x, reference);
+            for (var i = 0; i < images; i++)
+            {
+                var tolerance = 1e-5f * Math.Max(1f, Math.Abs(reference[i]));
+                Assert.True(Math.Abs(fromSparse[i] - fromDense[i]) <= tolerance, $"seed {seed} image {i}: sparse {fromSparse[i]} vs dense {fromDense[i]}");
+                Assert.True(Math.Abs(fromSparse[i] - reference[i]) <= tolerance, $"seed {seed} image {i}: sparse {fromSparse[i]} vs reference {reference[i]}");
+            }
+        }
+    }
+
+    [Fact]
+    public void ScoreInt8_ZeroDenseSlots_ScoresTheHashedFeaturesExactly()
+    {
+        // With every dense slot zero the dense scale is 0 and only the hashed counts remain: the score is then
+        // s_i · Σ_f sign_f · q[slot_f, i] + b_i, which this test recomputes from the stored bytes.
+        var model = TestModels.Random(16, 64, seed: 3);
+        Assert.True(ModelView.TryOpen(model.Serialize(WeightPrecision.Int8), ModelCheck.Full, out var view, out _));
+        var member = TestModels.Member(1);
+        for (var g = 0; g < MemberProfile.GenreCount; g++)
+        {
+            member.Genres[g] = 0f;
+        }
+
+        var title = new TitleContext { TitleId = 42, RecommenderScore = 0f, Interacted = false };
+        member.LocalHour = 0; // sin 0 = 0, but cos 0 = 1: the dense part is not all zero unless the hour slot is
+        Assert.True(FeatureEncoder.TryEncode(view.FeatureSpace, member, title, out SparseFeatures sparse));
+        sparse.Dense[FeatureEncoder.HourSlot + 1] = 0f;
+        var scores = new float[view.PaddedCount];
+        Scorer.Score(view, sparse, scores);
+        for (var i = 0; i < 16; i++)
+        {
+            var sum = 0;
+            for (var f = 0; f < SparseFeatures.HashedCount; f++)
+            {
+                var j = sparse.Slots[f];
+                sum += sparse.Signs[f] * (sbyte)view.Weights[(((j / 4) * view.PaddedCount) + i) * 4 + (j % 4)];
+            }
+
+            Assert.Equal((sum * view.WeightScales[i]) + view.Biases[i], scores[i], 5);
+        }
+    }
+
     [Fact]
     public void Score_Float32_EqualsDotProductOfTheManagedModel()
     {

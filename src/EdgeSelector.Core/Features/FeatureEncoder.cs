@@ -48,36 +48,53 @@ public static class FeatureEncoder
     /// </summary>
     public static bool TryEncode(in FeatureSpace space, in MemberContext member, in TitleContext title, Span<float> x)
     {
-        var d = space.Dimension;
-        if (!space.IsSupported || x.Length < d)
+        if (x.Length < space.Dimension || !TryEncode(space, member, title, out var features))
         {
             return false;
         }
 
-        x = x[..d];
-        x.Clear();
-        CleanGenres(member.Genres, x.Slice(GenreSlot, MemberProfile.GenreCount));
+        features.CopyTo(x);
+        return true;
+    }
 
-        x[RecommenderSlot] = Clean(title.RecommenderScore);
-        x[InteractedSlot] = title.Interacted ? 1f : 0f;
+    /// <summary>
+    /// Encodes into the sparse form (dense slots, then each hashed feature's slot and sign), which the vector above
+    /// is the sum of. Returns false when the space is not supported.
+    /// </summary>
+    public static bool TryEncode(in FeatureSpace space, in MemberContext member, in TitleContext title, out SparseFeatures features)
+    {
+        var d = space.Dimension;
+        if (!space.IsSupported)
+        {
+            features = default;
+            return false;
+        }
+
+        Unsafe.SkipInit(out features); // every field is written below
+
+        features.Dimension = d;
+        Span<float> dense = features.Dense;
+        CleanGenres(member.Genres, dense.Slice(GenreSlot, MemberProfile.GenreCount));
+        dense[RecommenderSlot] = Clean(title.RecommenderScore);
+        dense[InteractedSlot] = title.Interacted ? 1f : 0f;
         var hour = member.LocalHour % 24;
-        x[HourSlot] = HourSin[hour];
-        x[HourSlot + 1] = HourCos[hour];
+        dense[HourSlot] = HourSin[hour];
+        dense[HourSlot + 1] = HourCos[hour];
 
-        var hashed = x[DenseSlots..];
         var seed = SeedKey(space.HashSeed);
+        var buckets = (ulong)(d - DenseSlots);
         var device = (uint)member.Device;
         var day = (uint)(member.DayOfWeek % 7);
         var hourBucket = (uint)hour / 3;
         var weekend = day is 0 or 6 ? 1u : 0u;
-        Add(hashed, seed, CountryField, member.Country);
-        Add(hashed, seed, LanguageField, member.Language);
-        Add(hashed, seed, DeviceField, device);
-        Add(hashed, seed, DayField, day);
-        Add(hashed, seed, HourBucketField, hourBucket);
-        Add(hashed, seed, DeviceHourField, (device << 8) | hourBucket);
-        Add(hashed, seed, CountryLanguageField, ((uint)member.Country << 16) | member.Language);
-        Add(hashed, seed, DeviceDayTypeField, (device << 1) | weekend);
+        Add(ref features, 0, seed, buckets, CountryField, member.Country);
+        Add(ref features, 1, seed, buckets, LanguageField, member.Language);
+        Add(ref features, 2, seed, buckets, DeviceField, device);
+        Add(ref features, 3, seed, buckets, DayField, day);
+        Add(ref features, 4, seed, buckets, HourBucketField, hourBucket);
+        Add(ref features, 5, seed, buckets, DeviceHourField, (device << 8) | hourBucket);
+        Add(ref features, 6, seed, buckets, CountryLanguageField, ((uint)member.Country << 16) | member.Language);
+        Add(ref features, 7, seed, buckets, DeviceDayTypeField, (device << 1) | weekend);
         return true;
     }
 
@@ -90,12 +107,12 @@ public static class FeatureEncoder
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Add(Span<float> hashed, ulong seed, uint field, uint value)
+    private static void Add(ref SparseFeatures features, int index, ulong seed, ulong buckets, uint field, uint value)
     {
         // Signed hashing keeps collisions unbiased: two features sharing a slot cancel in expectation.
         var h = FeatureHash(seed, field, value);
-        var slot = (int)(((h & 0xFFFF_FFFF) * (ulong)hashed.Length) >> 32);
-        hashed[slot] += (h >> 63) == 0 ? 1f : -1f;
+        features.Slots[index] = DenseSlots + (int)(((h & 0xFFFF_FFFF) * buckets) >> 32);
+        features.Signs[index] = (h >> 63) == 0 ? 1 : -1;
     }
 
     // One finalizer round per feature: the (field, value) pair fills the 64-bit input, the mixed seed keys it.
@@ -105,16 +122,21 @@ public static class FeatureEncoder
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ulong SeedKey(uint seed) => Hash64.Mix(seed + 0x9E3779B97F4A7C15UL);
 
-    // Non-finite → 0, then clamp to ±NumericLimit: one vector for all 16 genres where the hardware has it.
+    // Non-finite → 0, then clamp to ±NumericLimit, a whole vector at a time (the int8 scorer reads the genres back
+    // with loads of the same width, which the CPU can forward straight from these stores).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void CleanGenres(ReadOnlySpan<float> genres, Span<float> destination)
     {
         if (Vector512.IsHardwareAccelerated)
         {
-            var v = Vector512.Create(genres);
-            var finite = Vector512.Equals(v - v, Vector512<float>.Zero); // NaN and ±Inf give NaN here
-            var clamped = Vector512.Min(Vector512.Max(v, Vector512.Create(-NumericLimit)), Vector512.Create(NumericLimit));
-            (clamped & finite.AsSingle()).CopyTo(destination);
+            CleanVector(Vector512.Create(genres)).CopyTo(destination);
+            return;
+        }
+
+        if (Vector256.IsHardwareAccelerated)
+        {
+            CleanVector(Vector256.Create(genres)).CopyTo(destination);
+            CleanVector(Vector256.Create(genres[8..])).CopyTo(destination[8..]);
             return;
         }
 
@@ -122,6 +144,22 @@ public static class FeatureEncoder
         {
             destination[g] = Clean(genres[g]);
         }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> CleanVector(Vector512<float> v)
+    {
+        var finite = Vector512.Equals(v - v, Vector512<float>.Zero); // NaN and ±Inf give NaN here
+        var clamped = Vector512.Min(Vector512.Max(v, Vector512.Create(-NumericLimit)), Vector512.Create(NumericLimit));
+        return clamped & finite.AsSingle();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> CleanVector(Vector256<float> v)
+    {
+        var finite = Vector256.Equals(v - v, Vector256<float>.Zero);
+        var clamped = Vector256.Min(Vector256.Max(v, Vector256.Create(-NumericLimit)), Vector256.Create(NumericLimit));
+        return clamped & finite.AsSingle();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

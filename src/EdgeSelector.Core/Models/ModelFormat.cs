@@ -53,7 +53,7 @@ public enum ImageFlags : byte
 }
 
 /// <summary>
-/// Byte layout constants of the model blob, version 1. The one description of the layout is docs/model-format.md;
+/// Byte layout constants of the model blob, version 2. The one description of the layout is docs/model-format.md;
 /// every offset here is named there.
 /// </summary>
 public static class ModelFormat
@@ -61,8 +61,11 @@ public static class ModelFormat
     /// <summary>"ESM1" read as a little-endian u32.</summary>
     public const uint Magic = 0x314D5345;
 
-    /// <summary>The format version this build writes and reads.</summary>
-    public const ushort Version = 1;
+    /// <summary>
+    /// The format version this build writes and reads. Version 2 interleaves int8 sections in groups of four
+    /// features (<see cref="ElementIndex"/>); version 1 blobs are rejected as <see cref="ModelError.UnsupportedVersion"/>.
+    /// </summary>
+    public const ushort Version = 2;
 
     /// <summary>Bytes in the fixed header.</summary>
     public const int HeaderSize = 64;
@@ -101,7 +104,14 @@ public static class ModelFormat
     internal const int VariancesOffsetOffset = 56;
     internal const int PriorMeanOffset = 60;
 
+    /// <summary>
+    /// Int8 sections store this many consecutive features of one image side by side, so one 32-bit lane holds the
+    /// four bytes an int8 dot-product instruction (VNNI <c>vpdpbusd</c>) multiplies and sums.
+    /// </summary>
+    public const int Int8Group = 4;
+
     /// <summary>Bytes per stored weight for a precision.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public static int ElementSize(WeightPrecision precision) => precision switch
     {
         WeightPrecision.Float32 => 4,
@@ -119,9 +129,26 @@ public static class ModelFormat
     /// <summary>Offset of the weight section: header and image table, rounded up to <see cref="SectionAlignment"/>.</summary>
     public static int WeightsOffset(int paddedCount) => Align(HeaderSize + ImageTableSize(paddedCount));
 
-    /// <summary>Bytes of one weight (or variance) section: dimension rows of padded-count elements.</summary>
-    public static int SectionSize(int paddedCount, int dimension, WeightPrecision precision) =>
-        paddedCount * dimension * ElementSize(precision);
+    /// <summary>
+    /// Bytes of one weight (or variance) section: dimension rows of padded-count elements; int8 rounds the dimension
+    /// up to whole groups of <see cref="Int8Group"/> features (the padding features are zero).
+    /// </summary>
+    public static int SectionSize(int paddedCount, int dimension, WeightPrecision precision) => precision == WeightPrecision.Int8
+        ? paddedCount * PadFeatures(dimension)
+        : paddedCount * dimension * ElementSize(precision);
+
+    /// <summary>The dimension rounded up to whole int8 feature groups.</summary>
+    public static int PadFeatures(int dimension) => (dimension + Int8Group - 1) & ~(Int8Group - 1);
+
+    /// <summary>
+    /// Element index of (feature j, image i) within a section of <paramref name="paddedCount"/> images: feature-major
+    /// <c>j·Kp + i</c> for fp32 and bf16; for int8, group-major with the group's four features of one image
+    /// adjacent, <c>((j/4)·Kp + i)·4 + j%4</c> (docs/model-format.md, "Weight and variance sections").
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    public static int ElementIndex(WeightPrecision precision, int paddedCount, int feature, int image) => precision == WeightPrecision.Int8
+        ? ((((feature / Int8Group) * paddedCount) + image) * Int8Group) + (feature % Int8Group)
+        : (feature * paddedCount) + image;
 
     /// <summary>
     /// Bytes a title's blob occupies before its tag table: what a greedy selection reads is the header, the image

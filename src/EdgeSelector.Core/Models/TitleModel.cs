@@ -123,10 +123,11 @@ public sealed class TitleModel
             };
             for (var j = 0; j < d; j++)
             {
-                image.Weights[j] = Dequantize(view.Weights, view.Precision, (j * kp) + i) * view.WeightScales[i];
+                var index = ModelFormat.ElementIndex(view.Precision, kp, j, i);
+                image.Weights[j] = Dequantize(view.Weights, view.Precision, index) * view.WeightScales[i];
                 if (view.HasVariances)
                 {
-                    image.Variances[j] = Dequantize(view.Variances, view.Precision, (j * kp) + i) * view.VarianceScales[i];
+                    image.Variances[j] = Dequantize(view.Variances, view.Precision, index) * view.VarianceScales[i];
                 }
             }
 
@@ -136,7 +137,10 @@ public sealed class TitleModel
         return model;
     }
 
-    /// <summary>The stored value of one element of a weight or variance section, before its per-image scale.</summary>
+    /// <summary>
+    /// The stored value of one element of a weight or variance section, before its per-image scale;
+    /// <paramref name="index"/> is an element index (<see cref="ModelFormat.ElementIndex"/>).
+    /// </summary>
     public static float Dequantize(ReadOnlySpan<byte> section, WeightPrecision precision, int index) => precision switch
     {
         WeightPrecision.Float32 => BinaryPrimitives.ReadSingleLittleEndian(section[(index * 4)..]),
@@ -274,7 +278,7 @@ public sealed class TitleModel
         BinaryPrimitives.WriteUInt32LittleEndian(blob[ModelFormat.ChecksumOffset..], ModelView.ComputeChecksum(blob));
     }
 
-    // Writes image i's column of a feature-major section and returns the per-image scale to store.
+    // Writes image i's column of a section (element order: ModelFormat.ElementIndex) and returns the per-image scale.
     private static float WriteColumn(Span<byte> section, WeightPrecision precision, int kp, int i, float[] values)
     {
         switch (precision)
@@ -305,7 +309,7 @@ public sealed class TitleModel
                 var scale = max > 0 ? max / 127f : 1f;
                 for (var j = 0; j < values.Length; j++)
                 {
-                    section[(j * kp) + i] = (byte)(sbyte)Math.Clamp(MathF.Round(values[j] / scale), -127f, 127f);
+                    section[ModelFormat.ElementIndex(precision, kp, j, i)] = (byte)(sbyte)Math.Clamp(MathF.Round(values[j] / scale), -127f, 127f);
                 }
 
                 return scale;

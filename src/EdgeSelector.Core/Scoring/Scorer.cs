@@ -1,17 +1,20 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using EdgeSelector.Core.Features;
 using EdgeSelector.Core.Models;
 
 namespace EdgeSelector.Core.Scoring;
 
 /// <summary>
-/// Scores every candidate of a model: score_i = scale_i · Σ_j W[j, i] · x_j + b_i, over the feature-major weight
-/// section, so that one broadcast x_j multiplies a whole row of images and the scores come out as vectors with no
-/// horizontal sums. Cascades Vector512 → Vector256 → scalar; <see cref="ScoreScalar"/> is the reference the tests
-/// compare against (also with DOTNET_EnableHWIntrinsic=0). Allocation-free.
+/// Scores every candidate of a model: score_i = scale_i · Σ_j W[j, i] · x_j + b_i. Float sections (fp32, bf16) are
+/// feature-major, so one broadcast x_j multiplies a whole row of images and the scores come out as vectors with no
+/// horizontal sums (Vector512 → Vector256 → scalar). Int8 sections are scored in integers (Scorer.Int8.cs).
+/// <see cref="ScoreScalar"/> is the reference the tests compare against (also with DOTNET_EnableHWIntrinsic=0 and
+/// DOTNET_EnableAVXVNNI=0, which CI runs). Allocation-free.
 /// </summary>
-public static unsafe class Scorer
+public static unsafe partial class Scorer
 {
     /// <summary>
     /// Writes the mean score of every image into <paramref name="scores"/> (length at least
@@ -19,6 +22,32 @@ public static unsafe class Scorer
     /// </summary>
     public static void Score(scoped in ModelView model, ReadOnlySpan<float> x, Span<float> scores) =>
         Kernel(model.Weights, model.Precision, model.PaddedCount, model.Dimension, x, model.WeightScales, model.Biases, scores);
+
+    /// <summary>
+    /// Scores from the encoder's sparse form, with the same result as scoring the dense vector it stands for. Int8
+    /// models take it as it is (the hashed features cost one instruction each and nothing of x is materialized);
+    /// float models get the dense vector written on the stack first.
+    /// </summary>
+    public static void Score(scoped in ModelView model, in SparseFeatures features, Span<float> scores)
+    {
+        if (features.Dimension != model.Dimension || (uint)scores.Length < (uint)model.PaddedCount)
+        {
+            ThrowSizes();
+        }
+
+        if (model.Precision != WeightPrecision.Int8)
+        {
+            ScoreDense(model, features, scores);
+            return;
+        }
+
+        // The kernel gets a pointer, not the span: a span passed to a method that also uses stackalloc is spilled and
+        // copied through memory on entry, a store-forwarding stall on every selection.
+        fixed (float* output = &MemoryMarshal.GetReference(scores))
+        {
+            ScoreSparseInt8(model, features, output);
+        }
+    }
 
     /// <summary>
     /// Writes the posterior variance of every image's score, Σ_j V[j, i] · x_j² + v_b,i, into
@@ -42,20 +71,67 @@ public static unsafe class Scorer
         Kernel(model.Variances, model.Precision, model.PaddedCount, d, xSquared, model.VarianceScales, model.BiasVariances, variances);
     }
 
-    /// <summary>The plain scalar reference of <see cref="Score"/>: one image at a time, in double precision.</summary>
+    /// <summary>
+    /// The plain scalar reference of <see cref="Score(in ModelView, ReadOnlySpan{float}, Span{float})"/>: one image at
+    /// a time, in double precision. For int8 it applies the int8 rule written out on its own: the dense slots
+    /// quantized to round(x_j · 127 / m) with m their largest magnitude, the hashed slots rounded to integers (they
+    /// are counts of ±1), the integer products summed exactly, then score_i = s_i · (m / 127 · dense sum + hashed
+    /// sum) + b_i.
+    /// </summary>
     public static void ScoreScalar(scoped in ModelView model, ReadOnlySpan<float> x, Span<float> scores)
     {
         var kp = model.PaddedCount;
-        for (var i = 0; i < kp; i++)
+        var d = model.Dimension;
+        var precision = model.Precision;
+        var int8 = precision == WeightPrecision.Int8;
+        var denseScale = 1f;
+        Span<float> features = stackalloc float[d];
+        x[..d].CopyTo(features);
+        if (int8)
         {
-            double sum = 0;
-            for (var j = 0; j < model.Dimension; j++)
+            var max = 0f;
+            for (var j = 0; j < FeatureEncoder.DenseSlots; j++)
             {
-                sum += TitleModel.Dequantize(model.Weights, model.Precision, (j * kp) + i) * (double)x[j];
+                max = float.IsNaN(features[j]) ? float.NaN : Math.Max(max, Math.Abs(features[j]));
             }
 
-            scores[i] = (float)((sum * model.WeightScales[i]) + model.Biases[i]);
+            var usable = max > 0 && float.IsFinite(max);
+            denseScale = usable ? max / 127f : 0f;
+            for (var j = 0; j < d; j++)
+            {
+                features[j] = j < FeatureEncoder.DenseSlots
+                    ? (usable ? MathF.Round(features[j] * (127f / max)) : 0f)
+                    : float.IsNaN(features[j]) ? 0f : Math.Clamp(MathF.Round(features[j]), -127f, 127f);
+            }
         }
+
+        for (var i = 0; i < kp; i++)
+        {
+            double dense = 0, hashed = 0;
+            for (var j = 0; j < d; j++)
+            {
+                var product = TitleModel.Dequantize(model.Weights, precision, ModelFormat.ElementIndex(precision, kp, j, i)) * (double)features[j];
+                if (int8 && j < FeatureEncoder.DenseSlots)
+                {
+                    dense += product;
+                }
+                else
+                {
+                    hashed += product;
+                }
+            }
+
+            var dot = int8 ? (dense * denseScale) + hashed : hashed;
+            scores[i] = (float)((dot * model.WeightScales[i]) + model.Biases[i]);
+        }
+    }
+
+    [SkipLocalsInit] // CopyTo writes the whole vector
+    private static void ScoreDense(scoped in ModelView model, in SparseFeatures features, Span<float> scores)
+    {
+        Span<float> x = stackalloc float[model.Dimension];
+        features.CopyTo(x);
+        Score(model, x, scores);
     }
 
     /// <summary>Asks the CPU to start loading what a greedy selection will read of a blob (header, image table, weights).</summary>
@@ -87,23 +163,26 @@ public static unsafe class Scorer
             ThrowSizes();
         }
 
-        fixed (byte* w = section)
-        fixed (float* xp = x)
-        fixed (float* sp = scale)
-        fixed (float* bp = bias)
-        fixed (float* op = output)
+        if (precision == WeightPrecision.Int8)
+        {
+            KernelInt8(section, kp, d, x, scale, bias, output);
+            return;
+        }
+
+        fixed (byte* w = &MemoryMarshal.GetReference(section))
+        fixed (float* xp = &MemoryMarshal.GetReference(x))
+        fixed (float* sp = &MemoryMarshal.GetReference(scale))
+        fixed (float* bp = &MemoryMarshal.GetReference(bias))
+        fixed (float* op = &MemoryMarshal.GetReference(output))
         {
             var i = 0;
             if (Avx512F.IsSupported)
             {
                 for (; i + 16 <= kp; i += 16)
                 {
-                    var dot = precision switch
-                    {
-                        WeightPrecision.Float32 => Dot512F32((float*)w + i, kp, xp, d),
-                        WeightPrecision.BFloat16 => Dot512BF16((ushort*)w + i, kp, xp, d),
-                        _ => Dot512I8((sbyte*)w + i, kp, xp, d),
-                    };
+                    var dot = precision == WeightPrecision.Float32
+                        ? Dot512F32((float*)w + i, kp, xp, d)
+                        : Dot512BF16((ushort*)w + i, kp, xp, d);
                     Vector512.FusedMultiplyAdd(dot, Vector512.Load(sp + i), Vector512.Load(bp + i)).Store(op + i);
                 }
             }
@@ -112,12 +191,9 @@ public static unsafe class Scorer
             {
                 for (; i + 8 <= kp; i += 8)
                 {
-                    var dot = precision switch
-                    {
-                        WeightPrecision.Float32 => Dot256F32((float*)w + i, kp, xp, d),
-                        WeightPrecision.BFloat16 => Dot256BF16((ushort*)w + i, kp, xp, d),
-                        _ => Dot256I8((sbyte*)w + i, kp, xp, d),
-                    };
+                    var dot = precision == WeightPrecision.Float32
+                        ? Dot256F32((float*)w + i, kp, xp, d)
+                        : Dot256BF16((ushort*)w + i, kp, xp, d);
                     Fma.MultiplyAdd(dot, Vector256.Load(sp + i), Vector256.Load(bp + i)).Store(op + i);
                 }
             }
@@ -127,12 +203,9 @@ public static unsafe class Scorer
                 var sum = 0f;
                 for (var j = 0; j < d; j++)
                 {
-                    var v = precision switch
-                    {
-                        WeightPrecision.Float32 => ((float*)w)[(j * kp) + i],
-                        WeightPrecision.BFloat16 => BitConverter.Int32BitsToSingle(((ushort*)w)[(j * kp) + i] << 16),
-                        _ => ((sbyte*)w)[(j * kp) + i],
-                    };
+                    var v = precision == WeightPrecision.Float32
+                        ? ((float*)w)[(j * kp) + i]
+                        : BitConverter.Int32BitsToSingle(((ushort*)w)[(j * kp) + i] << 16);
                     sum = MathF.FusedMultiplyAdd(v, xp[j], sum);
                 }
 
@@ -186,26 +259,6 @@ public static unsafe class Scorer
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Dot512I8(sbyte* col, int kp, float* x, int d)
-    {
-        Vector512<float> a0 = default, a1 = default;
-        var row = col;
-        var j = 0;
-        for (; j + 2 <= d; j += 2, row += 2 * kp)
-        {
-            a0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load(row))), Vector512.Create(x[j]), a0);
-            a1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load(row + kp))), Vector512.Create(x[j + 1]), a1);
-        }
-
-        for (; j < d; j++, row += kp)
-        {
-            a0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load(row))), Vector512.Create(x[j]), a0);
-        }
-
-        return a0 + a1;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Dot256F32(float* col, int kp, float* x, int d)
     {
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
@@ -240,25 +293,6 @@ public static unsafe class Scorer
         for (; j < d; j++)
         {
             a0 = Fma.MultiplyAdd(Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(col + (j * kp)), 16).AsSingle(), Vector256.Create(x[j]), a0);
-        }
-
-        return a0 + a1;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Dot256I8(sbyte* col, int kp, float* x, int d)
-    {
-        Vector256<float> a0 = default, a1 = default;
-        var j = 0;
-        for (; j + 2 <= d; j += 2)
-        {
-            a0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(col + (j * kp))), Vector256.Create(x[j]), a0);
-            a1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(col + ((j + 1) * kp))), Vector256.Create(x[j + 1]), a1);
-        }
-
-        for (; j < d; j++)
-        {
-            a0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(col + (j * kp))), Vector256.Create(x[j]), a0);
         }
 
         return a0 + a1;

@@ -42,18 +42,22 @@ public sealed class SelectionEngine
         var k = model.ImageCount;
         var kp = model.PaddedCount;
         var d = model.Dimension;
-        Span<float> x = stackalloc float[d];
-        Span<float> scores = stackalloc float[kp];
-        Span<float> pmf = stackalloc float[kp];
-        if (!FeatureEncoder.TryEncode(model.FeatureSpace, member, title, x))
+        // One fixed-size frame for the scores and the pmf (a constant stackalloc needs no probing loop).
+        Span<float> frame = stackalloc float[2 * ModelFormat.MaxImages];
+        var scores = frame[..kp];
+        var pmf = frame.Slice(ModelFormat.MaxImages, kp);
+
+        // The sticky key first: it is a long chain of dependent multiplies that nothing needs until the policy runs,
+        // so the CPU works through it while it encodes and scores.
+        var key = _random.Key(member.MemberId, title.TitleId, unixMs);
+        if (!FeatureEncoder.TryEncode(model.FeatureSpace, member, title, out SparseFeatures features))
         {
             ThrowUnsupportedSpace();
         }
 
-        Scorer.Score(model, x, scores);
+        Scorer.Score(model, features, scores);
         scores = scores[..k];
         pmf = pmf[..k];
-        var key = _random.Key(member.MemberId, title.TitleId, unixMs);
         int chosen;
         float propensity;
         switch (_options.Policy)
@@ -62,7 +66,9 @@ public sealed class SelectionEngine
             case PolicyKind.Ucb:
                 {
                     Span<float> std = stackalloc float[kp];
+                    Span<float> x = stackalloc float[d];
                     Span<float> scratch = stackalloc float[Math.Max(d, Thompson.QuadratureNodes)];
+                    features.CopyTo(x);
                     Scorer.ScoreVariance(model, x, scratch, std);
                     std = std[..k];
                     for (var i = 0; i < k; i++)

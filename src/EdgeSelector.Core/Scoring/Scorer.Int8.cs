@@ -1,0 +1,366 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using EdgeSelector.Core.Features;
+using EdgeSelector.Core.Models;
+
+namespace EdgeSelector.Core.Scoring;
+
+/// <summary>
+/// Int8 scoring, in integers (docs/model-format.md, "Precision"). The feature vector is made int8 per call: the
+/// dense slots (genres, recommender score, …) as round(x_j · 127 / m) with m their largest magnitude, the hashed
+/// slots as they are (integer counts of ±1). A group row of an int8 section holds, in each 32-bit lane, one image's
+/// weights for four consecutive features, so one VNNI <c>vpdpbusd</c> multiplies 8 images × 4 features and sums
+/// them into int32 lanes; the dense and hashed groups go into separate sums, and
+/// score_i = s_i · (m / 127 · dense_i + hashed_i) + b_i. From the encoder's sparse form each hashed feature is one
+/// <c>vpdpbusd</c> against its group row with only its own byte set, so the hashed part of x is never built.
+/// Without VNNI, AVX2 <c>vpmaddwd</c> does the same sums; without AVX2, scalar code.
+/// </summary>
+public static unsafe partial class Scorer
+{
+    // Schema 1's dense slots fill whole int8 groups, so no group mixes a dense and a hashed slot (a compile-time
+    // check: the division is by zero, and does not compile, if DenseSlots stops being a multiple of the group).
+    private const int DenseGroups = FeatureEncoder.DenseSlots / ModelFormat.Int8Group
+        / (FeatureEncoder.DenseSlots % ModelFormat.Int8Group == 0 ? 1 : 0);
+
+    // Dense vector in: quantize the dense slots, round the hashed ones, then sum over every group.
+    [SkipLocalsInit] // every group word is written before it is read
+    private static void KernelInt8(
+        ReadOnlySpan<byte> section, int kp, int d, ReadOnlySpan<float> x,
+        ReadOnlySpan<float> scale, ReadOnlySpan<float> bias, Span<float> output)
+    {
+        var groups = ModelFormat.PadFeatures(d) / ModelFormat.Int8Group;
+        Span<int> xg = stackalloc int[groups];
+        var denseScale = QuantizeDense(x[..FeatureEncoder.DenseSlots], xg[..DenseGroups], out var denseSum);
+        var hashedSum = RoundHashed(x[FeatureEncoder.DenseSlots..d], xg[DenseGroups..]);
+        fixed (byte* w = &MemoryMarshal.GetReference(section))
+        fixed (int* xp = &MemoryMarshal.GetReference(xg))
+        fixed (float* sp = &MemoryMarshal.GetReference(scale))
+        fixed (float* bp = &MemoryMarshal.GetReference(bias))
+        fixed (float* op = &MemoryMarshal.GetReference(output))
+        {
+            DotGroups(w, kp, xp, groups, denseScale, denseSum, hashedSum, sp, bp, op);
+        }
+    }
+
+    // Sparse form in: the dense groups as above; each hashed feature is its group row times a word with one byte set.
+    [SkipLocalsInit] // every scratch word is written before it is read
+    private static void ScoreSparseInt8(scoped in ModelView model, in SparseFeatures features, float* op)
+    {
+        var kp = model.PaddedCount;
+        var d = model.Dimension;
+
+        var groups = ModelFormat.PadFeatures(d) / ModelFormat.Int8Group;
+        var vnni = AvxVnni.IsSupported;
+        Span<int> xg = stackalloc int[vnni ? DenseGroups : groups];
+        var denseScale = QuantizeDense(features.Dense, xg[..DenseGroups], out var denseSum);
+
+        // Per hashed feature: the byte offset of its group row and the word with its sign in its byte (VNNI); or
+        // the hashed group words, the sum of the features' bytes (the general path).
+        var stride = kp * ModelFormat.Int8Group;
+        var rows = stackalloc int[SparseFeatures.HashedCount];
+        var words = stackalloc int[SparseFeatures.HashedCount];
+        var hashedSum = 0;
+        if (vnni)
+        {
+            for (var f = 0; f < SparseFeatures.HashedCount; f++)
+            {
+                var slot = features.Slots[f];
+                var sign = features.Signs[f];
+                if ((uint)(slot - FeatureEncoder.DenseSlots) >= (uint)(d - FeatureEncoder.DenseSlots) || (uint)(sign + 127) > 254)
+                {
+                    ThrowSizes();
+                }
+
+                rows[f] = (slot >> 2) * stride; // Int8Group = 4
+                words[f] = (sign & 0xFF) << ((slot & 3) << 3);
+                hashedSum += sign;
+            }
+        }
+        else
+        {
+            var hashed = MemoryMarshal.Cast<int, sbyte>(xg[DenseGroups..]);
+            hashed.Clear();
+            for (var f = 0; f < SparseFeatures.HashedCount; f++)
+            {
+                var at = features.Slots[f] - FeatureEncoder.DenseSlots;
+                var value = Math.Clamp(hashed[at] + features.Signs[f], -127, 127);
+                hashedSum += value - hashed[at];
+                hashed[at] = (sbyte)value;
+            }
+        }
+
+        // Pinned once here; the kernels take plain pointers (a span copied into a kernel's frame cost a store-forwarding stall).
+        fixed (byte* w = &MemoryMarshal.GetReference(model.Weights))
+        fixed (int* xp = &MemoryMarshal.GetReference(xg))
+        fixed (float* sp = &MemoryMarshal.GetReference(model.WeightScales))
+        fixed (float* bp = &MemoryMarshal.GetReference(model.Biases))
+        {
+            if (vnni)
+            {
+                SparseVnni(w, kp, xp, rows, words, denseScale, denseSum, hashedSum, sp, bp, op);
+            }
+            else
+            {
+                DotGroups(w, kp, xp, groups, denseScale, denseSum, hashedSum, sp, bp, op);
+            }
+        }
+    }
+
+    private static void SparseVnni(byte* w, int kp, int* xd, int* rows, int* words, float denseScale, int denseSum, int hashedSum, float* sp, float* bp, float* op)
+    {
+        var stride = kp * ModelFormat.Int8Group;
+        var denseCorrection = Vector256.Create(128 * denseSum);
+        var hashedCorrection = Vector256.Create(128 * hashedSum);
+        var flip = Vector256.Create((byte)0x80);
+        for (var i = 0; i + 8 <= kp; i += 8)
+        {
+            var block = w + (i * ModelFormat.Int8Group);
+            var dense = DotVnni8(block, stride, xd, 0, DenseGroups);
+            Vector256<int> h0 = default, h1 = default, h2 = default, h3 = default;
+            for (var f = 0; f < SparseFeatures.HashedCount; f += 4)
+            {
+                h0 = AvxVnni.MultiplyWideningAndAdd(h0, Vector256.Load(block + rows[f]) ^ flip, Vector256.Create(words[f]).AsSByte());
+                h1 = AvxVnni.MultiplyWideningAndAdd(h1, Vector256.Load(block + rows[f + 1]) ^ flip, Vector256.Create(words[f + 1]).AsSByte());
+                h2 = AvxVnni.MultiplyWideningAndAdd(h2, Vector256.Load(block + rows[f + 2]) ^ flip, Vector256.Create(words[f + 2]).AsSByte());
+                h3 = AvxVnni.MultiplyWideningAndAdd(h3, Vector256.Load(block + rows[f + 3]) ^ flip, Vector256.Create(words[f + 3]).AsSByte());
+            }
+
+            Finish(dense - denseCorrection, ((h0 + h1) + (h2 + h3)) - hashedCorrection, denseScale, sp + i, bp + i, op + i);
+        }
+    }
+
+    // Sums over every group word: groups below DenseGroups into the dense sum, the rest into the hashed sum.
+    private static void DotGroups(byte* w, int kp, int* xg, int groups, float denseScale, int denseSum, int hashedSum, float* sp, float* bp, float* op)
+    {
+        var stride = kp * ModelFormat.Int8Group;
+        var i = 0;
+        if (AvxVnni.IsSupported)
+        {
+            // vpdpbusd multiplies unsigned by signed bytes: the weights go in as q + 128 (the top bit flipped), and
+            // 128 · Σ x comes off each sum again.
+            var denseCorrection = Vector256.Create(128 * denseSum);
+            var hashedCorrection = Vector256.Create(128 * hashedSum);
+            for (; i + 8 <= kp; i += 8)
+            {
+                var block = w + (i * ModelFormat.Int8Group);
+                var dense = DotVnni8(block, stride, xg, 0, DenseGroups) - denseCorrection;
+                var hashed = DotVnni8(block, stride, xg, DenseGroups, groups) - hashedCorrection;
+                Finish(dense, hashed, denseScale, sp + i, bp + i, op + i);
+            }
+        }
+        else if (Avx2.IsSupported)
+        {
+            var wide = stackalloc short[groups * ModelFormat.Int8Group]; // the same features as int16 lanes
+            var bytes = (sbyte*)xg;
+            for (var j = 0; j < groups * ModelFormat.Int8Group; j++)
+            {
+                wide[j] = bytes[j];
+            }
+
+            for (; i + 8 <= kp; i += 8)
+            {
+                var block = (sbyte*)w + (i * ModelFormat.Int8Group);
+                var dense = DotMadd8(block, stride, (long*)wide, 0, DenseGroups);
+                var hashed = DotMadd8(block, stride, (long*)wide, DenseGroups, groups);
+                Finish(dense, hashed, denseScale, sp + i, bp + i, op + i);
+            }
+        }
+
+        var x = (sbyte*)xg;
+        for (; i < kp; i++)
+        {
+            int dense = 0, hashed = 0;
+            for (var j = 0; j < groups * ModelFormat.Int8Group; j++)
+            {
+                var product = ((sbyte*)w)[ModelFormat.ElementIndex(WeightPrecision.Int8, kp, j, i)] * x[j];
+                if (j < FeatureEncoder.DenseSlots)
+                {
+                    dense += product;
+                }
+                else
+                {
+                    hashed += product;
+                }
+            }
+
+            op[i] = MathF.FusedMultiplyAdd(MathF.FusedMultiplyAdd(dense, denseScale, hashed), sp[i], bp[i]);
+        }
+    }
+
+    // 8 images × groups [start, end): four accumulators hide vpdpbusd's latency.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> DotVnni8(byte* block, int stride, int* xg, int start, int end)
+    {
+        Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default;
+        var flip = Vector256.Create((byte)0x80);
+        var row = block + (start * stride);
+        var g = start;
+        for (; g + 4 <= end; g += 4, row += 4 * stride)
+        {
+            a0 = AvxVnni.MultiplyWideningAndAdd(a0, Vector256.Load(row) ^ flip, Vector256.Create(xg[g]).AsSByte());
+            a1 = AvxVnni.MultiplyWideningAndAdd(a1, Vector256.Load(row + stride) ^ flip, Vector256.Create(xg[g + 1]).AsSByte());
+            a2 = AvxVnni.MultiplyWideningAndAdd(a2, Vector256.Load(row + (2 * stride)) ^ flip, Vector256.Create(xg[g + 2]).AsSByte());
+            a3 = AvxVnni.MultiplyWideningAndAdd(a3, Vector256.Load(row + (3 * stride)) ^ flip, Vector256.Create(xg[g + 3]).AsSByte());
+        }
+
+        for (; g < end; g++, row += stride)
+        {
+            a0 = AvxVnni.MultiplyWideningAndAdd(a0, Vector256.Load(row) ^ flip, Vector256.Create(xg[g]).AsSByte());
+        }
+
+        return (a0 + a1) + (a2 + a3);
+    }
+
+    // Without VNNI: widen 16 weights (4 images × 4 features) to int16 and vpmaddwd them with the features as int16,
+    // giving two partial sums per image; one horizontal add and a qword permute put the 8 images back in order.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> DotMadd8(sbyte* block, int stride, long* xw, int start, int end)
+    {
+        Vector256<int> lo = default, hi = default;
+        var row = block + (start * stride);
+        for (var g = start; g < end; g++, row += stride)
+        {
+            var xv = Vector256.Create(xw[g]).AsInt16();
+            lo += Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(row), xv);
+            hi += Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(row + 16), xv);
+        }
+
+        // lo = [i0 i0 i1 i1 | i2 i2 i3 i3], hi = images 4-7 → hadd = [i0 i1 i4 i5 | i2 i3 i6 i7] → qwords 0, 2, 1, 3.
+        return Avx2.Permute4x64(Avx2.HorizontalAdd(lo, hi).AsInt64(), 0b11_01_10_00).AsInt32();
+    }
+
+    // score = s · (denseScale · dense + hashed) + b for 8 images.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Finish(Vector256<int> dense, Vector256<int> hashed, float denseScale, float* scale, float* bias, float* output)
+    {
+        var dot = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(dense), Vector256.Create(denseScale), Vector256.ConvertToSingle(hashed));
+        Vector256.FusedMultiplyAdd(dot, Vector256.Load(scale), Vector256.Load(bias)).Store(output);
+    }
+
+    /// <summary>
+    /// Quantizes the dense slots into group words: q_j = round(x_j · 127 / m), m = max |x_j| (ties to even), four
+    /// per word, low byte first. Returns the scale m / 127 (0, with all words zero, when m is 0 or not finite);
+    /// <paramref name="sum"/> is Σ q_j. With vectors, the genres are read with the width the encoder wrote them with
+    /// (so the CPU forwards its stores) and the four other slots one by one into a fifth vector; no scalar chain.
+    /// </summary>
+    private static float QuantizeDense(ReadOnlySpan<float> dense, Span<int> words, out int sum)
+    {
+        if (!Vector256.IsHardwareAccelerated || dense.Length != DenseTail + MemberProfile.GenreCount || words.Length != DenseGroups)
+        {
+            return QuantizeDenseScalar(dense, words, out sum);
+        }
+
+        ref var first = ref MemoryMarshal.GetReference(dense);
+        Vector256<float> g0, g1;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var genres = Vector512.LoadUnsafe(ref first);
+            (g0, g1) = (genres.GetLower(), genres.GetUpper());
+        }
+        else
+        {
+            g0 = Vector256.LoadUnsafe(ref first);
+            g1 = Vector256.LoadUnsafe(ref first, 8);
+        }
+
+        var g2 = Vector128.Create(dense[16], dense[17], dense[18], dense[19]);
+        if (!Vector256.EqualsAll(g0, g0) || !Vector256.EqualsAll(g1, g1) || !Vector128.EqualsAll(g2, g2))
+        {
+            words.Clear();
+            sum = 0;
+            return 0f; // NaN: the same as QuantizeDenseScalar
+        }
+
+        var m = Vector256.MaxNative(Vector256.Abs(g0), Vector256.Abs(g1));
+        var h = Vector128.MaxNative(Vector128.MaxNative(m.GetLower(), m.GetUpper()), Vector128.Abs(g2));
+        h = Vector128.MaxNative(h, Vector128.Shuffle(h, Vector128.Create(2, 3, 0, 1)));
+        h = Vector128.MaxNative(h, Vector128.Shuffle(h, Vector128.Create(1, 0, 3, 2)));
+        var max = h.ToScalar();
+        if (!(max > 0) || !float.IsFinite(max))
+        {
+            words.Clear();
+            sum = 0;
+            return 0f;
+        }
+
+        var inverse = 127f / max;
+        var q0 = Vector256.ConvertToInt32Native(Vector256.Round(g0 * inverse)); // in range: exact
+        var q1 = Vector256.ConvertToInt32Native(Vector256.Round(g1 * inverse));
+        var q2 = Vector128.ConvertToInt32Native(Vector128.Round(g2 * inverse));
+        sum = Vector256.Sum(q0 + q1) + Vector128.Sum(q2);
+        var shorts = Vector256.Narrow(q0, q1);
+        ref var target = ref MemoryMarshal.GetReference(words);
+        Vector128.Narrow(shorts.GetLower(), shorts.GetUpper()).AsInt32().StoreUnsafe(ref target);
+        var tail = Vector128.Narrow(q2, q2);
+        Unsafe.Add(ref target, 4) = Vector128.Narrow(tail, tail).AsInt32().ToScalar();
+        return max / 127f;
+    }
+
+    // Slots after the genres in the dense part (recommender score, interacted, hour sin, hour cos).
+    private const int DenseTail = FeatureEncoder.DenseSlots - MemberProfile.GenreCount;
+
+    private static float QuantizeDenseScalar(ReadOnlySpan<float> dense, Span<int> words, out int sum)
+    {
+        sum = 0;
+        var max = 0f;
+        foreach (var v in dense)
+        {
+            var a = Math.Abs(v);
+            if (float.IsNaN(a))
+            {
+                max = float.NaN;
+                break;
+            }
+
+            max = a > max ? a : max;
+        }
+
+        if (!(max > 0) || !float.IsFinite(max))
+        {
+            words.Clear();
+            return 0f;
+        }
+
+        var inverse = 127f / max;
+        var total = 0;
+        for (var g = 0; g < words.Length; g++)
+        {
+            var word = 0;
+            for (var p = 0; p < ModelFormat.Int8Group; p++)
+            {
+                var q = (int)MathF.Round(dense[(g * ModelFormat.Int8Group) + p] * inverse);
+                total += q;
+                word |= (q & 0xFF) << (8 * p);
+            }
+
+            words[g] = word;
+        }
+
+        sum = total;
+        return max / 127f;
+    }
+
+    // The hashed slots as int8 counts (rounded, clamped to ±127, NaN → 0), four per word, padding zero; returns Σ.
+    private static int RoundHashed(ReadOnlySpan<float> hashed, Span<int> words)
+    {
+        var sum = 0;
+        for (var g = 0; g < words.Length; g++)
+        {
+            var word = 0;
+            for (var p = 0; p < ModelFormat.Int8Group; p++)
+            {
+                var j = (g * ModelFormat.Int8Group) + p;
+                var v = j < hashed.Length && !float.IsNaN(hashed[j]) ? hashed[j] : 0f;
+                var q = (int)Math.Clamp(MathF.Round(v), -127f, 127f);
+                sum += q;
+                word |= (q & 0xFF) << (8 * p);
+            }
+
+            words[g] = word;
+        }
+
+        return sum;
+    }
+}
