@@ -37,10 +37,10 @@ public class QuantizationTests(ITestOutputHelper output)
                 Scorer.Score(f32, x, exact);
                 Scorer.Score(q, x, quantized);
                 var l1 = x.Sum(Math.Abs);
-                // Int8 also quantizes the dense slots of x to steps of m / 127 (m their largest magnitude), an error
+                // Int8 also quantizes the dense slots of x to steps of m / 127 (m = max(1, their largest magnitude)), an error
                 // of at most m / 254 per non-zero dense slot; the hashed slots are integers and exact.
                 var dense = x.AsSpan(0, FeatureEncoder.DenseSlots).ToArray();
-                var denseMax = dense.Max(Math.Abs);
+                var denseMax = Math.Max(1f, dense.Max(Math.Abs)); // m = max(1, max |dense x|)
                 var nonZeroDense = dense.Count(v => v != 0);
                 for (var i = 0; i < 32; i++)
                 {

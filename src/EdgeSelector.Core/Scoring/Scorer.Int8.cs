@@ -9,8 +9,8 @@ namespace EdgeSelector.Core.Scoring;
 
 /// <summary>
 /// Int8 scoring, in integers (docs/model-format.md, "Precision"). The feature vector is made int8 per call: the
-/// dense slots (genres, recommender score, …) as round(x_j · 127 / m) with m their largest magnitude, the hashed
-/// slots as they are (integer counts of ±1). A group row of an int8 section holds, in each 32-bit lane, one image's
+/// dense slots (genres, recommender score, …) as round(x_j · 127 / m) with m = max(1, their largest magnitude), the
+/// hashed slots as they are (integer counts of ±1). A group row of an int8 section holds, in each 32-bit lane, one image's
 /// weights for four consecutive features, so one VNNI <c>vpdpbusd</c> multiplies 8 images × 4 features and sums
 /// them into int32 lanes; the dense and hashed groups go into separate sums, and
 /// score_i = s_i · (m / 127 · dense_i + hashed_i) + b_i. From the encoder's sparse form each hashed feature is one
@@ -240,10 +240,12 @@ public static unsafe partial class Scorer
     }
 
     /// <summary>
-    /// Quantizes the dense slots into group words: q_j = round(x_j · 127 / m), m = max |x_j| (ties to even), four
-    /// per word, low byte first. Returns the scale m / 127 (0, with all words zero, when m is 0 or not finite);
-    /// <paramref name="sum"/> is Σ q_j. With vectors, the genres are read with the width the encoder wrote them with
-    /// (so the CPU forwards its stores) and the four other slots one by one into a fifth vector; no scalar chain.
+    /// Quantizes the dense slots into group words: q_j = round(x_j · 127 / m) (ties to even), four per word, low
+    /// byte first, with m = max(1, max |x_j|): the dense slots are shares, scores, flags and sin/cos, within ±1 in
+    /// practice, so the step is 1/127 and the common case needs neither the maximum nor a division on its path (the
+    /// check that every |x_j| ≤ 1 is a predictable branch beside it). Returns the scale m / 127 (0, with all words
+    /// zero, when some x_j is NaN or infinite); <paramref name="sum"/> is Σ q_j. The genres are read with the width
+    /// the encoder wrote them with (so the CPU forwards its stores), the other four one by one into a fifth vector.
     /// </summary>
     private static float QuantizeDense(ReadOnlySpan<float> dense, Span<int> words, out int sum)
     {
@@ -266,26 +268,30 @@ public static unsafe partial class Scorer
         }
 
         var g2 = Vector128.Create(dense[16], dense[17], dense[18], dense[19]);
-        if (!Vector256.EqualsAll(g0, g0) || !Vector256.EqualsAll(g1, g1) || !Vector128.EqualsAll(g2, g2))
+        var inverse = 127f;
+        var scale = 1f / 127f;
+        var one = Vector256<float>.One;
+        if (!Vector256.LessThanOrEqualAll(Vector256.Abs(g0), one) || !Vector256.LessThanOrEqualAll(Vector256.Abs(g1), one)
+            || !Vector128.LessThanOrEqualAll(Vector128.Abs(g2), Vector128<float>.One))
         {
-            words.Clear();
-            sum = 0;
-            return 0f; // NaN: the same as QuantizeDenseScalar
+            // Rare: some |x_j| > 1, or a NaN (which fails every comparison).
+            var max = 0f;
+            foreach (var v in dense)
+            {
+                max = float.IsNaN(v) ? float.NaN : Math.Max(max, Math.Abs(v));
+            }
+
+            if (!float.IsFinite(max))
+            {
+                words.Clear();
+                sum = 0;
+                return 0f;
+            }
+
+            inverse = 127f / max;
+            scale = max / 127f;
         }
 
-        var m = Vector256.MaxNative(Vector256.Abs(g0), Vector256.Abs(g1));
-        var h = Vector128.MaxNative(Vector128.MaxNative(m.GetLower(), m.GetUpper()), Vector128.Abs(g2));
-        h = Vector128.MaxNative(h, Vector128.Shuffle(h, Vector128.Create(2, 3, 0, 1)));
-        h = Vector128.MaxNative(h, Vector128.Shuffle(h, Vector128.Create(1, 0, 3, 2)));
-        var max = h.ToScalar();
-        if (!(max > 0) || !float.IsFinite(max))
-        {
-            words.Clear();
-            sum = 0;
-            return 0f;
-        }
-
-        var inverse = 127f / max;
         var q0 = Vector256.ConvertToInt32Native(Vector256.Round(g0 * inverse)); // in range: exact
         var q1 = Vector256.ConvertToInt32Native(Vector256.Round(g1 * inverse));
         var q2 = Vector128.ConvertToInt32Native(Vector128.Round(g2 * inverse));
@@ -295,7 +301,7 @@ public static unsafe partial class Scorer
         Vector128.Narrow(shorts.GetLower(), shorts.GetUpper()).AsInt32().StoreUnsafe(ref target);
         var tail = Vector128.Narrow(q2, q2);
         Unsafe.Add(ref target, 4) = Vector128.Narrow(tail, tail).AsInt32().ToScalar();
-        return max / 127f;
+        return scale;
     }
 
     // Slots after the genres in the dense part (recommender score, interacted, hour sin, hour cos).
@@ -304,26 +310,20 @@ public static unsafe partial class Scorer
     private static float QuantizeDenseScalar(ReadOnlySpan<float> dense, Span<int> words, out int sum)
     {
         sum = 0;
-        var max = 0f;
+        var max = 1f;
         foreach (var v in dense)
         {
             var a = Math.Abs(v);
-            if (float.IsNaN(a))
+            if (!float.IsFinite(a))
             {
-                max = float.NaN;
-                break;
+                words.Clear();
+                return 0f;
             }
 
             max = a > max ? a : max;
         }
 
-        if (!(max > 0) || !float.IsFinite(max))
-        {
-            words.Clear();
-            return 0f;
-        }
-
-        var inverse = 127f / max;
+        var inverse = max == 1f ? 127f : 127f / max;
         var total = 0;
         for (var g = 0; g < words.Length; g++)
         {
@@ -339,7 +339,7 @@ public static unsafe partial class Scorer
         }
 
         sum = total;
-        return max / 127f;
+        return max == 1f ? 1f / 127f : max / 127f;
     }
 
     // The hashed slots as int8 counts (rounded, clamped to ±127, NaN → 0), four per word, padding zero; returns Σ.

@@ -74,7 +74,7 @@ public static unsafe partial class Scorer
     /// <summary>
     /// The plain scalar reference of <see cref="Score(in ModelView, ReadOnlySpan{float}, Span{float})"/>: one image at
     /// a time, in double precision. For int8 it applies the int8 rule written out on its own: the dense slots
-    /// quantized to round(x_j · 127 / m) with m their largest magnitude, the hashed slots rounded to integers (they
+    /// quantized to round(x_j · 127 / m) with m = max(1, their largest magnitude), the hashed slots rounded to integers (they
     /// are counts of ±1), the integer products summed exactly, then score_i = s_i · (m / 127 · dense sum + hashed
     /// sum) + b_i.
     /// </summary>
@@ -89,13 +89,13 @@ public static unsafe partial class Scorer
         x[..d].CopyTo(features);
         if (int8)
         {
-            var max = 0f;
+            var max = 1f;
             for (var j = 0; j < FeatureEncoder.DenseSlots; j++)
             {
-                max = float.IsNaN(features[j]) ? float.NaN : Math.Max(max, Math.Abs(features[j]));
+                max = float.IsFinite(features[j]) && float.IsFinite(max) ? Math.Max(max, Math.Abs(features[j])) : float.NaN;
             }
 
-            var usable = max > 0 && float.IsFinite(max);
+            var usable = float.IsFinite(max);
             denseScale = usable ? max / 127f : 0f;
             for (var j = 0; j < d; j++)
             {
