@@ -133,17 +133,17 @@ public class ModelFormatTests
             for (var j = 0; j < dimension; j++)
             {
                 // Written out here rather than through ModelFormat.ElementIndex: ((j/4)·Kp + i)·4 + j%4.
-                var stored = (sbyte)view.Weights[(((j / 4) * kp) + i) * 4 + (j % 4)];
+                var stored = view.Weights[(((j / 4) * kp) + i) * 4 + (j % 4)] - 128; // stored as q + 128
                 Assert.Equal((int)MathF.Round(weights[j] / (max / 127f)), stored);
             }
         }
 
-        // The padding features of the last group and the padding images are zero.
+        // The padding features of the last group hold a zero weight (the byte 128).
         for (var i = 0; i < kp; i++)
         {
             for (var j = dimension; j < (dimension + 3) / 4 * 4; j++)
             {
-                Assert.Equal(0, view.Weights[(((j / 4) * kp) + i) * 4 + (j % 4)]);
+                Assert.Equal(128, view.Weights[(((j / 4) * kp) + i) * 4 + (j % 4)]); // q = 0
             }
         }
     }

@@ -96,7 +96,7 @@ public class ScorerTests
             for (var f = 0; f < SparseFeatures.HashedCount; f++)
             {
                 var j = sparse.Slots[f];
-                sum += sparse.Signs[f] * (sbyte)view.Weights[(((j / 4) * view.PaddedCount) + i) * 4 + (j % 4)];
+                sum += sparse.Signs[f] * (view.Weights[(((j / 4) * view.PaddedCount) + i) * 4 + (j % 4)] - 128);
             }
 
             Assert.Equal((sum * view.WeightScales[i]) + view.Biases[i], scores[i], 5);

@@ -7,7 +7,7 @@ public enum WeightPrecision : byte
     Float32 = 0,
     /// <summary>bfloat16 (the top half of a float32), 2 bytes per weight.</summary>
     BFloat16 = 1,
-    /// <summary>Signed 8-bit integer times a per-image float scale, 1 byte per weight.</summary>
+    /// <summary>8-bit integer q ∈ [-127, 127] (stored as q + 128) times a per-image float scale, 1 byte per weight.</summary>
     Int8 = 2,
 }
 
@@ -109,6 +109,12 @@ public static class ModelFormat
     /// four bytes an int8 dot-product instruction (VNNI <c>vpdpbusd</c>) multiplies and sums.
     /// </summary>
     public const int Int8Group = 4;
+
+    /// <summary>
+    /// Int8 elements are stored as the unsigned byte q + 128 ("offset binary", zero point 128): the unsigned operand
+    /// of <c>vpdpbusd</c> as it lies in memory, so the scorer loads weights with no per-load conversion.
+    /// </summary>
+    public const byte Int8Offset = 128;
 
     /// <summary>Bytes per stored weight for a precision.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]

@@ -191,49 +191,79 @@ public readonly ref struct ModelView
             return ModelError.Truncated;
         }
 
-        if (BinaryPrimitives.ReadUInt32LittleEndian(blob) != ModelFormat.Magic)
+        // One read of the whole header (the image-table accessors already take the blob as little-endian memory).
+        var h = MemoryMarshal.Read<Header>(blob);
+        if (h.Magic != ModelFormat.Magic)
         {
             return ModelError.BadMagic;
         }
 
-        if (BinaryPrimitives.ReadUInt16LittleEndian(blob[ModelFormat.VersionOffset..]) != ModelFormat.Version)
+        if (h.Version != ModelFormat.Version)
         {
             return ModelError.UnsupportedVersion;
         }
 
-        var total = BinaryPrimitives.ReadUInt32LittleEndian(blob[ModelFormat.TotalLengthOffset..]);
-        if (total > (uint)blob.Length)
+        if (h.TotalLength > (uint)blob.Length)
         {
             return ModelError.Truncated;
         }
 
-        var precision = (WeightPrecision)blob[ModelFormat.PrecisionOffset];
+        var precision = (WeightPrecision)h.Precision;
         if (ModelFormat.ElementSize(precision) == 0)
         {
             return ModelError.BadPrecision;
         }
 
-        int k = BinaryPrimitives.ReadUInt16LittleEndian(blob[ModelFormat.ImageCountOffset..]);
-        int kp = BinaryPrimitives.ReadUInt16LittleEndian(blob[ModelFormat.PaddedCountOffset..]);
-        int d = BinaryPrimitives.ReadUInt16LittleEndian(blob[ModelFormat.DimensionOffset..]);
-        var hasVariances = ((ModelFlags)blob[ModelFormat.FlagsOffset] & ModelFlags.HasVariances) != 0;
-        var weights = BinaryPrimitives.ReadUInt32LittleEndian(blob[ModelFormat.WeightsOffsetOffset..]);
-        var variances = BinaryPrimitives.ReadUInt32LittleEndian(blob[ModelFormat.VariancesOffsetOffset..]);
-        var tags = BinaryPrimitives.ReadUInt32LittleEndian(blob[ModelFormat.TagsOffsetOffset..]);
-        if (BinaryPrimitives.ReadUInt16LittleEndian(blob[ModelFormat.HeaderSizeOffset..]) != ModelFormat.HeaderSize
-            || k < 1 || k > ModelFormat.MaxImages || kp != ModelFormat.PadImages(k)
-            || d < FeatureSpace.MinDimension || d > ModelFormat.MaxDimension
-            || BinaryPrimitives.ReadUInt16LittleEndian(blob[ModelFormat.SchemaVersionOffset..]) != FeatureSpace.CurrentSchema
-            || weights != ModelFormat.WeightsOffset(kp)
-            || variances != (hasVariances ? weights + ModelFormat.Align(ModelFormat.SectionSize(kp, d, precision)) : 0)
-            || tags != ModelFormat.SizeWithoutTags(k, d, precision, hasVariances)
-            || tags + k > total)
+        int k = h.ImageCount;
+        int kp = h.PaddedCount;
+        int d = h.Dimension;
+        var hasVariances = ((ModelFlags)h.Flags & ModelFlags.HasVariances) != 0;
+        var section = (uint)ModelFormat.Align(ModelFormat.SectionSize(kp, d, precision));
+        var weights = (uint)ModelFormat.WeightsOffset(kp);
+        var tags = weights + (hasVariances ? 2 * section : section);
+
+        // Every field must hold the value the rest imply; one combined test (non-short-circuit) on the hot path.
+        var bad = (h.HeaderSize != ModelFormat.HeaderSize)
+            | ((uint)(k - 1) >= ModelFormat.MaxImages) | (kp != ModelFormat.PadImages(k))
+            | ((uint)(d - FeatureSpace.MinDimension) > (uint)(ModelFormat.MaxDimension - FeatureSpace.MinDimension))
+            | (h.SchemaVersion != FeatureSpace.CurrentSchema)
+            | (h.WeightsOffset != weights)
+            | (h.VariancesOffset != (hasVariances ? weights + section : 0))
+            | (h.TagsOffset != tags)
+            | ((ulong)tags + (uint)k > h.TotalLength);
+        if (bad)
         {
             return ModelError.BadLayout;
         }
 
-        layout = new Layout((int)total, k, kp, d, (int)weights, (int)variances, precision);
+        layout = new Layout((int)h.TotalLength, k, kp, d, (int)weights, (int)h.VariancesOffset, precision);
         return ModelError.None;
+    }
+
+    // The 64-byte header as it lies in the blob (docs/model-format.md, "Header"; offsets in ModelFormat).
+    [StructLayout(LayoutKind.Sequential, Pack = 1, Size = ModelFormat.HeaderSize)]
+    private readonly struct Header
+    {
+        public readonly uint Magic;
+        public readonly ushort Version;
+        public readonly ushort HeaderSize;
+        public readonly uint TotalLength;
+        public readonly uint Checksum;
+        public readonly uint TitleId;
+        public readonly uint DefaultImageId;
+        public readonly ulong ModelVersion;
+        public readonly ushort ImageCount;
+        public readonly ushort PaddedCount;
+        public readonly ushort Dimension;
+        public readonly ushort SchemaVersion;
+        public readonly uint HashSeed;
+        public readonly byte Precision;
+        public readonly byte Flags;
+        public readonly ushort Reserved;
+        public readonly uint TagsOffset;
+        public readonly uint WeightsOffset;
+        public readonly uint VariancesOffset;
+        public readonly float PriorMean;
     }
 
     private ModelError CheckContent()
@@ -298,11 +328,11 @@ public readonly ref struct ModelView
         }
         else if (precision == WeightPrecision.Int8)
         {
-            foreach (var v in MemoryMarshal.Cast<byte, sbyte>(section))
+            foreach (var v in section)
             {
-                if (v < 0)
+                if (v < ModelFormat.Int8Offset)
                 {
-                    return false;
+                    return false; // q = v − 128 < 0
                 }
             }
         }

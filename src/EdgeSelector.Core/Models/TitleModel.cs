@@ -145,7 +145,7 @@ public sealed class TitleModel
     {
         WeightPrecision.Float32 => BinaryPrimitives.ReadSingleLittleEndian(section[(index * 4)..]),
         WeightPrecision.BFloat16 => BitConverter.Int32BitsToSingle(BinaryPrimitives.ReadUInt16LittleEndian(section[(index * 2)..]) << 16),
-        _ => (sbyte)section[index],
+        _ => section[index] - ModelFormat.Int8Offset,
     };
 
     /// <summary>Rounds a float to the nearest bfloat16 (ties to even), as the bfloat16 sections store it.</summary>
@@ -245,6 +245,16 @@ public sealed class TitleModel
         BinaryPrimitives.WriteUInt32LittleEndian(blob[ModelFormat.VariancesOffsetOffset..], (uint)variancesOffset);
         BinaryPrimitives.WriteSingleLittleEndian(blob[ModelFormat.PriorMeanOffset..], PriorMean);
 
+        if (precision == WeightPrecision.Int8)
+        {
+            // A zero int8 weight is stored as the offset: padding images and padding features must hold it too.
+            blob.Slice(weightsOffset, section).Fill(ModelFormat.Int8Offset);
+            if (withVariances)
+            {
+                blob.Slice(variancesOffset, section).Fill(ModelFormat.Int8Offset);
+            }
+        }
+
         var table = blob[ModelFormat.HeaderSize..];
         var ids = MemoryMarshal.Cast<byte, uint>(table.Slice(0, kp * 4));
         var biases = MemoryMarshal.Cast<byte, float>(table.Slice(kp * 4, kp * 4));
@@ -309,7 +319,8 @@ public sealed class TitleModel
                 var scale = max > 0 ? max / 127f : 1f;
                 for (var j = 0; j < values.Length; j++)
                 {
-                    section[ModelFormat.ElementIndex(precision, kp, j, i)] = (byte)(sbyte)Math.Clamp(MathF.Round(values[j] / scale), -127f, 127f);
+                    var q = (int)Math.Clamp(MathF.Round(values[j] / scale), -127f, 127f);
+                    section[ModelFormat.ElementIndex(precision, kp, j, i)] = (byte)(q + ModelFormat.Int8Offset);
                 }
 
                 return scale;

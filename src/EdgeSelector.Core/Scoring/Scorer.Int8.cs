@@ -44,90 +44,119 @@ public static unsafe partial class Scorer
         }
     }
 
-    // Sparse form in: the dense groups as above; each hashed feature is its group row times a word with one byte set.
-    [SkipLocalsInit] // every scratch word is written before it is read
+    // Sparse form in (the engine's path). With VNNI: no stackalloc here, so this is an ordinary tiered method, and
+    // each hashed feature is its group row times a word with only its own byte set.
     private static void ScoreSparseInt8(scoped in ModelView model, in SparseFeatures features, float* op)
     {
+        if (!AvxVnni.IsSupported)
+        {
+            ScoreSparseInt8Materialized(model, features, op);
+            return;
+        }
+
+        Unsafe.SkipInit(out DenseWords words); // QuantizeDense writes all five
+        var denseScale = QuantizeDense(features.Dense, words, out var denseSum);
+        fixed (byte* w = &MemoryMarshal.GetReference(model.Weights))
+        fixed (float* sp = &MemoryMarshal.GetReference(model.WeightScales))
+        fixed (float* bp = &MemoryMarshal.GetReference(model.Biases))
+        fixed (SparseFeatures* f = &Unsafe.AsRef(in features))
+        {
+            SparseVnni(w, model.PaddedCount, model.Dimension, (int*)&words, f, denseScale, denseSum, sp, bp, op);
+        }
+    }
+
+    // Without VNNI: the hashed group words built from the sparse features (the sum of their bytes), then DotGroups.
+    [SkipLocalsInit] // every group word is written before it is read
+    private static void ScoreSparseInt8Materialized(scoped in ModelView model, in SparseFeatures features, float* op)
+    {
         var kp = model.PaddedCount;
-        var d = model.Dimension;
-
-        var groups = ModelFormat.PadFeatures(d) / ModelFormat.Int8Group;
-        var vnni = AvxVnni.IsSupported;
-        Span<int> xg = stackalloc int[vnni ? DenseGroups : groups];
+        var groups = ModelFormat.PadFeatures(model.Dimension) / ModelFormat.Int8Group;
+        Span<int> xg = stackalloc int[groups];
         var denseScale = QuantizeDense(features.Dense, xg[..DenseGroups], out var denseSum);
-
-        // Per hashed feature: the byte offset of its group row and the word with its sign in its byte (VNNI); or
-        // the hashed group words, the sum of the features' bytes (the general path).
-        var stride = kp * ModelFormat.Int8Group;
-        var rows = stackalloc int[SparseFeatures.HashedCount];
-        var words = stackalloc int[SparseFeatures.HashedCount];
+        var hashed = MemoryMarshal.Cast<int, sbyte>(xg[DenseGroups..]);
+        hashed.Clear();
         var hashedSum = 0;
-        if (vnni)
+        for (var f = 0; f < SparseFeatures.HashedCount; f++)
         {
-            for (var f = 0; f < SparseFeatures.HashedCount; f++)
-            {
-                var slot = features.Slots[f];
-                var sign = features.Signs[f];
-                if ((uint)(slot - FeatureEncoder.DenseSlots) >= (uint)(d - FeatureEncoder.DenseSlots) || (uint)(sign + 127) > 254)
-                {
-                    ThrowSizes();
-                }
-
-                rows[f] = (slot >> 2) * stride; // Int8Group = 4
-                words[f] = (sign & 0xFF) << ((slot & 3) << 3);
-                hashedSum += sign;
-            }
-        }
-        else
-        {
-            var hashed = MemoryMarshal.Cast<int, sbyte>(xg[DenseGroups..]);
-            hashed.Clear();
-            for (var f = 0; f < SparseFeatures.HashedCount; f++)
-            {
-                var at = features.Slots[f] - FeatureEncoder.DenseSlots;
-                var value = Math.Clamp(hashed[at] + features.Signs[f], -127, 127);
-                hashedSum += value - hashed[at];
-                hashed[at] = (sbyte)value;
-            }
+            var at = features.Slots[f] - FeatureEncoder.DenseSlots;
+            var value = Math.Clamp(hashed[at] + features.Signs[f], -127, 127);
+            hashedSum += value - hashed[at];
+            hashed[at] = (sbyte)value;
         }
 
-        // Pinned once here; the kernels take plain pointers (a span copied into a kernel's frame cost a store-forwarding stall).
         fixed (byte* w = &MemoryMarshal.GetReference(model.Weights))
         fixed (int* xp = &MemoryMarshal.GetReference(xg))
         fixed (float* sp = &MemoryMarshal.GetReference(model.WeightScales))
         fixed (float* bp = &MemoryMarshal.GetReference(model.Biases))
         {
-            if (vnni)
-            {
-                SparseVnni(w, kp, xp, rows, words, denseScale, denseSum, hashedSum, sp, bp, op);
-            }
-            else
-            {
-                DotGroups(w, kp, xp, groups, denseScale, denseSum, hashedSum, sp, bp, op);
-            }
+            DotGroups(w, kp, xp, groups, denseScale, denseSum, hashedSum, sp, bp, op);
         }
     }
 
-    private static void SparseVnni(byte* w, int kp, int* xd, int* rows, int* words, float denseScale, int denseSum, int hashedSum, float* sp, float* bp, float* op)
+    // vpdpbusd multiplies the stored weight bytes (q + 128, unsigned) by signed x bytes: Σ (q + 128)·x = Σ q·x +
+    // 128·Σ x, so 128 · Σ x comes off each sum. Per hashed feature: the byte offset of its group row and the word
+    // with its sign in its own byte, computed once; then per block of 8 images 5 dense and 8 hashed instructions.
+    private static void SparseVnni(byte* w, int kp, int d, int* dense, SparseFeatures* features, float denseScale, int denseSum, float* sp, float* bp, float* op)
     {
         var stride = kp * ModelFormat.Int8Group;
+        Unsafe.SkipInit(out HashedWords rowWords);
+        Unsafe.SkipInit(out HashedWords signWords);
+        var rows = (int*)&rowWords;
+        var words = (int*)&signWords;
+        var slots = (int*)&features->Slots;
+        var signs = (int*)&features->Signs;
+        var hashedSum = 0;
+        for (var f = 0; f < SparseFeatures.HashedCount; f++)
+        {
+            var slot = slots[f];
+            var sign = signs[f];
+            if ((uint)(slot - FeatureEncoder.DenseSlots) >= (uint)(d - FeatureEncoder.DenseSlots) || (uint)(sign + 127) > 254)
+            {
+                ThrowSizes();
+            }
+
+            rows[f] = (slot >> 2) * stride; // ModelFormat.Int8Group = 4
+            words[f] = (sign & 0xFF) << ((slot & 3) << 3);
+            hashedSum += sign;
+        }
+
         var denseCorrection = Vector256.Create(128 * denseSum);
         var hashedCorrection = Vector256.Create(128 * hashedSum);
-        var flip = Vector256.Create((byte)0x80);
-        for (var i = 0; i + 8 <= kp; i += 8)
+        var i = 0;
+        for (; i + 16 <= kp; i += 16)
+        {
+            // Two blocks of 8 images share every broadcast of x.
+            var block = w + (i * ModelFormat.Int8Group);
+            var (dense0, dense1) = DotVnni16(block, stride, dense, 0, DenseGroups);
+            Vector256<int> a0 = default, a1 = default, b0 = default, b1 = default;
+            for (var f = 0; f < SparseFeatures.HashedCount; f += 2)
+            {
+                var x0 = Vector256.Create(words[f]).AsSByte();
+                var x1 = Vector256.Create(words[f + 1]).AsSByte();
+                a0 = AvxVnni.MultiplyWideningAndAdd(a0, Vector256.Load(block + rows[f]), x0);
+                b0 = AvxVnni.MultiplyWideningAndAdd(b0, Vector256.Load(block + rows[f] + 32), x0);
+                a1 = AvxVnni.MultiplyWideningAndAdd(a1, Vector256.Load(block + rows[f + 1]), x1);
+                b1 = AvxVnni.MultiplyWideningAndAdd(b1, Vector256.Load(block + rows[f + 1] + 32), x1);
+            }
+
+            Finish(dense0 - denseCorrection, (a0 + a1) - hashedCorrection, denseScale, sp + i, bp + i, op + i);
+            Finish(dense1 - denseCorrection, (b0 + b1) - hashedCorrection, denseScale, sp + i + 8, bp + i + 8, op + i + 8);
+        }
+
+        for (; i + 8 <= kp; i += 8)
         {
             var block = w + (i * ModelFormat.Int8Group);
-            var dense = DotVnni8(block, stride, xd, 0, DenseGroups);
+            var sum = DotVnni8(block, stride, dense, 0, DenseGroups);
             Vector256<int> h0 = default, h1 = default, h2 = default, h3 = default;
             for (var f = 0; f < SparseFeatures.HashedCount; f += 4)
             {
-                h0 = AvxVnni.MultiplyWideningAndAdd(h0, Vector256.Load(block + rows[f]) ^ flip, Vector256.Create(words[f]).AsSByte());
-                h1 = AvxVnni.MultiplyWideningAndAdd(h1, Vector256.Load(block + rows[f + 1]) ^ flip, Vector256.Create(words[f + 1]).AsSByte());
-                h2 = AvxVnni.MultiplyWideningAndAdd(h2, Vector256.Load(block + rows[f + 2]) ^ flip, Vector256.Create(words[f + 2]).AsSByte());
-                h3 = AvxVnni.MultiplyWideningAndAdd(h3, Vector256.Load(block + rows[f + 3]) ^ flip, Vector256.Create(words[f + 3]).AsSByte());
+                h0 = AvxVnni.MultiplyWideningAndAdd(h0, Vector256.Load(block + rows[f]), Vector256.Create(words[f]).AsSByte());
+                h1 = AvxVnni.MultiplyWideningAndAdd(h1, Vector256.Load(block + rows[f + 1]), Vector256.Create(words[f + 1]).AsSByte());
+                h2 = AvxVnni.MultiplyWideningAndAdd(h2, Vector256.Load(block + rows[f + 2]), Vector256.Create(words[f + 2]).AsSByte());
+                h3 = AvxVnni.MultiplyWideningAndAdd(h3, Vector256.Load(block + rows[f + 3]), Vector256.Create(words[f + 3]).AsSByte());
             }
 
-            Finish(dense - denseCorrection, ((h0 + h1) + (h2 + h3)) - hashedCorrection, denseScale, sp + i, bp + i, op + i);
+            Finish(sum - denseCorrection, ((h0 + h1) + (h2 + h3)) - hashedCorrection, denseScale, sp + i, bp + i, op + i);
         }
     }
 
@@ -136,12 +165,12 @@ public static unsafe partial class Scorer
     {
         var stride = kp * ModelFormat.Int8Group;
         var i = 0;
+
+        // Both vector paths multiply the stored bytes (q + 128) and take 128 · Σ x off each sum.
+        var denseCorrection = Vector256.Create(128 * denseSum);
+        var hashedCorrection = Vector256.Create(128 * hashedSum);
         if (AvxVnni.IsSupported)
         {
-            // vpdpbusd multiplies unsigned by signed bytes: the weights go in as q + 128 (the top bit flipped), and
-            // 128 · Σ x comes off each sum again.
-            var denseCorrection = Vector256.Create(128 * denseSum);
-            var hashedCorrection = Vector256.Create(128 * hashedSum);
             for (; i + 8 <= kp; i += 8)
             {
                 var block = w + (i * ModelFormat.Int8Group);
@@ -161,9 +190,9 @@ public static unsafe partial class Scorer
 
             for (; i + 8 <= kp; i += 8)
             {
-                var block = (sbyte*)w + (i * ModelFormat.Int8Group);
-                var dense = DotMadd8(block, stride, (long*)wide, 0, DenseGroups);
-                var hashed = DotMadd8(block, stride, (long*)wide, DenseGroups, groups);
+                var block = w + (i * ModelFormat.Int8Group);
+                var dense = DotMadd8(block, stride, (long*)wide, 0, DenseGroups) - denseCorrection;
+                var hashed = DotMadd8(block, stride, (long*)wide, DenseGroups, groups) - hashedCorrection;
                 Finish(dense, hashed, denseScale, sp + i, bp + i, op + i);
             }
         }
@@ -174,7 +203,7 @@ public static unsafe partial class Scorer
             int dense = 0, hashed = 0;
             for (var j = 0; j < groups * ModelFormat.Int8Group; j++)
             {
-                var product = ((sbyte*)w)[ModelFormat.ElementIndex(WeightPrecision.Int8, kp, j, i)] * x[j];
+                var product = (w[ModelFormat.ElementIndex(WeightPrecision.Int8, kp, j, i)] - ModelFormat.Int8Offset) * x[j];
                 if (j < FeatureEncoder.DenseSlots)
                 {
                     dense += product;
@@ -189,34 +218,61 @@ public static unsafe partial class Scorer
         }
     }
 
-    // 8 images × groups [start, end): four accumulators hide vpdpbusd's latency.
+    // 8 images × groups [start, end) of stored bytes (q + 128) times signed x: four accumulators hide vpdpbusd's latency.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<int> DotVnni8(byte* block, int stride, int* xg, int start, int end)
     {
         Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default;
-        var flip = Vector256.Create((byte)0x80);
         var row = block + (start * stride);
         var g = start;
         for (; g + 4 <= end; g += 4, row += 4 * stride)
         {
-            a0 = AvxVnni.MultiplyWideningAndAdd(a0, Vector256.Load(row) ^ flip, Vector256.Create(xg[g]).AsSByte());
-            a1 = AvxVnni.MultiplyWideningAndAdd(a1, Vector256.Load(row + stride) ^ flip, Vector256.Create(xg[g + 1]).AsSByte());
-            a2 = AvxVnni.MultiplyWideningAndAdd(a2, Vector256.Load(row + (2 * stride)) ^ flip, Vector256.Create(xg[g + 2]).AsSByte());
-            a3 = AvxVnni.MultiplyWideningAndAdd(a3, Vector256.Load(row + (3 * stride)) ^ flip, Vector256.Create(xg[g + 3]).AsSByte());
+            a0 = AvxVnni.MultiplyWideningAndAdd(a0, Vector256.Load(row), Vector256.Create(xg[g]).AsSByte());
+            a1 = AvxVnni.MultiplyWideningAndAdd(a1, Vector256.Load(row + stride), Vector256.Create(xg[g + 1]).AsSByte());
+            a2 = AvxVnni.MultiplyWideningAndAdd(a2, Vector256.Load(row + (2 * stride)), Vector256.Create(xg[g + 2]).AsSByte());
+            a3 = AvxVnni.MultiplyWideningAndAdd(a3, Vector256.Load(row + (3 * stride)), Vector256.Create(xg[g + 3]).AsSByte());
         }
 
         for (; g < end; g++, row += stride)
         {
-            a0 = AvxVnni.MultiplyWideningAndAdd(a0, Vector256.Load(row) ^ flip, Vector256.Create(xg[g]).AsSByte());
+            a0 = AvxVnni.MultiplyWideningAndAdd(a0, Vector256.Load(row), Vector256.Create(xg[g]).AsSByte());
         }
 
         return (a0 + a1) + (a2 + a3);
     }
 
-    // Without VNNI: widen 16 weights (4 images × 4 features) to int16 and vpmaddwd them with the features as int16,
-    // giving two partial sums per image; one horizontal add and a qword permute put the 8 images back in order.
+    // 16 images (two blocks) × groups [start, end): each broadcast of x serves both blocks.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> DotMadd8(sbyte* block, int stride, long* xw, int start, int end)
+    private static (Vector256<int> Lo, Vector256<int> Hi) DotVnni16(byte* block, int stride, int* xg, int start, int end)
+    {
+        Vector256<int> a0 = default, a1 = default, b0 = default, b1 = default;
+        var row = block + (start * stride);
+        var g = start;
+        for (; g + 2 <= end; g += 2, row += 2 * stride)
+        {
+            var x0 = Vector256.Create(xg[g]).AsSByte();
+            var x1 = Vector256.Create(xg[g + 1]).AsSByte();
+            a0 = AvxVnni.MultiplyWideningAndAdd(a0, Vector256.Load(row), x0);
+            b0 = AvxVnni.MultiplyWideningAndAdd(b0, Vector256.Load(row + 32), x0);
+            a1 = AvxVnni.MultiplyWideningAndAdd(a1, Vector256.Load(row + stride), x1);
+            b1 = AvxVnni.MultiplyWideningAndAdd(b1, Vector256.Load(row + stride + 32), x1);
+        }
+
+        if (g < end)
+        {
+            var x0 = Vector256.Create(xg[g]).AsSByte();
+            a0 = AvxVnni.MultiplyWideningAndAdd(a0, Vector256.Load(row), x0);
+            b0 = AvxVnni.MultiplyWideningAndAdd(b0, Vector256.Load(row + 32), x0);
+        }
+
+        return (a0 + a1, b0 + b1);
+    }
+
+    // Without VNNI: zero-extend 16 stored bytes (4 images × 4 features, q + 128) to int16 and vpmaddwd them with the
+    // features as int16, giving two partial sums per image; one horizontal add and a qword permute put the 8
+    // images back in order. (q + 128)·x ≤ 255 · 127, so the pair sums fit vpmaddwd's int32 lanes.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> DotMadd8(byte* block, int stride, long* xw, int start, int end)
     {
         Vector256<int> lo = default, hi = default;
         var row = block + (start * stride);
@@ -362,5 +418,19 @@ public static unsafe partial class Scorer
         }
 
         return sum;
+    }
+
+    // The five dense group words, inline on the stack.
+    [InlineArray(DenseGroups)]
+    private struct DenseWords
+    {
+        private int _element0;
+    }
+
+    // One word per hashed feature, inline on the stack.
+    [InlineArray(SparseFeatures.HashedCount)]
+    private struct HashedWords
+    {
+        private int _element0;
     }
 }

@@ -47,9 +47,11 @@ public sealed class SelectionEngine
         var scores = frame[..kp];
         var pmf = frame.Slice(ModelFormat.MaxImages, kp);
 
-        // The sticky key first: it is a long chain of dependent multiplies that nothing needs until the policy runs,
-        // so the CPU works through it while it encodes and scores.
-        var key = _random.Key(member.MemberId, title.TitleId, unixMs);
+        // The sticky key is a long chain of dependent multiplies that nothing needs until the policy runs: computed
+        // first, the CPU works through it while it encodes and scores. Greedy needs it only to break an exact tie,
+        // so it computes it only then.
+        var greedy = _options.Policy == PolicyKind.Greedy;
+        var key = greedy ? 0 : _random.Key(member.MemberId, title.TitleId, unixMs);
         if (!FeatureEncoder.TryEncode(model.FeatureSpace, member, title, out SparseFeatures features))
         {
             ThrowUnsupportedSpace();
@@ -103,8 +105,18 @@ public sealed class SelectionEngine
 
             default:
                 // Greedy, ε-greedy and uniform choose straight from the sticky uniform (no pmf pass); the pmf is
-                // written only when the caller asks for the distribution.
-                chosen = Direct.Choose(_options.Policy, scores, _options.Epsilon, StickyRandom.Uniform(key), out propensity);
+                // written only when the caller asks for the distribution. Greedy with one best image needs no draw.
+                var (best, ties) = greedy ? Direct.Argmax(scores) : (0, 0);
+                if (greedy && ties == 1)
+                {
+                    (chosen, propensity) = (best, 1f);
+                }
+                else
+                {
+                    key = greedy ? _random.Key(member.MemberId, title.TitleId, unixMs) : key;
+                    chosen = Direct.Choose(_options.Policy, scores, _options.Epsilon, StickyRandom.Uniform(key), out propensity);
+                }
+
                 if (!distribution.IsEmpty)
                 {
                     switch (_options.Policy)
