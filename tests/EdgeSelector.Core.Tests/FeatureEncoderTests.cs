@@ -32,6 +32,42 @@ public class FeatureEncoderTests
         Assert.NotEqual(0f, sign);
     }
 
+    [Theory]
+    [InlineData(32)]
+    [InlineData(64)]
+    [InlineData(4096)]
+    public void TryEncode_SparseForm_EachHashedFeatureIsTheScalarHash(int dimension)
+    {
+        // The encoder hashes all eight features at once with vectors where it can; each must equal the one-at-a-time
+        // hash (HashedSlot) of its (field, value), fields numbered 1-8 in schema 1's order.
+        var space = new FeatureSpace((ushort)dimension, 0xC0FFEE, FeatureSpace.CurrentSchema);
+        var rng = new Random(6);
+        for (var trial = 0; trial < 500; trial++)
+        {
+            var member = TestModels.Member((ulong)trial, trial);
+            member.Country = (ushort)rng.Next(1 << 16);
+            member.Language = (ushort)rng.Next(1 << 16);
+            member.Device = (DeviceClass)rng.Next(6);
+            member.LocalHour = (byte)rng.Next(256);
+            member.DayOfWeek = (byte)rng.Next(256);
+            Assert.True(FeatureEncoder.TryEncode(space, member, TestModels.Title(), out SparseFeatures features));
+            var hour = (uint)(member.LocalHour % 24);
+            var device = (uint)member.Device;
+            var day = (uint)(member.DayOfWeek % 7);
+            uint[] values =
+            [
+                member.Country, member.Language, device, day, hour / 3, (device << 8) | (hour / 3),
+                ((uint)member.Country << 16) | member.Language, (device << 1) | (day is 0 or 6 ? 1u : 0u),
+            ];
+            for (var f = 0; f < SparseFeatures.HashedCount; f++)
+            {
+                var (slot, sign) = FeatureEncoder.HashedSlot(space, (uint)(f + 1), values[f]);
+                Assert.Equal(slot, features.Slots[f]);
+                Assert.Equal((int)sign, features.Signs[f]);
+            }
+        }
+    }
+
     [Fact]
     public void TryEncode_ChangingOneCategorical_ChangesOnlyHashedSlots()
     {

@@ -87,16 +87,37 @@ public static class FeatureEncoder
         var day = (uint)(member.DayOfWeek % 7);
         var hourBucket = (uint)hour / 3;
         var weekend = day is 0 or 6 ? 1u : 0u;
+        var deviceHour = (device << 8) | hourBucket;
+        var countryLanguage = ((uint)member.Country << 16) | member.Language;
+        var deviceDayType = (device << 1) | weekend;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            // All eight hashes at once (vpmullq); slots and signs narrowed into one 64-byte store, which is where
+            // they lie in SparseFeatures (Slots then Signs) and how the int8 scorer reads them back.
+            var input = Vector512.Create(
+                Pair(CountryField, member.Country), Pair(LanguageField, member.Language), Pair(DeviceField, device),
+                Pair(DayField, day), Pair(HourBucketField, hourBucket), Pair(DeviceHourField, deviceHour),
+                Pair(CountryLanguageField, countryLanguage), Pair(DeviceDayTypeField, deviceDayType));
+            var h = Hash64.Mix(input ^ Vector512.Create(seed));
+            var slots = (((h & Vector512.Create(0xFFFF_FFFFUL)) * buckets) >>> 32) + Vector512.Create((ulong)DenseSlots);
+            var signs = Vector512<ulong>.One - ((h >>> 63) << 1); // 1 or -1 (two's complement)
+            Vector512.Narrow(slots, signs).AsInt32().StoreUnsafe(ref Unsafe.As<HashedSlotVector, int>(ref features.Slots));
+            return true;
+        }
+
         Add(ref features, 0, seed, buckets, CountryField, member.Country);
         Add(ref features, 1, seed, buckets, LanguageField, member.Language);
         Add(ref features, 2, seed, buckets, DeviceField, device);
         Add(ref features, 3, seed, buckets, DayField, day);
         Add(ref features, 4, seed, buckets, HourBucketField, hourBucket);
-        Add(ref features, 5, seed, buckets, DeviceHourField, (device << 8) | hourBucket);
-        Add(ref features, 6, seed, buckets, CountryLanguageField, ((uint)member.Country << 16) | member.Language);
-        Add(ref features, 7, seed, buckets, DeviceDayTypeField, (device << 1) | weekend);
+        Add(ref features, 5, seed, buckets, DeviceHourField, deviceHour);
+        Add(ref features, 6, seed, buckets, CountryLanguageField, countryLanguage);
+        Add(ref features, 7, seed, buckets, DeviceDayTypeField, deviceDayType);
         return true;
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong Pair(uint field, uint value) => ((ulong)field << 32) | value;
 
     /// <summary>The hashed slot (relative to the whole vector) and sign of one categorical value; used by tools and tests.</summary>
     public static (int Slot, float Sign) HashedSlot(in FeatureSpace space, uint field, uint value)
@@ -117,7 +138,7 @@ public static class FeatureEncoder
 
     // One finalizer round per feature: the (field, value) pair fills the 64-bit input, the mixed seed keys it.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static ulong FeatureHash(ulong seedKey, uint field, uint value) => Hash64.Mix(seedKey ^ (((ulong)field << 32) | value));
+    private static ulong FeatureHash(ulong seedKey, uint field, uint value) => Hash64.Mix(seedKey ^ Pair(field, value));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ulong SeedKey(uint seed) => Hash64.Mix(seed + 0x9E3779B97F4A7C15UL);

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace EdgeSelector.Core.Features;
 
@@ -6,8 +7,10 @@ namespace EdgeSelector.Core.Features;
 /// A schema-1 feature vector in the form the encoder builds it: the <see cref="FeatureEncoder.DenseSlots"/> dense
 /// slots as floats, and each hashed feature as its slot and sign (±1). The dense d-vector is these added up
 /// (<see cref="CopyTo"/>); the int8 scorer uses this form directly, so it never writes, clears or scans the mostly
-/// zero hashed part of x (docs/model-format.md, "Precision"). A blittable value on the caller's stack.
+/// zero hashed part of x (docs/model-format.md, "Precision"). A blittable value on the caller's stack; the field
+/// order is relied on (the encoder writes <see cref="Slots"/> and <see cref="Signs"/> with one 64-byte store).
 /// </summary>
+[StructLayout(LayoutKind.Sequential)]
 public struct SparseFeatures
 {
     /// <summary>Number of hashed features and crosses schema 1 encodes.</summary>

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace EdgeSelector.Core.Numerics;
 
@@ -19,6 +20,18 @@ public static class Hash64
         x ^= x >> 33;
         x *= 0xC4CEB9FE1A85EC53;
         x ^= x >> 33;
+        return x;
+    }
+
+    /// <summary>The same finalizer on eight words at once (AVX-512 multiplies 64-bit lanes in one instruction).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<ulong> Mix(Vector512<ulong> x)
+    {
+        x ^= x >>> 33;
+        x *= Vector512.Create(0xFF51AFD7ED558CCDUL);
+        x ^= x >>> 33;
+        x *= Vector512.Create(0xC4CEB9FE1A85EC53UL);
+        x ^= x >>> 33;
         return x;
     }
 

@@ -99,26 +99,35 @@ public static unsafe partial class Scorer
     private static void SparseVnni(byte* w, int kp, int d, int* dense, SparseFeatures* features, float denseScale, int denseSum, float* sp, float* bp, float* op)
     {
         var stride = kp * ModelFormat.Int8Group;
+
+        // Slots and signs as the encoder stored them (one 64-byte store with AVX-512), read back at that width.
+        Vector256<int> slots, signs;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var both = Vector512.Load((int*)&features->Slots);
+            (slots, signs) = (both.GetLower(), both.GetUpper());
+        }
+        else
+        {
+            slots = Vector256.Load((int*)&features->Slots);
+            signs = Vector256.Load((int*)&features->Signs);
+        }
+
+        var outOfRange = Vector256.GreaterThanOrEqual((slots - Vector256.Create(FeatureEncoder.DenseSlots)).AsUInt32(), Vector256.Create((uint)(d - FeatureEncoder.DenseSlots)))
+            | Vector256.GreaterThan((signs + Vector256.Create(127)).AsUInt32(), Vector256.Create(254u));
+        if (outOfRange != Vector256<uint>.Zero)
+        {
+            ThrowSizes();
+        }
+
+        // Row offset of each feature's group, and its sign moved into its byte of the group word (slot mod 4).
         Unsafe.SkipInit(out HashedWords rowWords);
         Unsafe.SkipInit(out HashedWords signWords);
         var rows = (int*)&rowWords;
         var words = (int*)&signWords;
-        var slots = (int*)&features->Slots;
-        var signs = (int*)&features->Signs;
-        var hashedSum = 0;
-        for (var f = 0; f < SparseFeatures.HashedCount; f++)
-        {
-            var slot = slots[f];
-            var sign = signs[f];
-            if ((uint)(slot - FeatureEncoder.DenseSlots) >= (uint)(d - FeatureEncoder.DenseSlots) || (uint)(sign + 127) > 254)
-            {
-                ThrowSizes();
-            }
-
-            rows[f] = (slot >> 2) * stride; // ModelFormat.Int8Group = 4
-            words[f] = (sign & 0xFF) << ((slot & 3) << 3);
-            hashedSum += sign;
-        }
+        (Vector256.ShiftRightArithmetic(slots, 2) * Vector256.Create(stride)).Store(rows); // ModelFormat.Int8Group = 4
+        Avx2.ShiftLeftLogicalVariable(signs & Vector256.Create(0xFF), ((slots & Vector256.Create(3)) << 3).AsUInt32()).Store(words);
+        var hashedSum = Vector256.Sum(signs);
 
         var denseCorrection = Vector256.Create(128 * denseSum);
         var hashedCorrection = Vector256.Create(128 * hashedSum);
