@@ -35,10 +35,6 @@ public static class Hash64
         return x;
     }
 
-    /// <summary>Hashes two words under a seed (order matters).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static ulong Combine(ulong seed, ulong a, ulong b) => Mix(Mix(seed ^ Mix(a + Golden)) ^ (b * Golden));
-
     /// <summary>The i-th value of a counter-based stream started from <paramref name="key"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ulong Stream(ulong key, ulong i) => Mix(key + ((i + 1) * Golden));

@@ -10,13 +10,17 @@ namespace EdgeSelector.Core.Selection;
 /// </summary>
 public readonly struct StickyRandom
 {
-    private readonly ulong _seed;
+    // Odd multipliers that spread member and title ids over 64 bits before the one finalizer round of the pair.
+    private const ulong MemberMultiplier = 0x9E3779B97F4A7C15; // 2⁶⁴/φ
+    private const ulong TitleMultiplier = 0xC2B2AE3D27D4EB4F;  // xxHash64's second prime
+
+    private readonly ulong _seedKey;
     private readonly long _windowMs;
 
     /// <summary>Creates the source for a seed and a window (at least 1 ms).</summary>
     public StickyRandom(ulong seed, TimeSpan window)
     {
-        _seed = seed;
+        _seedKey = Hash64.Mix(seed + MemberMultiplier);
         _windowMs = Math.Max(1, (long)window.TotalMilliseconds);
     }
 
@@ -24,14 +28,20 @@ public readonly struct StickyRandom
     public TimeSpan Window => TimeSpan.FromMilliseconds(_windowMs);
 
     /// <summary>The window bucket of (member, title) at a time: the draw changes exactly when this changes.</summary>
-    public long Bucket(ulong memberId, uint titleId, long unixMs) => Bucket(Hash64.Combine(_seed, memberId, titleId), unixMs);
+    public long Bucket(ulong memberId, uint titleId, long unixMs) => Bucket(Pair(memberId, titleId), unixMs);
 
-    /// <summary>The 64-bit key of (member, title) at a time: a counter-based stream of uniforms starts from it.</summary>
+    /// <summary>
+    /// The 64-bit key of (member, title) at a time: a counter-based stream of uniforms starts from it. Two finalizer
+    /// rounds and one division on the path (pair, then the bucket folded in), since every selection waits for it.
+    /// </summary>
     public ulong Key(ulong memberId, uint titleId, long unixMs)
     {
-        var pair = Hash64.Combine(_seed, memberId, titleId);
-        return Hash64.Mix(pair ^ Hash64.Mix((ulong)Bucket(pair, unixMs) ^ _seed));
+        var pair = Pair(memberId, titleId);
+        return Hash64.Mix(pair + ((ulong)Bucket(pair, unixMs) * MemberMultiplier));
     }
+
+    private ulong Pair(ulong memberId, uint titleId) =>
+        Hash64.Mix(_seedKey ^ (memberId * MemberMultiplier) ^ (titleId * TitleMultiplier));
 
     // phase = ⌊pair · window / 2⁶⁴⌋ (a multiply, not a 64-bit division: this sits on every selection's path), then
     // one floor division of the shifted time.
