@@ -6,7 +6,8 @@ try
     Console.WriteLine(
         $"edgeselector: binary protocol on {state.Options.BindAddress}:{state.Options.BinaryPort}, admin API on " +
         $"http://{state.Options.BindAddress}:{state.Options.AdminPort}, data in {state.DataDir}, " +
-        $"bundle {state.Models.Version} with {state.Models.TitleCount} titles, policy {state.Engine.Options.Policy}");
+        $"bundle {state.Models.Version} with {state.Models.TitleCount} titles, policy {state.Engine.Options.Policy}, " +
+        $"int8 scoring with {EdgeSelector.Core.Scoring.Scorer.Int8Kernel}");
     app.Run();
     return 0;
 }

@@ -24,6 +24,12 @@ public static unsafe partial class Scorer
     private const int DenseGroups = FeatureEncoder.DenseSlots / ModelFormat.Int8Group
         / (FeatureEncoder.DenseSlots % ModelFormat.Int8Group == 0 ? 1 : 0);
 
+    /// <summary>
+    /// Which int8 kernel this process runs: "AVX-VNNI", "AVX2" or "scalar" (the server prints it at start: a native
+    /// binary built for x86-64-v3 takes the VNNI kernel only on a CPU that has AVX-VNNI).
+    /// </summary>
+    public static string Int8Kernel => AvxVnni.IsSupported ? "AVX-VNNI" : Avx2.IsSupported ? "AVX2" : "scalar";
+
     // Dense vector in: quantize the dense slots, round the hashed ones, then sum over every group.
     [SkipLocalsInit] // every group word is written before it is read
     private static void KernelInt8(
