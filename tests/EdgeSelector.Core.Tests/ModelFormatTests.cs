@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using EdgeSelector.Core.Features;
 using EdgeSelector.Core.Models;
+using EdgeSelector.Core.Scoring;
 
 namespace EdgeSelector.Core.Tests;
 
@@ -115,6 +116,29 @@ public class ModelFormatTests
         blob[5] = 0;
         Assert.False(ModelView.TryOpen(blob, ModelCheck.Structure, out _, out var error));
         Assert.Equal(ModelError.UnsupportedVersion, error);
+    }
+
+    [Theory]
+    [InlineData(WeightPrecision.Float32)]
+    [InlineData(WeightPrecision.BFloat16)]
+    public void TryOpen_Version1FloatBlob_IsStillReadAndScoresTheSame(WeightPrecision precision)
+    {
+        // fp32 and bf16 sections kept their layout in version 2: the trainer's older fp32 bundles stay readable.
+        var model = TestModels.Random(5, 32, seed: 9);
+        var current = model.Serialize(precision);
+        var old = (byte[])current.Clone();
+        old[4] = 1;
+        old[5] = 0;
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(old.AsSpan(12), ModelView.ComputeChecksum(old));
+        Assert.True(ModelView.TryOpen(old, ModelCheck.Full, out var oldView, out var error), error.ToString());
+        Assert.True(ModelView.TryOpen(current, ModelCheck.Full, out var view, out _));
+        var x = new float[32];
+        Assert.True(FeatureEncoder.TryEncode(view.FeatureSpace, TestModels.Member(3), TestModels.Title(), x));
+        var a = new float[view.PaddedCount];
+        var b = new float[view.PaddedCount];
+        Scorer.Score(view, x, a);
+        Scorer.Score(oldView, x, b);
+        Assert.Equal(a, b);
     }
 
     [Theory]

@@ -63,9 +63,16 @@ public static class ModelFormat
 
     /// <summary>
     /// The format version this build writes and reads. Version 2 interleaves int8 sections in groups of four
-    /// features (<see cref="ElementIndex"/>); version 1 blobs are rejected as <see cref="ModelError.UnsupportedVersion"/>.
+    /// features (<see cref="ElementIndex"/>) and stores them offset by 128; version-1 int8 blobs are rejected as
+    /// <see cref="ModelError.UnsupportedVersion"/> (version-1 fp32 and bf16 blobs are still read).
     /// </summary>
     public const ushort Version = 2;
+
+    /// <summary>
+    /// The older version this build still reads for fp32 and bf16 blobs, whose layout did not change (it writes
+    /// <see cref="Version"/> only).
+    /// </summary>
+    public const ushort FloatCompatibleVersion = 1;
 
     /// <summary>Bytes in the fixed header.</summary>
     public const int HeaderSize = 64;

@@ -198,7 +198,10 @@ public readonly ref struct ModelView
             return ModelError.BadMagic;
         }
 
-        if (h.Version != ModelFormat.Version)
+        // Version 1 differs from 2 only in how int8 sections are laid out: its fp32 and bf16 blobs (the trainer's
+        // fp32 bundles among them) are read as they are; a version-1 int8 blob is refused, never mis-scored.
+        if (h.Version != ModelFormat.Version
+            && !(h.Version == ModelFormat.FloatCompatibleVersion && (WeightPrecision)h.Precision != WeightPrecision.Int8))
         {
             return ModelError.UnsupportedVersion;
         }
