@@ -141,7 +141,7 @@ public static class FeatureEncoder
     private static ulong FeatureHash(ulong seedKey, uint field, uint value) => Hash64.Mix(seedKey ^ Pair(field, value));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static ulong SeedKey(uint seed) => Hash64.Mix(seed + 0x9E3779B97F4A7C15UL);
+    private static ulong SeedKey(uint seed) => Hash64.Mix(seed + Hash64.Golden);
 
     // Non-finite → 0, then clamp to ±NumericLimit, a whole vector at a time (the int8 scorer reads the genres back
     // with loads of the same width, which the CPU can forward straight from these stores).

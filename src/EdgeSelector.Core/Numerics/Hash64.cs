@@ -9,16 +9,21 @@ namespace EdgeSelector.Core.Numerics;
 /// </summary>
 public static class Hash64
 {
-    private const ulong Golden = 0x9E3779B97F4A7C15;
+    /// <summary>2⁶⁴/φ, odd: the golden-ratio increment of SplitMix64 and a good multiplier to spread small ids.</summary>
+    public const ulong Golden = 0x9E3779B97F4A7C15;
+
+    // MurmurHash3 fmix64's multipliers, shared by the scalar and the vector finalizer.
+    private const ulong Mix1 = 0xFF51AFD7ED558CCD;
+    private const ulong Mix2 = 0xC4CEB9FE1A85EC53;
 
     /// <summary>MurmurHash3's 64-bit finalizer: every input bit affects every output bit.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ulong Mix(ulong x)
     {
         x ^= x >> 33;
-        x *= 0xFF51AFD7ED558CCD;
+        x *= Mix1;
         x ^= x >> 33;
-        x *= 0xC4CEB9FE1A85EC53;
+        x *= Mix2;
         x ^= x >> 33;
         return x;
     }
@@ -28,9 +33,9 @@ public static class Hash64
     public static Vector512<ulong> Mix(Vector512<ulong> x)
     {
         x ^= x >>> 33;
-        x *= Vector512.Create(0xFF51AFD7ED558CCDUL);
+        x *= Vector512.Create(Mix1);
         x ^= x >>> 33;
-        x *= Vector512.Create(0xC4CEB9FE1A85EC53UL);
+        x *= Vector512.Create(Mix2);
         x ^= x >>> 33;
         return x;
     }

@@ -11,8 +11,8 @@ namespace EdgeSelector.Core.Selection;
 public readonly struct StickyRandom
 {
     // Odd multipliers that spread member and title ids over 64 bits before the one finalizer round of the pair.
-    private const ulong MemberMultiplier = 0x9E3779B97F4A7C15; // 2⁶⁴/φ
-    private const ulong TitleMultiplier = 0xC2B2AE3D27D4EB4F;  // xxHash64's second prime
+    private const ulong MemberMultiplier = Hash64.Golden;
+    private const ulong TitleMultiplier = 0xC2B2AE3D27D4EB4F; // xxHash64's second prime
 
     private readonly ulong _seedKey;
     private readonly long _windowMs;
