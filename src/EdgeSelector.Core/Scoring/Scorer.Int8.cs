@@ -339,40 +339,25 @@ public static unsafe partial class Scorer
         }
 
         var g2 = Vector128.Create(dense[16], dense[17], dense[18], dense[19]);
-        var inverse = 127f;
-        var scale = 1f / 127f;
         var one = Vector256<float>.One;
         if (!Vector256.LessThanOrEqualAll(Vector256.Abs(g0), one) || !Vector256.LessThanOrEqualAll(Vector256.Abs(g1), one)
             || !Vector128.LessThanOrEqualAll(Vector128.Abs(g2), Vector128<float>.One))
         {
-            // Rare: some |x_j| > 1, or a NaN (which fails every comparison).
-            var max = 0f;
-            foreach (var v in dense)
-            {
-                max = float.IsNaN(v) ? float.NaN : Math.Max(max, Math.Abs(v));
-            }
-
-            if (!float.IsFinite(max))
-            {
-                words.Clear();
-                sum = 0;
-                return 0f;
-            }
-
-            inverse = 127f / max;
-            scale = max / 127f;
+            // Rare: some |x_j| > 1, or a NaN (which fails every comparison): the scalar form finds m and divides.
+            return QuantizeDenseScalar(dense, words, out sum);
         }
 
-        var q0 = Vector256.ConvertToInt32Native(Vector256.Round(g0 * inverse)); // in range: exact
-        var q1 = Vector256.ConvertToInt32Native(Vector256.Round(g1 * inverse));
-        var q2 = Vector128.ConvertToInt32Native(Vector128.Round(g2 * inverse));
+        const float Inverse = 127f; // m = 1
+        var q0 = Vector256.ConvertToInt32Native(Vector256.Round(g0 * Inverse)); // in range: exact
+        var q1 = Vector256.ConvertToInt32Native(Vector256.Round(g1 * Inverse));
+        var q2 = Vector128.ConvertToInt32Native(Vector128.Round(g2 * Inverse));
         sum = Vector256.Sum(q0 + q1) + Vector128.Sum(q2);
         var shorts = Vector256.Narrow(q0, q1);
         ref var target = ref MemoryMarshal.GetReference(words);
         Vector128.Narrow(shorts.GetLower(), shorts.GetUpper()).AsInt32().StoreUnsafe(ref target);
         var tail = Vector128.Narrow(q2, q2);
         Unsafe.Add(ref target, 4) = Vector128.Narrow(tail, tail).AsInt32().ToScalar();
-        return scale;
+        return 1f / 127f;
     }
 
     // Slots after the genres in the dense part (recommender score, interacted, hour sin, hour cos).
@@ -394,7 +379,7 @@ public static unsafe partial class Scorer
             max = a > max ? a : max;
         }
 
-        var inverse = max == 1f ? 127f : 127f / max;
+        var inverse = 127f / max;
         var total = 0;
         for (var g = 0; g < words.Length; g++)
         {
@@ -410,7 +395,7 @@ public static unsafe partial class Scorer
         }
 
         sum = total;
-        return max == 1f ? 1f / 127f : max / 127f;
+        return max / 127f;
     }
 
     // The hashed slots as int8 counts (rounded, clamped to ±127, NaN → 0), four per word, padding zero; returns Σ.
