@@ -103,6 +103,21 @@ public class ScorerTests
         }
     }
 
+    [Theory]
+    [InlineData(64)] // past the dimension
+    [InlineData(5)]  // a dense slot
+    public void ScoreInt8_SparseFormWithABadHashedSlot_IsRefused(int slot)
+    {
+        Assert.True(ModelView.TryOpen(TestModels.Random(16, 64, seed: 4).Serialize(WeightPrecision.Int8), ModelCheck.Full, out _, out _));
+        Assert.Throws<ArgumentException>(() =>
+        {
+            ModelView.TryOpen(TestModels.Random(16, 64, seed: 4).Serialize(WeightPrecision.Int8), ModelCheck.Full, out var view, out _);
+            FeatureEncoder.TryEncode(view.FeatureSpace, TestModels.Member(1), TestModels.Title(), out SparseFeatures features);
+            features.Slots[3] = slot;
+            Scorer.Score(view, features, new float[view.PaddedCount]);
+        });
+    }
+
     [Fact]
     public void Score_Float32_EqualsDotProductOfTheManagedModel()
     {

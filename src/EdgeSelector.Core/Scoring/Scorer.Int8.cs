@@ -85,6 +85,11 @@ public static unsafe partial class Scorer
         for (var f = 0; f < SparseFeatures.HashedCount; f++)
         {
             var at = features.Slots[f] - FeatureEncoder.DenseSlots;
+            if ((uint)at >= (uint)(model.Dimension - FeatureEncoder.DenseSlots) || (uint)(features.Signs[f] + 127) > 254)
+            {
+                ThrowBadHashedFeature(); // the same rule SparseVnni checks eight lanes at a time
+            }
+
             var value = Math.Clamp(hashed[at] + features.Signs[f], -127, 127);
             hashedSum += value - hashed[at];
             hashed[at] = (sbyte)value;
@@ -123,7 +128,7 @@ public static unsafe partial class Scorer
             | Vector256.GreaterThan((signs + Vector256.Create(127)).AsUInt32(), Vector256.Create(254u));
         if (outOfRange != Vector256<uint>.Zero)
         {
-            ThrowSizes();
+            ThrowBadHashedFeature();
         }
 
         // Row offset of each feature's group, and its sign moved into its byte of the group word (slot mod 4).
@@ -419,6 +424,11 @@ public static unsafe partial class Scorer
 
         return sum;
     }
+
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowBadHashedFeature() =>
+        throw new ArgumentException($"a hashed feature's slot is outside [{FeatureEncoder.DenseSlots}, d) or its sign outside ±127");
 
     // The five dense group words, inline on the stack.
     [InlineArray(DenseGroups)]
