@@ -47,8 +47,8 @@ public sealed class ImpressionLog : IDisposable
         MaxRecordBytes = (int)Math.Min(int.MaxValue, pageBytes - 64);
 
         string root = Path.GetFullPath(options.DataDirectory);
-        Directory.CreateDirectory(Path.Combine(root, "log"));
-        _device = Devices.CreateLogDevice(Path.Combine(root, "log", "impressions.log"), preallocateFile: false, deleteOnClose: false, recoverDevice: true);
+        Directory.CreateDirectory(ImpressionLogFiles.SegmentDirectory(root));
+        _device = ImpressionLogFiles.OpenDevice(root);
         try
         {
             using var settings = new FasterLogSettings
@@ -57,7 +57,7 @@ public sealed class ImpressionLog : IDisposable
                 MemorySize = memoryBytes,
                 PageSize = pageBytes,
                 SegmentSize = segmentBytes,
-                LogCommitDir = Path.Combine(root, "commits"),
+                LogCommitDir = ImpressionLogFiles.CommitDirectory(root),
                 RemoveOutdatedCommits = true,
                 TryRecoverLatest = true,
             };

@@ -19,14 +19,14 @@ public sealed class ImpressionLogSnapshotReader : IDisposable
     private ImpressionLogSnapshotReader(string directory, long pageBytes, long memoryBytes, long segmentBytes)
     {
         string root = Path.GetFullPath(directory);
-        if (!Directory.Exists(Path.Combine(root, "commits")))
+        if (!Directory.Exists(ImpressionLogFiles.CommitDirectory(root)))
         {
             throw new DirectoryNotFoundException($"{root}: no impression log (missing commits/)");
         }
 
-        _segmentDirectory = Path.Combine(root, "log");
+        _segmentDirectory = ImpressionLogFiles.SegmentDirectory(root);
         _segmentBytes = segmentBytes;
-        _device = Devices.CreateLogDevice(Path.Combine(root, "log", "impressions.log"), preallocateFile: false, deleteOnClose: false, recoverDevice: true);
+        _device = ImpressionLogFiles.OpenDevice(root);
         try
         {
             using var settings = new FasterLogSettings
@@ -35,7 +35,7 @@ public sealed class ImpressionLogSnapshotReader : IDisposable
                 MemorySize = memoryBytes,
                 PageSize = pageBytes,
                 SegmentSize = segmentBytes,
-                LogCommitDir = Path.Combine(root, "commits"),
+                LogCommitDir = ImpressionLogFiles.CommitDirectory(root),
                 ReadOnlyMode = true,
             };
             _log = new FasterLog(settings);
@@ -107,7 +107,7 @@ public sealed class ImpressionLogSnapshotReader : IDisposable
     private long FirstSegment()
     {
         long first = long.MaxValue;
-        foreach (var file in Directory.EnumerateFiles(_segmentDirectory, "impressions.log.*"))
+        foreach (var file in Directory.EnumerateFiles(_segmentDirectory, ImpressionLogFiles.DeviceFileName + ".*"))
         {
             var suffix = Path.GetExtension(file).TrimStart('.');
             if (long.TryParse(suffix, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var index))
