@@ -36,7 +36,11 @@ export class TimeChart {
             width: 2,
             spanGaps: false,
             points: { show: false },
-            value: (u, v) => (v == null ? '–' : format(v)),
+            // Off the chart (no cursor) the legend reads the newest value rather than nothing.
+            value: (u, v, si, idx) => {
+              if (idx == null) v = u.data[si][u.data[si].length - 1];
+              return v == null ? '–' : format(v);
+            },
           })),
         ],
         scales: { x: { time: true }, y: yScale },

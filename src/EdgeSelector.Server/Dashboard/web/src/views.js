@@ -145,7 +145,7 @@ export function renderTitles(sample) {
     return;
   }
   const span = sample.toMs > sample.fromMs ? ` over ${((sample.toMs - sample.fromMs) / 1000).toFixed(1)} s` : '';
-  fill($('titles-summary'), `The newest ${count(sample.decisions)} decisions in the impression log${span}. `);
+  fill($('titles-summary'), `${count(sample.decisions)} recent decisions read back from the impression log${span}. `);
   fill(
     $('titles-list'),
     sample.titles.map((t) =>
