@@ -46,7 +46,7 @@ export class TimeChart {
         scales: { x: { time: true }, y: yScale },
         axes: [
           { stroke: '#555', grid: { stroke: '#eee' }, ticks: { stroke: '#ddd' } },
-          { stroke: '#555', grid: { stroke: '#eee' }, ticks: { stroke: '#ddd' }, size: 64, values: (u, vals) => vals.map((v) => (v == null ? '' : format(v))) },
+          { stroke: '#555', grid: { stroke: '#eee' }, ticks: { stroke: '#ddd' }, size: 72, values: (u, vals) => vals.map((v) => (v == null ? '' : format(v))) },
         ],
         cursor: { drag: { x: false, y: false } },
         legend: { show: true },

@@ -33,7 +33,8 @@ export function bytes(n) {
 /** Microseconds, switching to ms past 10,000. */
 export function micros(n) {
   if (n == null || !Number.isFinite(n)) return '–';
-  return n >= 10_000 ? (n / 1000).toFixed(1) + ' ms' : n.toFixed(n >= 100 ? 0 : 1) + ' µs';
+  if (n >= 10_000) return (n / 1000).toFixed(n >= 100_000 ? 0 : 1) + ' ms';
+  return n.toFixed(n >= 100 ? 0 : 1) + ' µs';
 }
 
 /** A share 0..1 as a percentage. */

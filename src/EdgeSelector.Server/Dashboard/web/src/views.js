@@ -163,7 +163,7 @@ export function renderTitles(sample) {
           : h(
               'table',
               { class: 'images' },
-              h('thead', null, h('tr', null, h('th', null, 'image'), h('th', null, 'share of choices'), h('th', null, 'propensity mean (min–max)'), h('th', null, 'chosen'))),
+              h('thead', null, h('tr', null, h('th', null, 'image'), h('th', null, 'share of choices'), h('th', null, 'propensity (min–max)'), h('th', null, 'chosen'))),
               h(
                 'tbody',
                 null,
