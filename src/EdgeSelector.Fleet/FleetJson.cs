@@ -43,6 +43,9 @@ public sealed record NodeStatus
     /// <summary>When this heartbeat was written (unix ms).</summary>
     public long HeartbeatAtMs { get; init; }
 
+    /// <summary>How often the node writes one (ms): three missed ones mean the instance is gone.</summary>
+    public long HeartbeatIntervalMs { get; init; }
+
     /// <summary>Whether /readyz answers 200.</summary>
     public bool Ready { get; init; }
 

@@ -258,6 +258,7 @@ internal sealed class FleetNode : BackgroundService
         Admin = _parts.AdminAddress,
         StartedAtMs = _startedAtMs,
         HeartbeatAtMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
+        HeartbeatIntervalMs = (long)(_options.HeartbeatSeconds * 1000),
         Ready = _parts.HasBundle() && IsCaughtUp(out _),
         AppliedVersion = _parts.Models.Version,
         PointerVersion = _bundles.PointerVersion,
