@@ -17,6 +17,7 @@ internal sealed class FleetCommand : ICommand
     public string Usage => """
         usage: edgesel fleet init --nats URL [--replicas N] [--event-max-age-hours H] [--event-max-gb G]
                edgesel fleet status --nats URL [--stale-after SECONDS]
+               edgesel fleet bench --nats URL [--replicas N] [--messages N] [--bytes B] [--publishers P]
           --nats          NATS servers, comma-separated (nats://host:4222,...)
           --replicas      copies of every stream and bucket: 1, 3 (default; survives one NATS server) or 5
           --event-max-age-hours  how long impressions and rewards stay in their streams (default 168)
@@ -24,11 +25,13 @@ internal sealed class FleetCommand : ICommand
           --stale-after   status: flag a live node that has not applied the pointer's bundle this long after
                           the pointer moved (default 60 s); a node is live while its heartbeat is younger than
                           three of its intervals; two live instances with one node id are flagged
+          bench           publish packed-size messages to a scratch stream (deleted after) as node shippers do:
+                          --messages (default 2000), --bytes per message (default 262144), --publishers (default 1)
         status exit codes: 0 every live node serves the pointer's bundle, 1 some node is flagged or NATS is
         unreachable, 2 bad command line
         """;
 
-    public IReadOnlySet<string> ValueOptions { get; } = new HashSet<string> { "nats", "replicas", "event-max-age-hours", "event-max-gb", "stale-after" };
+    public IReadOnlySet<string> ValueOptions { get; } = new HashSet<string> { "nats", "replicas", "event-max-age-hours", "event-max-gb", "stale-after", "messages", "bytes", "publishers" };
 
     public IReadOnlySet<string> Flags { get; } = new HashSet<string>();
 
@@ -44,7 +47,8 @@ internal sealed class FleetCommand : ICommand
             {
                 "init" => Init(args, url, stdout),
                 "status" => Status(args, url, stdout),
-                _ => throw new UsageException($"unknown fleet command '{verb}' (init, status)."),
+                "bench" => Bench(args, url, stdout),
+                _ => throw new UsageException($"unknown fleet command '{verb}' (init, status, bench)."),
             };
         }
         catch (Exception e) when (e is FleetException or NatsException or TimeoutException)
@@ -139,6 +143,13 @@ internal sealed class FleetCommand : ICommand
 
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{live} live node(s), {flagged} flagged"));
         return flagged == 0 ? Program.ExitOk : Program.ExitInputError;
+    }
+
+    private static int Bench(CommandArgs args, string url, TextWriter stdout)
+    {
+        var connection = FleetCli.Connect(url, "fleet-bench");
+        using var _ = AsDisposable(connection);
+        return FleetBench.Run(connection, Int(args, "replicas", 3), Int(args, "messages", 2000), Int(args, "bytes", 256 * 1024), Int(args, "publishers", 1), stdout);
     }
 
     private static string Trim(string s, int max) => s.Length <= max ? s : s[..(max - 1)] + "…";
