@@ -2,8 +2,8 @@ using System.Globalization;
 using EdgeSelector.Fleet;
 using EdgeSelector.Fleet.Bundles;
 using EdgeSelector.Fleet.Status;
-using NodeStatus = EdgeSelector.Fleet.NodeStatus;
 using NATS.Client.Core;
+using NodeStatus = EdgeSelector.Fleet.NodeStatus;
 
 namespace EdgeSelector.Cli.Commands.Fleet;
 
