@@ -183,11 +183,11 @@ internal sealed class FleetNode : BackgroundService
         _logger.LogInformation("fleet: node {NodeId} ({Instance}) joining the fleet at {Url}", _parts.NodeId, _instance, _options.Url);
         var tasks = new List<Task>
         {
-            Task.Run(() => _bundles.RunAsync(stoppingToken), stoppingToken),
-            Task.Run(() => _profiles.RunAsync(stoppingToken), stoppingToken),
-            Task.Run(() => HeartbeatAsync(stoppingToken), stoppingToken),
+            Guard("bundle follower", () => _bundles.RunAsync(stoppingToken), stoppingToken),
+            Guard("profile follower", () => _profiles.RunAsync(stoppingToken), stoppingToken),
+            Guard("heartbeat", () => HeartbeatAsync(stoppingToken), stoppingToken),
         };
-        tasks.AddRange(_shippers.Select(s => Task.Run(() => s.RunAsync(stoppingToken), stoppingToken)));
+        tasks.AddRange(_shippers.Select(s => Guard($"{Name(s.Kind)} shipper", () => s.RunAsync(stoppingToken), stoppingToken)));
         try
         {
             await Task.WhenAll(tasks).ConfigureAwait(false);
@@ -199,6 +199,38 @@ internal sealed class FleetNode : BackgroundService
 
         await _connection.DisposeAsync().ConfigureAwait(false);
     }
+
+    // A loop that fails unexpectedly (a FASTER scan racing a rotation, a bug) is logged and restarted: a fault in the
+    // fleet's background work must never stop the host (BackgroundService's default) or the serving with it.
+    private Task Guard(string what, Func<Task> loop, CancellationToken stoppingToken) => Task.Run(async () =>
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await loop().ConfigureAwait(false);
+                return;
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+#pragma warning disable CA1031 // Logged and restarted: see above.
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                _logger.LogError(e, "fleet: the {What} failed; restarting it in 1 s", what);
+                try
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        }
+    }, stoppingToken);
 
     private async Task HeartbeatAsync(CancellationToken stoppingToken)
     {
