@@ -4,6 +4,7 @@ using EdgeSelector.Server.Binary;
 using EdgeSelector.Server.Configuration;
 using EdgeSelector.Server.Dashboard;
 using EdgeSelector.Server.Demo;
+using EdgeSelector.Server.Fleet;
 using EdgeSelector.Server.Resp;
 using EdgeSelector.Server.Serving;
 using Microsoft.AspNetCore.Connections;
@@ -34,6 +35,7 @@ internal static class EdgeSelectorHost
             builder.Services.AddSingleton<BinaryConnectionHandler>();
             builder.Services.AddSingleton<RespConnectionHandler>();
             builder.Services.AddSingleton(services => new DashboardFeed(state, services.GetService<IFleetView>()));
+            FleetHosting.Add(builder, state); // fleet membership (docs/fleet.md): nothing unless EdgeSelector:Nats:Url is set
             builder.WebHost.UseSockets(sockets =>
             {
                 // Answer on the I/O thread that read the frames: no hop to the thread pool per batch (docs/performance.md).
