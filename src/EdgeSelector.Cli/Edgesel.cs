@@ -1,5 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Help;
+using System.CommandLine.Invocation;
+using System.Reflection;
 using EdgeSelector.Cli.Commands;
 using EdgeSelector.Cli.Infrastructure;
 
@@ -31,16 +33,40 @@ internal static class Edgesel
             new CompletionCommand(),
         };
 
-        // -h/--help only: System.CommandLine's default also takes -? /? /h, which then show up in every completion list.
+        // The usage lines say edgesel, not the host's name (testhost, dotnet) when run in-process or through dotnet.
+        root.HelpName = Name;
         for (var i = 0; i < root.Options.Count; i++)
         {
-            if (root.Options[i] is HelpOption)
+            switch (root.Options[i])
             {
-                root.Options[i] = new HelpOption("--help", "-h");
+                // -h/--help only: System.CommandLine's default also takes -? /? /h, which then show up in every completion list.
+                case HelpOption:
+                    root.Options[i] = new HelpOption("--help", "-h");
+                    break;
+
+                // This assembly's version, whoever hosts it (the default prints the entry assembly's).
+                case VersionOption version:
+                    version.Action = new PrintVersion();
+                    break;
             }
         }
 
         root.Options.Add(SharedOptions.Quiet);
         return root;
+    }
+
+    /// <summary>The version <c>--version</c> prints: the package version and the commit it was built from.</summary>
+    public static string Version =>
+        typeof(Edgesel).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
+        ?? typeof(Edgesel).Assembly.GetName().Version?.ToString()
+        ?? "unknown";
+
+    private sealed class PrintVersion : SynchronousCommandLineAction
+    {
+        public override int Invoke(ParseResult parseResult)
+        {
+            parseResult.InvocationConfiguration.Output.WriteLine(Version);
+            return ExitCodes.Ok;
+        }
     }
 }

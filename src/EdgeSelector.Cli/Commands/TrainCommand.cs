@@ -194,7 +194,7 @@ internal sealed class TrainCommand : CliCommand
     internal static long ParseAsOf(string text, DateTimeOffset now)
     {
         var inv = CultureInfo.InvariantCulture;
-        if (long.TryParse(text, NumberStyles.Integer, inv, out var ms))
+        if (long.TryParse(text, NumberStyles.None, inv, out var ms))
         {
             return ms;
         }
@@ -221,7 +221,9 @@ internal sealed class TrainCommand : CliCommand
             }
         }
 
-        if (DateTimeOffset.TryParse(text, inv, DateTimeStyles.AssumeUniversal, out var time))
+        // ISO 8601 only (2026-12-03 or 2026-12-03T00:00:00Z): the general parser would take "+24" as a time too.
+        if (text.Length >= 10 && char.IsAsciiDigit(text[0]) && text[4] == '-'
+            && DateTimeOffset.TryParse(text, inv, DateTimeStyles.AssumeUniversal, out var time))
         {
             return time.ToUnixTimeMilliseconds();
         }

@@ -48,7 +48,7 @@ internal static class InputFiles
 
     /// <summary>Returns <paramref name="path"/> when it is a file or a directory; throws a message naming it otherwise.</summary>
     public static string RequireFileOrDirectory(string path, string what) =>
-        File.Exists(path) || Directory.Exists(path) ? path : throw new CommandInputException($"{path}: not found ({what}).");
+        File.Exists(path) || Directory.Exists(path) ? path : throw new CommandInputException($"{path}: file or directory not found ({what}).");
 
     /// <summary>Returns <paramref name="path"/> when it is a directory; throws a message naming it otherwise.</summary>
     public static string RequireDirectory(string path, string what) =>

@@ -115,7 +115,16 @@ internal static class SharedOptions
             return;
         }
 
-        var value = result.GetValueOrDefault<T>();
+        T value;
+        try
+        {
+            value = result.GetValueOrDefault<T>();
+        }
+        catch (InvalidOperationException)
+        {
+            return; // Not a number at all: the parser reports that itself.
+        }
+
         if (!ok(value))
         {
             result.AddError($"{option.Name} {message} (got '{result.Tokens[0].Value}').");
