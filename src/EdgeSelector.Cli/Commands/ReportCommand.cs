@@ -23,7 +23,7 @@ internal sealed class ReportCommand : CliCommand
     private readonly Option<int> _impressions = SharedOptions.Range(
         new Option<int>("--impressions")
         {
-            Description = "Uniformly explored impressions; the first half trains, the second half is replayed (about 10 s at the default)",
+            Description = "Uniformly explored impressions; the first half trains, the second half is replayed (tens of seconds at the default)",
             HelpName = "N",
             DefaultValueFactory = _ => Figure2.DefaultImpressions,
         },
