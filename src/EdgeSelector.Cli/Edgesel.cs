@@ -3,6 +3,7 @@ using System.CommandLine.Help;
 using System.CommandLine.Invocation;
 using System.Reflection;
 using EdgeSelector.Cli.Commands;
+using EdgeSelector.Cli.Commands.Fleet;
 using EdgeSelector.Cli.Infrastructure;
 
 namespace EdgeSelector.Cli;
@@ -19,7 +20,7 @@ internal static class Edgesel
     /// </summary>
     public static RootCommand Create()
     {
-        var root = new RootCommand("edgesel: bundles, training, deployment, evaluation and reports for EdgeSelector nodes (docs/cli.md)")
+        var root = new RootCommand("edgesel: bundles, training, deployment, evaluation and reports for EdgeSelector nodes and fleets (docs/cli.md)")
         {
             new BundleCommand(),
             new PushCommand(),
@@ -30,6 +31,7 @@ internal static class Edgesel
             new SimulateCommand(),
             new LearningCurveCommand(),
             new ReportCommand(),
+            new FleetCommand(),
             new CompletionCommand(),
         };
 

@@ -3,11 +3,15 @@ using System.Globalization;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
+using EdgeSelector.Cli.Commands.Fleet;
 using EdgeSelector.Cli.Infrastructure;
 
 namespace EdgeSelector.Cli.Commands;
 
-/// <summary><c>edgesel profiles import FILE</c>: loads member profiles into servers through PUT /v1/profiles in bounded batches.</summary>
+/// <summary>
+/// <c>edgesel profiles import FILE</c>: loads member profiles into servers through PUT /v1/profiles in bounded batches,
+/// or with <c>--nats</c> publishes the batches to a fleet's profile stream, which every node replays (docs/fleet.md).
+/// </summary>
 internal sealed class ProfilesImportCommand : CliCommand
 {
     /// <summary>The server's limit per call.</summary>
@@ -18,27 +22,45 @@ internal sealed class ProfilesImportCommand : CliCommand
         Description = "JSON lines (one profile object per line) or a JSON array of them (docs/profiles.md), e.g. samples/profiles.jsonl",
     };
 
-    private readonly Option<string> _server = SharedOptions.Server();
+    private readonly Option<string> _server = SharedOptions.Server(required: false);
     private readonly Option<string> _tokenFile = SharedOptions.TokenFile();
+    private readonly Option<string> _nats = SharedOptions.Nats("A fleet instead: publish the batches to the profile stream every node replays (docs/fleet.md)");
+
+    private readonly Option<bool> _replace = new("--replace")
+    {
+        Description = "With --nats: FILE is the whole set; purge the batches published before it (a new node then replays only this import)",
+    };
+
     private readonly Option<int> _batch = SharedOptions.Range(
         new Option<int>("--batch") { Description = "Profiles per request", HelpName = "N", DefaultValueFactory = _ => 10_000 }, 1, MaxBatch);
 
     public ProfilesImportCommand()
-        : base("import", "Load member profiles into nodes (PUT /v1/profiles, in batches; the file is streamed). A refused batch stops the import; batches before it are stored")
+        : base("import", "Load member profiles into nodes (PUT /v1/profiles, in batches; the file is streamed), or publish them to a fleet (--nats). A refused batch stops the import; batches before it are stored")
     {
         Arguments.Add(_file);
         Options.Add(_server);
         Options.Add(_tokenFile);
+        Options.Add(_nats);
+        Options.Add(_replace);
         Options.Add(_batch);
+        FleetCli.OneTarget(this, _server, _nats);
+        FleetCli.OnlyWith(this, _server, _tokenFile);
+        FleetCli.OnlyWith(this, _nats, _replace);
     }
 
     protected override int Execute(ParseResult parse, CliContext context)
     {
         var file = parse.GetRequiredValue(_file);
-        var servers = Servers.Parse(parse.GetRequiredValue(_server));
-        var token = Secrets.AdminToken(parse, _tokenFile);
+        var nats = parse.GetValue(_nats);
+        var servers = nats is null ? Servers.Parse(parse.GetRequiredValue(_server)) : [];
+        var token = nats is null ? Secrets.AdminToken(parse, _tokenFile) : string.Empty;
         var batchSize = parse.GetValue(_batch);
         InputFiles.Require(file, "the profiles to import");
+        if (nats is not null)
+        {
+            return FleetDeploy.ImportProfiles(nats, file, Read(file), batchSize, parse.GetValue(_replace), context);
+        }
+
         var clients = servers.Select(s => Servers.Client(s, token, TimeSpan.FromMinutes(5))).ToList();
         try
         {

@@ -1,9 +1,11 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using EdgeSelector.Cli.Commands.Fleet;
 using EdgeSelector.Cli.Infrastructure;
 using EdgeSelector.Core.Bundles;
 using EdgeSelector.Core.Logging;
+using EdgeSelector.Core.Models;
 using EdgeSelector.Learning.Catalog;
 using EdgeSelector.Learning.Join;
 using EdgeSelector.Learning.Training;
@@ -14,6 +16,8 @@ namespace EdgeSelector.Cli.Commands;
 /// <summary>
 /// <c>edgesel train</c>: reads what a server logged since the last run (read-only, while it keeps writing), joins
 /// rewards, fits the models warm-started from the newest bundle, and writes the next signed bundle (docs/learning.md).
+/// With <c>--nats</c> it reads every node's shipped events from the fleet's streams instead and publishes the bundle to
+/// the fleet (<see cref="FleetTrain"/>, docs/fleet.md).
 /// </summary>
 internal sealed class TrainCommand : CliCommand
 {
@@ -21,8 +25,10 @@ internal sealed class TrainCommand : CliCommand
     {
         Description = "The node's DataDir: <DataDir>/impressions and <DataDir>/rewards are read read-only from where the previous run stopped (models/trainer/state.json)",
         HelpName = "DIR",
-        Required = true,
     };
+
+    private readonly Option<string> _nats = SharedOptions.Nats(
+        "A fleet instead of --data-dir: every node's shipped impressions and rewards through durable consumers; the bundle is published to the fleet unless --no-publish (docs/fleet.md)");
 
     private readonly Option<string> _models = SharedOptions.Models("Bundle directory: warm start from its newest bundle, write the next one there");
     private readonly Option<string> _keyFile = SharedOptions.KeyFile();
@@ -60,10 +66,33 @@ internal sealed class TrainCommand : CliCommand
     private readonly Option<bool> _noCrossTitle = new("--no-cross-title") { Description = "Fit the per-image models only" };
     private readonly Option<bool> _json = SharedOptions.Json("Print the training report as JSON");
 
+    private readonly Option<int> _maxMessages = SharedOptions.Positive(new Option<int>("--max-messages")
+    {
+        Description = "With --nats: at most this many packed messages per stream and run (more waiting: run again)",
+        HelpName = "N",
+        DefaultValueFactory = _ => 4096,
+    });
+
+    private readonly Option<string> _examplesOut = new("--examples-out")
+    {
+        Description = "With --nats: append the joined training set to this CSV (event_id,node,title_id,image_id,propensity,model_version,label,play_started)",
+        HelpName = "FILE",
+    };
+
+    private readonly Option<double> _dedupeDays = SharedOptions.Positive(new Option<double>("--dedupe-days")
+    {
+        Description = "With --nats: how long taken event ids are remembered (the event streams' retention plus a margin)",
+        HelpName = "D",
+        DefaultValueFactory = _ => 8,
+    });
+
+    private readonly Option<bool> _noPublish = new("--no-publish") { Description = "With --nats: write the bundle to --models but do not point the fleet at it" };
+
     public TrainCommand()
-        : base("train", "Join a node's impressions and rewards, fit the models, write the next signed bundle (exit 0 also when nothing was new: then no bundle is written)")
+        : base("train", "Join a node's (or with --nats a fleet's) impressions and rewards, fit the models, write the next signed bundle (exit 0 also when nothing was new: then no bundle is written)")
     {
         Options.Add(_dataDir);
+        Options.Add(_nats);
         Options.Add(_models);
         Options.Add(_keyFile);
         Options.Add(_catalog);
@@ -74,11 +103,18 @@ internal sealed class TrainCommand : CliCommand
         Options.Add(_ips);
         Options.Add(_noCrossTitle);
         Options.Add(_json);
+        Options.Add(_maxMessages);
+        Options.Add(_examplesOut);
+        Options.Add(_dedupeDays);
+        Options.Add(_noPublish);
+        FleetCli.OneTarget(this, _dataDir, _nats);
+        FleetCli.OnlyWith(this, _nats, _maxMessages, _examplesOut, _dedupeDays, _noPublish);
     }
 
     protected override int Execute(ParseResult parse, CliContext context)
     {
-        var dataDir = InputFiles.RequireDirectory(parse.GetRequiredValue(_dataDir), "--data-dir, the node's DataDir");
+        var nats = parse.GetValue(_nats);
+        var dataDir = nats is null ? InputFiles.RequireDirectory(parse.GetRequiredValue(_dataDir), "--data-dir, the node's DataDir") : string.Empty;
         var repo = new BundleRepository(parse.GetRequiredValue(_models));
         var key = Secrets.BundleKey(parse, _keyFile);
         var join = new RewardJoinOptions
@@ -90,6 +126,7 @@ internal sealed class TrainCommand : CliCommand
         var asOf = parse.GetValue(_asOf) is { } a ? ParseAsOf(a, now) : now.ToUnixTimeMilliseconds();
         var options = new TrainerOptions { InversePropensityWeighting = parse.GetValue(_ips), CrossTitle = !parse.GetValue(_noCrossTitle) };
         var catalogPath = parse.GetValue(_catalog) is { } c ? InputFiles.Require(c, "--catalog") : null;
+        var examplesOut = parse.GetValue(_examplesOut);
 
         var latest = repo.LatestVersion();
         if (latest == 0)
@@ -97,16 +134,15 @@ internal sealed class TrainCommand : CliCommand
             throw new CommandInputException($"{repo.Directory}: no bundle to start from; run edgesel bundle --catalog first.");
         }
 
-        using var progress = context.Progress($"reading bundle {latest} and the logs in {dataDir}");
-        var (parentManifest, current) = repo.ReadForTraining(latest, key);
-        if (catalogPath is not null)
+        using var progress = context.Progress(nats is null ? $"reading bundle {latest} and the logs in {dataDir}" : $"reading bundle {latest}");
+        var start = Start(repo, key, latest, catalogPath, join, asOf, options, now);
+        if (nats is not null)
         {
-            var space = current.Values.First().Features;
-            var merged = CatalogModelBuilder.Build(CatalogReader.Load(catalogPath), latest + 1, space, current);
-            BundleCommand.FoldIntoNewImages(merged, current, LoadCrossTitle(repo));
-            current = merged.ToDictionary(m => m.TitleId);
+            var fleet = new FleetTrainOptions(nats, parse.GetValue(_maxMessages), examplesOut, parse.GetValue(_dedupeDays), Publish: !parse.GetValue(_noPublish), Json: parse.GetValue(_json));
+            return FleetTrain.Run(start, fleet, progress, context);
         }
 
+        var current = start.Current;
         Directory.CreateDirectory(repo.StateDirectory);
         var state = LoadState(repo);
         var joiner = new RewardJoiner(join);
@@ -144,18 +180,7 @@ internal sealed class TrainCommand : CliCommand
         report = report with { Join = joiner.Counters };
         if (examples.Count > 0)
         {
-            var manifest = new BundleManifest
-            {
-                Version = version,
-                ParentVersion = parentManifest.Version,
-                CreatedAtMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
-                TrainingFromMs = report.FromMs,
-                TrainingToMs = report.ToMs,
-                Full = true,
-                MetricsJson = JsonSerializer.Serialize(report, TrainingJsonContext.Default.TrainingReport),
-            };
-            var path = repo.Write(manifest, models, key);
-            File.WriteAllText(Path.Combine(repo.StateDirectory, "cross-title.json"), cross.ToJson());
+            var path = WriteBundle(start, version, models, report, cross);
             context.Message($"bundle {version} -> {path}");
         }
         else
@@ -171,20 +196,60 @@ internal sealed class TrainCommand : CliCommand
             RewardsAddress = rewardsNext,
             LastVersion = examples.Count > 0 ? version : state.LastVersion,
         });
-        if (parse.GetValue(_json))
+        PrintReport(context, report, joiner, parse.GetValue(_json));
+        return ExitCodes.Ok;
+    }
+
+    /// <summary>
+    /// What both trainers start from: the newest bundle of the directory read at full precision (its signature checked),
+    /// with the catalog merged in when one is given.
+    /// </summary>
+    private static TrainingStart Start(BundleRepository repo, byte[] key, ulong latest, string? catalogPath, RewardJoinOptions join, long asOf, TrainerOptions options, DateTimeOffset now)
+    {
+        var (parentManifest, current) = repo.ReadForTraining(latest, key);
+        if (catalogPath is not null)
         {
-            context.Out.WriteLine(JsonSerializer.Serialize(report, TrainingJsonContext.Default.TrainingReport));
-        }
-        else
-        {
-            var counters = joiner.Counters;
-            context.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"examples {report.Examples} (positives {report.Positives}, short plays {counters.ShortPlays}), pending {joiner.PendingCount}, " +
-                $"rewards {counters.Rewards} duplicate {counters.DuplicateRewards} late {counters.LateRewards} unknown {counters.UnknownRewards} invalid {counters.InvalidRewards}, " +
-                $"fallbacks {counters.Fallbacks}, titles {report.TitlesTrained}, images {report.ImagesTrained}"));
+            var space = current.Values.First().Features;
+            var merged = CatalogModelBuilder.Build(CatalogReader.Load(catalogPath), latest + 1, space, current);
+            BundleCommand.FoldIntoNewImages(merged, current, LoadCrossTitle(repo));
+            current = merged.ToDictionary(m => m.TitleId);
         }
 
-        return ExitCodes.Ok;
+        return new TrainingStart(repo, key, latest, parentManifest, current, join, asOf, options, now);
+    }
+
+    /// <summary>Writes the trained models as bundle <paramref name="version"/> and the cross-title state beside it; returns the serving bundle's path.</summary>
+    internal static string WriteBundle(TrainingStart start, ulong version, List<TitleModel> models, TrainingReport report, CrossTitleModel cross)
+    {
+        var manifest = new BundleManifest
+        {
+            Version = version,
+            ParentVersion = start.Parent.Version,
+            CreatedAtMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
+            TrainingFromMs = report.FromMs,
+            TrainingToMs = report.ToMs,
+            Full = true,
+            MetricsJson = JsonSerializer.Serialize(report, TrainingJsonContext.Default.TrainingReport),
+        };
+        var path = start.Repository.Write(manifest, models, start.Key);
+        File.WriteAllText(Path.Combine(start.Repository.StateDirectory, "cross-title.json"), cross.ToJson());
+        return path;
+    }
+
+    /// <summary>The result line (or the JSON report) on stdout.</summary>
+    internal static void PrintReport(CliContext context, TrainingReport report, RewardJoiner joiner, bool json)
+    {
+        if (json)
+        {
+            context.Out.WriteLine(JsonSerializer.Serialize(report, TrainingJsonContext.Default.TrainingReport));
+            return;
+        }
+
+        var counters = joiner.Counters;
+        context.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"examples {report.Examples} (positives {report.Positives}, short plays {counters.ShortPlays}), pending {joiner.PendingCount}, " +
+            $"rewards {counters.Rewards} duplicate {counters.DuplicateRewards} late {counters.LateRewards} unknown {counters.UnknownRewards} invalid {counters.InvalidRewards}, " +
+            $"fallbacks {counters.Fallbacks}, titles {report.TitlesTrained}, images {report.ImagesTrained}"));
     }
 
     /// <summary>
@@ -285,3 +350,15 @@ internal sealed class TrainCommand : CliCommand
         }
     }
 }
+
+/// <summary>What a training run starts from, read and checked once by <see cref="TrainCommand"/> for either source of events.</summary>
+internal sealed record TrainingStart(
+    BundleRepository Repository,
+    byte[] Key,
+    ulong LatestVersion,
+    BundleManifest Parent,
+    Dictionary<uint, TitleModel> Current,
+    RewardJoinOptions Join,
+    long AsOfMs,
+    TrainerOptions Options,
+    DateTimeOffset Now);

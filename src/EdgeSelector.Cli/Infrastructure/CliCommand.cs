@@ -1,7 +1,9 @@
 using System.CommandLine;
 using System.Security.Cryptography;
 using System.Text.Json;
+using EdgeSelector.Fleet;
 using EdgeSelector.Learning.Evaluation;
+using NATS.Client.Core;
 
 namespace EdgeSelector.Cli.Infrastructure;
 
@@ -53,8 +55,11 @@ internal abstract class CliCommand : Command
     }
 
     // Errors in what the user gave us or what a server answered: the message is the whole story. Readers of a damaged
-    // log throw InvalidDataException (or a type derived from it or from IOException) naming the file and the offset.
+    // log throw InvalidDataException (or a type derived from it or from IOException) naming the file and the offset;
+    // the fleet's commands throw FleetException naming the NATS URL, stream or bucket (unreachable, missing: run
+    // 'edgesel fleet init'), and NATS.Net's own errors (a JetStream API refusal) say what the server answered.
     private static bool IsExpected(Exception e) => e is CommandInputException or EvaluationInputException or IOException
         or InvalidDataException or UnauthorizedAccessException or FormatException or JsonException or HttpRequestException
-        or TimeoutException or TaskCanceledException or CryptographicException or ArgumentException;
+        or TimeoutException or TaskCanceledException or CryptographicException or ArgumentException
+        or FleetException or NatsException;
 }

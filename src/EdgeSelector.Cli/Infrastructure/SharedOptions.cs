@@ -17,12 +17,26 @@ internal static class SharedOptions
         Recursive = true,
     };
 
-    /// <summary><c>--server URL[,URL…]</c>: the admin API of one or more nodes.</summary>
-    public static Option<string> Server() => new("--server")
+    /// <summary>
+    /// <c>--server URL[,URL…]</c>: the admin API of one or more nodes. Not required on the commands that take
+    /// <c>--nats</c> instead (they check that exactly one is given).
+    /// </summary>
+    public static Option<string> Server(bool required = true) => new("--server")
     {
         Description = "Admin API base URLs of the nodes, comma-separated (http://host:7401)",
         HelpName = "URL[,URL...]",
-        Required = true,
+        Required = required,
+    };
+
+    /// <summary>
+    /// <c>--nats URL[,URL…]</c>: the NATS servers of a fleet (docs/fleet.md). Required by <c>fleet</c>; on <c>push</c>,
+    /// <c>rollback</c>, <c>profiles import</c> and <c>train</c> the alternative to one node's <c>--server</c> / <c>--data-dir</c>.
+    /// </summary>
+    public static Option<string> Nats(string description, bool required = false) => new("--nats")
+    {
+        Description = description,
+        HelpName = "URL[,URL...]",
+        Required = required,
     };
 
     /// <summary><c>--token-file</c>: the admin bearer token (else <c>$EDGESEL_ADMIN_TOKEN</c>).</summary>
@@ -98,6 +112,14 @@ internal static class SharedOptions
     {
         option.Validators.Add(r => Check(r, option, v => v.CompareTo(min) >= 0 && v.CompareTo(max) <= 0,
             string.Create(CultureInfo.InvariantCulture, $"must be in {min}..{max}")));
+        return option;
+    }
+
+    /// <summary>Refuses values other than <paramref name="allowed"/> at parse time (exit 2).</summary>
+    public static Option<T> OneOf<T>(Option<T> option, params T[] allowed)
+        where T : struct, IComparable<T>
+    {
+        option.Validators.Add(r => Check(r, option, v => allowed.Contains(v), "must be one of " + string.Join(", ", allowed)));
         return option;
     }
 
