@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Net;
 using EdgeSelector.Client;
 using EdgeSelector.Fleet.Profiles;
+using EdgeSelector.Learning.Training;
 using EdgeSelector.Protocol;
 using Xunit.Abstractions;
 
@@ -44,7 +45,8 @@ public sealed class FleetClusterTests(ITestOutputHelper output)
             nodes[1].Start();
 
             // 1. A bundle and the profiles, pushed through NATS: every running node serves the bundle within ServeWithin.
-            Cli.Ok("bundle", "--catalog", Path.Combine(AppContext.BaseDirectory, "demo-catalog.json"), "--models", models, "--key-file", keyFile);
+            // Version 1 explicitly (edgesel numbers bundles by the UTC clock by default): the trainer's is then newer.
+            Cli.Ok("bundle", "--catalog", Path.Combine(AppContext.BaseDirectory, "demo-catalog.json"), "--models", models, "--key-file", keyFile, "--version", "1");
             var profiles = Path.Combine(root, "profiles.jsonl");
             File.WriteAllLines(profiles, Enumerable.Range(1, 400).Select(m => string.Create(CultureInfo.InvariantCulture,
                 $$$"""{"memberId":{{{m}}},"country":"US","language":"EN","device":"tv","genres":{"comedy":{{{(m % 10) / 10.0}}},"drama":0.5}}""")));
@@ -149,11 +151,15 @@ public sealed class FleetClusterTests(ITestOutputHelper output)
             Assert.True(crossNode == ledger.Rewards.Count, "every reward went to another node than its impression");
             output.WriteLine($"{ledger.Impressions.Count} acknowledged impressions, {ledger.Rewards.Count} acknowledged rewards (all on another node); {examples.Count} examples; {ledger.Failures} requests failed during the kills");
 
-            // 6. The trainer published bundle 2: every node serves it; rollback is a re-point.
+            // 6. The trainer published its bundle (the next version: the UTC clock, docs/cli.md): every node serves it;
+            // rollback is a re-point.
+            var trained = new BundleRepository(models).LatestVersion();
+            Assert.True(trained > 1, $"the trainer wrote bundle {trained}");
+            Assert.Contains($"bundle {trained} published to the fleet", second.Err, StringComparison.Ordinal);
             foreach (var node in nodes)
             {
-                var took = await Wait.UntilAsync(async () => await node.MetricAsync("edgeselector_model_bundle_version{which=\"active\"}") == 2, ServeWithin, $"node {node.NodeId} on bundle 2", node.Log);
-                output.WriteLine($"node {node.NodeId} serves bundle 2 within {took.TotalSeconds:F1} s of the trainer's publish");
+                var took = await Wait.UntilAsync(async () => await node.MetricAsync("edgeselector_model_bundle_version{which=\"active\"}") == trained, ServeWithin, $"node {node.NodeId} on bundle {trained}", node.Log);
+                output.WriteLine($"node {node.NodeId} serves bundle {trained} within {took.TotalSeconds:F1} s of the trainer's publish");
             }
 
             Cli.Ok("rollback", "--nats", nats.Url);
