@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
+using System.Text.Json;
 using EdgeSelector.Client;
 using EdgeSelector.Fleet.Profiles;
 using EdgeSelector.Learning.Training;
@@ -162,10 +163,22 @@ public sealed class FleetClusterTests(ITestOutputHelper output)
                 output.WriteLine($"node {node.NodeId} serves bundle {trained} within {took.TotalSeconds:F1} s of the trainer's publish");
             }
 
+            // Every node's dashboard shows the whole fleet on it: the three nodes (not node 2's former instance, whose
+            // heartbeat is still in the bucket), each with the version it applied, and the pointer (docs/dashboard.md).
+            foreach (var node in nodes)
+            {
+                await DashboardShowsFleetOnAsync(node, trained);
+            }
+
             Cli.Ok("rollback", "--nats", nats.Url);
             foreach (var node in nodes)
             {
                 await Wait.UntilAsync(async () => await node.MetricAsync("edgeselector_model_bundle_version{which=\"active\"}") == 1, ServeWithin, $"node {node.NodeId} back on bundle 1", node.Log);
+            }
+
+            foreach (var node in nodes)
+            {
+                await DashboardShowsFleetOnAsync(node, 1);
             }
 
             var status = Cli.Run("fleet", "status", "--nats", nats.Url);
@@ -185,6 +198,42 @@ public sealed class FleetClusterTests(ITestOutputHelper output)
 
             Directory.Delete(root, recursive: true);
         }
+    }
+
+    // GET /dashboard/stats on the node until its fleet section lists nodes 1, 2 and 3, each on version, with the pointer
+    // on version: the heartbeats reach the dashboard within a few heartbeat intervals (1 s here).
+    private async Task DashboardShowsFleetOnAsync(EdgeNode node, ulong version)
+    {
+        var last = string.Empty;
+        var took = await Wait.UntilAsync(
+            async () =>
+            {
+                var (status, body) = await node.GetAsync("/dashboard/stats");
+                last = body;
+                if (status != HttpStatusCode.OK)
+                {
+                    return false;
+                }
+
+                using var json = JsonDocument.Parse(body);
+                if (!json.RootElement.TryGetProperty("fleet", out var fleet) || fleet.ValueKind != JsonValueKind.Object)
+                {
+                    return false;
+                }
+
+                var shown = fleet.GetProperty("nodes").EnumerateArray()
+                    .Select(n => (Id: n.GetProperty("nodeId").GetInt32(), Applied: n.GetProperty("appliedVersion").GetUInt64()))
+                    .ToList();
+                return fleet.GetProperty("self").GetInt32() == node.NodeId
+                    && fleet.TryGetProperty("pointer", out var pointer) && pointer.ValueKind == JsonValueKind.Object
+                    && pointer.GetProperty("version").GetUInt64() == version
+                    && shown.Select(n => n.Id).SequenceEqual([1, 2, 3])
+                    && shown.All(n => n.Applied == version);
+            },
+            TimeSpan.FromSeconds(30),
+            string.Create(CultureInfo.InvariantCulture, $"node {node.NodeId}'s dashboard showing nodes 1-3 on bundle {version}"),
+            () => "last /dashboard/stats: " + last);
+        output.WriteLine($"node {node.NodeId}'s dashboard shows the fleet on bundle {version} ({took.TotalSeconds:F1} s)");
     }
 
     private static async Task DriveAsync(int i, EdgeSelectorClient[] clients, bool[] up, Ledger ledger, CancellationToken stop)
