@@ -1,6 +1,7 @@
 using System.Reflection;
 using System.Text.Json;
 using EdgeSelector.Server.Configuration;
+using EdgeSelector.Server.Fleet;
 using Microsoft.Extensions.Configuration;
 
 namespace EdgeSelector.Integration.Tests;
@@ -10,19 +11,44 @@ public sealed class DeploySampleTests
 {
     private static readonly string Deploy = Path.Combine(RepositoryRoot(), "deploy");
 
-    private static IEnumerable<PropertyInfo> Keys() =>
-        typeof(EdgeSelectorOptions).GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanWrite);
+    // The subsection EdgeSelector:Nats (the fleet, docs/fleet.md) binds to its own options type.
+    private const string NatsSubsection = "Nats";
+
+    private static IEnumerable<PropertyInfo> Keys() => Keys(typeof(EdgeSelectorOptions));
+
+    private static IEnumerable<PropertyInfo> Keys(Type options) =>
+        options.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanWrite);
 
     [Fact]
     public void AppSettings_HasEveryOptionsKey_AndNoOther()
     {
         using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(Deploy, "appsettings.json")));
         var section = json.RootElement.GetProperty(EdgeSelectorOptions.Section);
-        var inSample = section.EnumerateObject().Select(p => p.Name).ToHashSet();
+        var inSample = section.EnumerateObject().Select(p => p.Name).Where(n => n != NatsSubsection).ToHashSet();
         var inCode = Keys().Select(p => p.Name).ToHashSet();
 
         Assert.True(inCode.IsSubsetOf(inSample), "missing from deploy/appsettings.json: " + string.Join(", ", inCode.Except(inSample)));
         Assert.True(inSample.IsSubsetOf(inCode), "not configuration keys (renamed or removed?): " + string.Join(", ", inSample.Except(inCode)));
+
+        var natsInSample = section.GetProperty(NatsSubsection).EnumerateObject().Select(p => p.Name).ToHashSet();
+        var natsInCode = Keys(typeof(NatsOptions)).Select(p => p.Name).ToHashSet();
+        Assert.True(natsInCode.SetEquals(natsInSample), $"{NatsOptions.Section}: code has {string.Join(", ", natsInCode.Order())}; the sample {string.Join(", ", natsInSample.Order())}");
+    }
+
+    [Fact]
+    public void AppSettings_NatsSection_EveryValueIsTheDefault_NoFleet()
+    {
+        var configuration = new ConfigurationBuilder().AddJsonFile(Path.Combine(Deploy, "appsettings.json")).Build();
+        var bound = new NatsOptions();
+        configuration.GetSection(NatsOptions.Section).Bind(bound);
+        var defaults = new NatsOptions();
+
+        foreach (var key in Keys(typeof(NatsOptions)))
+        {
+            Assert.True(Equals(key.GetValue(defaults), key.GetValue(bound)), $"Nats:{key.Name}: sample {key.GetValue(bound)}, default {key.GetValue(defaults)}");
+        }
+
+        Assert.False(bound.Validate().Enabled); // the sample is a single node
     }
 
     [Fact]
