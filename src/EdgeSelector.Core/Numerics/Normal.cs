@@ -123,7 +123,7 @@ public static class Normal
         p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(0.5f));
         p = Vector512.FusedMultiplyAdd(p, r, Vector512<float>.One);
         p = Vector512.FusedMultiplyAdd(p, r, Vector512<float>.One);
-        return (p.AsInt32() + (Vector512.ConvertToInt32(n) << 23)).AsSingle();
+        return (p.AsInt32() + (Vector512.ConvertToInt32Native(n) << 23)).AsSingle();
     }
 
     /// <summary>e^x for eight lanes at once; see <see cref="Exp(Vector512{float})"/>.</summary>
@@ -142,7 +142,7 @@ public static class Normal
         p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(0.5f));
         p = Vector256.FusedMultiplyAdd(p, r, Vector256<float>.One);
         p = Vector256.FusedMultiplyAdd(p, r, Vector256<float>.One);
-        return (p.AsInt32() + (Vector256.ConvertToInt32(n) << 23)).AsSingle();
+        return (p.AsInt32() + (Vector256.ConvertToInt32Native(n) << 23)).AsSingle();
     }
 
     /// <summary>Φ⁻¹(p) for p in (0, 1) by Acklam's rational approximation (relative error below 1.2e-9).</summary>
