@@ -24,20 +24,22 @@ public static partial class Thompson
     public const float MinStdDev = 1e-4f;
 
     /// <summary>
-    /// Bound on |computed − exact| of <see cref="Probability"/>: dropped images ≤ 5e-5, range cut ≤ 7e-6, quadrature
+    /// Bound on |computed − exact| of <see cref="Probability"/>: dropped images ≤ 1e-6, range cut ≤ 2e-7, quadrature
     /// estimate ≤ 1e-4, Φ's approximation ≤ 1e-5 (docs/model-format.md, "Thompson propensity").
     /// </summary>
     public const double ErrorBound = 2e-4;
 
-    // 1 − Φ(4.5) = Φ(−4.5) ≈ 3.4e-6: the integrand's mass above u = 4.5 (it is at most φ), and below the point where
-    // one factor of G falls under Φ(−4.5) (there the integrand is at most Φ(−4.5)·φ).
-    private const float Tail = 4.5f;
+    // 1 − Φ(5.2) = Φ(−5.2) ≈ 1.0e-7: the integrand's mass above u = 5.2 (it is at most φ), and below the point where
+    // one factor of G falls under Φ(−5.2) (there the integrand is at most Φ(−5.2)·φ). Small enough that a whole pmf
+    // still sums to 1 within 1e-5 (the simulator checks that).
+    private const float Tail = 5.2f;
 
     // A factor at or above Φ(5.6) (1 − 1.1e-8) over the whole range is 1 to float precision: dropped.
     private const float FactorIsOne = 5.6f;
 
-    // The sum over dropped images of P(X_j > X_c) stays under this (a per-K threshold, see DropZ).
-    private const double DropBudget = 5e-5;
+    // The sum over dropped images of P(X_j > X_c) stays under this (a per-K threshold, see DropZ). Far below the
+    // bound: a whole pmf must still sum to 1 within 1e-5 (the simulator in EdgeSelector.Learning checks that).
+    private const double DropBudget = 1e-6;
 
     // Stop refining when the panels' summed |K15 − G7| is under this. |K15 − G7| estimates the 7-point rule's error;
     // the 15-point result that is returned is far more accurate than that on any panel where the estimate is small.
@@ -81,7 +83,7 @@ public static partial class Thompson
         // 1. Which images can matter. Leaving image j out of G changes the integral by at most
         //    ∫ φ(u)(1 − Φ(a_j + b_j·u)) du = P(X_j > X_c) = Φ(−(μ_c − μ_j)/√(σ_j² + σ_c²)), so an image that far
         //    enough below the chosen one is dropped (compared squared: no square root, no division). The others set
-        //    the range's lower end: below u_lo = max_j (−4.5·σ_j − (μ_c − μ_j))/σ_c some factor is under Φ(−4.5).
+        //    the range's lower end: below u_lo = max_j (−5.2·σ_j − (μ_c − μ_j))/σ_c some factor is under Φ(−5.2).
         var dropZ = DropZ[Math.Min(k, DropZ.Length - 1)];
         var dropZ2 = dropZ * dropZ;
         var sigmaC2 = sigmaC * sigmaC;
@@ -91,7 +93,7 @@ public static partial class Thompson
         if (vector && Vector512.IsHardwareAccelerated)
         {
             // Sixteen images per step, no branch per image: the kept ones leave the mask in index order. The chosen
-            // image's own candidate for the lower end, −4.5·σ_c − 0, is the starting value, so it changes nothing.
+            // image's own candidate for the lower end, −5.2·σ_c − 0, is the starting value, so it changes nothing.
             var top = Vector512.Create(loTimesSigma);
             for (; j + 16 <= k; j += 16)
             {
@@ -139,12 +141,12 @@ public static partial class Thompson
         var lo = Math.Max(loTimesSigma / sigmaC, -Tail);
         if (!(lo < Tail))
         {
-            return 0f; // the integrand is below Φ(−4.5)·φ everywhere: P < 7e-6 plus the dropped images' bound
+            return 0f; // the integrand is below Φ(−5.2)·φ everywhere: P < 2e-7 plus the dropped images' bound
         }
 
         // 2. A factor already at Φ(5.6) at u_lo is 1 on the whole range: dropped too. The rest become (a_j, b_j), and
-        //    the steepest one (largest b_j) says how fast G can rise: every factor completes its rise from Φ(−4.5) to
-        //    Φ(5.6) within 10.1/b_j of u_lo, since it is at least Φ(−4.5) there.
+        //    the steepest one (largest b_j) says how fast G can rise: every factor completes its rise from Φ(−5.2) to
+        //    Φ(5.6) within 10.8/b_j of u_lo, since it is at least Φ(−5.2) there.
         var m = 0;
         var bMax = 1f;
         for (var i = 0; i < kept; i++)
