@@ -33,6 +33,7 @@ internal sealed class ServerState : IDisposable
             {
                 DataDirectory = Path.Combine(DataDir, "models"),
                 MemoryBytes = (long)options.ModelMemoryMB << 20,
+                Readers = [ModelReader.For<ScoringVisitor>()],
             });
             Profiles = ProfileStore.Open(new ProfileStoreOptions
             {
