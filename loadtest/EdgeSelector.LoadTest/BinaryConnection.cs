@@ -93,6 +93,10 @@ public sealed class BinaryConnection : LoadConnection
                     break;
                 }
 
+            case Opcode.Ping:
+                FrameWriter.WritePing(_send, id, id);
+                break;
+
             default:
                 {
                     ulong eventId = _events[(_eventHead - _eventCount + EventRing) % EventRing];
