@@ -15,7 +15,7 @@ namespace EdgeSelector.Server.Serving;
 /// arrival → defaults without scoring), then the member context (request, else stored profile), one model snapshot
 /// per request (a page sees one bundle), each title scored in place until the page deadline, the default image on
 /// anything that fails, every impression logged, everything counted. Never throws to the caller and allocates
-/// nothing per request.
+/// nothing per request (ServingAllocationTests counts the bytes, scored and shed).
 /// </summary>
 internal sealed class SelectionService(
     SelectionEngine engine,
