@@ -1,6 +1,7 @@
 using System.Net;
 using EdgeSelector.Server.Admin;
 using EdgeSelector.Server.Configuration;
+using EdgeSelector.Server.Dashboard;
 using EdgeSelector.Server.Demo;
 using EdgeSelector.Server.Hosting;
 using Microsoft.AspNetCore.Connections;
@@ -28,6 +29,8 @@ internal static class EdgeSelectorHost
         var node = EdgeSelectorNode.Compose(options);
         try
         {
+            // The dashboard's feed reads the fleet view from the container when the fleet wiring registers one.
+            builder.Services.AddSingleton(services => new DashboardFeed(node, services.GetService<IFleetView>()));
             builder.WebHost.UseSockets(sockets =>
             {
                 // Answer on the I/O thread that read the frames: no hop to the thread pool per batch (docs/performance.md).
@@ -58,6 +61,7 @@ internal static class EdgeSelectorHost
 
             var app = builder.Build();
             AdminApi.Map(app, node);
+            DashboardApi.Map(app, node, app.Services.GetRequiredService<DashboardFeed>());
             if (SyntheticCatalog.SeedIfEmpty(node.Stores, node.Bundles, options))
             {
                 Console.WriteLine($"edgeselector: seeded a synthetic catalog ({node.Stores.Models.TitleCount} titles x {options.SyntheticImages} images) and {options.SyntheticMembers} member profiles");

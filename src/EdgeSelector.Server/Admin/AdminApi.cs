@@ -175,7 +175,8 @@ internal static class AdminApi
     private static IResult Error(int status, string message) =>
         Results.Json(new ErrorBody(message), AdminJsonContext.Default.ErrorBody, statusCode: status);
 
-    private static bool Authorized(HttpRequest request, byte[] token)
+    /// <summary>True when the request carries the admin token (constant-time compare); never with no token configured.</summary>
+    internal static bool Authorized(HttpRequest request, byte[] token)
     {
         if (token.Length == 0)
         {

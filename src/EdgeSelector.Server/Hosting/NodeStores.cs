@@ -1,4 +1,5 @@
 using EdgeSelector.Server.Configuration;
+using EdgeSelector.Server.Dashboard;
 using EdgeSelector.Server.Serving;
 using EdgeSelector.Storage.Impressions;
 using EdgeSelector.Storage.Models;
@@ -48,8 +49,9 @@ internal sealed class NodeStores : IDisposable
             {
                 DataDirectory = Path.Combine(dataDir, "models"),
                 MemoryBytes = (long)options.ModelMemoryMB << 20,
-                // The request path's one reader: its own pool of FASTER sessions (a new visitor type must be declared here).
-                Readers = [ModelReader.For<ScoringVisitor>()],
+                // Every visitor type that reads models gets a pool of FASTER sessions of its own, so each is declared
+                // here: the request path's scorer, and the dashboard's sample of candidates.
+                Readers = [ModelReader.For<ScoringVisitor>(), RecentDecisions.ModelReader],
             });
             stores.Profiles = ProfileStore.Open(new ProfileStoreOptions
             {

@@ -24,7 +24,7 @@ internal enum RequestKind
 /// touches is a striped counter: no lock, no allocation, no shared cache line. Every per-value array is sized from its
 /// enum, so a new enum member gets a counter of its own (ServerMetricsTests).
 /// </summary>
-internal sealed class ServerMetrics
+internal sealed partial class ServerMetrics
 {
     /// <summary>Upper bounds of the latency histogram buckets, in microseconds.</summary>
     internal static readonly double[] LatencyBucketsMicros = [10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 50_000];
