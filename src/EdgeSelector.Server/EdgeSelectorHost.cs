@@ -3,6 +3,7 @@ using EdgeSelector.Server.Admin;
 using EdgeSelector.Server.Configuration;
 using EdgeSelector.Server.Dashboard;
 using EdgeSelector.Server.Demo;
+using EdgeSelector.Server.Fleet;
 using EdgeSelector.Server.Hosting;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
@@ -31,6 +32,7 @@ internal static class EdgeSelectorHost
         {
             // The dashboard's feed reads the fleet view from the container when the fleet wiring registers one.
             builder.Services.AddSingleton(services => new DashboardFeed(node, services.GetService<IFleetView>()));
+            FleetHosting.Add(builder, node); // fleet membership (docs/fleet.md): nothing unless EdgeSelector:Nats:Url is set
             builder.WebHost.UseSockets(sockets =>
             {
                 // Answer on the I/O thread that read the frames: no hop to the thread pool per batch (docs/performance.md).

@@ -21,10 +21,17 @@ internal static class AdminApi
         var adminToken = Encoding.UTF8.GetBytes(node.Options.AdminToken);
         var admin = app.MapGroup(string.Empty);
         admin.MapGet("/healthz", () => Results.Text("ok\n"));
-        admin.MapGet("/readyz", () => node.IsReady
-            ? Results.Text($"ready: {node.Stores.Models.TitleCount} titles, bundle {node.Stores.Models.Version}\n")
-            : Results.Text("not ready: no model bundle loaded\n", statusCode: 503));
-        admin.MapGet("/metrics", () => Results.Text(node.Metrics.Render(node.Stores, node.Listeners), "text/plain; version=0.0.4"));
+        var fleet = app.Services.GetService<Fleet.FleetNode>(); // null unless the node is in a fleet (docs/fleet.md)
+        admin.MapGet("/readyz", () => !node.IsReady
+            ? Results.Text("not ready: no model bundle loaded\n", statusCode: 503)
+            : fleet is not null && !fleet.IsCaughtUp(out var waiting)
+                ? Results.Text($"not ready: {waiting}\n", statusCode: 503)
+                : Results.Text($"ready: {node.Stores.Models.TitleCount} titles, bundle {node.Stores.Models.Version}\n"));
+        admin.MapGet("/metrics", () =>
+        {
+            var text = node.Metrics.Render(node.Stores, node.Listeners);
+            return Results.Text(fleet is null ? text : Fleet.FleetMetrics.Append(text, fleet), "text/plain; version=0.0.4");
+        });
 
         RouteGroupBuilder v1 = admin.MapGroup("/v1");
         v1.AddEndpointFilter(async (context, next) =>
