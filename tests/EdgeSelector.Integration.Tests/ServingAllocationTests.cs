@@ -11,9 +11,10 @@ namespace EdgeSelector.Integration.Tests;
 /// piece of deferred FASTER epoch work may land in one window, a cost per request would show in every one. With the
 /// impression log on, FasterLog allocates a few KB each time its tail moves to a new page (every ~40,000
 /// impressions here, ~4.5 KB per window measured): bounded below well under one object per request.
-/// The class runs alone (<see cref="AllocationCountingCollection"/>): FASTER's epoch runs deferred actions of any
-/// store in the process on whichever thread bumps or refreshes it, so a test server beside this one could land its
-/// work, and its bytes, on the counting thread (seen once in a full parallel run).
+/// The class runs alone (<see cref="AllocationCountingCollection"/>): FASTER runs deferred epoch work (page flushes
+/// after a commit) on whichever thread next refreshes the epoch, often the enqueuing one, so the bytes in a window
+/// follow the number of commits in it, that is wall time; with other servers of a full parallel run competing for
+/// two cores a window once took long enough to pass the bound.
 /// </summary>
 [Collection(AllocationCountingCollection.Name)]
 public class ServingAllocationTests
