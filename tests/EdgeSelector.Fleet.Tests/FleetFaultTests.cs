@@ -38,7 +38,7 @@ public sealed class FleetFaultTests(ITestOutputHelper output)
             File.WriteAllText(keyFile, EdgeNode.BundleKey);
             var models = Path.Combine(root, "models");
             var catalog = Path.Combine(AppContext.BaseDirectory, "demo-catalog.json");
-            Cli.Ok("bundle", "--catalog", catalog, "--models", models, "--key-file", keyFile);
+            Cli.Ok("bundle", "--catalog", catalog, "--models", models, "--key-file", keyFile, "--version", "1");
 
             // Unreachable NATS and a fleet that was never initialised: exit 1 with what to do, no stack trace.
             var unreachable = Cli.Run("push", "--models", models, "--nats", deadUrl);
