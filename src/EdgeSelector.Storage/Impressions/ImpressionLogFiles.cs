@@ -1,15 +1,29 @@
+using System.Globalization;
+using EdgeSelector.Storage.Health;
+using EdgeSelector.Storage.Internal;
 using FASTER.core;
 
 namespace EdgeSelector.Storage.Impressions;
 
 /// <summary>
-/// Where an impression log lies under its directory (docs/storage.md): the FasterLog segments in <c>log/</c> as
-/// <c>impressions.log.N</c>, the commit records in <c>commits/</c>. The writer and the snapshot reader both open it here.
+/// Where an impression (or reward) log lies under its directory (docs/storage.md): the FasterLog segments in
+/// <c>log/</c> as <c>impressions.log.N</c>, the commit records in <c>commits/</c>, and <c>format</c>, which says
+/// whether entries carry FasterLog's per-entry checksum (logs created by this version do; older logs do not). The
+/// writer and the snapshot reader both open it here, and both check it (<see cref="Check"/>).
 /// </summary>
 internal static class ImpressionLogFiles
 {
     /// <summary>File name of the log device; its segments are this name plus ".N".</summary>
     public const string DeviceFileName = "impressions.log";
+
+    /// <summary>The format marker's file name.</summary>
+    public const string FormatFileName = "format";
+
+    /// <summary>How much of the committed tail is read back at open to verify entry checksums.</summary>
+    public const long TailVerifyBytes = 16L << 20;
+
+    private const string PerEntry = "checksum=per-entry";
+    private const string NoChecksum = "checksum=none";
 
     /// <summary>The directory holding the segments.</summary>
     public static string SegmentDirectory(string root) => Path.Combine(root, "log");
@@ -17,7 +31,138 @@ internal static class ImpressionLogFiles
     /// <summary>The directory holding the commit records.</summary>
     public static string CommitDirectory(string root) => Path.Combine(root, "commits");
 
-    /// <summary>Opens the log device over the segments (recovering the existing ones).</summary>
-    public static IDevice OpenDevice(string root) =>
-        Devices.CreateLogDevice(Path.Combine(SegmentDirectory(root), DeviceFileName), preallocateFile: false, deleteOnClose: false, recoverDevice: true);
+    /// <summary>The path of segment <paramref name="segment"/>.</summary>
+    public static string SegmentPath(string root, long segment) =>
+        Path.Combine(SegmentDirectory(root), DeviceFileName + "." + segment.ToString(CultureInfo.InvariantCulture));
+
+    /// <summary>Opens the log device over the segments (recovering the existing ones); writes retry on failure.</summary>
+    public static IDevice OpenDevice(string root, DeviceHealth health) =>
+        new ResilientDevice(
+            Devices.CreateLogDevice(Path.Combine(SegmentDirectory(root), DeviceFileName), preallocateFile: false, deleteOnClose: false, recoverDevice: true),
+            health);
+
+    /// <summary>The commit-record manager FasterLog would build from <c>LogCommitDir</c>, over retrying devices.</summary>
+    public static DeviceLogCommitCheckpointManager CommitManager(string root, DeviceHealth health, bool readOnly) =>
+        new(new ResilientDeviceFactory(health), new DefaultCheckpointNamingScheme(CommitDirectory(root)), removeOutdated: !readOnly);
+
+    /// <summary>
+    /// The checksum mode of the log in <paramref name="root"/>. A new log gets per-entry checksums and a marker; a log
+    /// that already holds segments or commits but no marker was written by an older version, without checksums.
+    /// </summary>
+    public static LogChecksumType ReadOrCreateFormat(string root, bool create)
+    {
+        var marker = Path.Combine(root, FormatFileName);
+        if (File.Exists(marker))
+        {
+            var text = File.ReadAllText(marker).Trim();
+            return text switch
+            {
+                PerEntry => LogChecksumType.PerEntry,
+                NoChecksum => LogChecksumType.None,
+                _ => throw new LogDamagedException(marker, -1, $"{marker}: unknown log format '{text}' (expected '{PerEntry}' or '{NoChecksum}')"),
+            };
+        }
+
+        bool existing = HasSegmentData(root) || (Directory.Exists(CommitDirectory(root)) && Directory.EnumerateFiles(CommitDirectory(root), "*", SearchOption.AllDirectories).Any());
+        var mode = existing ? LogChecksumType.None : LogChecksumType.PerEntry;
+        if (create)
+        {
+            Directory.CreateDirectory(root);
+            var temp = marker + ".tmp";
+            File.WriteAllText(temp, (mode == LogChecksumType.PerEntry ? PerEntry : NoChecksum) + "\n");
+            File.Move(temp, marker, overwrite: true);
+        }
+
+        return mode;
+    }
+
+    /// <summary>True if any segment file holds bytes.</summary>
+    public static bool HasSegmentData(string root) => SegmentFiles(root).Any(s => s.Length > 0);
+
+    /// <summary>The segment files, by index.</summary>
+    public static IEnumerable<(long Index, long Length, string Path)> SegmentFiles(string root)
+    {
+        var directory = SegmentDirectory(root);
+        if (!Directory.Exists(directory))
+        {
+            yield break;
+        }
+
+        foreach (var file in Directory.EnumerateFiles(directory, DeviceFileName + ".*"))
+        {
+            var suffix = Path.GetExtension(file).TrimStart('.');
+            if (long.TryParse(suffix, NumberStyles.None, CultureInfo.InvariantCulture, out var index))
+            {
+                yield return (index, new FileInfo(file).Length, file);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Checks a recovered log against its files; null if consistent, else what is damaged (a person's sentence naming
+    /// the file). Damage found: no commit record could be recovered although segments hold entries; a segment of the
+    /// committed range is missing or shorter than the commit says; an entry of the committed tail fails its checksum.
+    /// </summary>
+    public static LogDamagedException? Check(string root, FasterLog log, long begin, long segmentBytes, long pageBytes, LogChecksumType checksum)
+    {
+        long committed = log.CommittedUntilAddress;
+        var commits = CommitDirectory(root);
+        if (committed <= FirstAddress && log.BeginAddress <= FirstAddress && HasSegmentData(root))
+        {
+            var bytes = SegmentFiles(root).Sum(s => s.Length);
+            return new LogDamagedException(
+                commits,
+                -1,
+                $"{commits}: no readable commit record, but the segments in {SegmentDirectory(root)} hold {bytes} bytes: the commit record is missing or damaged, so none of those entries can be trusted");
+        }
+
+        for (long segment = begin / segmentBytes; committed > begin && segment <= (committed - 1) / segmentBytes; segment++)
+        {
+            long start = segment * segmentBytes;
+            long need = Math.Min(start + segmentBytes, committed) - start;
+            var path = SegmentPath(root, segment);
+            long length = File.Exists(path) ? new FileInfo(path).Length : -1;
+            if (length < need)
+            {
+                return new LogDamagedException(
+                    path,
+                    Math.Max(begin, start + Math.Max(0, length)),
+                    length < 0
+                        ? $"{path}: missing; the commit record says it holds committed entries from address {Math.Max(begin, start)} to {start + need}"
+                        : $"{path}: {length} bytes, but the commit record says it holds committed entries up to byte {need} (address {start + need})");
+            }
+        }
+
+        if (checksum == LogChecksumType.PerEntry && committed > begin)
+        {
+            // Entries never cross a page, so a page boundary is an entry boundary to start the scan at.
+            long from = Math.Max(begin, (committed - TailVerifyBytes) / pageBytes * pageBytes);
+            long at = from;
+            try
+            {
+                using var iterator = log.Scan(from, committed, name: null, recover: false, scanUncommitted: false);
+                while (iterator.TryConsumeNext(default(SkipEntry)))
+                {
+                    at = iterator.NextAddress;
+                }
+            }
+            catch (FasterException e)
+            {
+                var path = SegmentPath(root, at / segmentBytes);
+                return new LogDamagedException(path, at, $"{path}: the entry at address {at} fails its checksum ({e.Message}); entries from there to {committed} cannot be trusted", e);
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The address of the first entry of a new FasterLog.</summary>
+    public const long FirstAddress = 64;
+
+    private readonly struct SkipEntry : ILogEntryConsumer
+    {
+        public void Consume(ReadOnlySpan<byte> entry, long currentAddress, long nextAddress)
+        {
+        }
+    }
 }

@@ -1,7 +1,9 @@
+using EdgeSelector.Storage.Health;
+
 namespace EdgeSelector.Storage.Impressions;
 
 /// <summary>Configuration of an <see cref="ImpressionLog"/>; validated by <see cref="ImpressionLog.Open"/>.</summary>
-public sealed class ImpressionLogOptions
+public sealed record ImpressionLogOptions
 {
     /// <summary>Directory holding the log segments and commit records (created if missing).</summary>
     public required string DataDirectory { get; init; }
@@ -30,4 +32,19 @@ public sealed class ImpressionLogOptions
     /// next commit). 0 keeps everything. Readers further behind lose what was dropped (docs/storage.md).
     /// </summary>
     public long RetainBytes { get; init; }
+
+    /// <summary>The log's name in messages and health reports (default: the directory's name).</summary>
+    public string? Name { get; init; }
+
+    /// <summary>What to do when the log's files are damaged at open (docs/reliability.md); default: move them aside and start a new log.</summary>
+    public DamagePolicy OnDamage { get; init; } = DamagePolicy.Quarantine;
+
+    /// <summary>
+    /// How long <see cref="ImpressionLog.Dispose"/> waits for the final commit; after that it gives up on the disk
+    /// (entries not yet durable are lost, as in a crash) so that shutdown is bounded whatever the disk does.
+    /// </summary>
+    public TimeSpan CloseTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Fault injection for tests (writes fail while set); null in production.</summary>
+    public StorageFaults? Faults { get; init; }
 }

@@ -1,3 +1,4 @@
+using EdgeSelector.Storage.Health;
 using EdgeSelector.Storage.Internal;
 using FASTER.core;
 
@@ -8,11 +9,14 @@ namespace EdgeSelector.Storage.Impressions;
 /// server, possibly another process) is writing: FasterLog's read-only mode recovers the writer's latest commit
 /// record and scans up to it. Nothing is written into the directory; the reader keeps no position of its own:
 /// callers (the trainer) persist the address to resume from. See docs/learning.md ("Reading the server's logs").
+/// A damaged log (no readable commit record while segments hold entries, a missing or short segment, an entry that
+/// fails its checksum) throws <see cref="LogDamagedException"/> naming the file and address, at open or while reading.
 /// </summary>
 public sealed class ImpressionLogSnapshotReader : IDisposable
 {
     private readonly IDevice _device;
     private readonly FasterLog _log;
+    private readonly string _root;
     private readonly string _segmentDirectory;
     private readonly long _segmentBytes;
 
@@ -24,9 +28,12 @@ public sealed class ImpressionLogSnapshotReader : IDisposable
             throw new DirectoryNotFoundException($"{root}: no impression log (missing commits/)");
         }
 
+        _root = root;
         _segmentDirectory = ImpressionLogFiles.SegmentDirectory(root);
         _segmentBytes = segmentBytes;
-        _device = ImpressionLogFiles.OpenDevice(root);
+        var checksum = ImpressionLogFiles.ReadOrCreateFormat(root, create: false);
+        var health = new DeviceHealth(Path.GetFileName(root));
+        _device = ImpressionLogFiles.OpenDevice(root, health);
         try
         {
             using var settings = new FasterLogSettings
@@ -35,14 +42,29 @@ public sealed class ImpressionLogSnapshotReader : IDisposable
                 MemorySize = memoryBytes,
                 PageSize = pageBytes,
                 SegmentSize = segmentBytes,
-                LogCommitDir = ImpressionLogFiles.CommitDirectory(root),
+                LogCommitManager = ImpressionLogFiles.CommitManager(root, health, readOnly: true),
+                LogChecksum = checksum,
                 ReadOnlyMode = true,
             };
             _log = new FasterLog(settings);
             _log.RecoverReadOnly();
+
+            // The tail was verified by the writer at its start; here only the structure, the entries are checked as read.
+            var damage = ImpressionLogFiles.Check(root, _log, BeginAddress, segmentBytes, pageBytes, LogChecksumType.None);
+            if (damage is not null)
+            {
+                throw damage;
+            }
+        }
+        catch (FasterException e)
+        {
+            _log?.Dispose();
+            _device.Dispose();
+            throw new LogDamagedException(root, -1, $"{root}: the log cannot be recovered ({e.Message})", e);
         }
         catch
         {
+            _log?.Dispose();
             _device.Dispose();
             throw;
         }
@@ -74,7 +96,8 @@ public sealed class ImpressionLogSnapshotReader : IDisposable
 
     /// <summary>
     /// Hands every committed entry from <paramref name="fromAddress"/> (an entry boundary from a previous read, or 0
-    /// for the beginning) to <paramref name="consumer"/>; returns the address to resume from next time.
+    /// for the beginning) to <paramref name="consumer"/>; returns the address to resume from next time. Throws
+    /// <see cref="LogDamagedException"/> at the first damaged entry (entries before it were handed over).
     /// </summary>
     public long ReadFrom<TConsumer>(long fromAddress, TConsumer consumer)
         where TConsumer : IImpressionConsumer
@@ -98,6 +121,11 @@ public sealed class ImpressionLogSnapshotReader : IDisposable
             {
                 // The writer rotated the segment we were reading away: what it dropped is gone; go on from its new head.
                 next = BeginAddress;
+            }
+            catch (FasterException e)
+            {
+                var path = ImpressionLogFiles.SegmentPath(_root, next / _segmentBytes);
+                throw new LogDamagedException(path, next, $"{path}: the entry at address {next} cannot be read ({e.Message}); entries before it were read", e);
             }
         }
 

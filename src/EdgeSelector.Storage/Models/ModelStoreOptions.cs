@@ -1,7 +1,7 @@
 namespace EdgeSelector.Storage.Models;
 
 /// <summary>Configuration of a <see cref="ModelStore"/>; validated by <see cref="ModelStore.Open"/>.</summary>
-public sealed class ModelStoreOptions
+public sealed record ModelStoreOptions
 {
     /// <summary>Directory holding the store's log segments and checkpoints (created if missing).</summary>
     public required string DataDirectory { get; init; }

@@ -1,7 +1,7 @@
 namespace EdgeSelector.Storage.Profiles;
 
 /// <summary>Configuration of a <see cref="ProfileStore"/>; validated by <see cref="ProfileStore.Open"/>.</summary>
-public sealed class ProfileStoreOptions
+public sealed record ProfileStoreOptions
 {
     /// <summary>Directory holding the profile log segments and checkpoints (created if missing).</summary>
     public required string DataDirectory { get; init; }
