@@ -12,6 +12,9 @@ public enum StoreOpenOutcome
     /// <summary>Recovered, but the files carry no checksums to check (written by an older version).</summary>
     RecoveredUnverified,
 
+    /// <summary>The newest checkpoint was damaged; the one before it was recovered (the last change is lost).</summary>
+    RecoveredEarlier,
+
     /// <summary>The files were damaged: they were moved aside and the store started from its last good state (often empty).</summary>
     Quarantined,
 }
@@ -36,7 +39,7 @@ public sealed record StoreOpenReport(string Store, StoreOpenOutcome Outcome, str
     public string? QuarantinedTo { get; init; }
 
     /// <summary>True when damage was found.</summary>
-    public bool IsDamaged => Outcome == StoreOpenOutcome.Quarantined;
+    public bool IsDamaged => Outcome is StoreOpenOutcome.Quarantined or StoreOpenOutcome.RecoveredEarlier;
 }
 
 /// <summary>A store or log file is damaged (missing, truncated, emptied or failing its checksum). The message names the file.</summary>
