@@ -26,6 +26,8 @@ internal static class EdgeSelectorHost
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Information);
 
+        // Kestrel gets a third of the shutdown bound to let connections finish; the stores get the rest (ServerState.Dispose).
+        builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(options.ShutdownTimeoutSeconds / 3));
         var state = new ServerState(options);
         try
         {
@@ -65,6 +67,7 @@ internal static class EdgeSelectorHost
             }
 
             state.Selection.WarmUp();
+            state.Health.Monitor(TimeSpan.FromSeconds(1));
             app.Lifetime.ApplicationStopped.Register(state.Dispose);
             return (app, state);
         }

@@ -1,4 +1,5 @@
 using EdgeSelector.Server;
+using EdgeSelector.Server.Health;
 
 try
 {
@@ -8,6 +9,7 @@ try
         $"http://{state.Options.BindAddress}:{state.Options.AdminPort}, data in {state.DataDir}, " +
         $"bundle {state.Models.Version} with {state.Models.TitleCount} titles, policy {state.Engine.Options.Policy}, " +
         $"int8 scoring with {EdgeSelector.Core.Scoring.Scorer.Int8Kernel}");
+    app.Lifetime.ApplicationStopping.Register(() => ShutdownWatchdog.Arm(TimeSpan.FromSeconds(state.Options.ShutdownTimeoutSeconds)));
     app.Run();
     return 0;
 }
@@ -15,4 +17,10 @@ catch (ArgumentException e)
 {
     Console.Error.WriteLine($"edgeselector: configuration error: {e.Message}");
     return 2;
+}
+catch (StartupRefusedException e)
+{
+    // docs/reliability.md, "Exit codes": the data directory cannot be used as it is; one line says why.
+    Console.Error.WriteLine($"edgeselector: cannot start: {e.Message}");
+    return StartupRefusedException.ExitCode;
 }

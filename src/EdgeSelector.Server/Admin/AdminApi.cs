@@ -4,8 +4,10 @@ using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using EdgeSelector.Core.Features;
 using EdgeSelector.Protocol;
+using EdgeSelector.Server.Health;
 using EdgeSelector.Server.Metrics;
 using EdgeSelector.Server.Serving;
+using EdgeSelector.Storage;
 
 namespace EdgeSelector.Server.Admin;
 
@@ -18,11 +20,9 @@ internal static class AdminApi
     public static void Map(WebApplication app, ServerState state)
     {
         var admin = app.MapGroup(string.Empty);
-        admin.MapGet("/healthz", () => Results.Text("ok\n"));
-        admin.MapGet("/readyz", () => state.IsReady
-            ? Results.Text($"ready: {state.Models.TitleCount} titles, bundle {state.Models.Version}\n")
-            : Results.Text("not ready: no model bundle loaded\n", statusCode: 503));
-        admin.MapGet("/metrics", () => Results.Text(state.Metrics.Render(state), "text/plain; version=0.0.4"));
+        admin.MapGet("/healthz", () => Health(state.Health.Evaluate()));
+        admin.MapGet("/readyz", () => Readiness(state.Health.Evaluate(), state));
+        admin.MapGet("/metrics", () => Results.Text(state.Metrics.Render(state) + state.Health.RenderMetrics(), "text/plain; version=0.0.4"));
 
         RouteGroupBuilder v1 = admin.MapGroup("/v1");
         v1.AddEndpointFilter(async (context, next) =>
@@ -38,15 +38,10 @@ internal static class AdminApi
                 return Error(413, $"bundle larger than EdgeSelector:MaxAdminBodyMB ({state.Options.MaxAdminBodyMB} MB)");
             }
 
-            var outcome = state.Bundles.Apply(body, force ?? false);
-            return outcome.Ok
-                ? Results.Json(new VersionBody(outcome.Info!.Version, outcome.Info.Titles, "applied"), AdminJsonContext.Default.VersionBody)
-                : Error(outcome.Status, outcome.Message);
+            return Bundle(state.Bundles.Apply(body, force ?? false));
         });
-        v1.MapGet("/models", () => Results.Json(state.Bundles.List(), AdminJsonContext.Default.ModelsListing));
-        v1.MapPost("/models/rollback", () => state.Bundles.Rollback(out var version)
-            ? Results.Json(new VersionBody(version, state.Models.TitleCount, "rolled back"), AdminJsonContext.Default.VersionBody)
-            : Error(409, "no previous bundle to roll back to"));
+        v1.MapGet("/models", () => Results.Json(AdminListings.Models(state.Models, state.Bundles.History), AdminJsonContext.Default.ModelsListing));
+        v1.MapPost("/models/rollback", () => Bundle(state.Bundles.Rollback()));
 
         v1.MapPut("/profiles", async (HttpRequest request) =>
         {
@@ -54,6 +49,11 @@ internal static class AdminApi
             if (batch is null)
             {
                 return Error(400, problem!);
+            }
+
+            if (AdminConversions.MissingField(batch) is { } missing)
+            {
+                return Error(400, missing);
             }
 
             if (batch.Profiles.Count > 100_000)
@@ -71,8 +71,10 @@ internal static class AdminApi
                 }
             }
 
-            state.Profiles.UpsertMany(ids, profiles);
-            return Results.Json(new ProfileBatchResult(ids.Length), AdminJsonContext.Default.ProfileBatchResult);
+            var written = state.Profiles.UpsertManyDurable(ids, profiles, state.WriteTimeout);
+            return written.IsDurable
+                ? Results.Json(new ProfileBatchResult(ids.Length), AdminJsonContext.Default.ProfileBatchResult)
+                : Unavailable(written.Reason ?? "profiles: not durable");
         });
 
         v1.MapPost("/select", async (HttpRequest request) =>
@@ -82,6 +84,11 @@ internal static class AdminApi
             if (body is null)
             {
                 return Error(400, problem!);
+            }
+
+            if (AdminConversions.MissingField(body) is { } missing)
+            {
+                return Error(400, missing);
             }
 
             if (body.Titles.Count is 0 || body.Titles.Count > state.Options.MaxTitlesPerPage)
@@ -114,9 +121,16 @@ internal static class AdminApi
         v1.MapPost("/rewards", async (HttpRequest request) =>
         {
             var (batch, problem) = await ReadJson(request, AdminJsonContext.Default.RewardBatch, 16L << 20);
+
+            // The whole batch is checked before any reward is recorded: a 400 records nothing.
             if (batch is null)
             {
                 return Error(400, problem!);
+            }
+
+            if (AdminConversions.MissingField(batch) is { } missing)
+            {
+                return Error(400, missing);
             }
 
             var statuses = new List<string>(batch.Rewards.Count);
@@ -139,7 +153,7 @@ internal static class AdminApi
                 }
                 catch (InvalidOperationException e)
                 {
-                    return Error(503, e.Message);
+                    return Unavailable(e.Message);
                 }
             }
 
@@ -149,6 +163,48 @@ internal static class AdminApi
 
     private static IResult Error(int status, string message) =>
         Results.Json(new ErrorBody(message), AdminJsonContext.Default.ErrorBody, statusCode: status);
+
+    /// <summary>503 with a JSON reason and <c>"retry": true</c>: the write could not be made durable now; send it again later.</summary>
+    private static IResult Unavailable(string reason) => new RetryLater(reason);
+
+    /// <summary>A push's or rollback's outcome as HTTP (docs/admin-api.md).</summary>
+    private static IResult Bundle(BundleResult result) => result.Kind switch
+    {
+        BundleResultKind.Applied => Results.Json(new VersionBody(result.Version, result.Titles, "applied"), AdminJsonContext.Default.VersionBody),
+        BundleResultKind.AlreadyApplied => Results.Json(new VersionBody(result.Version, result.Titles, "already applied"), AdminJsonContext.Default.VersionBody),
+        BundleResultKind.RolledBack => Results.Json(new VersionBody(result.Version, result.Titles, "rolled back"), AdminJsonContext.Default.VersionBody),
+        BundleResultKind.Unauthenticated => Error(403, result.Message),
+        BundleResultKind.Invalid => Error(422, result.Message),
+        BundleResultKind.NotNewer or BundleResultKind.NoPrevious => Error(409, result.Message),
+        _ => Unavailable(result.Message),
+    };
+
+    private static IResult Health(HealthSnapshot health) =>
+        Results.Json(new HealthBody(health.Status, Conditions(health)), AdminJsonContext.Default.HealthBody);
+
+    private static IResult Readiness(HealthSnapshot health, ServerState state) => Results.Json(
+        new ReadinessBody(
+            health.Ready,
+            health.Status,
+            health.Conditions.FirstOrDefault(c => c.BlocksReadiness) is { } blocking ? $"{blocking.Component}: {blocking.Reason}" : null,
+            state.Models.Version,
+            state.Models.TitleCount,
+            Conditions(health)),
+        AdminJsonContext.Default.ReadinessBody,
+        statusCode: health.Ready ? 200 : 503);
+
+    private static List<ConditionBody> Conditions(HealthSnapshot health) =>
+        [.. health.Conditions.Select(c => new ConditionBody(c.Component, c.Reason, c.BlocksReadiness))];
+
+    /// <summary>503 + <c>Retry-After</c> + <see cref="ErrorBody"/> with <c>retry: true</c>.</summary>
+    private sealed class RetryLater(string reason) : IResult
+    {
+        public Task ExecuteAsync(HttpContext httpContext)
+        {
+            httpContext.Response.Headers.RetryAfter = "5";
+            return Results.Json(new ErrorBody(reason, Retry: true), AdminJsonContext.Default.ErrorBody, statusCode: 503).ExecuteAsync(httpContext);
+        }
+    }
 
     private static bool Authorized(HttpRequest request, byte[] token)
     {

@@ -3,6 +3,7 @@ using EdgeSelector.Core.Bundles;
 using EdgeSelector.Core.Features;
 using EdgeSelector.Core.Models;
 using EdgeSelector.Learning.Catalog;
+using EdgeSelector.Server.Health;
 using EdgeSelector.Server.Serving;
 
 namespace EdgeSelector.Server.Demo;
@@ -38,7 +39,12 @@ internal static class DemoData
             CreatedAtMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
             MetricsJson = "{\"source\":\"demo catalog, cold start\"}",
         };
-        state.Bundles.ApplyVerified(manifest, blobs);
+        var applied = state.Bundles.ApplyVerified(manifest, blobs);
+        if (!applied.Ok)
+        {
+            throw new StartupRefusedException($"seeding the demo catalog failed: {applied.Message}");
+        }
+
 
         var ids = new ulong[Members];
         var profiles = new MemberProfile[Members];
@@ -62,7 +68,11 @@ internal static class DemoData
         Persona(ref profiles[1], "romance");
         Persona(ref profiles[2], "action");
         state.Profiles.UpsertMany(ids, profiles);
-        state.Checkpoint();
+        if (!state.Checkpoint(state.WriteTimeout))
+        {
+            throw new StartupRefusedException($"seeding the demo catalog: the checkpoint did not complete within {state.WriteTimeout.TotalSeconds} s (disk full or failing?)");
+        }
+
         return true;
     }
 

@@ -2,6 +2,7 @@ using EdgeSelector.Core.Bundles;
 using EdgeSelector.Core.Features;
 using EdgeSelector.Core.Models;
 using EdgeSelector.Server.Configuration;
+using EdgeSelector.Server.Health;
 using EdgeSelector.Server.Serving;
 
 namespace EdgeSelector.Server.Demo;
@@ -44,9 +45,18 @@ internal static class SyntheticCatalog
             CreatedAtMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
             MetricsJson = "{\"source\":\"synthetic load catalog\"}",
         };
-        state.Bundles.ApplyVerified(manifest, blobs);
+        var applied = state.Bundles.ApplyVerified(manifest, blobs);
+        if (!applied.Ok)
+        {
+            throw new StartupRefusedException($"seeding the synthetic catalog failed: {applied.Message}");
+        }
+
         SeedProfiles(state, options.SyntheticMembers, rng);
-        state.Checkpoint();
+        if (!state.Checkpoint(state.WriteTimeout))
+        {
+            throw new StartupRefusedException($"seeding the synthetic catalog: the checkpoint did not complete within {state.WriteTimeout.TotalSeconds} s (disk full or failing?)");
+        }
+
         return true;
     }
 

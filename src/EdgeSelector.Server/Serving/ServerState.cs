@@ -2,7 +2,9 @@ using System.Text;
 using EdgeSelector.Core.Selection;
 using EdgeSelector.Protocol;
 using EdgeSelector.Server.Configuration;
+using EdgeSelector.Server.Health;
 using EdgeSelector.Server.Metrics;
+using EdgeSelector.Storage.Health;
 using EdgeSelector.Storage.Impressions;
 using EdgeSelector.Storage.Models;
 using EdgeSelector.Storage.Profiles;
@@ -26,20 +28,30 @@ internal sealed class ServerState : IDisposable
         AdminToken = Encoding.UTF8.GetBytes(options.AdminToken);
         BundleKey = Encoding.UTF8.GetBytes(options.BundleKey);
         EventIds = new EventIds(options.NodeId, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
-        Defaults = new DefaultImages(DataDir);
+        StartupRefusedException.CheckDiskSpace(options);
+        var closeTimeout = TimeSpan.FromSeconds(options.ShutdownTimeoutSeconds / 4);
+        var reports = new List<StoreOpenReport>();
         try
         {
             Models = ModelStore.Open(new ModelStoreOptions
             {
                 DataDirectory = Path.Combine(DataDir, "models"),
                 MemoryBytes = (long)options.ModelMemoryMB << 20,
+                IndexBytes = (long)options.ModelIndexMB << 20,
+                OnDamage = options.OnDamage,
+                CloseTimeout = closeTimeout,
             });
+            reports.Add(Models.OpenReport);
             Profiles = ProfileStore.Open(new ProfileStoreOptions
             {
                 DataDirectory = Path.Combine(DataDir, "profiles"),
                 MemoryBytes = (long)options.ProfileMemoryMB << 20,
+                IndexBytes = (long)options.ProfileIndexMB << 20,
                 CheckpointInterval = options.ProfileCheckpointSeconds > 0 ? TimeSpan.FromSeconds(options.ProfileCheckpointSeconds) : null,
+                OnDamage = options.OnDamage,
+                CloseTimeout = closeTimeout,
             });
+            reports.Add(Profiles.OpenReport);
             if (options.LogImpressions)
             {
                 Impressions = ImpressionLog.Open(new ImpressionLogOptions
@@ -48,7 +60,10 @@ internal sealed class ServerState : IDisposable
                     MemoryBytes = (long)options.ImpressionLogMemoryMB << 20,
                     CommitInterval = TimeSpan.FromMilliseconds(options.LogCommitIntervalMs),
                     RetainBytes = options.LogRetentionMB << 20,
+                    OnDamage = options.OnDamage,
+                    CloseTimeout = closeTimeout,
                 });
+                reports.Add(Impressions.OpenReport);
             }
 
             Rewards = ImpressionLog.Open(new ImpressionLogOptions
@@ -58,7 +73,15 @@ internal sealed class ServerState : IDisposable
                 PageBytes = 1L << 20,
                 CommitInterval = TimeSpan.FromMilliseconds(options.LogCommitIntervalMs),
                 RetainBytes = options.LogRetentionMB << 20,
+                OnDamage = options.OnDamage,
+                CloseTimeout = closeTimeout,
             });
+            reports.Add(Rewards.OpenReport);
+        }
+        catch (StoreDamagedException e)
+        {
+            Dispose();
+            throw new StartupRefusedException($"{e.Message} (EdgeSelector:OnDamage=Refuse)", e);
         }
         catch
         {
@@ -66,7 +89,20 @@ internal sealed class ServerState : IDisposable
             throw;
         }
 
-        Bundles = new BundleService(this);
+        WriteTimeout = TimeSpan.FromSeconds(options.StoreWriteTimeoutSeconds);
+        Health = new NodeHealth(Models, Profiles, Impressions, Rewards, DataDir);
+        foreach (var report in reports)
+        {
+            Report(report.IsDamaged, report.Store, report.Message);
+        }
+
+        foreach (var (damaged, message) in LegacyFiles.Migrate(DataDir, Models, WriteTimeout))
+        {
+            Report(damaged, "startup", message);
+        }
+
+        Defaults = new DefaultImages(Models);
+        Bundles = new BundleService(Models, Defaults, BundleKey, WriteTimeout);
         Selection = new SelectionService(this);
         RewardsService = new RewardService(this);
     }
@@ -87,6 +123,12 @@ internal sealed class ServerState : IDisposable
 
     public DefaultImages Defaults { get; }
 
+    /// <summary>Readiness and health (docs/reliability.md).</summary>
+    public NodeHealth Health { get; } = null!;
+
+    /// <summary>How long an admin write waits to be durable (EdgeSelector:StoreWriteTimeoutSeconds).</summary>
+    public TimeSpan WriteTimeout { get; }
+
     public ServerMetrics Metrics { get; } = new();
 
     public ModelStore Models { get; } = null!;
@@ -106,8 +148,11 @@ internal sealed class ServerState : IDisposable
     /// <summary>A title for which selections throw (fault injection for the tests of the "internal error" path); 0 = off.</summary>
     public uint FaultInjectionTitleId { get; set; }
 
-    /// <summary>Ready to serve: at least one bundle is loaded.</summary>
-    public bool IsReady => Models.TitleCount > 0;
+    /// <summary>Ready to serve: a bundle is loaded and every store takes writes (<see cref="NodeHealth"/>).</summary>
+    public bool IsReady => Health.Evaluate().Ready;
+
+    /// <summary>Bytes appended to the reward log but not yet durable.</summary>
+    public long RewardLogLagBytes => Rewards is null ? 0 : Rewards.LagBytes;
 
     /// <summary>Bytes held by the impression log (tail minus begin).</summary>
     public long ImpressionLogBytes => Impressions is null ? 0 : Impressions.TailAddress - Impressions.BeginAddress;
@@ -115,29 +160,59 @@ internal sealed class ServerState : IDisposable
     /// <summary>Bytes appended to the impression log but not yet durable.</summary>
     public long ImpressionLogLagBytes => Impressions is null ? 0 : Math.Max(0, Impressions.TailAddress - Impressions.CommittedUntilAddress);
 
-    /// <summary>Checkpoints the stores and commits the logs (shutdown, and after bulk loads).</summary>
-    public void Checkpoint()
+    /// <summary>
+    /// Checkpoints the stores and commits the logs (shutdown, and after bulk loads), each waiting at most
+    /// <paramref name="timeout"/>; false (and a line on stderr naming it) if one did not finish in time.
+    /// </summary>
+    public bool Checkpoint(TimeSpan timeout)
     {
-        Models?.Checkpoint();
-        Profiles?.Checkpoint();
-        Impressions?.Commit();
-        Rewards?.Commit();
+        var ok = true;
+        ok &= Step("models checkpoint", () => Models?.TryCheckpoint(timeout) ?? true);
+        ok &= Step("profiles checkpoint", () => Profiles?.TryCheckpoint(timeout) ?? true);
+        ok &= Step("impression log commit", () => Impressions?.TryCommit(timeout) ?? true);
+        ok &= Step("reward log commit", () => Rewards?.TryCommit(timeout) ?? true);
+        return ok;
+
+        static bool Step(string what, Func<bool> step)
+        {
+            try
+            {
+                if (step())
+                {
+                    return true;
+                }
+
+                Console.Error.WriteLine($"edgeselector: {what} did not finish in time (disk full or failing?); what was durable before is kept");
+            }
+            catch (Exception e) when (e is IOException or InvalidOperationException or ObjectDisposedException)
+            {
+                Console.Error.WriteLine($"edgeselector: {what} failed: {e.Message}");
+            }
+
+            return false;
+        }
     }
 
     public void Dispose()
     {
-        try
-        {
-            Checkpoint();
-        }
-        catch (Exception e) when (e is IOException or InvalidOperationException or ObjectDisposedException)
-        {
-            Console.Error.WriteLine($"edgeselector: checkpoint at shutdown failed: {e.Message}");
-        }
-
+        Health?.Dispose();
+        Checkpoint(TimeSpan.FromSeconds(Options.ShutdownTimeoutSeconds / 4));
         Impressions?.Dispose();
         Rewards?.Dispose();
         Profiles?.Dispose();
         Models?.Dispose();
+    }
+
+    private void Report(bool damaged, string component, string message)
+    {
+        if (damaged)
+        {
+            Health.StartupDamage(component, message);
+            Console.Error.WriteLine($"edgeselector: WARNING: {message}");
+        }
+        else
+        {
+            Console.WriteLine($"edgeselector: {message}");
+        }
     }
 }

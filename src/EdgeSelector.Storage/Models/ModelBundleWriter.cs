@@ -31,6 +31,9 @@ public sealed class ModelBundleWriter : IDisposable
     /// <summary>Number of distinct titles written so far.</summary>
     public int Count => _titles.Count;
 
+    /// <summary>True if the bundle holds <paramref name="titleId"/> so far.</summary>
+    public bool Contains(uint titleId) => _titles.Contains(titleId);
+
     internal uint Generation { get; }
 
     internal long StartAddress { get; }

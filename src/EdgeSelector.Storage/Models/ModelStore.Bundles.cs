@@ -308,6 +308,7 @@ public sealed partial class ModelStore
         {
             onDurable();
             _writeLock.Release();
+            RaisePublished();
             return StoreWriteResult.Durable;
         }
 
@@ -343,6 +344,7 @@ public sealed partial class ModelStore
             if (checkpoint.IsCompletedSuccessfully)
             {
                 onDurable();
+                RaisePublished();
                 return StoreWriteResult.Durable;
             }
 
@@ -358,6 +360,19 @@ public sealed partial class ModelStore
         {
             _pendingWrite = null;
             _writeLock.Release();
+        }
+    }
+
+    private void RaisePublished()
+    {
+        try
+        {
+            Published?.Invoke();
+        }
+#pragma warning disable CA1031 // A subscriber's failure must not undo or hide a durable write.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
         }
     }
 

@@ -95,6 +95,13 @@ public sealed partial class ModelStore : IDisposable
     /// <summary>A push or rollback that was not durable in time and waits for the disk (null when none): no other write runs meanwhile.</summary>
     public string? PendingWrite => _pendingWrite;
 
+    /// <summary>
+    /// Raised after a push, rollback or metadata write became durable and visible (on the thread that completed it:
+    /// the caller's, or a background thread when the write had been pending on the disk). Subscribers re-read what
+    /// they derive from the store (the server's default images and bundle history).
+    /// </summary>
+    public event Action? Published;
+
     /// <summary>Bytes a checkpoint writes at most besides new log pages (the hash index), for free-space checks.</summary>
     public long CheckpointIndexBytes => _indexBytes;
 
