@@ -31,21 +31,24 @@ internal sealed record HealthSnapshot(IReadOnlyList<HealthCondition> Conditions)
 /// </summary>
 internal sealed class NodeHealth : IDisposable
 {
-    /// <summary>Below this much free space on the data volume the node reports itself degraded.</summary>
-    public const long LowDiskBytes = 64L << 20;
-
     private readonly ModelStore _models;
     private readonly ProfileStore _profiles;
     private readonly ImpressionLog? _impressions;
     private readonly ImpressionLog _rewards;
     private readonly string _dataDir;
+    private readonly long _lowDiskBytes;
     private readonly List<HealthCondition> _startup = [];
     private readonly Lock _lock = new();
     private Timer? _monitor;
     private string _lastLogged = "ok";
 
-    public NodeHealth(ModelStore models, ProfileStore profiles, ImpressionLog? impressions, ImpressionLog rewards, string dataDir)
+    /// <summary>
+    /// Watches the given stores; below <paramref name="lowDiskBytes"/> free on the data volume (the room the next
+    /// checkpoints need) the node is degraded, and below <see cref="DiskSpace.FullThresholdBytes"/> not ready.
+    /// </summary>
+    public NodeHealth(ModelStore models, ProfileStore profiles, ImpressionLog? impressions, ImpressionLog rewards, string dataDir, long lowDiskBytes)
     {
+        _lowDiskBytes = lowDiskBytes;
         _models = models;
         _profiles = profiles;
         _impressions = impressions;
@@ -99,9 +102,9 @@ internal sealed class NodeHealth : IDisposable
             conditions.Add(new("models", false, "the kept bundles do not fit in ModelMemoryMB: some model reads go to disk"));
         }
 
-        if (DiskSpace.AvailableBytes(_dataDir) is { } free && free < LowDiskBytes)
+        if (DiskSpace.AvailableBytes(_dataDir) is { } free && free < _lowDiskBytes)
         {
-            conditions.Add(new("disk", free < DiskSpace.FullThresholdBytes, $"{free >> 20} MB free on the data volume ({_dataDir})"));
+            conditions.Add(new("disk", free < DiskSpace.FullThresholdBytes, $"{free >> 20} MB free on the data volume ({_dataDir}); the next checkpoints need about {_lowDiskBytes >> 20} MB"));
         }
 
         lock (_lock)

@@ -13,6 +13,9 @@ internal sealed class StartupRefusedException(string message, Exception? inner =
     /// <summary>The process exit code for a refused start.</summary>
     public const int ExitCode = 3;
 
+    /// <summary>The room the stores' next checkpoints need: each hash index once, and 16 MB for log pages and commits.</summary>
+    public static long CheckpointRoomBytes(EdgeSelectorOptions options) => ((long)options.ModelIndexMB + options.ProfileIndexMB + 16) << 20;
+
     /// <summary>
     /// Refuses to start when the data volume cannot hold the next checkpoint of each store: a FASTER checkpoint writes
     /// the whole hash index, so with less room the first checkpoint (the demo seed's, or the first push's) would wait
@@ -21,7 +24,7 @@ internal sealed class StartupRefusedException(string message, Exception? inner =
     public static void CheckDiskSpace(EdgeSelectorOptions options)
     {
         var dataDir = Path.GetFullPath(options.DataDir);
-        long need = ((long)options.ModelIndexMB + options.ProfileIndexMB + 16) << 20;
+        long need = CheckpointRoomBytes(options);
         if (DiskSpace.AvailableBytes(dataDir) is { } free && free < need)
         {
             throw new StartupRefusedException(

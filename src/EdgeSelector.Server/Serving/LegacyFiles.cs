@@ -58,13 +58,17 @@ internal static class LegacyFiles
                 var versions = string.Join(", ", models.Generations.Select(g => g.Version));
                 notes.Add((true, $"{history} is damaged ({problem}): the bundle history it held is lost; the bundles themselves are kept in the model store (versions {(versions.Length > 0 ? versions : "none")}); the file was renamed {Rename(history, ".damaged")}"));
             }
-            else if (models.TryGetMetadata(BundleService.HistorySlot, out _))
-            {
-                notes.Add((false, $"{history}: the model store already holds the bundle history; the file was renamed {Rename(history, ".migrated")}"));
-            }
             else
             {
-                var bytes = JsonSerializer.SerializeToUtf8Bytes(applied.TakeLast(BundleService.HistoryLength).ToList(), ServingJsonContext.Default.ListAppliedBundle);
+                // The file is older than anything the store recorded: its entries go first, the store's win on a version.
+                List<AppliedBundle> stored = [];
+                if (models.TryGetMetadata(BundleService.HistorySlot, out var storedBytes))
+                {
+                    stored = JsonSerializer.Deserialize(storedBytes, ServingJsonContext.Default.ListAppliedBundle) ?? [];
+                }
+
+                List<AppliedBundle> merged = [.. applied.Where(a => !stored.Any(s => s.Version == a.Version)), .. stored];
+                var bytes = JsonSerializer.SerializeToUtf8Bytes(merged.TakeLast(BundleService.HistoryLength).ToList(), ServingJsonContext.Default.ListAppliedBundle);
                 notes.Add(Store(models, BundleService.HistorySlot, bytes, history, damaged: false, within, $"{history}: the history of {applied.Count} bundles moved into the model store"));
             }
         }

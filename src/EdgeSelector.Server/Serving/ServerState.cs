@@ -90,7 +90,7 @@ internal sealed class ServerState : IDisposable
         }
 
         WriteTimeout = TimeSpan.FromSeconds(options.StoreWriteTimeoutSeconds);
-        Health = new NodeHealth(Models, Profiles, Impressions, Rewards, DataDir);
+        Health = new NodeHealth(Models, Profiles, Impressions, Rewards, DataDir, StartupRefusedException.CheckpointRoomBytes(options));
         foreach (var report in reports)
         {
             Report(report.IsDamaged, report.Store, report.Message);

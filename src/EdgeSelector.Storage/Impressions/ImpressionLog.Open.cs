@@ -15,21 +15,28 @@ public sealed partial class ImpressionLog
     private StoreOpenReport OpenChecked(DamagePolicy policy)
     {
         bool existed = ImpressionLogFiles.HasSegmentData(_root) || Directory.Exists(ImpressionLogFiles.CommitDirectory(_root));
-        var checksum = ImpressionLogFiles.ReadOrCreateFormat(_root, create: true);
-        LogDamagedException? damage;
-        try
+        var checksum = ImpressionLogFiles.ReadOrCreateFormat(_root, create: true, out var formatProblem, out var repaired);
+        LogDamagedException? damage = null;
+        if (formatProblem is not null)
         {
-            OpenFaster(checksum, recover: true);
-            damage = ImpressionLogFiles.Check(_root, _log, _log.BeginAddress, _segmentBytes, _pageBytes, checksum);
+            damage = new LogDamagedException(_root, -1, formatProblem);
         }
-        catch (FasterException e)
+        else
         {
-            damage = new LogDamagedException(_root, -1, $"{_root}: FASTER could not recover the log ({e.Message})", e);
+            try
+            {
+                OpenFaster(checksum, recover: true);
+                damage = ImpressionLogFiles.Check(_root, _log, _log.BeginAddress, _segmentBytes) ?? VerifyTailOnDisk(checksum);
+            }
+            catch (FasterException e)
+            {
+                damage = new LogDamagedException(_root, -1, $"{_root}: FASTER could not recover the log ({e.Message})", e);
+            }
         }
 
         if (damage is null)
         {
-            var entries = $"{Name} log: committed entries from address {_log.BeginAddress} to {_log.CommittedUntilAddress}";
+            var entries = $"{Name} log: committed entries from address {_log.BeginAddress} to {_log.CommittedUntilAddress}{(repaired is null ? string.Empty : $" ({repaired})")}";
             return !existed
                 ? new StoreOpenReport(Name, StoreOpenOutcome.Created, $"{Name} log: new, in {_root}")
                 : checksum == LogChecksumType.PerEntry
@@ -51,7 +58,7 @@ public sealed partial class ImpressionLog
             ImpressionLogFiles.SegmentFiles(_root).Select(s => (s.Index * _segmentBytes) + s.Length).DefaultIfEmpty(0).Max());
         long restartAt = (end + _segmentBytes - 1) / _segmentBytes * _segmentBytes;
         var movedTo = Quarantine.MoveAside(_root);
-        checksum = ImpressionLogFiles.ReadOrCreateFormat(_root, create: true);
+        checksum = ImpressionLogFiles.ReadOrCreateFormat(_root, create: true, out _);
         OpenFaster(checksum, recover: false);
         _log.Initialize(restartAt, restartAt, 0);
         _log.Commit(spinWait: true); // a commit record at once: a crash now must not restart the log at address 64
@@ -62,6 +69,31 @@ public sealed partial class ImpressionLog
         {
             QuarantinedTo = movedTo,
         };
+    }
+
+    /// <summary>
+    /// Reads the committed tail back from disk through a read-only view and checks every entry's checksum (the writer's
+    /// own recovery keeps the tail page in memory, where FasterLog does not verify). Null if the tail is whole.
+    /// </summary>
+    private LogDamagedException? VerifyTailOnDisk(LogChecksumType checksum)
+    {
+        if (checksum != LogChecksumType.PerEntry || !ImpressionLogFiles.HasSegmentData(_root) || !Directory.Exists(ImpressionLogFiles.CommitDirectory(_root)))
+        {
+            return null;
+        }
+
+        try
+        {
+            using var view = ImpressionLogSnapshotReader.Open(_root, _pageBytes, _segmentBytes);
+            // From the writer's recovered begin: segment files below it may still be on disk, half deleted.
+            long from = Math.Max(_log.BeginAddress, (view.CommittedUntilAddress - ImpressionLogFiles.TailVerifyBytes) / _pageBytes * _pageBytes);
+            view.ReadFrom(from, default(SkipEntries));
+            return null;
+        }
+        catch (LogDamagedException e)
+        {
+            return e;
+        }
     }
 
     private void OpenFaster(LogChecksumType checksum, bool recover)
@@ -93,5 +125,12 @@ public sealed partial class ImpressionLog
     {
         _log?.Dispose();
         _device?.Dispose();
+    }
+
+    private readonly struct SkipEntries : IImpressionConsumer
+    {
+        public void Consume(ReadOnlySpan<byte> record, long address, long nextAddress)
+        {
+        }
     }
 }

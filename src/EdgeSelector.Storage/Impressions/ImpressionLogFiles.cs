@@ -46,34 +46,97 @@ internal static class ImpressionLogFiles
         new(new ResilientDeviceFactory(health), new DefaultCheckpointNamingScheme(CommitDirectory(root)), removeOutdated: !readOnly);
 
     /// <summary>
-    /// The checksum mode of the log in <paramref name="root"/>. A new log gets per-entry checksums and a marker; a log
-    /// that already holds segments or commits but no marker was written by an older version, without checksums.
+    /// The checksum mode of the log in <paramref name="root"/>, from its marker, kept twice (<c>format</c> and
+    /// <c>commits/format</c>) so that one damaged or deleted copy is repaired from the other. A new log gets per-entry
+    /// checksums; a log that holds segments or commits but no marker at all was written by an older version, without
+    /// checksums. <paramref name="problem"/> is set (and the mode is meaningless) when the markers are damaged beyond that.
     /// </summary>
-    public static LogChecksumType ReadOrCreateFormat(string root, bool create)
+    public static LogChecksumType ReadOrCreateFormat(string root, bool create, out string? problem) =>
+        ReadOrCreateFormat(root, create, out problem, out _);
+
+    /// <inheritdoc cref="ReadOrCreateFormat(string, bool, out string?)"/>
+    /// <param name="root">The log's directory.</param>
+    /// <param name="create">Write the markers (the writer); false for a read-only view.</param>
+    /// <param name="problem">Set when the markers are damaged beyond repair.</param>
+    /// <param name="repaired">Set when one marker copy was rewritten from the other.</param>
+    public static LogChecksumType ReadOrCreateFormat(string root, bool create, out string? problem, out string? repaired)
     {
-        var marker = Path.Combine(root, FormatFileName);
-        if (File.Exists(marker))
+        problem = null;
+        repaired = null;
+        string[] markers = [Path.Combine(root, FormatFileName), Path.Combine(CommitDirectory(root), FormatFileName)];
+        var found = new List<LogChecksumType>();
+        var damaged = new List<string>();
+        foreach (var marker in markers)
         {
-            var text = File.ReadAllText(marker).Trim();
-            return text switch
+            if (!File.Exists(marker))
             {
-                PerEntry => LogChecksumType.PerEntry,
-                NoChecksum => LogChecksumType.None,
-                _ => throw new LogDamagedException(marker, -1, $"{marker}: unknown log format '{text}' (expected '{PerEntry}' or '{NoChecksum}')"),
-            };
+                continue;
+            }
+
+            switch (File.ReadAllText(marker).Trim())
+            {
+                case PerEntry:
+                    found.Add(LogChecksumType.PerEntry);
+                    break;
+                case NoChecksum:
+                    found.Add(LogChecksumType.None);
+                    break;
+                default:
+                    damaged.Add(marker);
+                    break;
+            }
         }
 
-        bool existing = HasSegmentData(root) || (Directory.Exists(CommitDirectory(root)) && Directory.EnumerateFiles(CommitDirectory(root), "*", SearchOption.AllDirectories).Any());
-        var mode = existing ? LogChecksumType.None : LogChecksumType.PerEntry;
+        LogChecksumType mode;
+        if (found.Count > 0)
+        {
+            if (found.Distinct().Count() > 1)
+            {
+                problem = $"{markers[0]} and {markers[1]} disagree about the log's format";
+                return LogChecksumType.None;
+            }
+
+            mode = found[0];
+        }
+        else if (damaged.Count > 0)
+        {
+            problem = $"{damaged[0]}: the log format marker is unreadable";
+            return LogChecksumType.None;
+        }
+        else
+        {
+            bool existing = HasSegmentData(root) || (Directory.Exists(CommitDirectory(root)) && Directory.EnumerateFiles(CommitDirectory(root), "*", SearchOption.AllDirectories).Any());
+            mode = existing ? LogChecksumType.None : LogChecksumType.PerEntry;
+        }
+
         if (create)
         {
-            Directory.CreateDirectory(root);
-            var temp = marker + ".tmp";
-            File.WriteAllText(temp, (mode == LogChecksumType.PerEntry ? PerEntry : NoChecksum) + "\n");
-            File.Move(temp, marker, overwrite: true);
+            foreach (var marker in markers)
+            {
+                if (WriteMarker(marker, mode) && found.Count > 0)
+                {
+                    repaired = $"{marker} was missing or damaged and was rewritten from its copy";
+                }
+            }
         }
 
         return mode;
+    }
+
+    /// <summary>Writes a marker unless it already says <paramref name="mode"/>; true if it had to be written.</summary>
+    private static bool WriteMarker(string marker, LogChecksumType mode)
+    {
+        var text = (mode == LogChecksumType.PerEntry ? PerEntry : NoChecksum) + "\n";
+        if (File.Exists(marker) && File.ReadAllText(marker) == text)
+        {
+            return false;
+        }
+
+        Directory.CreateDirectory(Path.GetDirectoryName(marker)!);
+        var temp = marker + ".tmp";
+        File.WriteAllText(temp, text);
+        File.Move(temp, marker, overwrite: true);
+        return true;
     }
 
     /// <summary>True if any segment file holds bytes.</summary>
@@ -101,9 +164,10 @@ internal static class ImpressionLogFiles
     /// <summary>
     /// Checks a recovered log against its files; null if consistent, else what is damaged (a person's sentence naming
     /// the file). Damage found: no commit record could be recovered although segments hold entries; a segment of the
-    /// committed range is missing or shorter than the commit says; an entry of the committed tail fails its checksum.
+    /// committed range is missing or shorter than the commit says. (Entry checksums are verified as entries are read
+    /// from disk: by the writer's tail check at open and by every snapshot read.)
     /// </summary>
-    public static LogDamagedException? Check(string root, FasterLog log, long begin, long segmentBytes, long pageBytes, LogChecksumType checksum)
+    public static LogDamagedException? Check(string root, FasterLog log, long begin, long segmentBytes)
     {
         long committed = log.CommittedUntilAddress;
         var commits = CommitDirectory(root);
@@ -133,36 +197,10 @@ internal static class ImpressionLogFiles
             }
         }
 
-        if (checksum == LogChecksumType.PerEntry && committed > begin)
-        {
-            // Entries never cross a page, so a page boundary is an entry boundary to start the scan at.
-            long from = Math.Max(begin, (committed - TailVerifyBytes) / pageBytes * pageBytes);
-            long at = from;
-            try
-            {
-                using var iterator = log.Scan(from, committed, name: null, recover: false, scanUncommitted: false);
-                while (iterator.TryConsumeNext(default(SkipEntry)))
-                {
-                    at = iterator.NextAddress;
-                }
-            }
-            catch (FasterException e)
-            {
-                var path = SegmentPath(root, at / segmentBytes);
-                return new LogDamagedException(path, at, $"{path}: the entry at address {at} fails its checksum ({e.Message}); entries from there to {committed} cannot be trusted", e);
-            }
-        }
-
         return null;
     }
 
     /// <summary>The address of the first entry of a new FasterLog.</summary>
     public const long FirstAddress = 64;
 
-    private readonly struct SkipEntry : ILogEntryConsumer
-    {
-        public void Consume(ReadOnlySpan<byte> entry, long currentAddress, long nextAddress)
-        {
-        }
-    }
 }

@@ -17,7 +17,6 @@ public sealed class ImpressionLogSnapshotReader : IDisposable
     private readonly IDevice _device;
     private readonly FasterLog _log;
     private readonly string _root;
-    private readonly string _segmentDirectory;
     private readonly long _segmentBytes;
 
     private ImpressionLogSnapshotReader(string directory, long pageBytes, long memoryBytes, long segmentBytes)
@@ -29,9 +28,13 @@ public sealed class ImpressionLogSnapshotReader : IDisposable
         }
 
         _root = root;
-        _segmentDirectory = ImpressionLogFiles.SegmentDirectory(root);
         _segmentBytes = segmentBytes;
-        var checksum = ImpressionLogFiles.ReadOrCreateFormat(root, create: false);
+        var checksum = ImpressionLogFiles.ReadOrCreateFormat(root, create: false, out var formatProblem);
+        if (formatProblem is not null)
+        {
+            throw new LogDamagedException(root, -1, formatProblem);
+        }
+
         var health = new DeviceHealth(Path.GetFileName(root));
         _device = ImpressionLogFiles.OpenDevice(root, health);
         try
@@ -50,7 +53,7 @@ public sealed class ImpressionLogSnapshotReader : IDisposable
             _log.RecoverReadOnly();
 
             // The tail was verified by the writer at its start; here only the structure, the entries are checked as read.
-            var damage = ImpressionLogFiles.Check(root, _log, BeginAddress, segmentBytes, pageBytes, LogChecksumType.None);
+            var damage = ImpressionLogFiles.Check(root, _log, BeginAddress, segmentBytes);
             if (damage is not null)
             {
                 throw damage;
@@ -85,8 +88,9 @@ public sealed class ImpressionLogSnapshotReader : IDisposable
     /// Address of the first entry still in the log. FasterLog's read-only recovery does not restore the writer's
     /// begin address after truncation (it stays at the first page), so the first segment file still on disk bounds it:
     /// the writer only ever deletes whole segments below its begin address, and a segment boundary is an entry boundary.
+    /// With no segment file at all (a log restarted above a damaged one, nothing appended yet) the log is empty.
     /// </summary>
-    public long BeginAddress => Math.Max(_log.BeginAddress, FirstSegment() * _segmentBytes);
+    public long BeginAddress => Math.Max(_log.BeginAddress, FirstSegment() is { } first ? first * _segmentBytes : _log.CommittedUntilAddress);
 
     /// <summary>Every entry below this address was committed when the view was opened (or last refreshed).</summary>
     public long CommittedUntilAddress => _log.CommittedUntilAddress;
@@ -132,19 +136,30 @@ public sealed class ImpressionLogSnapshotReader : IDisposable
         return next;
     }
 
-    private long FirstSegment()
+    /// <summary>
+    /// The first segment of the run of segment files that reaches the committed tail. The writer deletes rotated
+    /// segments in the background, not necessarily in order, so files below a gap are leftovers awaiting deletion.
+    /// </summary>
+    private long? FirstSegment()
     {
-        long first = long.MaxValue;
-        foreach (var file in Directory.EnumerateFiles(_segmentDirectory, ImpressionLogFiles.DeviceFileName + ".*"))
+        var present = ImpressionLogFiles.SegmentFiles(_root).Select(s => s.Index).ToHashSet();
+        if (present.Count == 0)
         {
-            var suffix = Path.GetExtension(file).TrimStart('.');
-            if (long.TryParse(suffix, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var index))
-            {
-                first = Math.Min(first, index);
-            }
+            return null;
         }
 
-        return first == long.MaxValue ? 0 : first;
+        long first = Math.Max(0, _log.CommittedUntilAddress - 1) / _segmentBytes;
+        if (!present.Contains(first))
+        {
+            return present.Min();
+        }
+
+        while (first > 0 && present.Contains(first - 1))
+        {
+            first--;
+        }
+
+        return first;
     }
 
     /// <summary>Closes the view (the writer's files are untouched).</summary>

@@ -64,7 +64,7 @@ public sealed partial class ModelStore
     {
         long need = (2 * bundleBytes) + _indexBytes + (16L << 20);
         return DiskSpace.AvailableBytes(_root) is { } free && free < need
-            ? $"models: not enough disk space ({free >> 20} MB free; a push of this bundle needs about {need >> 20} MB)"
+            ? $"models: not enough disk space ({free >> 20} MB free; the checkpoint of this change needs about {need >> 20} MB)"
             : null;
     }
 
@@ -105,6 +105,12 @@ public sealed partial class ModelStore
             {
                 _writeLock.Release();
                 return new(StoreWriteStatus.Nothing, "no previous bundle to roll back to");
+            }
+
+            if (CheckSpaceFor(0) is { } noSpace)
+            {
+                _writeLock.Release();
+                return new(StoreWriteStatus.Busy, noSpace);
             }
 
             var dropped = history[^1];
