@@ -1,6 +1,9 @@
+using System.Globalization;
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using EdgeSelector.Learning.Catalog;
+using EdgeSelector.Learning.Training;
 using EdgeSelector.Storage.Impressions;
 using Xunit.Abstractions;
 
@@ -109,6 +112,26 @@ public sealed class StoreDamageTests(ITestOutputHelper output) : IDisposable
         var body = await select.Content.ReadAsStringAsync();
         Assert.Contains("\"imageId\":424201", body);
         Assert.Contains("\"reason\":\"no_model\"", body);
+    }
+
+    [Fact]
+    public async Task Train_OnADamagedLog_ExitsWith1AndNamesTheFile()
+    {
+        var dataDir = Path.Combine(_root, "train");
+        await BuildTemplate(dataDir);
+        var segment = Directory.GetFiles(Path.Combine(dataDir, "impressions", "log"), "impressions.log.*").Order(StringComparer.Ordinal).Last();
+        Assert.True(Apply(segment, "flip"));
+
+        using var ws = new Cli.Workspace();
+        var catalog = ws.File_("catalog.json");
+        File.WriteAllText(catalog, JsonSerializer.Serialize(new LoopWorld(titles: 4, members: 10).Catalog, CatalogJsonContext.Default.CatalogDocument));
+        var bundle = Cli.Run("bundle", "--catalog", catalog, "--models", ws.Models, "--key-file", ws.KeyFile);
+        Assert.True(bundle.Exit == 0, bundle.Err);
+        var asOf = DateTimeOffset.UtcNow.AddHours(25).ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
+        var train = Cli.Run("train", "--data-dir", dataDir, "--models", ws.Models, "--key-file", ws.KeyFile, "--as-of", asOf);
+        Assert.True(train.Exit == 1, $"exit {train.Exit}\n{train.Err}");
+        Assert.Contains(Path.GetFileName(segment), train.Err);
+        Assert.DoesNotContain("   at ", train.Err); // a message, not a stack trace
     }
 
     /// <summary>A node with two pushes, an imported profile, impressions and rewards, stopped gracefully.</summary>
