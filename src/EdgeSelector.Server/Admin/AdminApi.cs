@@ -20,9 +20,19 @@ internal static class AdminApi
     public static void Map(WebApplication app, ServerState state)
     {
         var admin = app.MapGroup(string.Empty);
+        var fleet = app.Services.GetService<Fleet.FleetNode>(); // null unless the node is in a fleet (docs/fleet.md)
+        if (fleet is not null)
+        {
+            state.Health.AddProbe(() => fleet.IsCaughtUp(out var waiting) ? null : new HealthCondition("fleet", true, waiting));
+        }
+
         admin.MapGet("/healthz", () => Health(state.Health.Evaluate()));
         admin.MapGet("/readyz", () => Readiness(state.Health.Evaluate(), state));
-        admin.MapGet("/metrics", () => Results.Text(state.Metrics.Render(state) + state.Health.RenderMetrics(), "text/plain; version=0.0.4"));
+        admin.MapGet("/metrics", () =>
+        {
+            var text = state.Metrics.Render(state) + state.Health.RenderMetrics();
+            return Results.Text(fleet is null ? text : Fleet.FleetMetrics.Append(text, fleet), "text/plain; version=0.0.4");
+        });
 
         RouteGroupBuilder v1 = admin.MapGroup("/v1");
         v1.AddEndpointFilter(async (context, next) =>
@@ -206,7 +216,8 @@ internal static class AdminApi
         }
     }
 
-    private static bool Authorized(HttpRequest request, byte[] token)
+    /// <summary>True when the request carries the admin token (constant-time compare); never with no token configured.</summary>
+    internal static bool Authorized(HttpRequest request, byte[] token)
     {
         if (token.Length == 0)
         {

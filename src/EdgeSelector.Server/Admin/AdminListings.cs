@@ -33,5 +33,7 @@ internal static class AdminListings
         Titles = bundle.Titles,
         AppliedAtMs = bundle.AppliedAtMs,
         Metrics = bundle.Metrics,
+        KeyId = bundle.KeyId,
+        Sha256 = bundle.Sha256,
     };
 }

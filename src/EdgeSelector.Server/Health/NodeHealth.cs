@@ -38,6 +38,7 @@ internal sealed class NodeHealth : IDisposable
     private readonly string _dataDir;
     private readonly long _lowDiskBytes;
     private readonly List<HealthCondition> _startup = [];
+    private readonly List<Func<HealthCondition?>> _probes = [];
     private readonly Lock _lock = new();
     private Timer? _monitor;
     private string _lastLogged = "ok";
@@ -62,6 +63,15 @@ internal sealed class NodeHealth : IDisposable
         lock (_lock)
         {
             _startup.Add(new HealthCondition(component, BlocksReadiness: false, reason));
+        }
+    }
+
+    /// <summary>Adds a condition another part of the node owns (the fleet: "not caught up"), evaluated with the others.</summary>
+    public void AddProbe(Func<HealthCondition?> probe)
+    {
+        lock (_lock)
+        {
+            _probes.Add(probe);
         }
     }
 
@@ -110,6 +120,13 @@ internal sealed class NodeHealth : IDisposable
         lock (_lock)
         {
             conditions.AddRange(_startup);
+            foreach (var probe in _probes)
+            {
+                if (probe() is { } condition)
+                {
+                    conditions.Add(condition);
+                }
+            }
         }
 
         return new HealthSnapshot(conditions);

@@ -27,8 +27,14 @@ internal sealed record AppliedBundle
     /// <summary>The training metrics the bundle carried (JSON text).</summary>
     public string Metrics { get; init; } = "{}";
 
-    /// <summary>SHA-256 of the bundle's bytes (hex): a re-push of the same bundle is recognised and answered "applied".</summary>
-    public string? Sha256 { get; init; }
+    /// <summary>Key id the bundle was signed with (who made it); empty for the built-in demo or synthetic catalog.</summary>
+    public string KeyId { get; init; } = string.Empty;
+
+    /// <summary>
+    /// SHA-256 of the pushed bundle file, lowercase hex (what <c>sha256sum</c> prints); a re-push of the same file is
+    /// recognised and answered "already applied". Empty for the built-in demo or synthetic catalog.
+    /// </summary>
+    public string Sha256 { get; init; } = string.Empty;
 }
 
 /// <summary>

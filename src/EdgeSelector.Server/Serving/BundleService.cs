@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text.Json;
 using EdgeSelector.Core.Bundles;
 using EdgeSelector.Core.Models;
@@ -59,11 +58,11 @@ internal sealed class BundleService
             return new(error is BundleError.Unsigned or BundleError.BadSignature ? BundleResultKind.Unauthenticated : BundleResultKind.Invalid, $"{error}: {detail}");
         }
 
-        var sha = Convert.ToHexStringLower(SHA256.HashData(bytes.Span));
+        var sha = manifest.Sha256;
         lock (_lock)
         {
             var current = _models.Version;
-            if (manifest.Version == current && History.LastOrDefault(b => b.Version == current)?.Sha256 == sha)
+            if (manifest.Version == current && sha.Length > 0 && History.LastOrDefault(b => b.Version == current)?.Sha256 == sha)
             {
                 // A retry of a push that was answered "not durable yet" and has since taken effect.
                 return new(BundleResultKind.AlreadyApplied, $"bundle {current} (the same bytes) is already applied", current, _models.TitleCount);
@@ -84,12 +83,12 @@ internal sealed class BundleService
                 return new(BundleResultKind.Unavailable, noSpace);
             }
 
-            return ApplyVerified(manifest, models, sha);
+            return ApplyVerified(manifest, models);
         }
     }
 
     /// <summary>Applies models that were already verified (a checked bundle, or the built-in demo catalog).</summary>
-    public BundleResult ApplyVerified(BundleManifest manifest, List<ReadOnlyMemory<byte>> models, string? sha256 = null)
+    public BundleResult ApplyVerified(BundleManifest manifest, List<ReadOnlyMemory<byte>> models)
     {
         lock (_lock)
         {
@@ -126,7 +125,8 @@ internal sealed class BundleService
                     Titles = titles,
                     AppliedAtMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
                     Metrics = manifest.MetricsJson,
-                    Sha256 = sha256,
+                    KeyId = manifest.KeyId,
+                    Sha256 = manifest.Sha256,
                 };
                 List<AppliedBundle> history = [.. History.Where(b => b.Version != applied.Version).TakeLast(HistoryLength - 1), applied];
                 writer.SetMetadata(HistorySlot, JsonSerializer.SerializeToUtf8Bytes(history, ServingJsonContext.Default.ListAppliedBundle));
