@@ -65,6 +65,11 @@ public sealed partial class ImpressionLog : IDisposable
         Name = options.Name ?? Path.GetFileName(_root.TrimEnd(Path.DirectorySeparatorChar));
         Health = new DeviceHealth(Name, options.Faults);
         OpenReport = OpenChecked(options.OnDamage);
+        foreach (var name in options.RetentionReaders)
+        {
+            OpenReader(name, holdsRetention: true); // before the committer's first rotation
+        }
+
         _committer = Task.Run(CommitLoopAsync);
     }
 
@@ -181,7 +186,14 @@ public sealed partial class ImpressionLog : IDisposable
     /// FasterLog persists the position of a named iterator only while the iterator is open, so readers stay open
     /// until the log is disposed (after its final commit); <see cref="ImpressionLogReader"/> has no Dispose.
     /// </remarks>
-    public ImpressionLogReader OpenReader(string name)
+    /// <param name="name">The reader's name (its position is persisted under it).</param>
+    /// <param name="holdsRetention">
+    /// True: rotation (<see cref="ImpressionLogOptions.RetainBytes"/>) never drops an entry this reader has not
+    /// acknowledged; its <see cref="ImpressionLogReader.AcknowledgedUntil"/> is a floor under the cut (the fleet's
+    /// shipper: nothing unshipped is rotated away). The log then outgrows RetainBytes while the reader is behind, up to
+    /// what the disk holds (docs/reliability.md, "Retention floor").
+    /// </param>
+    public ImpressionLogReader OpenReader(string name, bool holdsRetention = false)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         lock (_readers)
@@ -194,9 +206,38 @@ public sealed partial class ImpressionLog : IDisposable
                 _readers.Add(name, reader);
             }
 
+            reader.HoldsRetention |= holdsRetention;
             return reader;
         }
     }
+
+    /// <summary>
+    /// The lowest acknowledged position of the readers that hold retention (<see cref="OpenReader"/>), or
+    /// <see cref="long.MaxValue"/> when none does: rotation never cuts above it. An acknowledgement counts once the next
+    /// commit has taken it (the position that is also persisted), so the floor is never above what survives a crash.
+    /// </summary>
+    public long RetentionFloor
+    {
+        get
+        {
+            var floor = long.MaxValue;
+            lock (_readers)
+            {
+                foreach (var reader in _readers.Values)
+                {
+                    if (reader.HoldsRetention)
+                    {
+                        floor = Math.Min(floor, Math.Max(reader.AcknowledgedUntil, _log.BeginAddress));
+                    }
+                }
+            }
+
+            return floor;
+        }
+    }
+
+    /// <summary>Bytes the log holds beyond <see cref="ImpressionLogOptions.RetainBytes"/> because a reader's floor holds rotation (0 when none).</summary>
+    public long RetentionHeldBytes { get; private set; }
 
     /// <summary>
     /// Drops entries below <paramref name="address"/>, which must be an entry boundary such as a reader's
@@ -286,7 +327,12 @@ public sealed partial class ImpressionLog : IDisposable
         }
 
         var tail = _log.CommittedUntilAddress;
-        var cut = (tail - _retainBytes) / _segmentBytes * _segmentBytes;
+        var wanted = (tail - _retainBytes) / _segmentBytes * _segmentBytes;
+
+        // A floor inside a segment keeps that whole segment: the cut stays a segment (so an entry) boundary.
+        var floor = RetentionFloor;
+        var cut = Math.Min(wanted, floor == long.MaxValue ? wanted : floor / _segmentBytes * _segmentBytes);
+        RetentionHeldBytes = Math.Max(0, wanted - Math.Max(cut, _log.BeginAddress));
         if (cut > _log.BeginAddress)
         {
             RotatedSegments += (cut - _log.BeginAddress + _segmentBytes - 1) / _segmentBytes;

@@ -29,9 +29,18 @@ public sealed record ImpressionLogOptions
     /// <summary>
     /// Rotation: once the log holds more than this many bytes, whole segments at its head are dropped (the
     /// committer truncates to the segment boundary at or below tail − RetainBytes; FASTER deletes the files after the
-    /// next commit). 0 keeps everything. Readers further behind lose what was dropped (docs/storage.md).
+    /// next commit). 0 keeps everything. Readers further behind lose what was dropped (docs/storage.md), except readers
+    /// that hold retention (<see cref="RetentionReaders"/>, <see cref="ImpressionLog.OpenReader"/>): rotation never cuts
+    /// above what they have acknowledged.
     /// </summary>
     public long RetainBytes { get; init; }
+
+    /// <summary>
+    /// Named readers that hold retention from the moment the log opens, before their consumer starts (the fleet's
+    /// shipper, <c>fleet-shipper</c>): their persisted positions are restored at open and are a floor under rotation,
+    /// so a restart cannot rotate away what was not shipped before the consumer opens its reader again.
+    /// </summary>
+    public IReadOnlyList<string> RetentionReaders { get; init; } = [];
 
     /// <summary>The log's name in messages and health reports (default: the directory's name).</summary>
     public string? Name { get; init; }
