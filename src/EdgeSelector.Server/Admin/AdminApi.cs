@@ -5,6 +5,7 @@ using System.Text.Json.Serialization.Metadata;
 using EdgeSelector.Core.Features;
 using EdgeSelector.Protocol;
 using EdgeSelector.Server.Health;
+using EdgeSelector.Server.Hosting;
 using EdgeSelector.Server.Metrics;
 using EdgeSelector.Server.Serving;
 using EdgeSelector.Storage;
@@ -17,41 +18,42 @@ namespace EdgeSelector.Server.Admin;
 /// </summary>
 internal static class AdminApi
 {
-    public static void Map(WebApplication app, ServerState state)
+    public static void Map(WebApplication app, EdgeSelectorNode node)
     {
+        var adminToken = Encoding.UTF8.GetBytes(node.Options.AdminToken);
         var admin = app.MapGroup(string.Empty);
         var fleet = app.Services.GetService<Fleet.FleetNode>(); // null unless the node is in a fleet (docs/fleet.md)
         if (fleet is not null)
         {
-            state.Health.AddProbe(() => fleet.IsCaughtUp(out var waiting) ? null : new HealthCondition("fleet", true, waiting));
+            node.Health.AddProbe(() => fleet.IsCaughtUp(out var waiting) ? null : new HealthCondition("fleet", true, waiting));
         }
 
-        admin.MapGet("/healthz", () => Health(state.Health.Evaluate()));
-        admin.MapGet("/readyz", () => Readiness(state.Health.Evaluate(), state));
+        admin.MapGet("/healthz", () => Health(node.Health.Evaluate()));
+        admin.MapGet("/readyz", () => Readiness(node.Health.Evaluate(), node));
         admin.MapGet("/metrics", () =>
         {
-            var text = state.Metrics.Render(state) + state.Health.RenderMetrics();
+            var text = node.Metrics.Render(node.Stores, node.Listeners) + node.Health.RenderMetrics();
             return Results.Text(fleet is null ? text : Fleet.FleetMetrics.Append(text, fleet), "text/plain; version=0.0.4");
         });
 
         RouteGroupBuilder v1 = admin.MapGroup("/v1");
         v1.AddEndpointFilter(async (context, next) =>
-            Authorized(context.HttpContext.Request, state.AdminToken)
+            Authorized(context.HttpContext.Request, adminToken)
                 ? await next(context)
                 : Results.Json(new ErrorBody("missing or wrong bearer token"), AdminJsonContext.Default.ErrorBody, statusCode: 401));
 
         v1.MapPut("/models", async (HttpRequest request, bool? force) =>
         {
-            var body = await ReadBody(request, (long)state.Options.MaxAdminBodyMB << 20);
+            var body = await ReadBody(request, (long)node.Options.MaxAdminBodyMB << 20);
             if (body is null)
             {
-                return Error(413, $"bundle larger than EdgeSelector:MaxAdminBodyMB ({state.Options.MaxAdminBodyMB} MB)");
+                return Error(413, $"bundle larger than EdgeSelector:MaxAdminBodyMB ({node.Options.MaxAdminBodyMB} MB)");
             }
 
-            return Bundle(state.Bundles.Apply(body, force ?? false));
+            return Bundle(node.Bundles.Apply(body, force ?? false));
         });
-        v1.MapGet("/models", () => Results.Json(AdminListings.Models(state.Models, state.Bundles.History), AdminJsonContext.Default.ModelsListing));
-        v1.MapPost("/models/rollback", () => Bundle(state.Bundles.Rollback()));
+        v1.MapGet("/models", () => Results.Json(AdminListings.Models(node.Stores.Models, node.Bundles.History), AdminJsonContext.Default.ModelsListing));
+        v1.MapPost("/models/rollback", () => Bundle(node.Bundles.Rollback()));
 
         v1.MapPut("/profiles", async (HttpRequest request) =>
         {
@@ -81,7 +83,7 @@ internal static class AdminApi
                 }
             }
 
-            var written = state.Profiles.UpsertManyDurable(ids, profiles, state.WriteTimeout);
+            var written = node.Stores.Profiles.UpsertManyDurable(ids, profiles, node.Stores.WriteTimeout);
             return written.IsDurable
                 ? Results.Json(new ProfileBatchResult(ids.Length), AdminJsonContext.Default.ProfileBatchResult)
                 : Unavailable(written.Reason ?? "profiles: not durable");
@@ -101,9 +103,9 @@ internal static class AdminApi
                 return Error(400, missing);
             }
 
-            if (body.Titles.Count is 0 || body.Titles.Count > state.Options.MaxTitlesPerPage)
+            if (body.Titles.Count is 0 || body.Titles.Count > node.Options.MaxTitlesPerPage)
             {
-                return Error(400, $"send 1 to {state.Options.MaxTitlesPerPage} titles");
+                return Error(400, $"send 1 to {node.Options.MaxTitlesPerPage} titles");
             }
 
             if (!AdminConversions.TryContext(body, out var context, out var error))
@@ -113,8 +115,8 @@ internal static class AdminApi
 
             var titles = body.Titles.Select(t => new TitleCandidate(t.TitleId, t.Score, t.Interacted)).ToArray();
             var results = new SelectResult[titles.Length];
-            state.Selection.Select(context, titles, results);
-            state.Metrics.Request(RequestKind.AdminSelect, start);
+            node.Selection.Select(context, titles, results, arrivalTicks: start);
+            node.Metrics.Request(RequestKind.AdminSelect, start);
             return Results.Json(
                 new SelectResponseDto([.. results.Select(r => new SelectResultDto
                 {
@@ -128,7 +130,7 @@ internal static class AdminApi
                 AdminJsonContext.Default.SelectResponseDto);
         });
 
-        v1.MapPost("/rewards", async (HttpRequest request) =>
+        v1.MapPost("/rewards", async Task<IResult> (HttpRequest request) =>
         {
             var (batch, problem) = await ReadJson(request, AdminJsonContext.Default.RewardBatch, 16L << 20);
 
@@ -143,32 +145,55 @@ internal static class AdminApi
                 return Error(400, missing);
             }
 
-            var statuses = new List<string>(batch.Rewards.Count);
-            foreach (var reward in batch.Rewards)
+            // Every event id is checked before any reward is recorded: a 400 records nothing.
+            var eventIds = new ulong[batch.Rewards.Count];
+            for (var i = 0; i < eventIds.Length; i++)
             {
-                if (!ulong.TryParse(reward.EventId, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var eventId))
+                var text = batch.Rewards[i].EventId;
+                if (!ulong.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out eventIds[i]))
                 {
-                    return Error(400, $"event id '{reward.EventId}' is not a decimal unsigned 64-bit number");
-                }
-
-                try
-                {
-                    var status = state.RewardsService.Record(new RewardRequest(eventId, reward.PlayStarted, reward.MinutesWatched, reward.FractionCompleted, reward.TimestampMs));
-                    statuses.Add(status switch
-                    {
-                        RewardStatus.Accepted => "accepted",
-                        RewardStatus.Duplicate => "duplicate",
-                        _ => "unknown_event",
-                    });
-                }
-                catch (InvalidOperationException e)
-                {
-                    return Unavailable(e.Message);
+                    return Error(400, $"event id '{text}' is not a decimal unsigned 64-bit number");
                 }
             }
 
-            return Results.Json(new RewardBatchResult(statuses), AdminJsonContext.Default.RewardBatchResult);
+            return await RecordRewards(node, batch, eventIds);
         });
+    }
+
+    // 200 only once every accepted reward is durable (the reward log's commit covers it); 503 (retry) when the log
+    // cannot take one or make them durable in time, with the batch's accepted ids forgotten so the retry records them.
+    private static async Task<IResult> RecordRewards(EdgeSelectorNode node, RewardBatch batch, ulong[] eventIds)
+    {
+        var rewards = node.Rewards;
+        var statuses = new List<string>(eventIds.Length);
+        var accepted = new List<ulong>();
+        var durableAt = RewardService.NothingToWaitFor;
+        for (var i = 0; i < eventIds.Length; i++)
+        {
+            var reward = batch.Rewards[i];
+            if (!rewards.TryRecord(new RewardRequest(eventIds[i], reward.PlayStarted, reward.MinutesWatched, reward.FractionCompleted, reward.TimestampMs), out var status, out var at))
+            {
+                accepted.ForEach(rewards.Forget);
+                return Unavailable("rewards: the reward log is not accepting records (disk full or failing?); retry");
+            }
+
+            if (status == RewardStatus.Accepted)
+            {
+                accepted.Add(eventIds[i]);
+            }
+
+            durableAt = Math.Max(durableAt, at);
+            statuses.Add(ServerMetrics.StatusName(status));
+        }
+
+        if (!await rewards.WaitDurableAsync(durableAt, TimeSpan.FromSeconds(node.Options.RewardCommitTimeoutSeconds)))
+        {
+            accepted.ForEach(rewards.Forget);
+            node.Metrics.RewardRefused();
+            return Unavailable("rewards: the reward log could not make the rewards durable in time; retry");
+        }
+
+        return Results.Json(new RewardBatchResult(statuses), AdminJsonContext.Default.RewardBatchResult);
     }
 
     private static IResult Error(int status, string message) =>
@@ -192,13 +217,13 @@ internal static class AdminApi
     private static IResult Health(HealthSnapshot health) =>
         Results.Json(new HealthBody(health.Status, Conditions(health)), AdminJsonContext.Default.HealthBody);
 
-    private static IResult Readiness(HealthSnapshot health, ServerState state) => Results.Json(
+    private static IResult Readiness(HealthSnapshot health, EdgeSelectorNode node) => Results.Json(
         new ReadinessBody(
             health.Ready,
             health.Status,
             health.Conditions.FirstOrDefault(c => c.BlocksReadiness) is { } blocking ? $"{blocking.Component}: {blocking.Reason}" : null,
-            state.Models.Version,
-            state.Models.TitleCount,
+            node.Stores.Models.Version,
+            node.Stores.Models.TitleCount,
             Conditions(health)),
         AdminJsonContext.Default.ReadinessBody,
         statusCode: health.Ready ? 200 : 503);

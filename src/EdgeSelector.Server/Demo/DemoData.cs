@@ -2,8 +2,8 @@ using System.Reflection;
 using EdgeSelector.Core.Bundles;
 using EdgeSelector.Core.Features;
 using EdgeSelector.Core.Models;
-using EdgeSelector.Learning.Catalog;
 using EdgeSelector.Server.Health;
+using EdgeSelector.Server.Hosting;
 using EdgeSelector.Server.Serving;
 
 namespace EdgeSelector.Server.Demo;
@@ -19,9 +19,9 @@ internal static class DemoData
     public const int Members = 10_000;
 
     /// <summary>Seeds the demo into an empty store; does nothing when a bundle is already loaded.</summary>
-    public static bool SeedIfEmpty(ServerState state)
+    public static bool SeedIfEmpty(NodeStores stores, BundleService bundles)
     {
-        if (state.Models.TitleCount > 0)
+        if (stores.Models.TitleCount > 0)
         {
             return false;
         }
@@ -30,8 +30,7 @@ internal static class DemoData
             ?? throw new InvalidOperationException("demo catalog resource missing");
         using var memory = new MemoryStream();
         stream.CopyTo(memory);
-        var catalog = CatalogReader.Parse(memory.ToArray());
-        var models = CatalogModelBuilder.Build(catalog, version: 1, FeatureSpace.Default);
+        var models = DemoCatalog.BuildModels(memory.ToArray(), version: 1, FeatureSpace.Default);
         var blobs = models.Select(m => (ReadOnlyMemory<byte>)m.Serialize(ModelDefaults.ServingPrecision)).ToList();
         var manifest = new BundleManifest
         {
@@ -39,7 +38,7 @@ internal static class DemoData
             CreatedAtMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
             MetricsJson = "{\"source\":\"demo catalog, cold start\"}",
         };
-        var applied = state.Bundles.ApplyVerified(manifest, blobs);
+        var applied = bundles.ApplyVerified(manifest, blobs);
         if (!applied.Ok)
         {
             throw new StartupRefusedException($"seeding the demo catalog failed: {applied.Message}");
@@ -67,10 +66,10 @@ internal static class DemoData
         Persona(ref profiles[0], "comedy");
         Persona(ref profiles[1], "romance");
         Persona(ref profiles[2], "action");
-        state.Profiles.UpsertMany(ids, profiles);
-        if (!state.Checkpoint(state.WriteTimeout))
+        stores.Profiles.UpsertMany(ids, profiles);
+        if (!stores.Checkpoint(stores.WriteTimeout))
         {
-            throw new StartupRefusedException($"seeding the demo catalog: the checkpoint did not complete within {state.WriteTimeout.TotalSeconds} s (disk full or failing?)");
+            throw new StartupRefusedException($"seeding the demo catalog: the checkpoint did not complete within {stores.WriteTimeout.TotalSeconds} s (disk full or failing?)");
         }
 
         return true;

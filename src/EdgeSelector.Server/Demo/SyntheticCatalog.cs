@@ -3,6 +3,7 @@ using EdgeSelector.Core.Features;
 using EdgeSelector.Core.Models;
 using EdgeSelector.Server.Configuration;
 using EdgeSelector.Server.Health;
+using EdgeSelector.Server.Hosting;
 using EdgeSelector.Server.Serving;
 
 namespace EdgeSelector.Server.Demo;
@@ -23,9 +24,9 @@ internal static class SyntheticCatalog
     private const int Seed = 6_2026;
 
     /// <summary>Seeds the synthetic catalog and profiles into an empty store; false when a bundle is already loaded.</summary>
-    public static bool SeedIfEmpty(ServerState state, EdgeSelectorOptions options)
+    public static bool SeedIfEmpty(NodeStores stores, BundleService bundles, EdgeSelectorOptions options)
     {
-        if (options.SyntheticTitles <= 0 || state.Models.TitleCount > 0)
+        if (options.SyntheticTitles <= 0 || stores.Models.TitleCount > 0)
         {
             return false;
         }
@@ -45,16 +46,16 @@ internal static class SyntheticCatalog
             CreatedAtMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
             MetricsJson = "{\"source\":\"synthetic load catalog\"}",
         };
-        var applied = state.Bundles.ApplyVerified(manifest, blobs);
+        var applied = bundles.ApplyVerified(manifest, blobs);
         if (!applied.Ok)
         {
             throw new StartupRefusedException($"seeding the synthetic catalog failed: {applied.Message}");
         }
 
-        SeedProfiles(state, options.SyntheticMembers, rng);
-        if (!state.Checkpoint(state.WriteTimeout))
+        SeedProfiles(stores, options.SyntheticMembers, rng);
+        if (!stores.Checkpoint(stores.WriteTimeout))
         {
-            throw new StartupRefusedException($"seeding the synthetic catalog: the checkpoint did not complete within {state.WriteTimeout.TotalSeconds} s (disk full or failing?)");
+            throw new StartupRefusedException($"seeding the synthetic catalog: the checkpoint did not complete within {stores.WriteTimeout.TotalSeconds} s (disk full or failing?)");
         }
 
         return true;
@@ -83,7 +84,7 @@ internal static class SyntheticCatalog
         return model;
     }
 
-    private static void SeedProfiles(ServerState state, int members, Random rng)
+    private static void SeedProfiles(NodeStores stores, int members, Random rng)
     {
         string[] countries = ["US", "GB", "FR", "DE", "BR", "JP", "IN", "ES"];
         const int Batch = 50_000;
@@ -106,7 +107,7 @@ internal static class SyntheticCatalog
                 }
             }
 
-            state.Profiles.UpsertMany(ids.AsSpan(0, n), profiles.AsSpan(0, n));
+            stores.Profiles.UpsertMany(ids.AsSpan(0, n), profiles.AsSpan(0, n));
         }
     }
 }

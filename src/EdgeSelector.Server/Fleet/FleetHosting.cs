@@ -1,12 +1,23 @@
-using EdgeSelector.Server.Serving;
+using EdgeSelector.Server.Hosting;
 
 namespace EdgeSelector.Server.Fleet;
 
 /// <summary>Composition of the fleet into the host: nothing at all unless <c>EdgeSelector:Nats:Url</c> is set.</summary>
 internal static class FleetHosting
 {
+    /// <summary>
+    /// The log readers that must hold rotation when the node is in a fleet: the event shipper's
+    /// (<see cref="EdgeSelector.Fleet.Events.EventShipper.ReaderName"/>); none otherwise.
+    /// </summary>
+    public static IReadOnlyList<string> RetentionReaders(IConfiguration configuration)
+    {
+        var options = new NatsOptions();
+        configuration.GetSection(NatsOptions.Section).Bind(options);
+        return options.Enabled ? [EdgeSelector.Fleet.Events.EventShipper.ReaderName] : [];
+    }
+
     /// <summary>Registers the <see cref="FleetNode"/> hosted service when the node is configured for a fleet.</summary>
-    public static void Add(WebApplicationBuilder builder, ServerState state)
+    public static void Add(WebApplicationBuilder builder, EdgeSelectorNode node)
     {
         var options = new NatsOptions();
         builder.Configuration.GetSection(NatsOptions.Section).Bind(options);
@@ -17,15 +28,15 @@ internal static class FleetHosting
 
         builder.Logging.AddFilter("EdgeSelector.Fleet", LogLevel.Information);
         var parts = new FleetNodeParts(
-            state.Options.NodeId,
-            state.DataDir,
-            $"http://{state.Options.BindAddress}:{state.Options.AdminPort}",
-            state.Bundles,
-            state.Models,
-            state.Profiles,
-            state.Impressions,
-            state.Rewards,
-            () => state.IsReady);
+            node.Options.NodeId,
+            node.Stores.DataDir,
+            $"http://{node.Options.BindAddress}:{node.Options.AdminPort}",
+            node.Bundles,
+            node.Stores.Models,
+            node.Stores.Profiles,
+            node.Stores.Impressions,
+            node.Stores.Rewards,
+            () => node.IsReady);
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(parts);
         builder.Services.AddSingleton<FleetNode>();

@@ -31,6 +31,7 @@ public sealed partial class ModelStore : IKvLifecycle
             };
             _store = new FasterKV<long, SpanByte>(settings);
             _writer = _store.For(new ModelWriteFunctions()).NewSession<ModelWriteFunctions>();
+            _readPools = CreateReadPools(_options.Readers);
         }
         catch
         {
@@ -61,15 +62,12 @@ public sealed partial class ModelStore : IKvLifecycle
 
     private void DestroyFaster()
     {
-        lock (_poolsLock)
+        foreach (var pool in _readPools)
         {
-            foreach (var pool in _readPools)
-            {
-                (pool as IDisposable)?.Dispose();
-            }
-
-            _readPools = new object?[4];
+            pool?.Dispose();
         }
+
+        _readPools = [];
 
         _writer?.Dispose();
         _store?.Dispose();
