@@ -152,6 +152,13 @@ internal sealed class NodeHealth : IDisposable
         }
 
         sb.Append(ci, $"edgeselector_log_commit_healthy{{log=\"rewards\"}} {(_rewards.IsHealthy ? 1 : 0)}\n");
+        Header(sb, "edgeselector_log_retention_held_bytes", "gauge", "Bytes a log keeps beyond LogRetentionMB because a reader that holds retention (the fleet's shipper) has not acknowledged them.");
+        if (_impressions is not null)
+        {
+            sb.Append(ci, $"edgeselector_log_retention_held_bytes{{log=\"impressions\"}} {_impressions.RetentionHeldBytes}\n");
+        }
+
+        sb.Append(ci, $"edgeselector_log_retention_held_bytes{{log=\"rewards\"}} {_rewards.RetentionHeldBytes}\n");
         Header(sb, "edgeselector_store_write_stalled", "gauge", "1 while a store's writes fail and are being retried (disk full or failing).");
         Header(sb, "edgeselector_store_write_failures_total", "counter", "Failed write attempts per store (each retry counts).");
         foreach (var (name, health) in Devices())
