@@ -42,7 +42,7 @@ public sealed class AdminValidationTests(AdminValidationTests.SharedServer share
         var text = await response.Content.ReadAsStringAsync();
         Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{(int)response.StatusCode}: {text}");
         Assert.Contains(field, text);
-        Assert.False(server.State.Profiles.TryGet(5, out _));
+        Assert.False(server.Node.Stores.Profiles.TryGet(5, out _));
     }
 
     [Fact]
