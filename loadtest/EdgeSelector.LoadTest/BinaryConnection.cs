@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Net;
-using EdgeSelector.Core.Logging;
 using EdgeSelector.Protocol;
 
 namespace EdgeSelector.LoadTest;

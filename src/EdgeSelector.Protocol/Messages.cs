@@ -1,11 +1,9 @@
 using System.Runtime.CompilerServices;
-using EdgeSelector.Core.Features;
-using EdgeSelector.Core.Logging;
 
 namespace EdgeSelector.Protocol;
 
 /// <summary>Sixteen genre affinities stored inline, so a parsed request owns them without an array.</summary>
-[InlineArray(MemberProfile.GenreCount)]
+[InlineArray(FeatureSchema.GenreCount)]
 public struct GenreAffinities
 {
     private float _element0;
@@ -48,7 +46,7 @@ public struct RequestContext
     /// <summary>Copies up to 16 affinities into <see cref="Genres"/> and sets <see cref="GenreCount"/>.</summary>
     public void SetGenres(ReadOnlySpan<float> affinities)
     {
-        if (affinities.Length > MemberProfile.GenreCount)
+        if (affinities.Length > FeatureSchema.GenreCount)
         {
             throw new ArgumentOutOfRangeException(nameof(affinities), affinities.Length, "at most 16 genre affinities");
         }

@@ -1,7 +1,5 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
-using EdgeSelector.Core.Features;
-using EdgeSelector.Core.Logging;
 using MessagePack;
 
 namespace EdgeSelector.Protocol;
@@ -280,7 +278,7 @@ public static class PayloadReader
         if (count > 6 && !reader.TryReadNil())
         {
             int genres = reader.ReadArrayHeader();
-            if (genres > MemberProfile.GenreCount)
+            if (genres > FeatureSchema.GenreCount)
             {
                 return ErrorCode.InvalidField;
             }

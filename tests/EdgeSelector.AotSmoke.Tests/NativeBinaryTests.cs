@@ -8,7 +8,6 @@ using EdgeSelector.Core.Bundles;
 using EdgeSelector.Core.Features;
 using EdgeSelector.Core.Models;
 using EdgeSelector.Protocol;
-using EdgeSelector.Core.Logging;
 
 namespace EdgeSelector.AotSmoke.Tests;
 

@@ -1,5 +1,3 @@
-using EdgeSelector.Core.Features;
-using EdgeSelector.Core.Logging;
 using EdgeSelector.Protocol;
 
 namespace EdgeSelector.Client.Tests;

@@ -2,7 +2,6 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
-using EdgeSelector.Core.Logging;
 using EdgeSelector.Protocol;
 
 namespace EdgeSelector.Client.Tests;

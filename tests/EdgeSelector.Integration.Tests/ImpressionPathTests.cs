@@ -16,9 +16,9 @@ public sealed class ImpressionPathTests(ITestOutputHelper output)
     private static RequestContext Member(ulong id) => new()
     {
         MemberId = id,
-        Country = Core.Features.CountryCode.Pack("US"),
-        Language = Core.Features.CountryCode.Pack("EN"),
-        Device = Core.Features.DeviceClass.Tv,
+        Country = CountryCode.Pack("US"),
+        Language = CountryCode.Pack("EN"),
+        Device = DeviceClass.Tv,
         HourOfDay = 21,
         DayOfWeek = 5,
     };

@@ -2,8 +2,6 @@ using System.Buffers;
 using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
-using EdgeSelector.Core.Features;
-using EdgeSelector.Core.Logging;
 using MessagePack;
 
 namespace EdgeSelector.Protocol.Tests;

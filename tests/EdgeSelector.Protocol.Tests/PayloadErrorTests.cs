@@ -1,5 +1,4 @@
 using System.Buffers;
-using EdgeSelector.Core.Features;
 using MessagePack;
 
 namespace EdgeSelector.Protocol.Tests;

@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Text;
-using EdgeSelector.Core.Logging;
 
 namespace EdgeSelector.Protocol.Tests;
 

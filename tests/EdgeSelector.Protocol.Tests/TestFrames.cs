@@ -1,6 +1,4 @@
 using System.Buffers;
-using EdgeSelector.Core.Features;
-using EdgeSelector.Core.Logging;
 
 namespace EdgeSelector.Protocol.Tests;
 

@@ -1,4 +1,4 @@
-namespace EdgeSelector.Core.Logging;
+namespace EdgeSelector.Primitives;
 
 /// <summary>Why a decision fell back to the default image instead of the model's choice (0 = it did not).</summary>
 public enum FallbackReason : byte
