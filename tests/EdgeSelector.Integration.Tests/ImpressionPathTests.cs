@@ -26,6 +26,7 @@ public sealed class ImpressionPathTests(ITestOutputHelper output)
     [Fact]
     public async Task Kill9_OfTheServerProcess_EveryImpressionWhoseCommitWasReportedIsInTheLog()
     {
+        const int titlesPerPage = 12;
         var dataDir = Path.Combine(Path.GetTempPath(), "es-kill9-" + Guid.NewGuid().ToString("N"));
         var binary = FreePort();
         var admin = FreePort();
@@ -42,7 +43,7 @@ public sealed class ImpressionPathTests(ITestOutputHelper output)
             start.ArgumentList.Add(arg);
         }
 
-        var acknowledged = new HashSet<ulong>();
+        var acknowledged = new Dictionary<ulong, uint>();
         try
         {
             using (var child = Process.Start(start)!)
@@ -57,14 +58,14 @@ public sealed class ImpressionPathTests(ITestOutputHelper output)
 
                 await using (var client = new EdgeSelectorClient(new EdgeSelectorClientOptions { EndPoint = new IPEndPoint(IPAddress.Loopback, binary), RequestTimeout = TimeSpan.FromSeconds(30) }))
                 {
-                    var titles = Enumerable.Range(1001, 12).Select(t => new TitleCandidate((uint)t, 0.5f, false)).ToArray();
+                    var titles = Enumerable.Range(1001, titlesPerPage).Select(t => new TitleCandidate((uint)t, 0.5f, false)).ToArray();
                     var results = new SelectResult[titles.Length];
                     for (ulong m = 1; m <= 500; m++)
                     {
                         await client.SelectPageAsync(Member(m), titles, results);
                         foreach (var r in results)
                         {
-                            acknowledged.Add(r.EventId);
+                            acknowledged.Add(r.EventId, r.TitleId);
                         }
                     }
 
@@ -80,16 +81,21 @@ public sealed class ImpressionPathTests(ITestOutputHelper output)
                 child.WaitForExit();
             }
 
-            var logged = new HashSet<ulong>();
+            var logged = new Dictionary<ulong, uint>();
+            var entries = new List<int>();
             using (var log = ImpressionLogSnapshotReader.Open(Path.Combine(dataDir, "impressions")))
             {
-                log.ReadFrom(0, new Collect(logged));
+                log.ReadFrom(0, new Collect(logged, entries));
             }
 
-            output.WriteLine($"acknowledged {acknowledged.Count}, readable after SIGKILL {logged.Count}");
+            output.WriteLine($"acknowledged {acknowledged.Count}, readable after SIGKILL {logged.Count} in {entries.Count} entries");
             Assert.Equal(6_000, acknowledged.Count);
-            var missing = acknowledged.Count(id => !logged.Contains(id));
-            Assert.True(missing == 0, $"{missing} acknowledged impressions are missing after SIGKILL");
+            var missing = acknowledged.Count(a => !logged.TryGetValue(a.Key, out var title) || title != a.Value);
+            Assert.True(missing == 0, $"{missing} acknowledged impressions are missing (or wrong) after SIGKILL");
+
+            // One entry per page (docs/impression-log.md): every entry the pages wrote holds their 12 titles.
+            Assert.True(entries.Count >= 500, $"{entries.Count} entries");
+            Assert.All(entries, count => Assert.Equal(titlesPerPage, count));
         }
         finally
         {
@@ -130,13 +136,19 @@ public sealed class ImpressionPathTests(ITestOutputHelper output)
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    private readonly struct Collect(HashSet<ulong> ids) : IImpressionConsumer
+    private readonly struct Collect(Dictionary<ulong, uint> titles, List<int> entries) : IImpressionConsumer
     {
         public void Consume(ReadOnlySpan<byte> record, long address, long nextAddress)
         {
-            if (ImpressionRecord.TryRead(record, out var impression))
+            if (!ImpressionEntry.TryRead(record, out var entry))
             {
-                ids.Add(impression.EventId);
+                return;
+            }
+
+            entries.Add(entry.Count);
+            foreach (var impression in entry)
+            {
+                titles[impression.EventId] = impression.TitleId;
             }
         }
     }

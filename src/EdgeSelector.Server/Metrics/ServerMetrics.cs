@@ -82,8 +82,8 @@ internal sealed class ServerMetrics
     /// <summary>Counts a reward by how it was taken.</summary>
     public void Reward(RewardStatus status) => _rewards[(int)status % 3].Increment();
 
-    /// <summary>Counts an impression appended to (or dropped by) the log.</summary>
-    public void Impression(bool logged) => (logged ? _impressionsLogged : _impressionsDropped).Increment();
+    /// <summary>Counts the <paramref name="titles"/> impressions of one page entry appended to (or dropped by) the log.</summary>
+    public void Impression(bool logged, int titles) => (logged ? _impressionsLogged : _impressionsDropped).Add(titles);
 
     /// <summary>Counts a protocol error answered with an ERROR frame.</summary>
     public void ProtocolError() => _protocolErrors.Increment();
