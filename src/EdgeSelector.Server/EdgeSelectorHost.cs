@@ -64,6 +64,11 @@ internal static class EdgeSelectorHost
                 Console.WriteLine($"edgeselector: seeded the demo catalog ({state.Models.TitleCount} titles) and {DemoData.Members} member profiles");
             }
 
+            if (state.NodeLocalEventKeyPath is { } keyPath)
+            {
+                Console.WriteLine($"edgeselector: event tags use the node-local key {keyPath}; every node of a fleet must share one key: give them all the same EventKeyFile or EventKey (docs/protocol.md, \"Event ids and tags\")");
+            }
+
             state.Selection.WarmUp();
             app.Lifetime.ApplicationStopped.Register(state.Dispose);
             return (app, state);

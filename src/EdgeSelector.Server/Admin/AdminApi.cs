@@ -104,6 +104,7 @@ internal static class AdminApi
                     TitleId = r.TitleId,
                     ImageId = r.ImageId,
                     EventId = r.EventId.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    EventTag = r.EventTag.ToString(System.Globalization.CultureInfo.InvariantCulture),
                     Propensity = r.Propensity,
                     ModelVersion = r.ModelVersion,
                     Reason = ServerMetrics.ReasonName(r.Reason),
@@ -127,15 +128,18 @@ internal static class AdminApi
                     return Error(400, $"event id '{reward.EventId}' is not a decimal unsigned 64-bit number");
                 }
 
+                // An absent tag is "no tag" (answered "unverified"); a present one must be a decimal u64 like the id.
+                ulong eventTag = 0;
+                if (reward.EventTag is { } tagText
+                    && !ulong.TryParse(tagText, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out eventTag))
+                {
+                    return Error(400, $"event tag '{tagText}' is not a decimal unsigned 64-bit number");
+                }
+
                 try
                 {
-                    var status = state.RewardsService.Record(new RewardRequest(eventId, reward.PlayStarted, reward.MinutesWatched, reward.FractionCompleted, reward.TimestampMs));
-                    statuses.Add(status switch
-                    {
-                        RewardStatus.Accepted => "accepted",
-                        RewardStatus.Duplicate => "duplicate",
-                        _ => "unknown_event",
-                    });
+                    var status = state.RewardsService.Record(new RewardRequest(eventId, reward.PlayStarted, reward.MinutesWatched, reward.FractionCompleted, reward.TimestampMs, eventTag));
+                    statuses.Add(ServerMetrics.RewardStatusNames[(int)status]);
                 }
                 catch (InvalidOperationException e)
                 {

@@ -28,13 +28,16 @@ internal sealed class ServerMetrics
     internal static readonly double[] LatencyBucketsMicros = [10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 50_000];
 
     private static readonly string[] KindNames = ["select", "select_page", "reward", "ping", "error", "admin_select"];
+
+    /// <summary>Label of each <see cref="RewardStatus"/>, indexed by its value (a new status needs a name here).</summary>
+    internal static readonly string[] RewardStatusNames = ["accepted", "duplicate", "unknown_event", "unverified"];
     private static readonly double TicksToMicros = 1_000_000.0 / Stopwatch.Frequency;
 
     private readonly StripedCounter[] _requests = Create(KindNames.Length);
     private readonly StripedCounter[] _latencyBuckets = Create(KindNames.Length * (LatencyBucketsMicros.Length + 1));
     private readonly StripedCounter[] _latencySumMicros = Create(KindNames.Length);
     private readonly StripedCounter[] _fallbacks = Create(8);
-    private readonly StripedCounter[] _rewards = Create(3);
+    private readonly StripedCounter[] _rewards = Create(RewardStatusNames.Length);
     private readonly StripedCounter _selections = new();
     private readonly StripedCounter _impressionsLogged = new();
     private readonly StripedCounter _impressionsDropped = new();
@@ -80,7 +83,7 @@ internal sealed class ServerMetrics
     public long Fallbacks(FallbackReason reason) => _fallbacks[(int)reason & 7].Value;
 
     /// <summary>Counts a reward by how it was taken.</summary>
-    public void Reward(RewardStatus status) => _rewards[(int)status % 3].Increment();
+    public void Reward(RewardStatus status) => _rewards[(int)status].Increment();
 
     /// <summary>Counts the <paramref name="titles"/> impressions of one page entry appended to (or dropped by) the log.</summary>
     public void Impression(bool logged, int titles) => (logged ? _impressionsLogged : _impressionsDropped).Add(titles);
@@ -143,9 +146,10 @@ internal sealed class ServerMetrics
         }
 
         Header(sb, "edgeselector_rewards_total", "counter", "Rewards received, by status.");
-        sb.Append(ci, $"edgeselector_rewards_total{{status=\"accepted\"}} {_rewards[0].Value}\n");
-        sb.Append(ci, $"edgeselector_rewards_total{{status=\"duplicate\"}} {_rewards[1].Value}\n");
-        sb.Append(ci, $"edgeselector_rewards_total{{status=\"unknown_event\"}} {_rewards[2].Value}\n");
+        for (var r = 0; r < RewardStatusNames.Length; r++)
+        {
+            sb.Append(ci, $"edgeselector_rewards_total{{status=\"{RewardStatusNames[r]}\"}} {_rewards[r].Value}\n");
+        }
         Header(sb, "edgeselector_protocol_errors_total", "counter", "Frames answered with an ERROR frame.");
         sb.Append(ci, $"edgeselector_protocol_errors_total {_protocolErrors.Value}\n");
         Header(sb, "edgeselector_in_flight_requests", "gauge", "Requests being processed.");

@@ -86,7 +86,13 @@ internal enum RespOutcome : byte
 /// <summary>Per-connection scratch and the command implementations.</summary>
 internal sealed class RespSession(ServerState state, PipeWriter output)
 {
-    private const int ScratchBytes = 64 * 1024;
+    // A command across pipe segments is parsed from a copy; the copy grows up to the command limit only when a command
+    // needs it (most connections never copy more than 64 KiB).
+    private const int InitialScratchBytes = 64 * 1024;
+    private readonly int _maxCommandBytes = state.Options.RespMaxCommandBytes;
+    private readonly byte[] _tooLarge = Encoding.ASCII.GetBytes($"ERR command too large: more than {state.Options.RespMaxCommandBytes} bytes (RespMaxCommandBytes)");
+    private RespCommandSkipper _skipper;
+    private bool _skipping;
     private readonly int[] _starts = new int[state.Options.MaxTitlesPerPage + 16];
     private readonly int[] _lengths = new int[state.Options.MaxTitlesPerPage + 16];
     private readonly TitleCandidate[] _titles = new TitleCandidate[state.Options.MaxTitlesPerPage];
@@ -107,7 +113,7 @@ internal sealed class RespSession(ServerState state, PipeWriter output)
         else
         {
             // Rare (a command across two pipe segments): parse a copy of the start of the buffer.
-            _scratch ??= new byte[ScratchBytes];
+            _scratch ??= new byte[Math.Min(InitialScratchBytes, _maxCommandBytes)];
             int n = (int)Math.Min(buffer.Length, _scratch.Length);
             buffer.Slice(0, n).CopyTo(_scratch);
             data = _scratch.AsSpan(0, n);
@@ -127,7 +133,30 @@ internal sealed class RespSession(ServerState state, PipeWriter output)
                 return RespOutcome.Paused;
             }
 
-            var status = RespCommandReader.TryRead(data[offset..], _starts, _lengths, out int argc, out int used);
+            if (_skipping)
+            {
+                // The rest of a command answered "too large": discard it as it arrives (docs/resp.md#input).
+                var skipped = _skipper.Skip(data[offset..], out int skippedBytes);
+                offset += skippedBytes;
+                if (skipped == RespReadStatus.Incomplete)
+                {
+                    consumed = offset;
+                    return partial ? RespOutcome.Paused : RespOutcome.Done;
+                }
+
+                _skipping = false;
+                if (skipped == RespReadStatus.Malformed)
+                {
+                    state.Metrics.ProtocolError();
+                    RespWriter.WriteError(output, "ERR Protocol error: expected an array of bulk strings"u8);
+                    consumed = offset;
+                    return RespOutcome.Close;
+                }
+
+                continue;
+            }
+
+            var status = RespCommandReader.TryRead(data[offset..], _starts, _lengths, _maxCommandBytes, out int argc, out int used);
             switch (status)
             {
                 case RespReadStatus.Command:
@@ -145,11 +174,19 @@ internal sealed class RespSession(ServerState state, PipeWriter output)
                     consumed = offset;
                     if (partial && offset == 0)
                     {
-                        RespWriter.WriteError(output, "ERR command too large"u8);
-                        return RespOutcome.Close;
+                        // The command is within the limit but longer than the copy: copy more next time.
+                        Array.Resize(ref _scratch, (int)Math.Min(_maxCommandBytes, 2L * _scratch!.Length));
                     }
 
                     return partial ? RespOutcome.Paused : RespOutcome.Done;
+                case RespReadStatus.TooLarge:
+                    // Answered in order like any failed command, then skipped as it streams in: the connection stays.
+                    state.Metrics.ProtocolError();
+                    RespWriter.WriteError(output, _tooLarge);
+                    _skipper = RespCommandSkipper.Start();
+                    _skipping = true;
+                    answered++;
+                    continue;
                 case RespReadStatus.TooManyArguments:
                     state.Metrics.ProtocolError();
                     RespWriter.WriteError(output, "ERR too many arguments"u8);
@@ -280,12 +317,13 @@ internal sealed class RespSession(ServerState state, PipeWriter output)
             return;
         }
 
-        // [image, event id, propensity, reason]
-        RespWriter.WriteArrayHeader(output, 4);
+        // [image, event id, propensity, reason, event tag]
+        RespWriter.WriteArrayHeader(output, 5);
         RespWriter.WriteInteger(output, result.ImageId);
         RespWriter.WriteBulkNumber(output, result.EventId);
         RespWriter.WriteBulkFloat(output, result.Propensity);
         RespWriter.WriteInteger(output, (long)result.Reason);
+        RespWriter.WriteBulkNumber(output, result.EventTag);
     }
 
     // ART.PAGE <member> <title> [<title> ...] -> an array of image ids, one per title, in order

@@ -5,9 +5,10 @@ using EdgeSelector.Protocol;
 namespace EdgeSelector.Server.Serving;
 
 /// <summary>
-/// Takes rewards (binary REWARD and POST /v1/rewards); throws <see cref="InvalidOperationException"/> when the log cannot take one: checks the event id is plausible (issued within the
-/// attribution window, not in the future), drops duplicates seen recently, and appends a reward record to the
-/// durable reward log that the learning loop joins with the impression log (docs/learning.md).
+/// Takes rewards (binary REWARD and POST /v1/rewards); throws <see cref="InvalidOperationException"/> when the log cannot take one: checks the event tag (refusing
+/// a missing or wrong one before anything else), that the event id is plausible (issued within the attribution
+/// window, not in the future), drops duplicates seen recently, and appends a reward record to the durable reward log
+/// that the learning loop joins with the impression log (docs/learning.md).
 /// </summary>
 internal sealed class RewardService
 {
@@ -31,7 +32,13 @@ internal sealed class RewardService
         var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         var issued = EventIds.ApproximateUnixMs(reward.EventId);
         RewardStatus status;
-        if (reward.EventId == 0 || issued > now + 3_600_000 || issued < now - _windowMs
+        if (!_state.EventTags.Verify(reward.EventId, reward.EventTag))
+        {
+            // Checked first, before the duplicate filter: a forged or guessed id never marks the genuine reward as a
+            // duplicate (docs/protocol.md, "Event ids and tags").
+            status = RewardStatus.Unverified;
+        }
+        else if (reward.EventId == 0 || issued > now + 3_600_000 || issued < now - _windowMs
             || !float.IsFinite(reward.MinutesWatched) || !float.IsFinite(reward.FractionCompleted))
         {
             status = RewardStatus.UnknownEvent;

@@ -109,7 +109,7 @@ internal sealed class SelectionService
                 {
                     case VisitOutcome.Decided:
                         var decided = noProfile ? FallbackReason.NoProfile : FallbackReason.None;
-                        results[i] = new SelectResult(candidate.TitleId, visitor.Decision.ImageId, eventId, visitor.Decision.Propensity, visitor.Decision.ModelVersion, decided);
+                        results[i] = new SelectResult(candidate.TitleId, visitor.Decision.ImageId, eventId, visitor.Decision.Propensity, visitor.Decision.ModelVersion, decided, _state.EventTags.Tag(eventId));
                         if (log is not null)
                         {
                             page.SetTitle(i, TitleDecision.From(visitor.Decision, visitor.CandidateCount, title, decided));
@@ -222,7 +222,7 @@ internal sealed class SelectionService
         }
 
         _state.Metrics.Selection(reason);
-        return new SelectResult(title.TitleId, image, eventId, 1f, 0, reason);
+        return new SelectResult(title.TitleId, image, eventId, 1f, 0, reason, _state.EventTags.Tag(eventId));
     }
 
     // One append per page; a log that cannot take it (memory full: the disk is behind, or failed) drops the page and

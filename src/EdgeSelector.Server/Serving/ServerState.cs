@@ -1,4 +1,5 @@
 using System.Text;
+using EdgeSelector.Core.Security;
 using EdgeSelector.Core.Selection;
 using EdgeSelector.Protocol;
 using EdgeSelector.Server.Configuration;
@@ -26,6 +27,8 @@ internal sealed class ServerState : IDisposable
         AdminToken = Encoding.UTF8.GetBytes(options.AdminToken);
         BundleKey = Encoding.UTF8.GetBytes(options.BundleKey);
         EventIds = new EventIds(options.NodeId, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        EventTags = EventTagKeys.Load(options, DataDir, out var nodeLocalKey);
+        NodeLocalEventKeyPath = nodeLocalKey;
         Defaults = new DefaultImages(DataDir);
         try
         {
@@ -84,6 +87,12 @@ internal sealed class ServerState : IDisposable
     public byte[] BundleKey { get; }
 
     public EventIds EventIds { get; }
+
+    /// <summary>Tags every event id issued and verifies the tag of every reward (docs/protocol.md, "Event ids and tags").</summary>
+    public EventTagger EventTags { get; }
+
+    /// <summary>The node-local event-tag key file, when no fleet key is configured (the host says so at start); else null.</summary>
+    public string? NodeLocalEventKeyPath { get; }
 
     public DefaultImages Defaults { get; }
 
