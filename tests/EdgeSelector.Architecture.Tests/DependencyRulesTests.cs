@@ -26,6 +26,8 @@ public class DependencyRulesTests
         { "EdgeSelector.Storage", "EdgeSelector.Learning", "the stores do not depend on the trainer" },
         { "EdgeSelector.Storage", "EdgeSelector.Server", "the stores do not depend on the server" },
         { "EdgeSelector.Learning", "EdgeSelector.Server", "the trainer reads the server's logs, never its code" },
+        { "EdgeSelector.Fleet", "EdgeSelector.Server", "the fleet library is wired into the server, never the other way round" },
+        { "EdgeSelector.Fleet", "EdgeSelector.Learning", "the fleet library ships entries as opaque bytes: the native binary must not carry the trainer" },
         { "EdgeSelector.LoadTest", "EdgeSelector.Core", "the load tool drives the wire like any client" },
         { "EdgeSelector.LoadTest", "EdgeSelector.Server", "the load tool drives the wire like any client" },
     };
