@@ -84,7 +84,7 @@ public class EventTagTests
             await clientA.SelectPageAsync(Member(3), titles, fromA);
             await clientB.SelectPageAsync(Member(4), titles, fromB);
 
-            Assert.Null(a.State.NodeLocalEventKeyPath);
+            Assert.Null(a.Node.NodeLocalEventKeyPath);
             Assert.NotEqual(EventIds.Node(fromA[0].EventId), EventIds.Node(fromB[0].EventId));
             foreach (var shown in fromA)
             {
@@ -114,7 +114,7 @@ public class EventTagTests
             {
                 await using var client = server.Client();
                 shown = await client.SelectAsync(Member(5), new TitleCandidate(1001, 0.5f, false));
-                keyPath = Assert.IsType<string>(server.State.NodeLocalEventKeyPath);
+                keyPath = Assert.IsType<string>(server.Node.NodeLocalEventKeyPath);
             }
 
             Assert.Equal(Path.Combine(Path.GetFullPath(dataDir), EventTagKeys.NodeLocalFileName), keyPath);
@@ -150,7 +150,7 @@ public class EventTagTests
         var first = answer.RootElement.GetProperty("results")[0];
         var eventId = first.GetProperty("eventId").GetString()!;
         var eventTag = first.GetProperty("eventTag").GetString()!;
-        Assert.Equal(server.State.EventTags.Tag(ulong.Parse(eventId, CultureInfo.InvariantCulture)), ulong.Parse(eventTag, CultureInfo.InvariantCulture));
+        Assert.Equal(server.Node.EventTags.Tag(ulong.Parse(eventId, CultureInfo.InvariantCulture)), ulong.Parse(eventTag, CultureInfo.InvariantCulture));
 
         async Task<(HttpStatusCode, string)> Reward(string fields)
         {
@@ -178,7 +178,7 @@ public class EventTagTests
         var titles = Enumerable.Range(0, 257).Select(i => new TitleCandidate((uint)(1001 + (i % 12)), 0.5f, false)).ToArray();
         var results = new SelectResult[titles.Length];
 
-        Assert.Equal(ProtocolOptions.Default.MaxTitlesPerPage, server.State.Options.MaxTitlesPerPage);
+        Assert.Equal(ProtocolOptions.Default.MaxTitlesPerPage, server.Node.Options.MaxTitlesPerPage);
         Assert.Equal(256, await client.SelectPageAsync(Member(6), titles.AsMemory(0, 256), results));
         Assert.Equal(256, results.Take(256).Select(r => r.EventId).Distinct().Count());
         var refused = await Assert.ThrowsAsync<EdgeSelectorProtocolException>(() => client.SelectPageAsync(Member(6), titles, results));

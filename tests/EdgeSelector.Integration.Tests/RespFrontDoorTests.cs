@@ -23,7 +23,7 @@ public class RespFrontDoorTests
     [Fact]
     public async Task Resp_CommandOverTheLimit_ErrorReplyInOrder_ConnectionKept()
     {
-        // 82 KB, over the default 64 KiB RespMaxCommandBytes (docs/resp.md#input): answered with an error and skipped.
+        // 82 KB, over the default 64 KiB RespMaxCommandBytes (docs/resp.md#limits): answered with an error and skipped.
         var (server, port) = await StartAsync();
         await using var _ = server;
         using var client = new TcpClient();

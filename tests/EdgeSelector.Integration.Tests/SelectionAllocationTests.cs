@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using EdgeSelector.Core.Logging;
 using EdgeSelector.Protocol;
 
@@ -33,8 +34,8 @@ public sealed class SelectionAllocationTests
         await using var server = await LiveServer.StartAsync();
         var titles = Enumerable.Range(0, titleCount).Select(i => new TitleCandidate((uint)(1001 + (i % 12)), 0.5f, i % 2 == 0)).ToArray();
         var results = new SelectResult[titleCount];
-        var selection = server.State.Selection;
-        var log = server.State.Impressions!;
+        var selection = server.Node.Selection;
+        var log = server.Node.Stores.Impressions!;
         var member = Member(1);
 
         // Warm up past the log's whole in-memory ring (8 MB here): FasterLog allocates each page buffer the first time
@@ -42,7 +43,7 @@ public sealed class SelectionAllocationTests
         var start = log.TailAddress;
         while (log.TailAddress - start < 20L << 20)
         {
-            selection.Select(member, titles, results);
+            selection.Select(member, titles, results, Stopwatch.GetTimestamp());
         }
 
         // FasterLog itself allocates a little (~2 KB of epoch bookkeeping, Storage.Tests' AllocationTests) each time its
@@ -55,7 +56,7 @@ public sealed class SelectionAllocationTests
         for (var i = 0; i < calls; i++)
         {
             var before = GC.GetAllocatedBytesForCurrentThread();
-            selection.Select(member, titles, results);
+            selection.Select(member, titles, results, Stopwatch.GetTimestamp());
             var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
             total += allocated;
             allocating += allocated > 0 ? 1 : 0;
@@ -64,7 +65,7 @@ public sealed class SelectionAllocationTests
         var pageTurns = ((log.TailAddress - from) >> 20) + 1;
         Assert.True(allocating <= (2 * pageTurns) + 5, $"{allocating} of {calls} selections of {titleCount} titles allocated ({total} bytes; {pageTurns} log page turns)");
         Assert.True(total <= 4_096 * (pageTurns + 1), $"{total} bytes allocated by {calls} selections of {titleCount} titles ({pageTurns} log page turns)");
-        Assert.All(results, r => Assert.Equal(server.State.EventTags.Tag(r.EventId), r.EventTag));
+        Assert.All(results, r => Assert.Equal(server.Node.EventTags.Tag(r.EventId), r.EventTag));
         Assert.True(log.TailAddress - from >= calls * (long)ImpressionPage.SizeOf(titleCount), "every page was logged");
     }
 }

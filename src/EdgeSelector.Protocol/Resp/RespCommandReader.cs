@@ -29,7 +29,7 @@ public static class RespCommandReader
     /// <summary>Longest bulk string accepted (a title list is far smaller).</summary>
     public const int MaxArgumentLength = 4096;
 
-    /// <summary>The default limit on a whole command's bytes (docs/resp.md#input): the binary protocol's default frame size.</summary>
+    /// <summary>The default limit on a whole command's bytes (docs/resp.md#limits): the binary protocol's default frame size.</summary>
     public const int DefaultMaxCommandBytes = 64 * 1024;
 
     /// <summary>Reads the command at the start of <paramref name="data"/>, within <see cref="DefaultMaxCommandBytes"/>.</summary>

@@ -3,7 +3,7 @@ namespace EdgeSelector.Protocol.Resp;
 /// <summary>
 /// Discards one RESP2 command as it streams in, without buffering it: what a server does with a command
 /// <see cref="RespCommandReader"/> found <see cref="RespReadStatus.TooLarge"/>, after answering it with an error, so
-/// the connection stays usable (docs/resp.md#input). Keeps its place between reads; no allocation.
+/// the connection stays usable (docs/resp.md#limits). Keeps its place between reads; no allocation.
 /// </summary>
 public struct RespCommandSkipper
 {

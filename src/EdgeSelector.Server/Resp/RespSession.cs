@@ -1,0 +1,255 @@
+using System.Buffers;
+using System.Buffers.Text;
+using System.Diagnostics;
+using System.IO.Pipelines;
+using EdgeSelector.Protocol.Resp;
+using EdgeSelector.Server.Connections;
+using EdgeSelector.Server.Metrics;
+using EdgeSelector.Server.Serving;
+
+namespace EdgeSelector.Server.Resp;
+
+/// <summary>
+/// The RESP2 subset on one connection (docs/resp.md): reads each whole command (<see cref="RespCommandReader"/>),
+/// parses its name to a <see cref="RespCommand"/> and switches on it; the command families live in their own files
+/// (<c>RespSession.ArtCommands.cs</c>, <c>RespSession.ServerCommands.cs</c>), as Garnet's <c>RespServerSession</c>
+/// does. Parsing works on the pipe's first segment, or on a copy of just enough of the input when a command spans
+/// segments. A command longer than <c>RespMaxCommandBytes</c> is answered <c>-ERR command too large</c> in its turn
+/// and discarded as it streams in (<see cref="RespCommandSkipper"/>): the connection stays (docs/resp.md#limits).
+/// </summary>
+internal sealed partial class RespSession : IPipelinedSession
+{
+    private readonly ServingSession _serving;
+    private readonly PipeWriter _output;
+    private readonly ServerMetrics _metrics;
+    private readonly int _maxCommandBytes;
+    private readonly int _maxInFlight;
+    private readonly int[] _starts;
+    private readonly int[] _lengths;
+    private readonly byte[] _tooLarge;
+    private RespCommandSkipper _skipper;
+    private bool _skipping;
+    private byte[]? _scratch;
+    private byte _hour;
+    private byte _dayOfWeek;
+
+    public RespSession(ServingSession serving, PipeWriter output, ServerMetrics metrics, int maxTitlesPerPage, int maxCommandBytes, int maxInFlight)
+    {
+        _serving = serving;
+        _output = output;
+        _metrics = metrics;
+        _maxCommandBytes = maxCommandBytes;
+        _maxInFlight = maxInFlight;
+        _starts = new int[maxTitlesPerPage + 16];
+        _lengths = new int[maxTitlesPerPage + 16];
+        _tooLarge = System.Text.Encoding.ASCII.GetBytes($"ERR command too large: more than {maxCommandBytes} bytes (RespMaxCommandBytes)");
+    }
+
+    public BatchOutcome Process(ref ReadOnlySequence<byte> buffer, in Batch batch, out int completed)
+    {
+        completed = 0;
+        _serving.BeginBatch(in batch);
+        try
+        {
+            var now = DateTime.UtcNow;
+            _hour = (byte)now.Hour;
+            _dayOfWeek = (byte)now.DayOfWeek;
+            while (true)
+            {
+                if (completed >= _maxInFlight)
+                {
+                    return BatchOutcome.Paused;
+                }
+
+                if (buffer.IsEmpty)
+                {
+                    return BatchOutcome.Done;
+                }
+
+                if (_skipping && !Skip(ref buffer, out var close))
+                {
+                    return close ? BatchOutcome.Close : BatchOutcome.Done;
+                }
+
+                var data = buffer.FirstSpan;
+                var status = RespCommandReader.TryRead(data, _starts, _lengths, _maxCommandBytes, out var argc, out var used);
+                if (status == RespReadStatus.Incomplete && !buffer.IsSingleSegment)
+                {
+                    data = ReadAcrossSegments(in buffer, out status, out argc, out used);
+                }
+
+                switch (status)
+                {
+                    case RespReadStatus.Command:
+                        var keep = Execute(data[..used], argc);
+                        buffer = buffer.Slice(used);
+                        completed++;
+                        if (!keep)
+                        {
+                            return BatchOutcome.Close;
+                        }
+
+                        continue;
+                    case RespReadStatus.Incomplete:
+                        return BatchOutcome.Done;
+                    case RespReadStatus.TooLarge:
+                        // Answered in its turn like any failed command, then discarded as it streams in: the
+                        // connection stays (an 82 KB command used to close it under an undocumented 64 KB cap).
+                        _metrics.ProtocolError();
+                        RespWriter.WriteError(_output, _tooLarge);
+                        _skipper = RespCommandSkipper.Start();
+                        _skipping = true;
+                        completed++;
+                        continue;
+                    case RespReadStatus.TooManyArguments:
+                        _metrics.ProtocolError();
+                        RespWriter.WriteError(_output, "ERR too many arguments"u8);
+                        return BatchOutcome.Close;
+                    default:
+                        _metrics.ProtocolError();
+                        RespWriter.WriteError(_output, "ERR Protocol error: expected an array of bulk strings"u8);
+                        return BatchOutcome.Close;
+                }
+            }
+        }
+        finally
+        {
+            _serving.EndBatch();
+        }
+    }
+
+    public bool WantsWake(long now) => false;
+
+    public ValueTask FinishAsync() => ValueTask.CompletedTask;
+
+    public void WriteGoodbye(CloseReason reason) => RespWriter.WriteError(_output, reason switch
+    {
+        CloseReason.ShuttingDown => "ERR server shutting down"u8,
+        CloseReason.FrameTimeout => "ERR command timeout"u8,
+        _ => "ERR idle timeout"u8,
+    });
+
+    public void OnClosed()
+    {
+    }
+
+    // Returns false to close the connection after the reply.
+    private bool Execute(ReadOnlySpan<byte> command, int argc)
+    {
+        var start = Stopwatch.GetTimestamp();
+        switch (RespNames.Command(Arg(command, 0)))
+        {
+            case RespCommand.Get:
+                Get(command, argc);
+                _metrics.Request(RequestKind.Select, start);
+                return true;
+            case RespCommand.ArtSelect:
+                ArtSelect(command, argc);
+                _metrics.Request(RequestKind.Select, start);
+                return true;
+            case RespCommand.ArtPage:
+                ArtPage(command, argc);
+                _metrics.Request(RequestKind.SelectPage, start);
+                return true;
+            case RespCommand.Ping:
+                Ping(command, argc);
+                _metrics.Request(RequestKind.Ping, start);
+                return true;
+            case RespCommand.Hello:
+                Hello(command, argc);
+                return true;
+            case RespCommand.Command:
+            case RespCommand.Config:
+                RespWriter.WriteArrayHeader(_output, 0); // nothing to describe: clients fall back to their defaults
+                return true;
+            case RespCommand.Client:
+            case RespCommand.Select:
+                RespWriter.WriteSimpleString(_output, "OK"u8);
+                return true;
+            case RespCommand.Quit:
+                RespWriter.WriteSimpleString(_output, "OK"u8);
+                return false;
+            default:
+                _metrics.ProtocolError();
+                RespWriter.WriteError(_output, "ERR unknown command"u8);
+                return true;
+        }
+    }
+
+    // Discards the rest of a command answered "too large". True once its last byte is skipped; false when the input ran
+    // out first (keep skipping on the next read) or, with close set, when it turned out not to be RESP.
+    private bool Skip(ref ReadOnlySequence<byte> buffer, out bool close)
+    {
+        close = false;
+        Span<byte> line = stackalloc byte[32];
+        while (!buffer.IsEmpty)
+        {
+            var first = buffer.FirstSpan;
+            var status = _skipper.Skip(first, out var skipped);
+            if (status == RespReadStatus.Incomplete && skipped < first.Length && !buffer.IsSingleSegment)
+            {
+                // A length line cut at the segment's end: skip it from a copy across the boundary (a valid line is at
+                // most 23 bytes: '$', 20 digits, CRLF).
+                var n = (int)Math.Min(buffer.Length - skipped, line.Length);
+                buffer.Slice(skipped, n).CopyTo(line);
+                status = _skipper.Skip(line[..n], out var more);
+                skipped += more;
+                if (status == RespReadStatus.Incomplete && more == 0)
+                {
+                    status = n == line.Length ? RespReadStatus.Malformed : status;
+                }
+            }
+
+            buffer = buffer.Slice(skipped);
+            switch (status)
+            {
+                case RespReadStatus.Command:
+                    _skipping = false;
+                    return true;
+                case RespReadStatus.Incomplete when skipped > 0:
+                    continue;
+                case RespReadStatus.Incomplete:
+                    return false;
+                default:
+                    _skipping = false;
+                    _metrics.ProtocolError();
+                    RespWriter.WriteError(_output, "ERR Protocol error: expected an array of bulk strings"u8);
+                    close = true;
+                    return false;
+            }
+        }
+
+        return false;
+    }
+
+    // Rare: a command across pipe segments. Copies a prefix of the input, twice as long each time, until a whole
+    // command fits or the limit is reached, so a batch of small commands never copies more than it parses.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private ReadOnlySpan<byte> ReadAcrossSegments(scoped in ReadOnlySequence<byte> buffer, out RespReadStatus status, out int argc, out int used)
+    {
+        var length = (int)Math.Min(buffer.Length, _maxCommandBytes);
+        var n = Math.Min(length, Math.Max(2 * buffer.FirstSpan.Length, 1024));
+        while (true)
+        {
+            if (_scratch is null || _scratch.Length < n)
+            {
+                _scratch = new byte[Math.Min(_maxCommandBytes, Math.Max(n, 2 * (_scratch?.Length ?? 0)))];
+            }
+
+            var data = _scratch.AsSpan(0, n);
+            buffer.Slice(0, n).CopyTo(data);
+            status = RespCommandReader.TryRead(data, _starts, _lengths, _maxCommandBytes, out argc, out used);
+            if (status != RespReadStatus.Incomplete || n == length)
+            {
+                return data;
+            }
+
+            n = Math.Min(length, 2 * n);
+        }
+    }
+
+    private ReadOnlySpan<byte> Arg(ReadOnlySpan<byte> command, int i) => command.Slice(_starts[i], _lengths[i]);
+
+    private static bool TryParse(ReadOnlySpan<byte> digits, out ulong value) =>
+        Utf8Parser.TryParse(digits, out value, out var used) && used == digits.Length && used > 0;
+}
