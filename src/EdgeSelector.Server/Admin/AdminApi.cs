@@ -104,7 +104,12 @@ internal static class AdminApi
             }
 
             // JSON null where a list or an object belongs is the sender's error (400), never a 500 (#10.7).
-            if (body.Titles is null || body.Titles.Count is 0 || body.Titles.Count > node.Options.MaxTitlesPerPage)
+            if (body.Titles is null)
+            {
+                return Error(400, "send {\"titles\":[...]}: the titles list is missing or null");
+            }
+
+            if (body.Titles.Count is 0 || body.Titles.Count > node.Options.MaxTitlesPerPage)
             {
                 return Error(400, $"send 1 to {node.Options.MaxTitlesPerPage} titles");
             }
