@@ -28,8 +28,10 @@ public readonly record struct Figure2LearningPoint(int Impressions, double Greed
 /// <param name="TrainRows">Rows of the log the policies were trained on.</param>
 /// <param name="EvaluationRows">Rows of the log replay ran on.</param>
 /// <param name="Learning">Greedy true value after training on growing prefixes of the training rows.</param>
+/// <param name="Rule">The quality-play rule the trainer labelled with and replay scored (one definition for both).</param>
 public sealed record Figure2Result(
-    IReadOnlyList<Figure2Row> Rows, double OracleTrueValue, int TrainRows, int EvaluationRows, IReadOnlyList<Figure2LearningPoint> Learning);
+    IReadOnlyList<Figure2Row> Rows, double OracleTrueValue, int TrainRows, int EvaluationRows, IReadOnlyList<Figure2LearningPoint> Learning,
+    QualityPlayRule Rule);
 
 /// <summary>
 /// Figure 2 of the artwork-personalisation write-up, reproduced on the simulator: a uniformly explored log is split
@@ -55,14 +57,15 @@ public static class Figure2
     /// <summary>
     /// Draws <paramref name="impressions"/> uniformly explored impressions from the world of <paramref name="scenario"/>
     /// (log seed <paramref name="seed"/>), trains on the first half, replays on the second; <paramref name="learningPoints"/>
-    /// retrains on that many growing prefixes of the training half (0 for none).
+    /// retrains on that many growing prefixes of the training half (0 for none). <paramref name="rule"/> (default
+    /// <see cref="QualityPlayRule.Default"/>) labels the training examples and decides replay's reward.
     /// </summary>
-    public static Figure2Result Run(Scenario scenario, int impressions, int seed, int learningPoints = 8)
+    public static Figure2Result Run(Scenario scenario, int impressions, int seed, int learningPoints = 8, QualityPlayRule? rule = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(impressions, 2);
         var world = new SimulatedWorld(scenario);
         var uniform = WorldPolicies.Build(world, "uniform");
-        var log = SimulatedLog.Generate(world, uniform, impressions, seed);
+        var log = SimulatedLog.Generate(world, uniform, impressions, seed, rule);
         var trainRows = impressions / 2;
         var train = log.Slice(0, trainRows);
         var evaluation = log.Slice(trainRows, impressions - trainRows);
@@ -95,7 +98,7 @@ public static class Figure2
             learning.Add(new Figure2LearningPoint(n, world.TrueValue(greedy)));
         }
 
-        return new Figure2Result(rows, world.TrueValue(Oracle(world)), train.Count, evaluation.Count, learning);
+        return new Figure2Result(rows, world.TrueValue(Oracle(world)), train.Count, evaluation.Count, learning, log.Rule);
     }
 
     /// <summary>The catalog of the world as the trainer sees it: each image tagged with its theme (what it shows), nothing else.</summary>
@@ -119,16 +122,8 @@ public static class Figure2
 
     private static List<LabeledExample> Join(SimulatedLog log)
     {
-        // The simulator's quality play watches at least half the title (minutes = fraction × runtime), so the same rule
-        // as the evaluation's quality reward.
-        var joiner = new RewardJoiner(new RewardJoinOptions
-        {
-            Rule = new QualityPlayRule
-            {
-                MinFraction = ImpressionLogSource.QualityPlayFraction,
-                MinMinutes = ImpressionLogSource.QualityPlayFraction * SimulatedLog.RuntimeMinutes,
-            },
-        });
+        // The rule the evaluation's quality reward uses: one definition for training and replay.
+        var joiner = new RewardJoiner(new RewardJoinOptions { Rule = log.Rule });
         for (var row = 0; row < log.Count; row++)
         {
             var (_, _, impression, reward) = log.Row(row);
@@ -165,7 +160,7 @@ public static class Figure2
         {
             var (_, t, impression, reward) = log.Row(row);
             shown[t][impression.ChosenIndex]++;
-            if (reward is { } r && ImpressionLogSource.RewardValue(r, ImpressionReward.Quality) > 0)
+            if (reward is { } r && ImpressionLogSource.RewardValue(r, ImpressionReward.Quality, log.Rule) > 0)
             {
                 taken[t][impression.ChosenIndex]++;
             }
