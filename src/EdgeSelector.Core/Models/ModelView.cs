@@ -181,6 +181,56 @@ public readonly ref struct ModelView
         return tags;
     }
 
+    /// <summary>
+    /// Writes each image's tag mask (the OR of <see cref="Exploration.PageDiversity.TagBit(ReadOnlySpan{byte})"/> over
+    /// its tags) into the first K entries of <paramref name="masks"/>: one pass over the tag table, no allocation. Only
+    /// the page policy reads it, so a selection without one never touches the tag table.
+    /// </summary>
+    public void GetTagMasks(Span<ulong> masks)
+    {
+        var table = _blob[(int)U32(ModelFormat.TagsOffsetOffset)..];
+        var pos = 0;
+        for (var i = 0; i < ImageCount; i++)
+        {
+            ulong mask = 0;
+            var count = table[pos++];
+            for (var t = 0; t < count; t++)
+            {
+                var len = table[pos];
+                mask |= Exploration.PageDiversity.TagBit(table.Slice(pos + 1, len));
+                pos += 1 + len;
+            }
+
+            masks[i] = mask;
+        }
+    }
+
+    /// <summary>The tag mask of one image (see <see cref="GetTagMasks"/>).</summary>
+    public ulong GetTagMask(int image)
+    {
+        var table = _blob[(int)U32(ModelFormat.TagsOffsetOffset)..];
+        var pos = 0;
+        for (var i = 0; i < image; i++)
+        {
+            var count = table[pos++];
+            for (var t = 0; t < count; t++)
+            {
+                pos += 1 + table[pos];
+            }
+        }
+
+        ulong mask = 0;
+        var tags = table[pos++];
+        for (var t = 0; t < tags; t++)
+        {
+            var len = table[pos];
+            mask |= Exploration.PageDiversity.TagBit(table.Slice(pos + 1, len));
+            pos += 1 + len;
+        }
+
+        return mask;
+    }
+
     /// <summary>The CRC-32C a writer stores at header offset 12: over the whole blob except that field.</summary>
     public static uint ComputeChecksum(ReadOnlySpan<byte> blob) =>
         Crc32C.Append(Crc32C.Compute(blob[..ModelFormat.ChecksumOffset]), blob[(ModelFormat.ChecksumOffset + 4)..]);
