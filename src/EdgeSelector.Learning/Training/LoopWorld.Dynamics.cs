@@ -69,8 +69,9 @@ public sealed partial class LoopWorld
             p = 0.02 + (0.30 * _affinity[m][pulls] * (interacted ? o.InteractedThemeFactor : 1));
         }
 
-        p += interacted ? o.InteractedBase : 0;
-        if (o.NoveltyBoost > 0 && imageId == (titleId * 10) + 1)
+        var keyArt = imageId == (titleId * 10) + 1;
+        p += interacted ? o.InteractedBase + (keyArt ? o.InteractedKeyArt : 0) : 0;
+        if (o.NoveltyBoost > 0 && keyArt)
         {
             var age = Math.Max(0, NowMs - LaunchMs(titleId)) / 3_600_000.0;
             p += o.NoveltyBoost * Math.Pow(2, -age / o.NoveltyHalfLifeHours);

@@ -57,6 +57,13 @@ public sealed record LoopWorldOptions
     public double InteractedBase { get; init; }
 
     /// <summary>
+    /// Quality-play probability added to the key art (the default image) for a member who knows the title: they
+    /// recognise it. With a small <see cref="InteractedThemeFactor"/> the key art, not the member's theme, is then the
+    /// best image for them, which a model needs genre × interacted weights (schema 2) to see.
+    /// </summary>
+    public double InteractedKeyArt { get; init; }
+
+    /// <summary>
     /// Page effect: a title's quality-play probability is multiplied by (1 − this) for every other title of the same
     /// page that shows an image of the same theme (click-bait counts as one theme). 0 = no page effect.
     /// </summary>

@@ -192,7 +192,7 @@ public static partial class Trainer
             for (var j = 0; j < d; j++)
             {
                 var genreLike = IsGenreSlot(j, interacted);
-                var v = old.Cold && j < MemberProfile.GenreCount ? Math.Max(old.Variances[j], o.FirstFitWeightVariance) : old.Variances[j];
+                var v = old.Cold && FirstFitSlot(j, interacted) ? Math.Max(old.Variances[j], o.FirstFitWeightVariance) : old.Variances[j];
                 priorMean[j] = old.Weights[j];
                 priorVar[j] = forgetting.Inflate(v, genreLike ? o.FirstFitWeightVariance : ColdStartPrior.Default.WeightVariance);
             }
@@ -245,6 +245,12 @@ public static partial class Trainer
     private static bool IsGenreSlot(int j, bool interacted) =>
         j < MemberProfile.GenreCount
         || (interacted && j is >= FeatureEncoder.InteractedGenreSlot and < FeatureEncoder.InteractedGenreSlot + MemberProfile.GenreCount);
+
+    // Where an image's first fit takes the wide prior: the genre slots (taste × theme), and with schema 2 the
+    // interacted flag and genre × interacted (how the theme's pull and the image's appeal change for members who know
+    // the title). Every other context slot keeps the narrow serving prior (docs/learning.md measures why).
+    private static bool FirstFitSlot(int j, bool interacted) =>
+        IsGenreSlot(j, interacted) || (interacted && j == FeatureEncoder.InteractedSlot);
 
     /// <summary>How much old evidence counts in this run (<see cref="TrainerOptions.ForgettingHalfLifeHours"/>).</summary>
     private readonly record struct Forgetting(double HalfLifeHours, long AsOfMs, double PriorAgeHours)
