@@ -42,11 +42,14 @@ public sealed class CrossTitleModel
     /// <summary>Dimension of the image embeddings the embedding coefficients belong to (0 = none learnt yet).</summary>
     public int EmbeddingDimension { get; set; }
 
+    // Settable, not init-only: source-generated System.Text.Json sets every init-only property, so a file written
+    // before embeddings existed would read them as null instead of keeping the empty default.
+
     /// <summary>Posterior means of the embedding coefficients, <see cref="PerTag"/> per dimension.</summary>
-    public List<double> EmbeddingMean { get; init; } = [];
+    public List<double> EmbeddingMean { get; set; } = [];
 
     /// <summary>Posterior variances of the embedding coefficients, <see cref="PerTag"/> per dimension.</summary>
-    public List<double> EmbeddingVariance { get; init; } = [];
+    public List<double> EmbeddingVariance { get; set; } = [];
 
     /// <summary>Index of a tag, or -1.</summary>
     public int IndexOf(string tag) => Tags.IndexOf(tag);

@@ -17,7 +17,7 @@ public sealed class ImageEmbeddings
     public int Dimension { get; set; }
 
     /// <summary>Vectors by image id.</summary>
-    public Dictionary<uint, float[]> Vectors { get; init; } = [];
+    public Dictionary<uint, float[]> Vectors { get; set; } = [];
 
     /// <summary>The image's vector, or empty when it has none.</summary>
     public ReadOnlySpan<float> Of(uint imageId) => Vectors.TryGetValue(imageId, out var v) ? v : default;
