@@ -17,6 +17,14 @@ namespace EdgeSelector.Learning.Simulation;
 /// <param name="TrueValue">The policy's exact take fraction in the simulated world.</param>
 public sealed record Figure2Row(string Policy, EstimateResult Replay, double TrueValue);
 
+/// <summary>One policy's replay estimate within one segment of the evaluation half, beside its exact value there.</summary>
+/// <param name="Policy">Policy name as printed.</param>
+/// <param name="Segment">The segment (interacted before or not, device, country).</param>
+/// <param name="Rows">Rows of the evaluation half in the segment.</param>
+/// <param name="Replay">The replay estimate on those rows, with its 95% interval.</param>
+/// <param name="TrueValue">The policy's exact take fraction over the segment's (member, title) pairs.</param>
+public sealed record Figure2SegmentRow(string Policy, Segment Segment, long Rows, EstimateResult Replay, double TrueValue);
+
 /// <summary>One point of the learning chart: the contextual greedy policy trained on the first <paramref name="Impressions"/> rows.</summary>
 /// <param name="Impressions">Training rows used.</param>
 /// <param name="GreedyTrueValue">Exact take fraction of the greedy policy of the models trained on them.</param>
@@ -29,9 +37,10 @@ public readonly record struct Figure2LearningPoint(int Impressions, double Greed
 /// <param name="EvaluationRows">Rows of the log replay ran on.</param>
 /// <param name="Learning">Greedy true value after training on growing prefixes of the training rows.</param>
 /// <param name="Rule">The quality-play rule the trainer labelled with and replay scored (one definition for both).</param>
+/// <param name="Segments">Every policy's replay estimate and exact value by segment (interacted, device, country).</param>
 public sealed record Figure2Result(
     IReadOnlyList<Figure2Row> Rows, double OracleTrueValue, int TrainRows, int EvaluationRows, IReadOnlyList<Figure2LearningPoint> Learning,
-    QualityPlayRule Rule);
+    QualityPlayRule Rule, IReadOnlyList<Figure2SegmentRow> Segments);
 
 /// <summary>
 /// Figure 2 of the artwork-personalisation write-up, reproduced on the simulator: a uniformly explored log is split
@@ -80,8 +89,18 @@ public static class Figure2
             WorldPolicies.FromEngine(world, "thompson", blobs, new SelectionOptions { Policy = PolicyKind.Thompson }),
             WorldPolicies.FromEngine(world, "epsilon-greedy", blobs, new SelectionOptions { Policy = PolicyKind.EpsilonGreedy, Epsilon = Epsilon }),
         ];
-        var reports = OffPolicyEvaluator.Evaluate(evaluation, policies.Select(evaluation.Target).ToArray(), ["replay"]);
+        var reports = OffPolicyEvaluator.Evaluate(evaluation, policies.Select(evaluation.Target).ToArray(), ["replay"], new EvaluationOptions { BySegment = true });
         var rows = policies.Select((p, i) => new Figure2Row(PolicyNames[i], reports[i].Results[0], world.TrueValue(p))).ToArray();
+        var segments = new List<Figure2SegmentRow>();
+        for (var i = 0; i < policies.Length; i++)
+        {
+            foreach (var s in reports[i].Segments)
+            {
+                var key = s.Key;
+                segments.Add(new Figure2SegmentRow(PolicyNames[i], key, s.Rows, s.Results[0], world.TrueValue(policies[i], (m, t) => key.Contains(m, t))));
+            }
+        }
+
 
         var learning = new List<Figure2LearningPoint>();
         for (var k = learningPoints; k >= 1; k--)
@@ -98,7 +117,7 @@ public static class Figure2
             learning.Add(new Figure2LearningPoint(n, world.TrueValue(greedy)));
         }
 
-        return new Figure2Result(rows, world.TrueValue(Oracle(world)), train.Count, evaluation.Count, learning, log.Rule);
+        return new Figure2Result(rows, world.TrueValue(Oracle(world)), train.Count, evaluation.Count, learning, log.Rule, segments);
     }
 
     /// <summary>The catalog of the world as the trainer sees it: each image tagged with its theme (what it shows), nothing else.</summary>
