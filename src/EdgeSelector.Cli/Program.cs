@@ -26,6 +26,7 @@ public static class Program
         new ProfilesCommand(),
         new LearningCurveCommand(),
         new ReportCommand(),
+        new Commands.Fleet.FleetCommand(),
     ];
 
     /// <summary>Dispatches to a sub-command.</summary>

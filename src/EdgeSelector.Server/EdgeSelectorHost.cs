@@ -2,7 +2,9 @@ using System.Net;
 using EdgeSelector.Server.Admin;
 using EdgeSelector.Server.Binary;
 using EdgeSelector.Server.Configuration;
+using EdgeSelector.Server.Dashboard;
 using EdgeSelector.Server.Demo;
+using EdgeSelector.Server.Fleet;
 using EdgeSelector.Server.Resp;
 using EdgeSelector.Server.Serving;
 using Microsoft.AspNetCore.Connections;
@@ -32,6 +34,8 @@ internal static class EdgeSelectorHost
             builder.Services.AddSingleton(state);
             builder.Services.AddSingleton<BinaryConnectionHandler>();
             builder.Services.AddSingleton<RespConnectionHandler>();
+            builder.Services.AddSingleton(services => new DashboardFeed(state, services.GetService<IFleetView>()));
+            FleetHosting.Add(builder, state); // fleet membership (docs/fleet.md): nothing unless EdgeSelector:Nats:Url is set
             builder.WebHost.UseSockets(sockets =>
             {
                 // Answer on the I/O thread that read the frames: no hop to the thread pool per batch (docs/performance.md).
@@ -54,6 +58,7 @@ internal static class EdgeSelectorHost
 
             var app = builder.Build();
             AdminApi.Map(app, state);
+            DashboardApi.Map(app, state, app.Services.GetRequiredService<DashboardFeed>());
             if (SyntheticCatalog.SeedIfEmpty(state, options))
             {
                 Console.WriteLine($"edgeselector: seeded a synthetic catalog ({state.Models.TitleCount} titles x {options.SyntheticImages} images) and {options.SyntheticMembers} member profiles");

@@ -19,7 +19,7 @@ namespace EdgeSelector.AotSmoke.Tests;
 public sealed class NativeBinaryTests
 {
     private const string Token = "smoke-token";
-    private const string Key = "smoke-key";
+    internal const string Key = "smoke-key";
 
     [Fact]
     public async Task NativeBinary_ServesEveryPath_AndRecoversAfterRestart()
@@ -88,9 +88,9 @@ public sealed class NativeBinaryTests
         }
     }
 
-    private static RequestContext Context(ulong member) => new() { MemberId = member, Country = CountryCode.Pack("US"), Device = DeviceClass.Tv, HourOfDay = 20, DayOfWeek = 3 };
+    internal static RequestContext Context(ulong member) => new() { MemberId = member, Country = CountryCode.Pack("US"), Device = DeviceClass.Tv, HourOfDay = 20, DayOfWeek = 3 };
 
-    private static byte[] Winner(uint title, ulong version, uint winner)
+    internal static byte[] Winner(uint title, ulong version, uint winner)
     {
         var model = new TitleModel(title, version, (title * 100) + 1, FeatureSpace.Default);
         for (uint i = 1; i <= 3; i++)
@@ -101,7 +101,7 @@ public sealed class NativeBinaryTests
         return model.Serialize(ModelDefaults.ServingPrecision);
     }
 
-    private static Process Start(string binary, string dataDir, int binaryPort, int adminPort, bool demo = true)
+    internal static Process Start(string binary, string dataDir, int binaryPort, int adminPort, bool demo = true, params string[] extra)
     {
         var info = new ProcessStartInfo(binary)
         {
@@ -114,7 +114,7 @@ public sealed class NativeBinaryTests
             $"--EdgeSelector:BinaryPort={binaryPort}", $"--EdgeSelector:AdminPort={adminPort}", $"--EdgeSelector:DataDir={dataDir}",
             $"--EdgeSelector:AdminToken={Token}", $"--EdgeSelector:BundleKey={Key}", $"--EdgeSelector:Demo={demo}",
             "--EdgeSelector:ModelMemoryMB=32", "--EdgeSelector:ProfileMemoryMB=32", "--EdgeSelector:ImpressionLogMemoryMB=8",
-        })
+        }.Concat(extra))
         {
             info.ArgumentList.Add(arg);
         }
@@ -127,7 +127,7 @@ public sealed class NativeBinaryTests
         return process;
     }
 
-    private static async Task<HttpClient> ReadyClient(int adminPort, Process server)
+    internal static async Task<HttpClient> ReadyClient(int adminPort, Process server)
     {
         var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{adminPort}"), Timeout = TimeSpan.FromSeconds(10) };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token);
@@ -170,7 +170,7 @@ public sealed class NativeBinaryTests
         Assert.Equal(0, server.ExitCode);
     }
 
-    private static int FreePort()
+    internal static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

@@ -28,7 +28,9 @@ public class ModelBundleTests
         var bytes = ModelBundle.Write(Manifest, models, Key, "k1");
         Assert.Equal(BundleError.None, ModelBundle.TryRead(bytes, Key, out var manifest, out var read, out var detail));
         Assert.Equal(string.Empty, detail);
-        Assert.Equal(Manifest, manifest);
+        // Reading adds who signed it and the file's digest (what `sha256sum bundle` prints) to what was written.
+        Assert.Equal(Manifest with { KeyId = "k1", Sha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)) }, manifest);
+        Assert.Matches("^[0-9a-f]{64}$", manifest.Sha256);
         Assert.Equal(2, read.Count);
         Assert.Equal(models[1], read[1].ToArray());
     }

@@ -38,9 +38,11 @@ internal sealed class ProfilesCommand : ICommand
     public string Summary => "profiles import FILE: load member profiles into servers (PUT /v1/profiles, in batches)";
 
     public string Usage => """
-        usage: edgesel profiles import FILE --server URL[,URL...] [--token-file FILE] [--batch N]
+        usage: edgesel profiles import FILE (--server URL[,URL...] [--token-file FILE] | --nats URL [--replace]) [--batch N]
           FILE          JSON lines (one profile object per line) or a JSON array of them (docs/profiles.md)
           --server      admin API base URLs, comma-separated
+          --nats        a fleet instead: publish the batches to the profile stream every node replays (docs/fleet.md)
+          --replace     with --nats: FILE is the whole set; purge the batches published before it
           --token-file  admin bearer token (else $EDGESEL_ADMIN_TOKEN)
           --batch       profiles per request (default 10000, at most 100000)
         the file is streamed: memory holds one batch. A batch the server refuses stops the import; the message names
@@ -48,9 +50,9 @@ internal sealed class ProfilesCommand : ICommand
         exit codes: 0 all stored, 1 bad file or a batch refused, 2 bad command line
         """;
 
-    public IReadOnlySet<string> ValueOptions { get; } = new HashSet<string> { "server", "token-file", "batch" };
+    public IReadOnlySet<string> ValueOptions { get; } = new HashSet<string> { "server", "token-file", "batch", "nats" };
 
-    public IReadOnlySet<string> Flags { get; } = new HashSet<string>();
+    public IReadOnlySet<string> Flags { get; } = new HashSet<string> { "replace" };
 
     public int MaxPositionals => 2;
 
@@ -62,8 +64,9 @@ internal sealed class ProfilesCommand : ICommand
         }
 
         var file = args.Positionals[1];
-        var servers = Servers.Parse(args);
-        var token = Secrets.AdminToken(args);
+        var nats = args.Get("nats");
+        var servers = nats is null ? Servers.Parse(args) : [];
+        var token = nats is null ? Secrets.AdminToken(args) : string.Empty;
         var batchSize = args.Get("batch") is { } b
             ? (int.TryParse(b, out var n) && n is > 0 and <= MaxBatch ? n : throw new UsageException($"--batch must be 1..{MaxBatch}."))
             : 10_000;
@@ -71,6 +74,11 @@ internal sealed class ProfilesCommand : ICommand
         {
             stderr.WriteLine($"edgesel profiles: {file}: file not found.");
             return Program.ExitInputError;
+        }
+
+        if (nats is not null)
+        {
+            return Fleet.FleetDeploy.ImportProfiles(nats, file, Read(file), batchSize, args.Has("replace"), stdout, stderr);
         }
 
         var clients = servers.Select(s => Servers.Client(s, token, TimeSpan.FromMinutes(5))).ToList();
@@ -116,7 +124,7 @@ internal sealed class ProfilesCommand : ICommand
     }
 
     // Yields each profile with its line (JSON lines) or element number (array).
-    private static IEnumerable<(ProfileRecord Profile, long Where)> Read(string file)
+    internal static IEnumerable<(ProfileRecord Profile, long Where)> Read(string file)
     {
         using var stream = File.OpenRead(file);
         var first = -1;

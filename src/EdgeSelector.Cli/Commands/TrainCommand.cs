@@ -20,11 +20,15 @@ internal sealed class TrainCommand : ICommand
     public string Summary => "join a server's impressions and rewards, fit the models, write the next signed bundle";
 
     public string Usage => """
-        usage: edgesel train --data-dir DIR --models DIR [--key-file FILE] [--catalog FILE]
+        usage: edgesel train (--data-dir DIR | --nats URL) --models DIR [--key-file FILE] [--catalog FILE]
                              [--window-hours H] [--min-minutes M] [--min-fraction F] [--as-of UNIX_MS]
                              [--ips] [--no-cross-title] [--json]
           --data-dir      the server's DataDir: <DataDir>/impressions and <DataDir>/rewards are read read-only
                           from where the previous run stopped (models/trainer/state.json)
+          --nats          a fleet instead: every node's shipped impressions and rewards, through durable
+                          consumers; the bundle is published to the fleet unless --no-publish (docs/fleet.md);
+                          --max-messages N per stream and run (default 4096), --examples-out FILE (CSV),
+                          --dedupe-days D (default 8: how long event ids are remembered)
           --models        the bundle directory: warm start from its newest bundle, write the next one there
           --catalog       merge a catalog into the models first (as edgesel bundle does)
           --window-hours  attribution window (default 24): impressions become negatives once it has closed
@@ -40,13 +44,15 @@ internal sealed class TrainCommand : ICommand
     public IReadOnlySet<string> ValueOptions { get; } = new HashSet<string>
     {
         "data-dir", "models", "key-file", "catalog", "window-hours", "min-minutes", "min-fraction", "as-of",
+        "nats", "max-messages", "examples-out", "dedupe-days",
     };
 
-    public IReadOnlySet<string> Flags { get; } = new HashSet<string> { "ips", "no-cross-title", "json" };
+    public IReadOnlySet<string> Flags { get; } = new HashSet<string> { "ips", "no-cross-title", "json", "no-publish" };
 
     public int Run(CommandArgs args, TextWriter stdout, TextWriter stderr)
     {
-        var dataDir = args.Require("data-dir");
+        var nats = args.Get("nats");
+        var dataDir = nats is null ? args.Require("data-dir") : string.Empty;
         var repo = new BundleRepository(args.Require("models"));
         var key = Secrets.BundleKey(args);
         var join = new RewardJoinOptions
@@ -58,6 +64,11 @@ internal sealed class TrainCommand : ICommand
             ? (long.TryParse(a, NumberStyles.Integer, CultureInfo.InvariantCulture, out var t) ? t : throw new UsageException("--as-of must be unix milliseconds."))
             : DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         var options = new TrainerOptions { InversePropensityWeighting = args.Has("ips"), CrossTitle = !args.Has("no-cross-title") };
+        if (nats is not null)
+        {
+            return Fleet.FleetTrain.Run(args, nats, join, asOf, options, stdout, stderr);
+        }
+
         try
         {
             var latest = repo.LatestVersion();

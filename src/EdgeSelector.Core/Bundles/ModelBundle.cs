@@ -28,6 +28,15 @@ public sealed record BundleManifest
 
     /// <summary>Free-form metrics of the training run as JSON text (for people and dashboards; the server does not interpret it).</summary>
     public string MetricsJson { get; init; } = "{}";
+
+    /// <summary>The signer's key id, as the bundle names it (set by <see cref="ModelBundle.TryRead"/>; empty for models applied without a bundle).</summary>
+    public string KeyId { get; init; } = string.Empty;
+
+    /// <summary>
+    /// SHA-256 of the whole bundle file, lowercase hex (set by <see cref="ModelBundle.TryRead"/>): what <c>sha256sum</c> of
+    /// the pushed file prints, so a person can tell which file a node serves. Empty for models applied without a bundle.
+    /// </summary>
+    public string Sha256 { get; init; } = string.Empty;
 }
 
 /// <summary>Why a bundle was refused.</summary>
@@ -234,6 +243,8 @@ public static class ModelBundle
             TrainingToMs = BinaryPrimitives.ReadInt64LittleEndian(span[40..]),
             Full = (BinaryPrimitives.ReadUInt16LittleEndian(span[6..]) & 1) != 0,
             MetricsJson = metrics,
+            KeyId = Encoding.UTF8.GetString(span.Slice(pos + 2, keyIdLength)),
+            Sha256 = Convert.ToHexStringLower(SHA256.HashData(span)),
         };
         return BundleError.None;
     }

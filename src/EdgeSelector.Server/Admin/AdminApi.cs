@@ -19,10 +19,13 @@ internal static class AdminApi
     {
         var admin = app.MapGroup(string.Empty);
         admin.MapGet("/healthz", () => Results.Text("ok\n"));
-        admin.MapGet("/readyz", () => state.IsReady
-            ? Results.Text($"ready: {state.Models.TitleCount} titles, bundle {state.Models.Version}\n")
-            : Results.Text("not ready: no model bundle loaded\n", statusCode: 503));
-        admin.MapGet("/metrics", () => Results.Text(state.Metrics.Render(state), "text/plain; version=0.0.4"));
+        var fleet = app.Services.GetService<Fleet.FleetNode>(); // null unless the node is in a fleet (docs/fleet.md)
+        admin.MapGet("/readyz", () => !state.IsReady
+            ? Results.Text("not ready: no model bundle loaded\n", statusCode: 503)
+            : fleet is not null && !fleet.IsCaughtUp(out var waiting)
+                ? Results.Text($"not ready: {waiting}\n", statusCode: 503)
+                : Results.Text($"ready: {state.Models.TitleCount} titles, bundle {state.Models.Version}\n"));
+        admin.MapGet("/metrics", () => Results.Text(fleet is null ? state.Metrics.Render(state) : Fleet.FleetMetrics.Append(state.Metrics.Render(state), fleet), "text/plain; version=0.0.4"));
 
         RouteGroupBuilder v1 = admin.MapGroup("/v1");
         v1.AddEndpointFilter(async (context, next) =>
@@ -150,7 +153,8 @@ internal static class AdminApi
     private static IResult Error(int status, string message) =>
         Results.Json(new ErrorBody(message), AdminJsonContext.Default.ErrorBody, statusCode: status);
 
-    private static bool Authorized(HttpRequest request, byte[] token)
+    /// <summary>True when the request carries the admin token (constant-time compare); never with no token configured.</summary>
+    internal static bool Authorized(HttpRequest request, byte[] token)
     {
         if (token.Length == 0)
         {

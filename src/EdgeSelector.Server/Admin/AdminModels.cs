@@ -23,6 +23,12 @@ public sealed record BundleInfo
 
     /// <summary>The training metrics the bundle carried (JSON text).</summary>
     public string Metrics { get; init; } = "{}";
+
+    /// <summary>Key id the bundle was signed with (who made it); empty for the built-in demo or synthetic catalog.</summary>
+    public string KeyId { get; init; } = string.Empty;
+
+    /// <summary>SHA-256 of the pushed bundle file, lowercase hex; empty for the built-in demo or synthetic catalog.</summary>
+    public string Sha256 { get; init; } = string.Empty;
 }
 
 /// <summary>A store generation.</summary>

@@ -22,7 +22,7 @@ internal enum RequestKind
 /// The server's counters and latency histogram, exposed as Prometheus text on GET /metrics. Everything the hot path
 /// touches is a striped counter: no lock, no allocation, no shared cache line.
 /// </summary>
-internal sealed class ServerMetrics
+internal sealed partial class ServerMetrics
 {
     /// <summary>Upper bounds of the latency histogram buckets, in microseconds.</summary>
     internal static readonly double[] LatencyBucketsMicros = [10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 50_000];

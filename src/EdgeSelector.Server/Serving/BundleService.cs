@@ -87,6 +87,8 @@ internal sealed class BundleService
                 Titles = _state.Models.TitleCount,
                 AppliedAtMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
                 Metrics = manifest.MetricsJson,
+                KeyId = manifest.KeyId,
+                Sha256 = manifest.Sha256,
             };
             _applied = [.. _applied.Where(b => b.Version != info.Version).TakeLast(9), info];
             Persist();

@@ -8,13 +8,14 @@ namespace EdgeSelector.Storage.Impressions;
 /// a background committer makes them durable every <see cref="ImpressionLogOptions.CommitInterval"/> (or sooner
 /// when <see cref="ImpressionLogOptions.CommitBytes"/> are pending). See docs/storage.md for the guarantee.
 /// </summary>
-public sealed class ImpressionLog : IDisposable
+public sealed partial class ImpressionLog : IDisposable
 {
     private readonly IDevice _device;
     private readonly FasterLog _log;
     private readonly long _commitBytes;
     private readonly long _retainBytes;
     private readonly long _segmentBytes;
+    private readonly long _pageBytes;
     private readonly TimeSpan _commitInterval;
     // No max count: two appenders can both pass the wake-up guard around a committer timeout, and a second Release
     // on a full semaphore would throw on the request path. An extra count only costs the committer one spare loop.
@@ -43,6 +44,7 @@ public sealed class ImpressionLog : IDisposable
         _commitBytes = options.CommitBytes;
         _retainBytes = options.RetainBytes;
         _segmentBytes = segmentBytes;
+        _pageBytes = pageBytes;
         _commitInterval = options.CommitInterval;
         MaxRecordBytes = (int)Math.Min(int.MaxValue, pageBytes - 64);
 

@@ -1,0 +1,212 @@
+using NATS.Client.Core;
+using NATS.Client.JetStream;
+using NATS.Client.JetStream.Models;
+using NATS.Client.KeyValueStore;
+using NATS.Client.ObjectStore;
+
+namespace EdgeSelector.Fleet;
+
+/// <summary>
+/// One NATS connection with its JetStream, KV and Object Store contexts. Values travel as raw bytes or through
+/// <see cref="FleetJsonContext"/> (the default serializer registry; no reflection, so native AOT is safe).
+/// </summary>
+public sealed class FleetConnection : IAsyncDisposable
+{
+    private FleetConnection(string url, NatsConnection nats)
+    {
+        Url = url;
+        Nats = nats;
+        JetStream = new NatsJSContext(nats);
+        KeyValue = new NatsKVContext(JetStream);
+        Objects = new NatsObjContext(JetStream);
+    }
+
+    /// <summary>The server list this connection uses (comma-separated <c>nats://host:port</c>).</summary>
+    public string Url { get; }
+
+    /// <summary>The underlying connection (reconnects by itself after the first connect).</summary>
+    public NatsConnection Nats { get; }
+
+    /// <summary>JetStream.</summary>
+    public INatsJSContext JetStream { get; }
+
+    /// <summary>Key/value buckets.</summary>
+    public INatsKVContext KeyValue { get; }
+
+    /// <summary>Object store buckets.</summary>
+    public INatsObjContext Objects { get; }
+
+    /// <summary>
+    /// Creates a connection without waiting for it: the first operation connects, and after a failed first connect the
+    /// client keeps retrying in the background (what a node wants: it serves whether or not NATS is there).
+    /// </summary>
+    public static FleetConnection Create(string url, string name, TimeSpan requestTimeout)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(url);
+        var opts = NatsOpts.Default with
+        {
+            Url = url,
+            Name = name,
+            RetryOnInitialConnect = true,
+            ConnectTimeout = TimeSpan.FromSeconds(5),
+            RequestTimeout = requestTimeout,
+            CommandTimeout = requestTimeout,
+            MaxReconnectRetry = -1,
+            ReconnectWaitMin = TimeSpan.FromMilliseconds(250),
+            ReconnectWaitMax = TimeSpan.FromSeconds(2),
+        };
+        return new FleetConnection(url, new NatsConnection(opts));
+    }
+
+    /// <summary>
+    /// Connects now (tools: <c>edgesel … --nats URL</c>); a <see cref="FleetException"/> naming the URL when no server of
+    /// the list answers within <paramref name="timeout"/>.
+    /// </summary>
+    public static async Task<FleetConnection> ConnectAsync(string url, string name, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(url);
+        var opts = NatsOpts.Default with
+        {
+            Url = url,
+            Name = name,
+            ConnectTimeout = timeout,
+            RequestTimeout = TimeSpan.FromSeconds(30),
+            CommandTimeout = TimeSpan.FromSeconds(30),
+            MaxReconnectRetry = 30,
+            ReconnectWaitMin = TimeSpan.FromMilliseconds(250),
+            ReconnectWaitMax = TimeSpan.FromSeconds(2),
+        };
+        var nats = new NatsConnection(opts);
+        try
+        {
+            await nats.ConnectAsync().AsTask().WaitAsync(timeout + TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is NatsException or TimeoutException or System.Net.Sockets.SocketException)
+        {
+            await nats.DisposeAsync().ConfigureAwait(false);
+            throw new FleetException($"cannot reach NATS at {url}: {e.Message}", e);
+        }
+
+        return new FleetConnection(url, nats);
+    }
+
+    /// <summary>
+    /// Creates (or updates) every stream and bucket of the fleet (docs/fleet.md). Idempotent: run it once per
+    /// cluster, or again to change retention.
+    /// </summary>
+    public async Task InitTopologyAsync(FleetTopology topology, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(topology);
+        var replicas = topology.Replicas;
+        foreach (var kind in new[] { EventKind.Impressions, EventKind.Rewards })
+        {
+            await JetStream.CreateOrUpdateStreamAsync(new StreamConfig(FleetNames.StreamOf(kind), [FleetNames.EventSubjects(kind)])
+            {
+                Storage = StreamConfigStorage.File,
+                Retention = StreamConfigRetention.Limits,
+                NumReplicas = replicas,
+                MaxAge = topology.EventMaxAge,
+                MaxBytes = topology.EventMaxBytes,
+                DuplicateWindow = topology.DuplicateWindow,
+                Discard = StreamConfigDiscard.Old,
+            }, cancellationToken).ConfigureAwait(false);
+        }
+
+        await JetStream.CreateOrUpdateStreamAsync(new StreamConfig(FleetNames.ProfileStream, [FleetNames.ProfileSubject])
+        {
+            Storage = StreamConfigStorage.File,
+            Retention = StreamConfigRetention.Limits,
+            NumReplicas = replicas,
+            DuplicateWindow = topology.DuplicateWindow,
+            // Profiles are state, not events: nothing expires; a full re-import purges what it supersedes.
+            Discard = StreamConfigDiscard.New,
+        }, cancellationToken).ConfigureAwait(false);
+
+        await KeyValue.CreateOrUpdateStoreAsync(new NatsKVConfig(FleetNames.PointerBucket)
+        {
+            History = 32, // rollback candidates: the pointers flipped before
+            NumberOfReplicas = replicas,
+            Storage = NatsKVStorageType.File,
+        }, cancellationToken).ConfigureAwait(false);
+        await KeyValue.CreateOrUpdateStoreAsync(new NatsKVConfig(FleetNames.NodeBucket)
+        {
+            History = 1,
+            NumberOfReplicas = replicas,
+            Storage = NatsKVStorageType.File,
+            MaxAge = FleetNames.NodeStatusMaxAge,
+        }, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await Objects.GetObjectStoreAsync(FleetNames.BundleBucket, cancellationToken).ConfigureAwait(false);
+        }
+        catch (NatsJSApiException e) when (e.Error.Code == 404)
+        {
+            await Objects.CreateObjectStoreAsync(new NatsObjConfig(FleetNames.BundleBucket)
+            {
+                NumberOfReplicas = replicas,
+                Storage = NatsObjStorageType.File,
+            }, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>A stream of the fleet; a <see cref="FleetException"/> that says to run <c>edgesel fleet init</c> when it is missing.</summary>
+    public async Task<INatsJSStream> GetStreamAsync(string name, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            return await JetStream.GetStreamAsync(name, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (NatsJSApiException e) when (e.Error.Code == 404)
+        {
+            throw Missing("stream", name, e);
+        }
+    }
+
+    /// <summary>A KV bucket of the fleet; a <see cref="FleetException"/> when it is missing.</summary>
+    public async Task<INatsKVStore> GetBucketAsync(string bucket, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            return await KeyValue.GetStoreAsync(bucket, cancellationToken).ConfigureAwait(false);
+        }
+        catch (NatsJSApiException e) when (e.Error.Code == 404)
+        {
+            throw Missing("KV bucket", bucket, e);
+        }
+    }
+
+    /// <summary>The bundle object store; a <see cref="FleetException"/> when it is missing.</summary>
+    public async Task<INatsObjStore> GetBundleStoreAsync(CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            return await Objects.GetObjectStoreAsync(FleetNames.BundleBucket, cancellationToken).ConfigureAwait(false);
+        }
+        catch (NatsJSApiException e) when (e.Error.Code == 404)
+        {
+            throw Missing("object store", FleetNames.BundleBucket, e);
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask DisposeAsync() => Nats.DisposeAsync();
+
+    private FleetException Missing(string what, string name, Exception inner) =>
+        new($"{what} {name} does not exist in NATS at {Url}: create the fleet's streams and buckets with 'edgesel fleet init --nats {Url}'", inner);
+}
+
+/// <summary>Replication and retention of the fleet's streams (<c>edgesel fleet init</c>).</summary>
+public sealed record FleetTopology
+{
+    /// <summary>Copies of every stream and bucket (1, 3 or 5; 3 tolerates the loss of one NATS server).</summary>
+    public int Replicas { get; init; } = 3;
+
+    /// <summary>How long impressions and rewards stay in their streams (the trainer must consume them within it).</summary>
+    public TimeSpan EventMaxAge { get; init; } = TimeSpan.FromDays(7);
+
+    /// <summary>Size cap of each event stream in bytes (-1 = none; the oldest messages go first).</summary>
+    public long EventMaxBytes { get; init; } = -1;
+
+    /// <summary>How long JetStream remembers message ids to drop a re-sent batch.</summary>
+    public TimeSpan DuplicateWindow { get; init; } = TimeSpan.FromMinutes(10);
+}

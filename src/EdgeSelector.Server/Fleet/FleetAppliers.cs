@@ -1,0 +1,69 @@
+using System.Text.Json;
+using EdgeSelector.Core.Features;
+using EdgeSelector.Fleet;
+using EdgeSelector.Fleet.Bundles;
+using EdgeSelector.Server.Admin;
+using EdgeSelector.Server.Serving;
+using EdgeSelector.Storage.Profiles;
+
+namespace EdgeSelector.Server.Fleet;
+
+/// <summary>What the fleet's followers do with what they receive: the same code paths as the admin API.</summary>
+internal static class FleetAppliers
+{
+    /// <summary>
+    /// Applies a downloaded bundle through <see cref="BundleService"/> (signature, every model, generation swap). The
+    /// pointer is the fleet's truth, so an older version is applied too (a rollback is a re-point).
+    /// </summary>
+    public static BundleApplyResult ApplyBundle(BundleService bundles, BundlePointer pointer, byte[] bytes)
+    {
+        var outcome = bundles.Apply(bytes, force: true);
+        if (outcome.Ok)
+        {
+            return new BundleApplyResult(true, "applied", outcome.Message);
+        }
+
+        var reason = outcome.Status switch
+        {
+            403 => "signature",
+            409 => "version",
+            422 => "model",
+            _ => "refused",
+        };
+        return new BundleApplyResult(false, reason, $"object {pointer.Object}: {outcome.Message}");
+    }
+
+    /// <summary>Parses a profile batch (the body of PUT /v1/profiles) and upserts it; the error names the first bad profile.</summary>
+    public static string? ApplyProfiles(ProfileStore store, ReadOnlySpan<byte> json, out int count)
+    {
+        count = 0;
+        ProfileBatch? batch;
+        try
+        {
+            batch = JsonSerializer.Deserialize(json, AdminJsonContext.Default.ProfileBatch);
+        }
+        catch (JsonException e)
+        {
+            return $"not a profile batch: {e.Message}";
+        }
+
+        if (batch is null)
+        {
+            return "not a profile batch: null";
+        }
+
+        var ids = new ulong[batch.Profiles.Count];
+        var profiles = new MemberProfile[batch.Profiles.Count];
+        for (var i = 0; i < ids.Length; i++)
+        {
+            if (!AdminConversions.TryProfile(batch.Profiles[i], out ids[i], out profiles[i], out var error))
+            {
+                return $"profile {i}: {error}";
+            }
+        }
+
+        store.UpsertMany(ids, profiles);
+        count = ids.Length;
+        return null;
+    }
+}

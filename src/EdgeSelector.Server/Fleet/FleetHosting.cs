@@ -1,0 +1,46 @@
+using EdgeSelector.Server.Serving;
+
+namespace EdgeSelector.Server.Fleet;
+
+/// <summary>Composition of the fleet into the host: nothing at all unless <c>EdgeSelector:Nats:Url</c> is set.</summary>
+internal static class FleetHosting
+{
+    /// <summary>Registers the <see cref="FleetNode"/> hosted service when the node is configured for a fleet.</summary>
+    public static void Add(WebApplicationBuilder builder, ServerState state)
+    {
+        var options = new NatsOptions();
+        builder.Configuration.GetSection(NatsOptions.Section).Bind(options);
+        if (!options.Validate().Enabled)
+        {
+            return;
+        }
+
+        builder.Logging.AddFilter("EdgeSelector.Fleet", LogLevel.Information);
+        var parts = new FleetNodeParts(
+            state.Options.NodeId,
+            state.DataDir,
+            $"http://{state.Options.BindAddress}:{state.Options.AdminPort}",
+            state.Bundles,
+            state.Models,
+            state.Profiles,
+            state.Impressions,
+            state.Rewards,
+            () => state.IsReady);
+        builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton(parts);
+        builder.Services.AddSingleton<FleetNode>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<FleetNode>());
+    }
+}
+
+/// <summary>The fleet's part of GET /metrics.</summary>
+internal static class FleetMetrics
+{
+    /// <summary>The node's metrics text followed by the fleet's.</summary>
+    public static string Append(string nodeMetrics, FleetNode fleet)
+    {
+        var sb = new System.Text.StringBuilder(nodeMetrics, nodeMetrics.Length + 4096);
+        fleet.RenderMetrics(sb);
+        return sb.ToString();
+    }
+}

@@ -1,0 +1,327 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using EdgeSelector.Fleet;
+using EdgeSelector.Fleet.Bundles;
+using EdgeSelector.Fleet.Events;
+using EdgeSelector.Fleet.Profiles;
+using EdgeSelector.Fleet.Status;
+using EdgeSelector.Server.Serving;
+using EdgeSelector.Storage.Impressions;
+using EdgeSelector.Storage.Models;
+using EdgeSelector.Storage.Profiles;
+
+namespace EdgeSelector.Server.Fleet;
+
+/// <summary>What a fleet node needs from the rest of the server (explicit, so the fleet does not reach into the host).</summary>
+internal sealed record FleetNodeParts(
+    int NodeId,
+    string DataDir,
+    string AdminAddress,
+    BundleService Bundles,
+    ModelStore Models,
+    ProfileStore Profiles,
+    ImpressionLog? Impressions,
+    ImpressionLog Rewards,
+    Func<bool> HasBundle);
+
+/// <summary>
+/// The node's membership of the fleet (docs/fleet.md): one hosted service running the bundle follower, the profile
+/// follower, one event shipper per log and the heartbeat, each on its own task, none on the serving path. NATS being
+/// away never stops serving: the followers retry, the shippers keep the backlog in the local logs.
+/// </summary>
+internal sealed class FleetNode : BackgroundService
+{
+    private readonly NatsOptions _options;
+    private readonly FleetNodeParts _parts;
+    private readonly ILogger _logger;
+    private readonly FleetConnection _connection;
+    private readonly BundleFollower _bundles;
+    private readonly ProfileFollower _profiles;
+    private readonly List<EventShipper> _shippers = [];
+    private readonly StatusChannel _status;
+    private readonly string _instance;
+    private readonly long _startedAtMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+    private readonly long _startedTimestamp = Stopwatch.GetTimestamp();
+    private volatile bool _timedOut;
+
+    public FleetNode(NatsOptions options, FleetNodeParts parts, ILoggerFactory loggers)
+    {
+        _options = options;
+        _parts = parts;
+        _logger = loggers.CreateLogger("EdgeSelector.Fleet");
+        _instance = string.Create(CultureInfo.InvariantCulture, $"{Environment.MachineName}-{Environment.ProcessId}-{RandomNumberGenerator.GetHexString(4, lowercase: true)}");
+        _connection = FleetConnection.Create(options.Url, $"edgeselector-node-{parts.NodeId}", TimeSpan.FromSeconds(10));
+        _bundles = new BundleFollower(_connection, (pointer, bytes) => FleetAppliers.ApplyBundle(parts.Bundles, pointer, bytes), () => parts.Models.Version, _logger);
+        var fleetDir = Path.Combine(parts.DataDir, "fleet");
+        Directory.CreateDirectory(fleetDir);
+        _profiles = new ProfileFollower(
+            _connection,
+            Path.Combine(fleetDir, "profiles.position"),
+            (ReadOnlySpan<byte> json, out int count) => FleetAppliers.ApplyProfiles(parts.Profiles, json, out count),
+            parts.Profiles.Checkpoint,
+            TimeSpan.FromSeconds(options.ProfilePersistSeconds),
+            _logger);
+        var logId = LogId(fleetDir, parts.NodeId);
+        var shipping = new EventShipperOptions
+        {
+            BatchBytes = options.ShipBatchKB * 1024,
+            Linger = TimeSpan.FromMilliseconds(options.ShipLingerMs),
+        };
+        if (parts.Impressions is { } impressions)
+        {
+            _shippers.Add(new EventShipper(_connection, impressions, EventKind.Impressions, parts.NodeId, logId, shipping, _logger));
+        }
+
+        _shippers.Add(new EventShipper(_connection, parts.Rewards, EventKind.Rewards, parts.NodeId, logId, shipping, _logger));
+        _status = new StatusChannel(_connection);
+    }
+
+    /// <summary>
+    /// Whether the node may report ready as far as the fleet is concerned; <paramref name="why"/> says what it waits for.
+    /// </summary>
+    public bool IsCaughtUp(out string why)
+    {
+        why = string.Empty;
+        if (!_options.CatchUpBeforeReady)
+        {
+            return true;
+        }
+
+        if (_bundles.CaughtUp && _profiles.CaughtUp)
+        {
+            return true;
+        }
+
+        if (_options.CatchUpTimeoutSeconds > 0 && _parts.HasBundle()
+            && Stopwatch.GetElapsedTime(_startedTimestamp).TotalSeconds >= _options.CatchUpTimeoutSeconds)
+        {
+            if (!_timedOut)
+            {
+                _timedOut = true;
+                _logger.LogWarning("fleet: not caught up after {Seconds} s ({Why}); serving the local checkpoint (bundle {Version})", _options.CatchUpTimeoutSeconds, Waiting(), _parts.Models.Version);
+            }
+
+            return true;
+        }
+
+        why = Waiting();
+        return false;
+    }
+
+    /// <summary>Appends the fleet's metrics (Prometheus text) to the node's.</summary>
+    public void RenderMetrics(StringBuilder sb)
+    {
+        var ci = CultureInfo.InvariantCulture;
+        Header(sb, "edgeselector_fleet_caught_up", "gauge", "1 once the node has handled the current bundle pointer and replayed the profile stream.");
+        sb.Append(ci, $"edgeselector_fleet_caught_up {(_bundles.CaughtUp && _profiles.CaughtUp ? 1 : 0)}\n");
+        Header(sb, "edgeselector_fleet_connected", "gauge", "1 while the NATS connection is open.");
+        sb.Append(ci, $"edgeselector_fleet_connected {(_connection.Nats.ConnectionState == NATS.Client.Core.NatsConnectionState.Open ? 1 : 0)}\n");
+        Header(sb, "edgeselector_fleet_bundle_pointer_version", "gauge", "Version the fleet's bundle pointer names (compare with edgeselector_model_bundle_version).");
+        sb.Append(ci, $"edgeselector_fleet_bundle_pointer_version {_bundles.PointerVersion}\n");
+        Header(sb, "edgeselector_fleet_bundles_refused_total", "counter", "Bundles from the pointer this node refused, by reason (it keeps serving its version).");
+        foreach (var reason in new[] { "digest", "signature", "model", "version", "refused" })
+        {
+            sb.Append(ci, $"edgeselector_fleet_bundles_refused_total{{reason=\"{reason}\"}} {_bundles.Refusals.GetValueOrDefault(reason)}\n");
+        }
+
+        Header(sb, "edgeselector_fleet_profile_position", "gauge", "Last profile-stream sequence applied to the profile store.");
+        sb.Append(ci, $"edgeselector_fleet_profile_position {_profiles.Position}\n");
+        Header(sb, "edgeselector_fleet_profile_batches_total", "counter", "Profile batches from the stream, applied or refused (did not parse).");
+        sb.Append(ci, $"edgeselector_fleet_profile_batches_total{{result=\"applied\"}} {_profiles.AppliedBatches}\n");
+        sb.Append(ci, $"edgeselector_fleet_profile_batches_total{{result=\"refused\"}} {_profiles.RejectedBatches}\n");
+        Header(sb, "edgeselector_fleet_shipping_lag_bytes", "gauge", "Committed log bytes not yet acknowledged by JetStream.");
+        foreach (var s in _shippers)
+        {
+            sb.Append(ci, $"edgeselector_fleet_shipping_lag_bytes{{log=\"{Name(s.Kind)}\"}} {s.LagBytes}\n");
+        }
+
+        Header(sb, "edgeselector_fleet_shipped_entries_total", "counter", "Log entries acknowledged by JetStream.");
+        foreach (var s in _shippers)
+        {
+            sb.Append(ci, $"edgeselector_fleet_shipped_entries_total{{log=\"{Name(s.Kind)}\"}} {s.Entries}\n");
+        }
+
+        Header(sb, "edgeselector_fleet_shipped_messages_total", "counter", "Packed messages acknowledged by JetStream.");
+        foreach (var s in _shippers)
+        {
+            sb.Append(ci, $"edgeselector_fleet_shipped_messages_total{{log=\"{Name(s.Kind)}\"}} {s.Messages}\n");
+        }
+
+        Header(sb, "edgeselector_fleet_shipped_bytes_total", "counter", "Packed payload bytes acknowledged by JetStream.");
+        foreach (var s in _shippers)
+        {
+            sb.Append(ci, $"edgeselector_fleet_shipped_bytes_total{{log=\"{Name(s.Kind)}\"}} {s.Bytes}\n");
+        }
+
+        Header(sb, "edgeselector_fleet_ship_failures_total", "counter", "Publish attempts that failed and were retried.");
+        foreach (var s in _shippers)
+        {
+            sb.Append(ci, $"edgeselector_fleet_ship_failures_total{{log=\"{Name(s.Kind)}\"}} {s.Failures}\n");
+        }
+
+        Header(sb, "edgeselector_fleet_unshipped_rotated_bytes_total", "counter", "Committed bytes rotated away (LogRetentionMB) before they were shipped: lost to the trainer.");
+        foreach (var s in _shippers)
+        {
+            sb.Append(ci, $"edgeselector_fleet_unshipped_rotated_bytes_total{{log=\"{Name(s.Kind)}\"}} {s.RotatedAwayBytes}\n");
+        }
+    }
+
+    public override void Dispose()
+    {
+        foreach (var s in _shippers)
+        {
+            s.Dispose();
+        }
+
+        base.Dispose();
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        _logger.LogInformation("fleet: node {NodeId} ({Instance}) joining the fleet at {Url}", _parts.NodeId, _instance, _options.Url);
+        var tasks = new List<Task>
+        {
+            Guard("bundle follower", () => _bundles.RunAsync(stoppingToken), stoppingToken),
+            Guard("profile follower", () => _profiles.RunAsync(stoppingToken), stoppingToken),
+            Guard("heartbeat", () => HeartbeatAsync(stoppingToken), stoppingToken),
+        };
+        tasks.AddRange(_shippers.Select(s => Guard($"{Name(s.Kind)} shipper", () => s.RunAsync(stoppingToken), stoppingToken)));
+        try
+        {
+            await Task.WhenAll(tasks).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Shutdown.
+        }
+
+        await _connection.DisposeAsync().ConfigureAwait(false);
+    }
+
+    // A loop that fails unexpectedly (a FASTER scan racing a rotation, a bug) is logged and restarted: a fault in the
+    // fleet's background work must never stop the host (BackgroundService's default) or the serving with it.
+    private Task Guard(string what, Func<Task> loop, CancellationToken stoppingToken) => Task.Run(async () =>
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await loop().ConfigureAwait(false);
+                return;
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+#pragma warning disable CA1031 // Logged and restarted: see above.
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                _logger.LogError(e, "fleet: the {What} failed; restarting it in 1 s", what);
+                try
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        }
+    }, stoppingToken);
+
+    private async Task HeartbeatAsync(CancellationToken stoppingToken)
+    {
+        var interval = TimeSpan.FromSeconds(_options.HeartbeatSeconds);
+        var checkedDuplicates = false;
+        string? lastError = null;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                if (!checkedDuplicates)
+                {
+                    var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+                    foreach (var other in await _status.ListAsync(stoppingToken).ConfigureAwait(false))
+                    {
+                        if (other.NodeId == _parts.NodeId && other.Instance != _instance && now - other.HeartbeatAtMs < 3 * interval.TotalMilliseconds)
+                        {
+                            _logger.LogError("fleet: another live node uses NodeId {NodeId} ({Other}); event ids may collide: give every node its own EdgeSelector:NodeId", _parts.NodeId, other.Instance);
+                        }
+                    }
+
+                    checkedDuplicates = true;
+                }
+
+                await _status.PutAsync(Snapshot(), stoppingToken).ConfigureAwait(false);
+                lastError = null;
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception e) when (e is NATS.Client.Core.NatsException or FleetException or TimeoutException or OperationCanceledException)
+            {
+                if (lastError != e.Message)
+                {
+                    _logger.LogWarning("fleet: heartbeat failed ({Error}); retrying", e.Message);
+                }
+
+                lastError = e.Message;
+            }
+
+            try
+            {
+                await Task.Delay(interval, stoppingToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+    }
+
+    private NodeStatus Snapshot() => new()
+    {
+        NodeId = _parts.NodeId,
+        Instance = _instance,
+        Admin = _parts.AdminAddress,
+        StartedAtMs = _startedAtMs,
+        HeartbeatAtMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
+        HeartbeatIntervalMs = (long)(_options.HeartbeatSeconds * 1000),
+        Ready = _parts.HasBundle() && IsCaughtUp(out _),
+        AppliedVersion = _parts.Models.Version,
+        PointerVersion = _bundles.PointerVersion,
+        BundleError = _bundles.LastError,
+        ProfilePosition = _profiles.Position,
+        ImpressionLagBytes = _shippers.FirstOrDefault(s => s.Kind == EventKind.Impressions)?.LagBytes ?? 0,
+        RewardLagBytes = _shippers.FirstOrDefault(s => s.Kind == EventKind.Rewards)?.LagBytes ?? 0,
+        ShippingError = _shippers.Select(s => s.LastError).FirstOrDefault(e => e is not null),
+    };
+
+    private string Waiting() =>
+        !_bundles.CaughtUp
+            ? $"catching up: bundle pointer not handled yet ({_bundles.LastError ?? "waiting for NATS"})"
+            : $"catching up: profiles at sequence {_profiles.Position} ({_profiles.LastError ?? "replaying"})";
+
+    private static string Name(EventKind kind) => kind == EventKind.Impressions ? "impressions" : "rewards";
+
+    // Names this data directory's logs in message ids, so a node rebuilt on an empty disk (addresses start again) is
+    // never taken for a retry of its former self by JetStream's de-duplication.
+    private static string LogId(string fleetDir, int nodeId)
+    {
+        var path = Path.Combine(fleetDir, "log-id");
+        if (!File.Exists(path))
+        {
+            File.WriteAllText(path + ".tmp", string.Create(CultureInfo.InvariantCulture, $"{nodeId}-{RandomNumberGenerator.GetHexString(8, lowercase: true)}"));
+            File.Move(path + ".tmp", path, overwrite: true);
+        }
+
+        return File.ReadAllText(path).Trim();
+    }
+
+    private static void Header(StringBuilder sb, string name, string type, string help) =>
+        sb.Append("# HELP ").Append(name).Append(' ').Append(help).Append("\n# TYPE ").Append(name).Append(' ').Append(type).Append('\n');
+}
