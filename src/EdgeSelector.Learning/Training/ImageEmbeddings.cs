@@ -16,14 +16,17 @@ public sealed class ImageEmbeddings
     /// <summary>Length of every vector (0 when there are none).</summary>
     public int Dimension { get; set; }
 
-    /// <summary>Vectors by image id.</summary>
-    public Dictionary<uint, float[]> Vectors { get; set; } = [];
+    /// <summary>Vectors by <see cref="Key"/> (title id, image id): image ids are unique only within a title.</summary>
+    public Dictionary<ulong, float[]> Vectors { get; set; } = [];
+
+    /// <summary>The key of an image: title id in the high 32 bits, image id in the low.</summary>
+    public static ulong Key(uint titleId, uint imageId) => ((ulong)titleId << 32) | imageId;
 
     /// <summary>The image's vector, or empty when it has none.</summary>
-    public ReadOnlySpan<float> Of(uint imageId) => Vectors.TryGetValue(imageId, out var v) ? v : default;
+    public ReadOnlySpan<float> Of(uint titleId, uint imageId) => Vectors.TryGetValue(Key(titleId, imageId), out var v) ? v : default;
 
     /// <summary>Adds or replaces a vector; throws <see cref="ArgumentException"/> when its length or a value is wrong.</summary>
-    public void Set(uint imageId, float[] vector)
+    public void Set(uint titleId, uint imageId, float[] vector)
     {
         if (vector.Length is 0 or > MaxDimension || (Dimension != 0 && vector.Length != Dimension))
         {
@@ -36,7 +39,7 @@ public sealed class ImageEmbeddings
         }
 
         Dimension = vector.Length;
-        Vectors[imageId] = vector;
+        Vectors[Key(titleId, imageId)] = vector;
     }
 
     /// <summary>Serialises to JSON (source-generated).</summary>
@@ -49,9 +52,9 @@ public sealed class ImageEmbeddings
         var checkedCopy = new ImageEmbeddings();
         try
         {
-            foreach (var (id, v) in read.Vectors)
+            foreach (var (key, v) in read.Vectors)
             {
-                checkedCopy.Set(id, v);
+                checkedCopy.Set((uint)(key >> 32), (uint)key, v);
             }
         }
         catch (ArgumentException e)

@@ -137,7 +137,7 @@ public sealed partial class LoopWorld
             for (var i = 0; i < images.Count; i++)
             {
                 var row = map[extended[i] < 0 ? GenresInPlay : extended[i]];
-                embeddings.Set(images[i].Id, [.. row.Select(v => (float)(v + (o.EmbeddingNoise * Gaussian(rng))))]);
+                embeddings.Set(title.Id, images[i].Id, [.. row.Select(v => (float)(v + (o.EmbeddingNoise * Gaussian(rng))))]);
             }
         }
 

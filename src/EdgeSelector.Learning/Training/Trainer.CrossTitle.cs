@@ -32,7 +32,7 @@ public static partial class Trainer
                 }
 
                 images++;
-                var folded = fold.New(image);
+                var folded = fold.New(model.TitleId, image);
                 folded.AddTo(image.Weights, interacted);
                 image.Bias += (float)folded.Bias;
             }
@@ -114,7 +114,7 @@ public static partial class Trainer
                     }
                 }
 
-                var vector = embeddings.Of(image.Id);
+                var vector = embeddings.Of(titleId, image.Id);
                 if (vector.Length == embeddingDimension)
                 {
                     for (var k = 0; k < vector.Length; k++)
@@ -206,9 +206,9 @@ public static partial class Trainer
     /// <summary>The previous and the new cross-title component, and the embeddings: what an image's fold is made of.</summary>
     private sealed class Folds(CrossTitleModel previous, CrossTitleModel next, ImageEmbeddings embeddings)
     {
-        public FoldedImage New(ImageModel image) => FoldedImage.Of(next, image, embeddings);
+        public FoldedImage New(uint titleId, ImageModel image) => FoldedImage.Of(next, titleId, image, embeddings);
 
-        public FoldedImage Previous(ImageModel image) => FoldedImage.Of(previous, image, embeddings);
+        public FoldedImage Previous(uint titleId, ImageModel image) => FoldedImage.Of(previous, titleId, image, embeddings);
     }
 
     /// <summary>An image's share of the cross-title component: its bias and its genre and genre × interacted weights.</summary>
@@ -219,10 +219,10 @@ public static partial class Trainer
 
         public double Bias { get; private set; }
 
-        public static FoldedImage Of(CrossTitleModel cross, ImageModel image, ImageEmbeddings embeddings)
+        public static FoldedImage Of(CrossTitleModel cross, uint titleId, ImageModel image, ImageEmbeddings embeddings)
         {
             var f = new FoldedImage();
-            cross.Fold(image.Tags, embeddings.Of(image.Id), f._genre, f._interacted, out var bias);
+            cross.Fold(image.Tags, embeddings.Of(titleId, image.Id), f._genre, f._interacted, out var bias);
             f.Bias = bias;
             return f;
         }

@@ -152,7 +152,7 @@ public static partial class Trainer
         var newFolds = new FoldedImage[model.Images.Count];
         for (var i = 0; i < model.Images.Count; i++)
         {
-            newFolds[i] = fold.New(model.Images[i]);
+            newFolds[i] = fold.New(model.TitleId, model.Images[i]);
         }
 
         foreach (var e in list)
@@ -185,7 +185,7 @@ public static partial class Trainer
         for (var i = 0; i < model.Images.Count; i++)
         {
             var old = model.Images[i];
-            var oldFold = fold.Previous(old);
+            var oldFold = fold.Previous(model.TitleId, old);
 
             // Own part of the current model = its weights minus what the previous cross-title component folded in;
             // its variances aged by the time since the prior's data (capped at the cold-start prior's).
