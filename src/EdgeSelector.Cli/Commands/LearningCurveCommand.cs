@@ -16,7 +16,11 @@ internal sealed class LearningCurveCommand : ICommand
     public string Summary => "measure the take fraction the learning loop reaches on the simulated world (docs/learning.md)";
 
     public string Usage => """
-        usage: edgesel learning-curve [--max N] [--retrain-every N] [--seed N]
+        usage: edgesel learning-curve [--scenario stationary|drift|pages|embeddings|interaction] [--max N] [--retrain-every N] [--seed N]
+          --scenario       stationary (default): the learning curve of docs/learning.md section 7; the others print
+                           the Markdown tables of section 8 (drift: forgetting half-lives in changing worlds, ~36 runs,
+                           several minutes; pages: the page policy; embeddings: new untagged images; interaction:
+                           schema 1 against schema 2 by segment); --max, --retrain-every and --seed apply to stationary
           --max            impressions of the longest run (default 1000000; checkpoints at 10k, 100k and 1M up to it)
           --retrain-every  impressions between retrains (default 10000)
           --seed           seed of the traffic (the world has seed 7); default 11
@@ -24,12 +28,24 @@ internal sealed class LearningCurveCommand : ICommand
         members saw while serving, random and best possible; about a minute at the default size
         """;
 
-    public IReadOnlySet<string> ValueOptions { get; } = new HashSet<string> { "max", "retrain-every", "seed" };
+    public IReadOnlySet<string> ValueOptions { get; } = new HashSet<string> { "max", "retrain-every", "seed", "scenario" };
 
     public IReadOnlySet<string> Flags { get; } = new HashSet<string>();
 
     public int Run(CommandArgs args, TextWriter stdout, TextWriter stderr)
     {
+        // Section 8's tables (#16): drift, pages, embeddings, interaction.
+        if (args.Get("scenario") is { } scenario && scenario != "stationary")
+        {
+            if (!LearningTables.Scenarios.Contains(scenario))
+            {
+                throw new UsageException($"--scenario must be stationary, {string.Join(", ", LearningTables.Scenarios)} (got '{scenario}').");
+            }
+
+            LearningTables.Write(scenario, stdout, line => stderr.WriteLine(line));
+            return Program.ExitOk;
+        }
+
         var max = Parse(args.Get("max") ?? "1000000", "max");
         var every = Parse(args.Get("retrain-every") ?? "10000", "retrain-every");
         var seed = (int)Parse(args.Get("seed") ?? "11", "seed");
