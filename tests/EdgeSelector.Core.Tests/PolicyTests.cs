@@ -126,7 +126,7 @@ public class PolicyTests
             counts[best]++;
         }
 
-        var scratch = new float[Thompson.QuadratureNodes];
+        var scratch = new float[Thompson.ScratchLength];
         for (var i = 0; i < means.Length; i++)
         {
             var p = Thompson.Probability(means, stds, i, scratch);

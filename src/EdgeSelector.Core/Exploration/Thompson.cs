@@ -1,116 +1,69 @@
+using System.Numerics;
 using System.Runtime.Intrinsics;
+using EdgeSelector.Core.Models;
 using EdgeSelector.Core.Numerics;
 
 namespace EdgeSelector.Core.Exploration;
 
 /// <summary>
 /// Thompson sampling with a Gaussian posterior per image: draw s_i ~ N(μ_i, σ_i²) for every image and take the
-/// best. The probability of the chosen image has no closed form; <see cref="Probability"/> computes
-///   P(c) = ∫ φ(u) Π_{j≠c} Φ((μ_c − μ_j + σ_c·u) / σ_j) du
-/// by composite Simpson's rule on <see cref="QuadratureIntervals"/> intervals over [u_lo, 6.5], where u_lo is the
-/// point below which some factor is under Φ(−8.5) ≈ 1e-17 (the integrand is zero there) and φ(6.5) ≈ 2e-10 bounds
-/// the tail. Starting the grid where the integrand starts puts every node where the mass is, which is what keeps small
-/// propensities accurate (docs/model-format.md, "Thompson propensity"; PolicyTests compare against 2,000,000-draw
-/// Monte Carlo, small probabilities included).
+/// best. The probability of the chosen image c has no closed form; <see cref="Probability"/> computes
+///   P(c) = ∫ φ(u) G(u) du,  G(u) = Π_{j≠c} Φ(a_j + b_j·u),  a_j = (μ_c − μ_j)/σ_j,  b_j = σ_c/σ_j
+/// to within <see cref="ErrorBound"/> absolute: images that cannot matter are dropped by a closed-form bound, the
+/// range is cut where the integrand vanishes, and adaptive Gauss–Kronrod (7/15 points) panels integrate the rest
+/// (docs/model-format.md, "Thompson propensity", gives the bound term by term). PolicyTests compare it with
+/// 2,000,000-draw Monte Carlo (small probabilities included), with a dense reference quadrature on thousands of
+/// random posteriors, and the vector path with <see cref="ProbabilityScalar"/>.
 /// </summary>
-public static class Thompson
+public static partial class Thompson
 {
-    /// <summary>Number of Simpson intervals (even); the rule evaluates one more node than this.</summary>
-    public const int QuadratureIntervals = 256;
-
-    /// <summary>Scratch floats <see cref="Probability"/> needs.</summary>
-    public const int QuadratureNodes = QuadratureIntervals + 16;
-
-    // φ(6.5) ≈ 2.4e-10: the integrand's mass above is below the quadrature's own error.
-    private const float UpperLimit = 6.5f;
-
-    // Φ(5.5) > 1 − 2e-8: a factor above this on every node is 1 to float precision, and is skipped.
-    private const float FactorIsOne = 5.5f;
+    /// <summary>Scratch floats <see cref="Probability"/> and <see cref="ProbabilityScalar"/> need.</summary>
+    public const int ScratchLength = (2 * ModelFormat.MaxImages) + (4 * MaxPanels);
 
     /// <summary>Standard deviations are floored here so every factor of the integrand is a proper CDF.</summary>
     public const float MinStdDev = 1e-4f;
 
-    // Simpson weights 1, 4, 2, 4, …, 4, 1 over the QuadratureIntervals + 1 nodes, zero-padded to whole vectors, and
-    // the node indices as floats.
-    private static readonly float[] Weights = BuildWeights();
-    private static readonly float[] Indices = BuildIndices();
+    /// <summary>
+    /// Bound on |computed − exact| of <see cref="Probability"/>: dropped images ≤ 1e-6, range cut ≤ 2e-7, quadrature
+    /// estimate ≤ 1e-4, Φ's approximation ≤ 1e-5 (docs/model-format.md, "Thompson propensity").
+    /// </summary>
+    public const double ErrorBound = 2e-4;
+
+    // 1 − Φ(5.2) = Φ(−5.2) ≈ 1.0e-7: the integrand's mass above u = 5.2 (it is at most φ), and below the point where
+    // one factor of G falls under Φ(−5.2) (there the integrand is at most Φ(−5.2)·φ). Small enough that a whole pmf
+    // still sums to 1 within 1e-5 (the simulator checks that).
+    private const float Tail = 5.2f;
+
+    // A factor at or above Φ(5.6) (1 − 1.1e-8) over the whole range is 1 to float precision: dropped.
+    private const float FactorIsOne = 5.6f;
+
+    // The sum over dropped images of P(X_j > X_c) stays under this (a per-K threshold, see DropZ). Far below the
+    // bound: a whole pmf must still sum to 1 within 1e-5 (the simulator in EdgeSelector.Learning checks that).
+    private const double DropBudget = 1e-6;
+
+    // Stop refining when the panels' summed |K15 − G7| is under this. |K15 − G7| estimates the 7-point rule's error;
+    // the 15-point result that is returned is far more accurate than that on any panel where the estimate is small.
+    private const double QuadratureTolerance = 1e-4;
+
+    /// <summary>Most panels the adaptive rule uses; the steepest posteriors in the tests need 9.</summary>
+    public const int MaxPanels = 32;
+
+    // DropZ[K]: image j is dropped when (μ_c − μ_j)/√(σ_j² + σ_c²) > DropZ[K], i.e. P(X_j > X_c) < DropBudget/(K−1).
+    private static readonly float[] DropZ = BuildDropZ();
 
     /// <summary>
-    /// Draws the Thompson choice from the counter-based stream <paramref name="key"/>: image i's standard normal is
-    /// Φ⁻¹ of the i-th uniform of the stream, so the same key always gives the same choice.
+    /// P(image <paramref name="chosen"/> has the largest draw), within <see cref="ErrorBound"/>; the panels run 16 or
+    /// 8 nodes per instruction where the hardware has AVX-512 or AVX2. <paramref name="scratch"/> needs
+    /// <see cref="ScratchLength"/> floats. Allocation-free.
     /// </summary>
-    public static int Sample(ReadOnlySpan<float> means, ReadOnlySpan<float> stdDevs, ulong key)
-    {
-        var best = 0;
-        var bestValue = double.NegativeInfinity;
-        for (var i = 0; i < means.Length; i++)
-        {
-            var u = Hash64.ToUnit(Hash64.Stream(key, (ulong)i));
-            var z = Normal.InverseCdf(Math.Max(u, 1e-300));
-            var v = means[i] + (stdDevs[i] * z);
-            if (v > bestValue)
-            {
-                best = i;
-                bestValue = v;
-            }
-        }
+    public static float Probability(ReadOnlySpan<float> means, ReadOnlySpan<float> stdDevs, int chosen, Span<float> scratch) =>
+        Integrate(means, stdDevs, chosen, scratch, vector: true);
 
-        return best;
-    }
+    /// <summary>The scalar reference of <see cref="Probability"/>: the same rule, each node in double precision.</summary>
+    public static float ProbabilityScalar(ReadOnlySpan<float> means, ReadOnlySpan<float> stdDevs, int chosen, Span<float> scratch) =>
+        Integrate(means, stdDevs, chosen, scratch, vector: false);
 
-    /// <summary>P(image <paramref name="chosen"/> has the largest draw); <paramref name="scratch"/> needs <see cref="QuadratureNodes"/> floats.</summary>
-    public static float Probability(ReadOnlySpan<float> means, ReadOnlySpan<float> stdDevs, int chosen, Span<float> scratch)
-    {
-        var muC = means[chosen];
-        var sigmaC = stdDevs[chosen];
-
-        // Below u_lo some factor Φ(a_j + b_j·u) is < Φ(−8.5): the integrand vanishes, so the grid starts there.
-        var lo = -UpperLimit;
-        for (var j = 0; j < means.Length; j++)
-        {
-            if (j != chosen)
-            {
-                var a = (muC - means[j]) / stdDevs[j];
-                var b = sigmaC / stdDevs[j];
-                lo = Math.Max(lo, (-8.5f - a) / b);
-            }
-        }
-
-        if (lo >= UpperLimit)
-        {
-            return 0f;
-        }
-
-        var h = (UpperLimit - lo) / QuadratureIntervals;
-        var product = scratch[..QuadratureNodes];
-        Density(product, lo, h);
-        for (var j = 0; j < means.Length; j++)
-        {
-            if (j == chosen)
-            {
-                continue;
-            }
-
-            var a = (muC - means[j]) / stdDevs[j];
-            var b = sigmaC / stdDevs[j];
-            if (a + (b * lo) > FactorIsOne)
-            {
-                continue; // Φ > 1 − 2e-8 on every node: the factor is 1 to float precision.
-            }
-
-            Multiply(product, a + (b * lo), b * h);
-        }
-
-        double sum = 0;
-        for (var n = 0; n <= QuadratureIntervals; n++)
-        {
-            sum += Weights[n] * (double)product[n];
-        }
-
-        return (float)Math.Clamp(sum * h / 3, 0, 1);
-    }
-
-    /// <summary>Writes every image's probability into <paramref name="pmf"/> (K quadratures: for debugging and evaluation, not per request).</summary>
+    /// <summary>Writes every image's probability into <paramref name="pmf"/> (K integrals: for debugging and evaluation, not per request).</summary>
     public static void Pmf(ReadOnlySpan<float> means, ReadOnlySpan<float> stdDevs, Span<float> scratch, Span<float> pmf)
     {
         for (var i = 0; i < means.Length; i++)
@@ -119,88 +72,211 @@ public static class Thompson
         }
     }
 
-    // product[n] = φ(lo + n·h) with the Simpson weight folded in later; padding nodes get φ of a node past the
-    // range, which their zero weight discards.
-    private static void Density(Span<float> product, float lo, float h)
+    private static float Integrate(ReadOnlySpan<float> means, ReadOnlySpan<float> stdDevs, int chosen, Span<float> scratch, bool vector)
     {
-        const float InvSqrt2Pi = 0.39894228f;
-        var n = 0;
-        if (Vector512.IsHardwareAccelerated)
+        var k = means.Length;
+        var muC = means[chosen];
+        var sigmaC = stdDevs[chosen];
+        var a = scratch[..ModelFormat.MaxImages];
+        var b = scratch.Slice(ModelFormat.MaxImages, ModelFormat.MaxImages);
+
+        // 1. Which images can matter. Leaving image j out of G changes the integral by at most
+        //    ∫ φ(u)(1 − Φ(a_j + b_j·u)) du = P(X_j > X_c) = Φ(−(μ_c − μ_j)/√(σ_j² + σ_c²)), so an image that far
+        //    enough below the chosen one is dropped (compared squared: no square root, no division). The others set
+        //    the range's lower end: below u_lo = max_j (−5.2·σ_j − (μ_c − μ_j))/σ_c some factor is under Φ(−5.2).
+        var dropZ = DropZ[Math.Min(k, DropZ.Length - 1)];
+        var dropZ2 = dropZ * dropZ;
+        var sigmaC2 = sigmaC * sigmaC;
+        var kept = 0;
+        var loTimesSigma = -Tail * sigmaC;
+        var j = 0;
+        if (vector && Vector512.IsHardwareAccelerated)
         {
-            for (; n + 16 <= product.Length; n += 16)
+            // Sixteen images per step, no branch per image: the kept ones leave the mask in index order. The chosen
+            // image's own candidate for the lower end, −5.2·σ_c − 0, is the starting value, so it changes nothing.
+            var top = Vector512.Create(loTimesSigma);
+            for (; j + 16 <= k; j += 16)
             {
-                var u = Vector512.FusedMultiplyAdd(Vector512.Create((ReadOnlySpan<float>)Indices.AsSpan(n)), Vector512.Create(h), Vector512.Create(lo));
-                (Vector512.Exp(u * u * Vector512.Create(-0.5f)) * Vector512.Create(InvSqrt2Pi)).CopyTo(product[n..]);
+                var s = Vector512.Create(stdDevs.Slice(j, 16));
+                var d = Vector512.Create(muC) - Vector512.Create(means.Slice(j, 16));
+                var drop = Vector512.GreaterThan(d, Vector512<float>.Zero)
+                    & Vector512.GreaterThan(d * d, Vector512.Create(dropZ2) * ((s * s) + Vector512.Create(sigmaC2)));
+                top = Vector512.ConditionalSelect(drop, top, Vector512.Max(top, (Vector512.Create(-Tail) * s) - d));
+                var keep = ~drop.ExtractMostSignificantBits() & 0xFFFF;
+                keep &= (uint)(chosen - j) < 16 ? ~(1UL << (chosen - j)) : ulong.MaxValue;
+                for (; keep != 0; keep &= keep - 1)
+                {
+                    var i = j + BitOperations.TrailingZeroCount(keep);
+                    a[kept] = muC - means[i];
+                    b[kept] = stdDevs[i];
+                    kept++;
+                }
+            }
+
+            var half = Vector256.Max(top.GetLower(), top.GetUpper());
+            var quarter = Vector128.Max(half.GetLower(), half.GetUpper());
+            loTimesSigma = Math.Max(Math.Max(quarter[0], quarter[1]), Math.Max(quarter[2], quarter[3]));
+        }
+
+        for (; j < k; j++)
+        {
+            var d = muC - means[j];
+            var s = stdDevs[j];
+            if (j == chosen || (d > 0 && d * d > dropZ2 * ((s * s) + sigmaC2)))
+            {
+                continue;
+            }
+
+            loTimesSigma = Math.Max(loTimesSigma, (-Tail * s) - d);
+            a[kept] = d;
+            b[kept] = s;
+            kept++;
+        }
+
+        if (kept == 0)
+        {
+            return 1f; // no image can beat it (beyond the dropped ones' bound): G = 1, and φ integrates to 1
+        }
+
+        var lo = Math.Max(loTimesSigma / sigmaC, -Tail);
+        if (!(lo < Tail))
+        {
+            return 0f; // the integrand is below Φ(−5.2)·φ everywhere: P < 2e-7 plus the dropped images' bound
+        }
+
+        // 2. A factor already at Φ(5.6) at u_lo is 1 on the whole range: dropped too. The rest become (a_j, b_j), and
+        //    the steepest one (largest b_j) says how fast G can rise: every factor completes its rise from Φ(−5.2) to
+        //    Φ(5.6) within 10.8/b_j of u_lo, since it is at least Φ(−5.2) there.
+        var m = 0;
+        var bMax = 1f;
+        for (var i = 0; i < kept; i++)
+        {
+            var d = a[i];
+            var s = b[i];
+            if (d + (sigmaC * lo) >= FactorIsOne * s)
+            {
+                continue;
+            }
+
+            var inverse = 1f / s;
+            a[m] = d * inverse;
+            b[m] = sigmaC * inverse;
+            bMax = Math.Max(bMax, b[m]);
+            m++;
+        }
+
+        return (float)Math.Clamp(Panels(a[..m], b[..m], lo, bMax, scratch[(2 * ModelFormat.MaxImages)..], vector), 0, 1);
+    }
+
+    // 3. Adaptive Gauss–Kronrod on [lo, Tail]: start from a few panels placed where the integrand bends, then bisect the
+    // panel with the largest |K15 − G7| until their sum is under QuadratureTolerance (or MaxPanels are used).
+    private static double Panels(ReadOnlySpan<float> a, ReadOnlySpan<float> b, float lo, float bMax, Span<float> scratch, bool vector)
+    {
+        var panels = new PanelList(scratch);
+        // Where a steep factor rises, a panel of its own; then breaks at ±1.5, where φ bends, when they are inside.
+        var rise = (FactorIsOne + Tail) / bMax;
+        var start = lo;
+        if (rise < (Tail - lo) / 3)
+        {
+            panels.Add(a, b, lo, lo + rise, vector);
+            start = lo + rise;
+        }
+
+        foreach (var cut in (ReadOnlySpan<float>)[-1.5f, 1.5f])
+        {
+            if (cut > start + 0.5f && cut < Tail - 0.5f)
+            {
+                panels.Add(a, b, start, cut, vector);
+                start = cut;
             }
         }
 
-        if (Vector256.IsHardwareAccelerated)
+        if (panels.Count == 0)
         {
-            for (; n + 8 <= product.Length; n += 8)
-            {
-                var u = Vector256.FusedMultiplyAdd(Vector256.Create((ReadOnlySpan<float>)Indices.AsSpan(n)), Vector256.Create(h), Vector256.Create(lo));
-                (Vector256.Exp(u * u * Vector256.Create(-0.5f)) * Vector256.Create(InvSqrt2Pi)).CopyTo(product[n..]);
-            }
+            var mid = (lo + Tail) / 2;
+            panels.Add(a, b, lo, mid, vector);
+            start = mid;
         }
 
-        for (; n < product.Length; n++)
+        panels.Add(a, b, start, Tail, vector);
+        while (panels.Count < MaxPanels && panels.TotalError() > QuadratureTolerance)
         {
-            var u = lo + (n * h);
-            product[n] = MathF.Exp(-0.5f * u * u) * InvSqrt2Pi;
+            var (l, r) = panels.RemoveWorst();
+            var c = (l + r) / 2;
+            panels.Add(a, b, l, c, vector);
+            panels.Add(a, b, c, r, vector);
+        }
+
+        return panels.Sum();
+    }
+
+    // The panels so far, in four caller-owned columns: [left, right], the 15-point value and |K15 − G7|.
+    private ref struct PanelList(Span<float> scratch)
+    {
+        private readonly Span<float> _left = scratch[..MaxPanels];
+        private readonly Span<float> _right = scratch.Slice(MaxPanels, MaxPanels);
+        private readonly Span<float> _value = scratch.Slice(2 * MaxPanels, MaxPanels);
+        private readonly Span<float> _error = scratch.Slice(3 * MaxPanels, MaxPanels);
+
+        public int Count { get; private set; }
+
+        public void Add(ReadOnlySpan<float> a, ReadOnlySpan<float> b, float l, float r, bool vector)
+        {
+            var (kronrod, gauss) = vector ? Panel(a, b, l, r) : PanelScalar(a, b, l, r);
+            _left[Count] = l;
+            _right[Count] = r;
+            _value[Count] = (float)kronrod;
+            _error[Count] = (float)Math.Abs(kronrod - gauss);
+            Count++;
+        }
+
+        public readonly double TotalError()
+        {
+            double total = 0;
+            for (var p = 0; p < Count; p++)
+            {
+                total += _error[p];
+            }
+
+            return total;
+        }
+
+        public readonly double Sum()
+        {
+            double sum = 0;
+            for (var p = 0; p < Count; p++)
+            {
+                sum += _value[p];
+            }
+
+            return sum;
+        }
+
+        // Takes out the panel with the largest error estimate (the last panel moves into its slot).
+        public (float Left, float Right) RemoveWorst()
+        {
+            var worst = 0;
+            for (var p = 1; p < Count; p++)
+            {
+                worst = _error[p] > _error[worst] ? p : worst;
+            }
+
+            var removed = (_left[worst], _right[worst]);
+            Count--;
+            (_left[worst], _right[worst], _value[worst], _error[worst]) = (_left[Count], _right[Count], _value[Count], _error[Count]);
+            return removed;
         }
     }
 
-    // product[n] *= Φ(z0 + n·dz) for every node.
-    private static void Multiply(Span<float> product, float z0, float dz)
+    private static float[] BuildDropZ()
     {
-        var n = 0;
-        if (Vector512.IsHardwareAccelerated)
+        var z = new float[ModelFormat.MaxImages + 1];
+        for (var k = 2; k < z.Length; k++)
         {
-            var w0 = Vector512.Create(z0);
-            var wd = Vector512.Create(dz);
-            for (; n + 16 <= product.Length; n += 16)
-            {
-                var z = Vector512.FusedMultiplyAdd(Vector512.Create((ReadOnlySpan<float>)Indices.AsSpan(n)), wd, w0);
-                (Vector512.Create((ReadOnlySpan<float>)product[n..]) * Normal.Cdf(z)).CopyTo(product[n..]);
-            }
+            z[k] = (float)-Normal.InverseCdf(DropBudget / (k - 1));
         }
 
-        if (Vector256.IsHardwareAccelerated)
-        {
-            var v0 = Vector256.Create(z0);
-            var vd = Vector256.Create(dz);
-            for (; n + 8 <= product.Length; n += 8)
-            {
-                var z = Vector256.FusedMultiplyAdd(Vector256.Create((ReadOnlySpan<float>)Indices.AsSpan(n)), vd, v0);
-                (Vector256.Create((ReadOnlySpan<float>)product[n..]) * Normal.Cdf(z)).CopyTo(product[n..]);
-            }
-        }
-
-        for (; n < product.Length; n++)
-        {
-            product[n] *= (float)Normal.Cdf(z0 + (n * dz));
-        }
-    }
-
-    private static float[] BuildWeights()
-    {
-        var weights = new float[QuadratureNodes];
-        for (var n = 0; n <= QuadratureIntervals; n++)
-        {
-            weights[n] = n == 0 || n == QuadratureIntervals ? 1f : (n % 2 == 1 ? 4f : 2f);
-        }
-
-        return weights;
-    }
-
-    private static float[] BuildIndices()
-    {
-        var indices = new float[QuadratureNodes];
-        for (var n = 0; n < indices.Length; n++)
-        {
-            indices[n] = n;
-        }
-
-        return indices;
+        z[0] = z[1] = z[2];
+        return z;
     }
 }

@@ -3,7 +3,7 @@ using System.Runtime.Intrinsics;
 
 namespace EdgeSelector.Core.Numerics;
 
-/// <summary>The standard normal distribution: CDF (scalar and vectorised) and its inverse.</summary>
+/// <summary>The standard normal distribution: CDF and density (scalar and vectorised) and the inverse CDF.</summary>
 public static class Normal
 {
     // Numerical Recipes' erfcc: erfc(x) ≈ t·exp(−x² + E0 + t(E1 + t(E2 + … + t·E9))), t = 1/(1 + x/2); one set of
@@ -20,6 +20,12 @@ public static class Normal
     private const double E9 = 0.17087277;
 
     private const double InvSqrt2 = 0.70710678118654752440;
+    private const double InvSqrt2Pi = 0.39894228040143267794;
+
+    // e^x = 2^n · e^r with n = round(x·log₂e) and r = x − n·ln 2, ln 2 split in two (Cephes' expf) so r is exact.
+    private const float Log2E = 1.44269504f;
+    private const float Ln2High = 0.693359375f;
+    private const float Ln2Low = -2.12194440e-4f;
 
     /// <summary>Φ(z), the standard normal CDF; absolute error below 1e-7 (Numerical Recipes' erfcc, fractional error 1.2e-7).</summary>
     public static double Cdf(double z) => 0.5 * Erfc(-z * InvSqrt2);
@@ -61,7 +67,7 @@ public static class Normal
         poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create((float)E2));
         poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create((float)E1));
         poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create((float)E0));
-        var erfc = t * Vector256.Exp(poly - (ax * ax));
+        var erfc = t * Exp(poly - (ax * ax));
         var signed = Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(x, Vector256<float>.Zero), erfc, Vector256.Create(2f) - erfc);
         return signed * Vector256.Create(0.5f);
     }
@@ -83,9 +89,60 @@ public static class Normal
         poly = Vector512.FusedMultiplyAdd(poly, t, Vector512.Create((float)E2));
         poly = Vector512.FusedMultiplyAdd(poly, t, Vector512.Create((float)E1));
         poly = Vector512.FusedMultiplyAdd(poly, t, Vector512.Create((float)E0));
-        var erfc = t * Vector512.Exp(poly - (ax * ax));
+        var erfc = t * Exp(poly - (ax * ax));
         var signed = Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(x, Vector512<float>.Zero), erfc, Vector512.Create(2f) - erfc);
         return signed * Vector512.Create(0.5f);
+    }
+
+    /// <summary>φ(z), the standard normal density, for sixteen lanes at once (relative error below 3e-7).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Pdf(Vector512<float> z) => Exp(z * z * Vector512.Create(-0.5f)) * Vector512.Create((float)InvSqrt2Pi);
+
+    /// <summary>φ(z), the standard normal density, for eight lanes at once (relative error below 3e-7).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Pdf(Vector256<float> z) => Exp(z * z * Vector256.Create(-0.5f)) * Vector256.Create((float)InvSqrt2Pi);
+
+    /// <summary>
+    /// e^x in single precision for x in [−86, 88] (clamped there), relative error below 2e-7: e^r on |r| ≤ ln 2 / 2 by
+    /// its degree-7 Taylor polynomial (truncation 5e-9), 2^n added to the exponent bits. About a third of the
+    /// instructions of <see cref="Vector512.Exp(Vector512{float})"/>, which widens to double; NormalTests hold it to
+    /// <see cref="Math.Exp"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Exp(Vector512<float> x)
+    {
+        x = Vector512.Min(Vector512.Max(x, Vector512.Create(-86f)), Vector512.Create(88f));
+        var n = Vector512.Round(x * Vector512.Create(Log2E));
+        var r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-Ln2High), x);
+        r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-Ln2Low), r);
+        var p = Vector512.Create(1f / 5040);
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1f / 720));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1f / 120));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1f / 24));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1f / 6));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(0.5f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512<float>.One);
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512<float>.One);
+        return (p.AsInt32() + (Vector512.ConvertToInt32Native(n) << 23)).AsSingle();
+    }
+
+    /// <summary>e^x for eight lanes at once; see <see cref="Exp(Vector512{float})"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Exp(Vector256<float> x)
+    {
+        x = Vector256.Min(Vector256.Max(x, Vector256.Create(-86f)), Vector256.Create(88f));
+        var n = Vector256.Round(x * Vector256.Create(Log2E));
+        var r = Vector256.FusedMultiplyAdd(n, Vector256.Create(-Ln2High), x);
+        r = Vector256.FusedMultiplyAdd(n, Vector256.Create(-Ln2Low), r);
+        var p = Vector256.Create(1f / 5040);
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(1f / 720));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(1f / 120));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(1f / 24));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(1f / 6));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(0.5f));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256<float>.One);
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256<float>.One);
+        return (p.AsInt32() + (Vector256.ConvertToInt32Native(n) << 23)).AsSingle();
     }
 
     /// <summary>Φ⁻¹(p) for p in (0, 1) by Acklam's rational approximation (relative error below 1.2e-9).</summary>

@@ -87,7 +87,7 @@ public sealed class SelectionEngine
                 {
                     Span<float> std = stackalloc float[kp];
                     Span<float> x = stackalloc float[d];
-                    Span<float> scratch = stackalloc float[Math.Max(d, Thompson.QuadratureNodes)];
+                    Span<float> scratch = stackalloc float[Math.Max(d, Thompson.ScratchLength)];
                     features.CopyTo(x);
                     Scorer.ScoreVariance(model, x, scratch, std);
                     std = std[..k];
