@@ -74,6 +74,7 @@ public sealed class BinaryConnection : LoadConnection
             case Opcode.Select:
                 {
                     var context = _workload.NextContext(ref _random);
+                    context.TimestampUnixMs = Options.StampSendTime ? UnixMs(stamp) : 0;
                     var title = _workload.NextTitle(ref _random);
                     FrameWriter.WriteSelect(_send, id, in context, in title);
                     break;
@@ -82,6 +83,7 @@ public sealed class BinaryConnection : LoadConnection
             case Opcode.SelectPage:
                 {
                     var context = _workload.NextContext(ref _random);
+                    context.TimestampUnixMs = Options.StampSendTime ? UnixMs(stamp) : 0;
                     for (int i = 0; i < _titles.Length; i++)
                     {
                         _titles[i] = _workload.NextTitle(ref _random);
@@ -90,6 +92,10 @@ public sealed class BinaryConnection : LoadConnection
                     FrameWriter.WriteSelectPage(_send, id, in context, _titles);
                     break;
                 }
+
+            case Opcode.Ping:
+                FrameWriter.WritePing(_send, id, id);
+                break;
 
             default:
                 {

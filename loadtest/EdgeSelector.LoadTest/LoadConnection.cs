@@ -64,6 +64,12 @@ public abstract class LoadConnection : IDisposable
     /// <summary>Requests sent and not yet answered.</summary>
     protected abstract int Outstanding { get; }
 
+    private static readonly long ClockBaseTicks = Stopwatch.GetTimestamp();
+    private static readonly long ClockBaseUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+
+    /// <summary>The Unix time (ms) of a Stopwatch timestamp, on this process's wall clock.</summary>
+    protected static long UnixMs(long stamp) => ClockBaseUnixMs + ((stamp - ClockBaseTicks) * 1000 / Stopwatch.Frequency);
+
     /// <summary>Latency histograms are in nanoseconds, up to a minute, 3 significant digits.</summary>
     public static LongHistogram NewHistogram() => new(60_000_000_000L, 3);
 

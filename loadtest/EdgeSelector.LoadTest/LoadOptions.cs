@@ -62,6 +62,12 @@ public sealed class LoadOptions
     /// <summary>Open loop at this many requests per second in total; 0 = closed loop (as fast as answers come).</summary>
     public double Rate { get; set; }
 
+    /// <summary>
+    /// Binary SELECT/SELECT_PAGE carry the request's intended send time (open loop: its due time) as the context's
+    /// <c>timestamp_ms</c>, so a node with <c>ShedByClientTimestamp</c> counts the time a request waited on this side.
+    /// </summary>
+    public bool StampSendTime { get; set; }
+
     /// <summary>Driver threads; 0 = one per core, at most one per connection.</summary>
     public int Threads { get; set; }
 
@@ -131,6 +137,7 @@ public sealed class LoadOptions
           --rate R               open loop at R requests/s in total, latency from the intended send time (default 0 = closed loop)
           --threads N            driver threads, each polling its share of the connections (default: one per core)
           --tick-us US           open loop: send at most once per US microseconds per thread (default 50)
+          --stamp-send-time      binary: put each request's intended send time in its timestamp_ms (for ShedByClientTimestamp)
           --mix select=W,page=W,reward=W,ping=W   request mix by weight (default select=100)
           --page-size N          titles per SELECT_PAGE (default 40)
           --titles FIRST:COUNT   title id range (default 1:10000)
@@ -179,6 +186,7 @@ public sealed class LoadOptions
                 case "--rate": o.Rate = Double(arg, Value(), 0, 1e9); break;
                 case "--threads": o.Threads = Int(arg, Value(), 0, 1024); break;
                 case "--tick-us": o.TickMicros = Double(arg, Value(), 1, 100_000); break;
+                case "--stamp-send-time": o.StampSendTime = true; break;
                 case "--mix": ParseMix(o, Value()); break;
                 case "--page-size": o.PageSize = Int(arg, Value(), 1, 10_000); break;
                 case "--titles": (o.TitleFirst, o.TitleCount) = Range(arg, Value(), uint.MaxValue); break;

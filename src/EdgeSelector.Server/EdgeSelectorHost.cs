@@ -1,25 +1,24 @@
 using System.Net;
 using EdgeSelector.Server.Admin;
-using EdgeSelector.Server.Binary;
 using EdgeSelector.Server.Configuration;
 using EdgeSelector.Server.Dashboard;
 using EdgeSelector.Server.Demo;
 using EdgeSelector.Server.Fleet;
-using EdgeSelector.Server.Resp;
-using EdgeSelector.Server.Serving;
+using EdgeSelector.Server.Hosting;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 
 namespace EdgeSelector.Server;
 
 /// <summary>
-/// Builds the node: configuration → <see cref="ServerState"/> (stores recovered from DataDir) → Kestrel with two
-/// listeners (the binary protocol through <see cref="BinaryConnectionHandler"/>, the admin HTTP API) → demo seeding
-/// when asked and the store is empty. Used by <c>Program</c> and, in process, by the integration tests.
+/// Builds the process: configuration → <see cref="EdgeSelectorNode.Compose"/> (stores recovered from DataDir, every
+/// service built with what it uses) → Kestrel with its listeners (each TCP front door behind its own connection
+/// budget, then the pipelined-connection skeleton; the admin HTTP API) → demo or synthetic seeding when asked and the
+/// store is empty. Used by <c>Program</c> and, in process, by the integration tests.
 /// </summary>
 internal static class EdgeSelectorHost
 {
-    public static (WebApplication App, ServerState State) Build(string[] args)
+    public static (WebApplication App, EdgeSelectorNode Node) Build(string[] args)
     {
         var builder = WebApplication.CreateSlimBuilder(args);
         var options = new EdgeSelectorOptions();
@@ -28,14 +27,12 @@ internal static class EdgeSelectorHost
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Information);
 
-        var state = new ServerState(options);
+        var node = EdgeSelectorNode.Compose(options);
         try
         {
-            builder.Services.AddSingleton(state);
-            builder.Services.AddSingleton<BinaryConnectionHandler>();
-            builder.Services.AddSingleton<RespConnectionHandler>();
-            builder.Services.AddSingleton(services => new DashboardFeed(state, services.GetService<IFleetView>()));
-            FleetHosting.Add(builder, state); // fleet membership (docs/fleet.md): nothing unless EdgeSelector:Nats:Url is set
+            // The dashboard's feed reads the fleet view from the container when the fleet wiring registers one.
+            builder.Services.AddSingleton(services => new DashboardFeed(node, services.GetService<IFleetView>()));
+            FleetHosting.Add(builder, node); // fleet membership (docs/fleet.md): nothing unless EdgeSelector:Nats:Url is set
             builder.WebHost.UseSockets(sockets =>
             {
                 // Answer on the I/O thread that read the frames: no hop to the thread pool per batch (docs/performance.md).
@@ -45,10 +42,18 @@ internal static class EdgeSelectorHost
             builder.WebHost.ConfigureKestrel(kestrel =>
             {
                 var address = IPAddress.Parse(options.BindAddress);
-                kestrel.Listen(address, options.BinaryPort, listen => listen.UseConnectionHandler<BinaryConnectionHandler>());
+                kestrel.Listen(address, options.BinaryPort, listen =>
+                {
+                    listen.Use(node.BinaryLimit.Wrap);
+                    listen.Run(node.Binary.OnConnectedAsync);
+                });
                 if (options.RespPort != 0)
                 {
-                    kestrel.Listen(address, options.RespPort, listen => listen.UseConnectionHandler<RespConnectionHandler>());
+                    kestrel.Listen(address, options.RespPort, listen =>
+                    {
+                        listen.Use(node.RespLimit.Wrap);
+                        listen.Run(node.Resp.OnConnectedAsync);
+                    });
                 }
 
                 kestrel.Listen(address, options.AdminPort);
@@ -57,25 +62,28 @@ internal static class EdgeSelectorHost
             });
 
             var app = builder.Build();
-            AdminApi.Map(app, state);
-            DashboardApi.Map(app, state, app.Services.GetRequiredService<DashboardFeed>());
-            if (SyntheticCatalog.SeedIfEmpty(state, options))
+            AdminApi.Map(app, node);
+            DashboardApi.Map(app, node, app.Services.GetRequiredService<DashboardFeed>());
+            if (SyntheticCatalog.SeedIfEmpty(node.Stores, node.Bundles, options))
             {
-                Console.WriteLine($"edgeselector: seeded a synthetic catalog ({state.Models.TitleCount} titles x {options.SyntheticImages} images) and {options.SyntheticMembers} member profiles");
+                Console.WriteLine($"edgeselector: seeded a synthetic catalog ({node.Stores.Models.TitleCount} titles x {options.SyntheticImages} images) and {options.SyntheticMembers} member profiles");
             }
 
-            if (options.Demo && DemoData.SeedIfEmpty(state))
+            if (options.Demo && DemoData.SeedIfEmpty(node.Stores, node.Bundles))
             {
-                Console.WriteLine($"edgeselector: seeded the demo catalog ({state.Models.TitleCount} titles) and {DemoData.Members} member profiles");
+                Console.WriteLine($"edgeselector: seeded the demo catalog ({node.Stores.Models.TitleCount} titles) and {DemoData.Members} member profiles");
             }
 
-            state.Selection.WarmUp();
-            app.Lifetime.ApplicationStopped.Register(state.Dispose);
-            return (app, state);
+            node.Selection.WarmUp();
+            // Connections say goodbye (ERROR ShuttingDown, after the rewards they owe) before Kestrel stops; the
+            // stores close after the last request.
+            app.Lifetime.ApplicationStopping.Register(node.Heartbeat.StopAll);
+            app.Lifetime.ApplicationStopped.Register(node.Dispose);
+            return (app, node);
         }
         catch
         {
-            state.Dispose();
+            node.Dispose();
             throw;
         }
     }

@@ -2,11 +2,12 @@ using EdgeSelector.Server;
 
 try
 {
-    var (app, state) = EdgeSelectorHost.Build(args);
+    var (app, node) = EdgeSelectorHost.Build(args);
+    var options = node.Options;
     Console.WriteLine(
-        $"edgeselector: binary protocol on {state.Options.BindAddress}:{state.Options.BinaryPort}, admin API on " +
-        $"http://{state.Options.BindAddress}:{state.Options.AdminPort}, data in {state.DataDir}, " +
-        $"bundle {state.Models.Version} with {state.Models.TitleCount} titles, policy {state.Engine.Options.Policy}, " +
+        $"edgeselector: binary protocol on {options.BindAddress}:{options.BinaryPort}, admin API on " +
+        $"http://{options.BindAddress}:{options.AdminPort}, data in {node.Stores.DataDir}, " +
+        $"bundle {node.Stores.Models.Version} with {node.Stores.Models.TitleCount} titles, policy {node.Engine.Options.Policy}, " +
         $"int8 scoring with {EdgeSelector.Core.Scoring.Scorer.Int8Kernel}");
     app.Run();
     return 0;

@@ -52,7 +52,13 @@ public sealed class DashboardApiTests
 
         Assert.Equal(20, stats.Rewards["accepted"]);
         Assert.Equal(metrics["edgeselector_impressions_total{result=\"logged\"}"], stats.ImpressionLog.Appended);
-        Assert.Equal(metrics["edgeselector_connections_total"], stats.Connections.Accepted);
+        Assert.Equal(metrics["edgeselector_connections_total{listener=\"binary\"}"], stats.Connections.Accepted);
+        foreach (var (profile, count) in stats.ModelDecisions)
+        {
+            Assert.Equal(metrics[$"edgeselector_model_decisions_total{{profile=\"{profile}\"}}"], count);
+        }
+
+        Assert.DoesNotContain("no_profile", stats.Fallbacks.Keys); // a decision without a profile is the model's, not a fallback
         Assert.Equal(metrics["edgeselector_model_bundle_version{which=\"active\"}"], stats.Bundle.ActiveVersion);
         Assert.Equal(metrics["edgeselector_models"], stats.Bundle.Titles);
         Assert.True(stats.Memory.WorkingSetBytes > 0 && stats.Memory.GcHeapBytes > 0);

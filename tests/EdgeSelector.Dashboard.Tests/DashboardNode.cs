@@ -10,7 +10,7 @@ using EdgeSelector.Core.Models;
 using EdgeSelector.Protocol;
 using EdgeSelector.Server;
 using EdgeSelector.Server.Dashboard;
-using EdgeSelector.Server.Serving;
+using EdgeSelector.Server.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -27,10 +27,10 @@ internal sealed class DashboardNode : IAsyncDisposable
 
     private readonly WebApplication _app;
 
-    private DashboardNode(WebApplication app, ServerState state, string dataDir, int binaryPort, int adminPort)
+    private DashboardNode(WebApplication app, EdgeSelectorNode node, string dataDir, int binaryPort, int adminPort)
     {
         _app = app;
-        State = state;
+        Node = node;
         DataDir = dataDir;
         BinaryPort = binaryPort;
         BaseAddress = new Uri($"http://127.0.0.1:{adminPort}");
@@ -39,7 +39,8 @@ internal sealed class DashboardNode : IAsyncDisposable
         Anonymous = new HttpClient { BaseAddress = BaseAddress };
     }
 
-    public ServerState State { get; }
+    /// <summary>The node's composed services and stores.</summary>
+    public EdgeSelectorNode Node { get; }
 
     public string DataDir { get; }
 
@@ -76,9 +77,9 @@ internal sealed class DashboardNode : IAsyncDisposable
             "--EdgeSelector:MaxQueueDelayMs=10000",
             .. extra,
         ];
-        var (app, state) = EdgeSelectorHost.Build(args);
+        var (app, node) = EdgeSelectorHost.Build(args);
         await app.StartAsync();
-        return new DashboardNode(app, state, dataDir, binary, admin);
+        return new DashboardNode(app, node, dataDir, binary, admin);
     }
 
     public EdgeSelectorClient Client(int connections = 1) => new(new EdgeSelectorClientOptions

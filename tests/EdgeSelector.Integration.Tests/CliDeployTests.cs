@@ -101,7 +101,7 @@ public sealed class CliDeployTests
         var run = Cli.Run("profiles", "import", array, "--server", url, "--token-file", ws.TokenFile, "--batch", "100");
         Ok(run);
         Assert.Contains("250 profiles stored", run.Out);
-        Assert.True(server.State.Profiles.TryGet(100_250, out var profile));
+        Assert.True(server.Node.Stores.Profiles.TryGet(100_250, out var profile));
         Assert.Equal(0.9f, profile.Genres[Core.Features.Genres.IndexOf("comedy")], 3);
 
         var bad = ws.File_("bad.jsonl");
@@ -109,8 +109,8 @@ public sealed class CliDeployTests
         var refused = Cli.Run("profiles", "import", bad, "--server", url, "--token-file", ws.TokenFile, "--batch", "1");
         Assert.Equal(1, refused.Exit);
         Assert.Contains("batch starting at 3", refused.Err);
-        Assert.True(server.State.Profiles.TryGet(1, out _));
-        Assert.False(server.State.Profiles.TryGet(2, out _));
+        Assert.True(server.Node.Stores.Profiles.TryGet(1, out _));
+        Assert.False(server.Node.Stores.Profiles.TryGet(2, out _));
     }
 
     private static string WriteCatalog(Cli.Workspace ws)

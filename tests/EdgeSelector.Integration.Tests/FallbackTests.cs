@@ -36,7 +36,7 @@ public class FallbackTests
         // Corrupt model: bytes that bypassed the push checks (as a disk fault would) are never scored.
         var corrupt = ServerTests.TitleWithWinner(1011, 3, 101102);
         corrupt[0] ^= 0xFF;
-        using (var writer = server.State.Models.BeginBundle(3, partial: true))
+        using (var writer = server.Node.Stores.Models.BeginBundle(3, partial: true))
         {
             writer.Add(1011, corrupt);
             writer.Commit();
@@ -52,18 +52,22 @@ public class FallbackTests
         Assert.NotEqual(0ul, noProfile.ModelVersion);
 
         // Internal error: an exception inside scoring.
-        server.State.FaultInjectionTitleId = 1002;
+        server.Node.Selection.FaultInjectionTitleId = 1002;
         var failed = await client.SelectAsync(Member(1), new TitleCandidate(1002, 0.5f, false));
-        server.State.FaultInjectionTitleId = 0;
+        server.Node.Selection.FaultInjectionTitleId = 0;
         Assert.Equal(FallbackReason.InternalError, failed.Reason);
         Assert.Equal(100201u, failed.ImageId);
         Assert.Equal(FallbackReason.None, (await client.SelectAsync(Member(1), new TitleCandidate(1002, 0.5f, false))).Reason);
 
         var metrics = await server.Anonymous.GetStringAsync("/metrics");
-        foreach (var reason in new[] { "unknown_title", "no_model", "corrupt_model", "no_profile", "internal_error" })
+        foreach (var reason in new[] { "unknown_title", "no_model", "corrupt_model", "internal_error" })
         {
             Assert.Matches($"edgeselector_fallbacks_total{{reason=\"{reason}\"}} [1-9]", metrics);
         }
+
+        // A decision without a profile is the model's, not a default image: counted as a decision, never a fallback.
+        Assert.Matches("edgeselector_model_decisions_total{profile=\"none\"} [1-9]", metrics);
+        Assert.DoesNotContain("reason=\"no_profile\"", metrics, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -91,5 +95,51 @@ public class FallbackTests
         Assert.Equal(100401u, shed.ImageId);
         Assert.Equal(1f, shed.Propensity);
         Assert.Matches("edgeselector_fallbacks_total{reason=\"overload\"} [1-9]", await server.Anonymous.GetStringAsync("/metrics"));
+    }
+
+    [Fact]
+    public async Task Overload_TheRespPortSheds_ByTheSamePolicy()
+    {
+        var resp = FreePort();
+        await using var server = await LiveServer.StartAsync(extra: ["--EdgeSelector:MaxQueueDelayMs=0.000001", $"--EdgeSelector:RespPort={resp}"]);
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync(IPAddress.Loopback, resp);
+        var stream = tcp.GetStream();
+        await stream.WriteAsync("*4\r\n$10\r\nART.SELECT\r\n$4\r\n1004\r\n$1\r\n1\r\n$8\r\nWITHMETA\r\n"u8.ToArray());
+        var buffer = new byte[256];
+        var text = new StringBuilder();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        while (!text.ToString().EndsWith(":6\r\n", StringComparison.Ordinal))
+        {
+            var n = await stream.ReadAsync(buffer, timeout.Token);
+            Assert.True(n > 0, $"closed after {text}");
+            text.Append(Encoding.ASCII.GetString(buffer, 0, n));
+        }
+
+        Assert.StartsWith("*4\r\n:100401\r\n", text.ToString(), StringComparison.Ordinal); // the default image, reason 6 = overload
+    }
+
+    [Fact]
+    public async Task Overload_ClientStampedLongAgo_IsShed_OnlyWhenStampsAreTrusted()
+    {
+        await using var server = await LiveServer.StartAsync(extra: ["--EdgeSelector:MaxQueueDelayMs=50", "--EdgeSelector:ShedByClientTimestamp=true"]);
+        await using var client = server.Client();
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var old = Member(1);
+        old.TimestampUnixMs = now - 5_000; // sent 5 s ago: queued somewhere the server could not see
+        Assert.Equal(FallbackReason.Overload, (await client.SelectAsync(old, new TitleCandidate(1005, 0.5f, false))).Reason);
+        var fresh = Member(1);
+        fresh.TimestampUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        Assert.Equal(FallbackReason.None, (await client.SelectAsync(fresh, new TitleCandidate(1005, 0.5f, false))).Reason);
+        var replayed = Member(1);
+        replayed.TimestampUnixMs = now - 86_400_000; // a day old: a replayed time, not a send time
+        Assert.Equal(FallbackReason.None, (await client.SelectAsync(replayed, new TitleCandidate(1005, 0.5f, false))).Reason);
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
@@ -10,7 +11,7 @@ using Xunit.Abstractions;
 
 namespace EdgeSelector.Integration.Tests;
 
-/// <summary>The server's impression path: durability under SIGKILL, and what logging costs a selection.</summary>
+/// <summary>The server's logs under SIGKILL: every impression whose commit was reported, every reward answered "accepted", is on disk.</summary>
 public sealed class ImpressionPathTests(ITestOutputHelper output)
 {
     private static RequestContext Member(ulong id) => new()
@@ -29,19 +30,7 @@ public sealed class ImpressionPathTests(ITestOutputHelper output)
         var dataDir = Path.Combine(Path.GetTempPath(), "es-kill9-" + Guid.NewGuid().ToString("N"));
         var binary = FreePort();
         var admin = FreePort();
-        var host = Environment.ProcessPath is { } p && Path.GetFileNameWithoutExtension(p) == "dotnet" ? p : "dotnet";
-        var start = new ProcessStartInfo(host) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "edgeselector.dll"));
-        foreach (var arg in new[]
-        {
-            $"--EdgeSelector:BinaryPort={binary}", $"--EdgeSelector:AdminPort={admin}", $"--EdgeSelector:DataDir={dataDir}",
-            "--EdgeSelector:Demo=true", $"--EdgeSelector:AdminToken={LiveServer.Token}", "--EdgeSelector:ModelMemoryMB=32",
-            "--EdgeSelector:ProfileMemoryMB=32", "--EdgeSelector:ImpressionLogMemoryMB=8", "--EdgeSelector:DeadlineMs=1000",
-        })
-        {
-            start.ArgumentList.Add(arg);
-        }
-
+        var start = ServerProcess(dataDir, binary, admin);
         var acknowledged = new HashSet<ulong>();
         try
         {
@@ -100,6 +89,121 @@ public sealed class ImpressionPathTests(ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public async Task Kill9_UnderRewardLoad_EveryRewardAnsweredAcceptedIsInTheRewardLog()
+    {
+        var dataDir = Path.Combine(Path.GetTempPath(), "es-kill9-rewards-" + Guid.NewGuid().ToString("N"));
+        var binary = FreePort();
+        var admin = FreePort();
+        // A slow group commit (100 ms) leaves many rewards appended but not yet durable at the kill: exactly the
+        // ones that must not have been answered "accepted".
+        var start = ServerProcess(dataDir, binary, admin, "--EdgeSelector:LogCommitIntervalMs=100");
+        var acknowledged = new ConcurrentBag<ulong>();
+        var answered = 0;
+        var sent = 0;
+        try
+        {
+            using (var child = Process.Start(start)!)
+            {
+                child.OutputDataReceived += (_, _) => { };
+                child.ErrorDataReceived += (_, _) => { };
+                child.BeginOutputReadLine();
+                child.BeginErrorReadLine();
+                using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{admin}"), Timeout = TimeSpan.FromSeconds(5) };
+                await WaitUntil(async () => (await TryGet(http, "/readyz")).Status == HttpStatusCode.OK, TimeSpan.FromSeconds(180));
+
+                var events = new List<ulong>();
+                await using (var client = new EdgeSelectorClient(new EdgeSelectorClientOptions { EndPoint = new IPEndPoint(IPAddress.Loopback, binary), ConnectionCount = 4, RequestTimeout = TimeSpan.FromSeconds(30) }))
+                {
+                    var titles = Enumerable.Range(1001, 12).Select(t => new TitleCandidate((uint)t, 0.5f, false)).ToArray();
+                    var results = new SelectResult[titles.Length];
+                    for (ulong m = 1; m <= 400; m++)
+                    {
+                        await client.SelectPageAsync(Member(m), titles, results);
+                        events.AddRange(results.Select(r => r.EventId));
+                    }
+
+                    // The witness: rewards in waves of 200 in flight; each one answered "accepted" is remembered. The
+                    // kill lands while a wave is in flight, once enough were acknowledged (bounded: at most all 4,800).
+                    var clock = Stopwatch.StartNew();
+                    for (var i = 0; i < events.Count && clock.Elapsed < TimeSpan.FromSeconds(60); i += 200)
+                    {
+                        sent += Math.Min(200, events.Count - i);
+                        var wave = events.Skip(i).Take(200).Select(async id =>
+                        {
+                            try
+                            {
+                                if (await client.RewardAsync(new RewardRequest(id, true, 12f, 0.4f)) == RewardStatus.Accepted)
+                                {
+                                    acknowledged.Add(id);
+                                }
+
+                                Interlocked.Increment(ref answered);
+                            }
+                            catch (Exception e) when (e is EdgeSelectorProtocolException or IOException or TimeoutException or OperationCanceledException or ObjectDisposedException or InvalidOperationException)
+                            {
+                                // Cut off by the kill: never acknowledged, so not promised.
+                            }
+                        }).ToArray();
+                        if (acknowledged.Count >= 1_500)
+                        {
+                            // SIGKILL mid-wave (well inside one 100 ms commit interval): no shutdown, no final commit.
+                            await Task.Delay(20);
+                            child.Kill();
+                            await Task.WhenAll(wave);
+                            break;
+                        }
+
+                        await Task.WhenAll(wave);
+                    }
+
+                    if (!child.HasExited)
+                    {
+                        child.Kill(entireProcessTree: true);
+                    }
+                }
+
+                child.WaitForExit();
+            }
+
+            var logged = new HashSet<ulong>();
+            using (var log = ImpressionLogSnapshotReader.Open(Path.Combine(dataDir, "rewards")))
+            {
+                log.ReadFrom(0, new CollectRewards(logged));
+            }
+
+            output.WriteLine($"rewards sent {sent}, answered {answered}, acknowledged accepted {acknowledged.Count}, readable after SIGKILL {logged.Count}");
+            Assert.True(acknowledged.Count >= 1_500, $"only {acknowledged.Count} rewards were acknowledged before the kill");
+            var missing = acknowledged.Count(id => !logged.Contains(id));
+            Assert.True(missing == 0, $"{missing} rewards answered \"accepted\" are missing after SIGKILL");
+        }
+        finally
+        {
+            if (Directory.Exists(dataDir))
+            {
+                Directory.Delete(dataDir, recursive: true);
+            }
+        }
+    }
+
+    private static ProcessStartInfo ServerProcess(string dataDir, int binary, int admin, params string[] extra)
+    {
+        var host = Environment.ProcessPath is { } p && Path.GetFileNameWithoutExtension(p) == "dotnet" ? p : "dotnet";
+        var start = new ProcessStartInfo(host) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "edgeselector.dll"));
+        foreach (var arg in new[]
+        {
+            $"--EdgeSelector:BinaryPort={binary}", $"--EdgeSelector:AdminPort={admin}", $"--EdgeSelector:DataDir={dataDir}",
+            "--EdgeSelector:Demo=true", $"--EdgeSelector:AdminToken={LiveServer.Token}", "--EdgeSelector:ModelMemoryMB=32",
+            "--EdgeSelector:ProfileMemoryMB=32", "--EdgeSelector:ImpressionLogMemoryMB=8", "--EdgeSelector:DeadlineMs=1000",
+        }.Concat(extra))
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        return start;
+    }
+
     private static async Task WaitUntil(Func<Task<bool>> condition, TimeSpan timeout)
     {
         var deadline = DateTime.UtcNow + timeout;
@@ -128,6 +232,17 @@ public sealed class ImpressionPathTests(ITestOutputHelper output)
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private readonly struct CollectRewards(HashSet<ulong> ids) : IImpressionConsumer
+    {
+        public void Consume(ReadOnlySpan<byte> record, long address, long nextAddress)
+        {
+            if (RewardRecord.TryRead(record, out var reward))
+            {
+                ids.Add(reward.EventId);
+            }
+        }
     }
 
     private readonly struct Collect(HashSet<ulong> ids) : IImpressionConsumer

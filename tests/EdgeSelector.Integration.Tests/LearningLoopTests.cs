@@ -74,8 +74,8 @@ public sealed class LearningLoopTests(ITestOutputHelper output)
         var statuses = await Task.WhenAll(rewards.Select(r => client.RewardAsync(r)));
         Assert.All(statuses, s => Assert.Equal(RewardStatus.Accepted, s));
         Assert.Equal(RewardStatus.Duplicate, await client.RewardAsync(rewards[0]));
-        server.State.Impressions!.Commit();
-        server.State.Rewards.Commit();
+        server.Node.Stores.Impressions!.Commit();
+        server.Node.Stores.Rewards.Commit();
 
         // Train from the server's own logs (read-only, server still running); all windows closed "tomorrow".
         var asOf = DateTimeOffset.UtcNow.AddHours(25).ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
@@ -189,8 +189,8 @@ public sealed class TrainAcrossRunsTests
             Assert.Equal(RewardStatus.Accepted, await client.RewardAsync(new RewardRequest(id, true, 30, 0.5f)));
         }
 
-        server.State.Impressions!.Commit();
-        server.State.Rewards.Commit();
+        server.Node.Stores.Impressions!.Commit();
+        server.Node.Stores.Rewards.Commit();
         var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         var first = Cli.Run("train", "--data-dir", server.DataDir, "--models", ws.Models, "--key-file", ws.KeyFile, "--as-of", now.ToString(CultureInfo.InvariantCulture), "--json");
         Ok(first);
@@ -203,7 +203,7 @@ public sealed class TrainAcrossRunsTests
             Assert.Equal(RewardStatus.Accepted, await client.RewardAsync(new RewardRequest(id, true, 1, 0.01f)));
         }
 
-        server.State.Rewards.Commit();
+        server.Node.Stores.Rewards.Commit();
         var later = DateTimeOffset.UtcNow.AddHours(25).ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
         var second = Cli.Run("train", "--data-dir", server.DataDir, "--models", ws.Models, "--key-file", ws.KeyFile, "--as-of", later, "--json");
         Ok(second);

@@ -3,7 +3,7 @@ using System.Net.Http.Headers;
 using System.Net.Sockets;
 using EdgeSelector.Client;
 using EdgeSelector.Server;
-using EdgeSelector.Server.Serving;
+using EdgeSelector.Server.Hosting;
 using Microsoft.AspNetCore.Builder;
 
 namespace EdgeSelector.Integration.Tests;
@@ -20,10 +20,10 @@ internal sealed class LiveServer : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly bool _keepData;
 
-    private LiveServer(WebApplication app, ServerState state, string dataDir, int binaryPort, int adminPort, bool keepData)
+    private LiveServer(WebApplication app, EdgeSelectorNode node, string dataDir, int binaryPort, int adminPort, bool keepData)
     {
         _app = app;
-        State = state;
+        Node = node;
         DataDir = dataDir;
         BinaryPort = binaryPort;
         AdminPort = adminPort;
@@ -33,7 +33,8 @@ internal sealed class LiveServer : IAsyncDisposable
         Anonymous = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{adminPort}") };
     }
 
-    public ServerState State { get; }
+    /// <summary>The node's composed services and stores.</summary>
+    public EdgeSelectorNode Node { get; }
 
     public string DataDir { get; }
 
@@ -69,9 +70,9 @@ internal sealed class LiveServer : IAsyncDisposable
             "--EdgeSelector:MaxQueueDelayMs=10000",
             .. extra,
         ];
-        var (app, state) = EdgeSelectorHost.Build(args);
+        var (app, node) = EdgeSelectorHost.Build(args);
         await app.StartAsync();
-        return new LiveServer(app, state, dataDir, binary, admin, keepData);
+        return new LiveServer(app, node, dataDir, binary, admin, keepData);
     }
 
     public EdgeSelectorClient Client(int connections = 1) =>

@@ -106,7 +106,7 @@ public class ServerTests
         // An older version is refused unless forced.
         var stale = await server.Http.PutAsync("/v1/models", new ByteArrayContent(Bundle(1, TitleWithWinner(1003, 1, 100301))));
         Assert.Equal(HttpStatusCode.Conflict, stale.StatusCode);
-        Assert.Equal(2ul, server.State.Models.Version);
+        Assert.Equal(2ul, server.Node.Stores.Models.Version);
 
         var rollback = await server.Http.PostAsync("/v1/models/rollback", null);
         Assert.Equal(HttpStatusCode.OK, rollback.StatusCode);
@@ -131,7 +131,7 @@ public class ServerTests
             var response = await server.Http.PutAsync("/v1/models", new ByteArrayContent(bad));
             Assert.False(response.IsSuccessStatusCode);
             Assert.Contains("error", await response.Content.ReadAsStringAsync());
-            Assert.Equal(1ul, server.State.Models.Version);
+            Assert.Equal(1ul, server.Node.Stores.Models.Version);
             var result = await client.SelectAsync(Member(1), new TitleCandidate(1003, 0.5f, false));
             Assert.Equal(1ul, result.ModelVersion);
             Assert.Equal(FallbackReason.None, result.Reason);
@@ -151,7 +151,7 @@ public class ServerTests
         using var wrong = new HttpRequestMessage(HttpMethod.Get, "/v1/models");
         wrong.Headers.Authorization = new("Bearer", "wrong-token");
         Assert.Equal(HttpStatusCode.Unauthorized, (await server.Anonymous.SendAsync(wrong)).StatusCode);
-        Assert.Equal(1ul, server.State.Models.Version);
+        Assert.Equal(1ul, server.Node.Stores.Models.Version);
         Assert.Equal(HttpStatusCode.OK, (await server.Http.GetAsync("/v1/models")).StatusCode);
     }
 
@@ -176,9 +176,9 @@ public class ServerTests
             // No demo seeding, no control plane: everything comes back from the data directory.
             await using (var server = await LiveServer.StartAsync(dataDir, demo: false))
             {
-                Assert.Equal(3ul, server.State.Models.Version);
-                Assert.Equal(12, server.State.Models.TitleCount);
-                Assert.True(server.State.Profiles.TryGet(777777, out var profile));
+                Assert.Equal(3ul, server.Node.Stores.Models.Version);
+                Assert.Equal(12, server.Node.Stores.Models.TitleCount);
+                Assert.True(server.Node.Stores.Profiles.TryGet(777777, out var profile));
                 Assert.Equal(CountryCode.Pack("FR"), profile.Country);
                 Assert.Equal(1f, profile.Genres[Genres.IndexOf("horror")]);
                 await using var client = server.Client();

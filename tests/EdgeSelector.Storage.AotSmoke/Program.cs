@@ -38,7 +38,7 @@ public static class Program
 
     private static void Models(string dir)
     {
-        var options = new ModelStoreOptions { DataDirectory = dir, MemoryBytes = 32L << 20, PageBytes = 1L << 20, SegmentBytes = 8L << 20, IndexBytes = 1L << 20 };
+        var options = new ModelStoreOptions { DataDirectory = dir, MemoryBytes = 32L << 20, PageBytes = 1L << 20, SegmentBytes = 8L << 20, IndexBytes = 1L << 20, Readers = [ModelReader.For<VersionProbe>()] };
         using (var store = ModelStore.Open(options))
         {
             var model = new byte[256];

@@ -26,6 +26,7 @@ public sealed class AllocationTests : IDisposable
             PageBytes = 1L << 20,
             SegmentBytes = 8L << 20,
             IndexBytes = 1L << 20,
+            Readers = [ModelReader.For<ModelStoreTests.ModelProbe>()],
         });
         ModelStoreTests.Push(store, 3, [1, 2, 3, 4], length: 2048);
         var visitor = default(ModelStoreTests.ModelProbe);

@@ -21,6 +21,20 @@ public sealed class ModelStoreTests : IDisposable
     }
 
     [Fact]
+    public void TryRead_VisitorTypeNotDeclared_ThrowsInsteadOfMakingAnotherSessionPool()
+    {
+        using var store = Open();
+        Push(store, version: 1, titles: [1]);
+        var undeclared = default(UndeclaredProbe);
+        var error = Assert.Throws<InvalidOperationException>(() => store.TryRead(1, ref undeclared));
+        Assert.Contains(nameof(UndeclaredProbe), error.Message, StringComparison.Ordinal);
+        using var snapshot = store.AcquireSnapshot();
+        Assert.Throws<InvalidOperationException>(() => snapshot.TryRead(1, ref undeclared));
+        var declared = default(ModelProbe);
+        Assert.True(store.TryRead(1, ref declared));
+    }
+
+    [Fact]
     public void TryRead_AfterCommit_VisitsStoredBytes()
     {
         using var store = Open();
@@ -224,6 +238,7 @@ public sealed class ModelStoreTests : IDisposable
             IndexBytes = 1L << 20,
             CheckpointOnChange = false,
             CheckpointInterval = TimeSpan.FromMilliseconds(50),
+            Readers = [ModelReader.For<ModelProbe>()],
         };
         using (var store = ModelStore.Open(options))
         {
@@ -357,6 +372,7 @@ public sealed class ModelStoreTests : IDisposable
         IndexBytes = 1L << 20,
         MaxGenerations = 3,
         CheckpointOnChange = checkpointOnChange,
+        Readers = [ModelReader.For<ModelProbe>()],
     });
 
     internal static void Push(ModelStore store, ulong version, uint[] titles, int length = 128, bool partial = false)
@@ -411,6 +427,13 @@ public sealed class ModelStoreTests : IDisposable
             }
 
             PatternOk = ok;
+        }
+    }
+
+    private struct UndeclaredProbe : IModelVisitor
+    {
+        public void Visit(uint titleId, ReadOnlySpan<byte> model)
+        {
         }
     }
 

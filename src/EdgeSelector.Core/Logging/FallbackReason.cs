@@ -1,17 +1,20 @@
 namespace EdgeSelector.Core.Logging;
 
-/// <summary>Why a decision fell back to the default image instead of the model's choice (0 = it did not).</summary>
+/// <summary>
+/// Why a title was answered as it was: <see cref="None"/> and <see cref="NoProfile"/> are the model's choice; every
+/// other value is a fallback to the title's default image (docs/protocol.md, SELECT_RESULT).
+/// </summary>
 public enum FallbackReason : byte
 {
     /// <summary>The model made the decision.</summary>
     None = 0,
-    /// <summary>The title is not in the model.</summary>
+    /// <summary>The title is in no bundle this node applied: no model and no default image.</summary>
     UnknownTitle = 1,
-    /// <summary>No model is loaded.</summary>
+    /// <summary>The title's default is known from an earlier bundle, but the active bundle dropped its model.</summary>
     NoModel = 2,
     /// <summary>The model failed validation.</summary>
     CorruptModel = 3,
-    /// <summary>No profile for the member.</summary>
+    /// <summary>Not a fallback: the model chose from the request's context alone (no stored profile, no genres in the request).</summary>
     NoProfile = 4,
     /// <summary>The request's deadline was too close to score.</summary>
     Deadline = 5,

@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using EdgeSelector.Core.Features;
 using EdgeSelector.Protocol;
+using EdgeSelector.Server.Hosting;
 using EdgeSelector.Server.Metrics;
 using EdgeSelector.Server.Serving;
 
@@ -15,40 +16,45 @@ namespace EdgeSelector.Server.Admin;
 /// </summary>
 internal static class AdminApi
 {
-    public static void Map(WebApplication app, ServerState state)
+    public static void Map(WebApplication app, EdgeSelectorNode node)
     {
+        var adminToken = Encoding.UTF8.GetBytes(node.Options.AdminToken);
         var admin = app.MapGroup(string.Empty);
         admin.MapGet("/healthz", () => Results.Text("ok\n"));
         var fleet = app.Services.GetService<Fleet.FleetNode>(); // null unless the node is in a fleet (docs/fleet.md)
-        admin.MapGet("/readyz", () => !state.IsReady
+        admin.MapGet("/readyz", () => !node.IsReady
             ? Results.Text("not ready: no model bundle loaded\n", statusCode: 503)
             : fleet is not null && !fleet.IsCaughtUp(out var waiting)
                 ? Results.Text($"not ready: {waiting}\n", statusCode: 503)
-                : Results.Text($"ready: {state.Models.TitleCount} titles, bundle {state.Models.Version}\n"));
-        admin.MapGet("/metrics", () => Results.Text(fleet is null ? state.Metrics.Render(state) : Fleet.FleetMetrics.Append(state.Metrics.Render(state), fleet), "text/plain; version=0.0.4"));
+                : Results.Text($"ready: {node.Stores.Models.TitleCount} titles, bundle {node.Stores.Models.Version}\n"));
+        admin.MapGet("/metrics", () =>
+        {
+            var text = node.Metrics.Render(node.Stores, node.Listeners);
+            return Results.Text(fleet is null ? text : Fleet.FleetMetrics.Append(text, fleet), "text/plain; version=0.0.4");
+        });
 
         RouteGroupBuilder v1 = admin.MapGroup("/v1");
         v1.AddEndpointFilter(async (context, next) =>
-            Authorized(context.HttpContext.Request, state.AdminToken)
+            Authorized(context.HttpContext.Request, adminToken)
                 ? await next(context)
                 : Results.Json(new ErrorBody("missing or wrong bearer token"), AdminJsonContext.Default.ErrorBody, statusCode: 401));
 
         v1.MapPut("/models", async (HttpRequest request, bool? force) =>
         {
-            var body = await ReadBody(request, (long)state.Options.MaxAdminBodyMB << 20);
+            var body = await ReadBody(request, (long)node.Options.MaxAdminBodyMB << 20);
             if (body is null)
             {
-                return Error(413, $"bundle larger than EdgeSelector:MaxAdminBodyMB ({state.Options.MaxAdminBodyMB} MB)");
+                return Error(413, $"bundle larger than EdgeSelector:MaxAdminBodyMB ({node.Options.MaxAdminBodyMB} MB)");
             }
 
-            var outcome = state.Bundles.Apply(body, force ?? false);
+            var outcome = node.Bundles.Apply(body, force ?? false);
             return outcome.Ok
                 ? Results.Json(new VersionBody(outcome.Info!.Version, outcome.Info.Titles, "applied"), AdminJsonContext.Default.VersionBody)
                 : Error(outcome.Status, outcome.Message);
         });
-        v1.MapGet("/models", () => Results.Json(state.Bundles.List(), AdminJsonContext.Default.ModelsListing));
-        v1.MapPost("/models/rollback", () => state.Bundles.Rollback(out var version)
-            ? Results.Json(new VersionBody(version, state.Models.TitleCount, "rolled back"), AdminJsonContext.Default.VersionBody)
+        v1.MapGet("/models", () => Results.Json(node.Bundles.List(), AdminJsonContext.Default.ModelsListing));
+        v1.MapPost("/models/rollback", () => node.Bundles.Rollback(out var version)
+            ? Results.Json(new VersionBody(version, node.Stores.Models.TitleCount, "rolled back"), AdminJsonContext.Default.VersionBody)
             : Error(409, "no previous bundle to roll back to"));
 
         v1.MapPut("/profiles", async (HttpRequest request) =>
@@ -74,7 +80,7 @@ internal static class AdminApi
                 }
             }
 
-            state.Profiles.UpsertMany(ids, profiles);
+            node.Stores.Profiles.UpsertMany(ids, profiles);
             return Results.Json(new ProfileBatchResult(ids.Length), AdminJsonContext.Default.ProfileBatchResult);
         });
 
@@ -87,9 +93,9 @@ internal static class AdminApi
                 return Error(400, problem!);
             }
 
-            if (body.Titles.Count is 0 || body.Titles.Count > state.Options.MaxTitlesPerPage)
+            if (body.Titles.Count is 0 || body.Titles.Count > node.Options.MaxTitlesPerPage)
             {
-                return Error(400, $"send 1 to {state.Options.MaxTitlesPerPage} titles");
+                return Error(400, $"send 1 to {node.Options.MaxTitlesPerPage} titles");
             }
 
             if (!AdminConversions.TryContext(body, out var context, out var error))
@@ -99,8 +105,8 @@ internal static class AdminApi
 
             var titles = body.Titles.Select(t => new TitleCandidate(t.TitleId, t.Score, t.Interacted)).ToArray();
             var results = new SelectResult[titles.Length];
-            state.Selection.Select(context, titles, results);
-            state.Metrics.Request(RequestKind.AdminSelect, start);
+            node.Selection.Select(context, titles, results, arrivalTicks: start);
+            node.Metrics.Request(RequestKind.AdminSelect, start);
             return Results.Json(
                 new SelectResponseDto([.. results.Select(r => new SelectResultDto
                 {
@@ -114,7 +120,7 @@ internal static class AdminApi
                 AdminJsonContext.Default.SelectResponseDto);
         });
 
-        v1.MapPost("/rewards", async (HttpRequest request) =>
+        v1.MapPost("/rewards", async Task<IResult> (HttpRequest request) =>
         {
             var (batch, problem) = await ReadJson(request, AdminJsonContext.Default.RewardBatch, 16L << 20);
             if (batch is null)
@@ -122,32 +128,55 @@ internal static class AdminApi
                 return Error(400, problem!);
             }
 
-            var statuses = new List<string>(batch.Rewards.Count);
-            foreach (var reward in batch.Rewards)
+            // Every event id is checked before any reward is recorded: a 400 records nothing.
+            var eventIds = new ulong[batch.Rewards.Count];
+            for (var i = 0; i < eventIds.Length; i++)
             {
-                if (!ulong.TryParse(reward.EventId, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var eventId))
+                var text = batch.Rewards[i].EventId;
+                if (!ulong.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out eventIds[i]))
                 {
-                    return Error(400, $"event id '{reward.EventId}' is not a decimal unsigned 64-bit number");
-                }
-
-                try
-                {
-                    var status = state.RewardsService.Record(new RewardRequest(eventId, reward.PlayStarted, reward.MinutesWatched, reward.FractionCompleted, reward.TimestampMs));
-                    statuses.Add(status switch
-                    {
-                        RewardStatus.Accepted => "accepted",
-                        RewardStatus.Duplicate => "duplicate",
-                        _ => "unknown_event",
-                    });
-                }
-                catch (InvalidOperationException e)
-                {
-                    return Error(503, e.Message);
+                    return Error(400, $"event id '{text}' is not a decimal unsigned 64-bit number");
                 }
             }
 
-            return Results.Json(new RewardBatchResult(statuses), AdminJsonContext.Default.RewardBatchResult);
+            return await RecordRewards(node, batch, eventIds);
         });
+    }
+
+    // 200 only once every accepted reward is durable (the reward log's commit covers it); 503 (retry) when the log
+    // cannot take one or make them durable in time, with the batch's accepted ids forgotten so the retry records them.
+    private static async Task<IResult> RecordRewards(EdgeSelectorNode node, RewardBatch batch, ulong[] eventIds)
+    {
+        var rewards = node.Rewards;
+        var statuses = new List<string>(eventIds.Length);
+        var accepted = new List<ulong>();
+        var durableAt = RewardService.NothingToWaitFor;
+        for (var i = 0; i < eventIds.Length; i++)
+        {
+            var reward = batch.Rewards[i];
+            if (!rewards.TryRecord(new RewardRequest(eventIds[i], reward.PlayStarted, reward.MinutesWatched, reward.FractionCompleted, reward.TimestampMs), out var status, out var at))
+            {
+                accepted.ForEach(rewards.Forget);
+                return Error(503, "the reward log is not accepting records; retry");
+            }
+
+            if (status == RewardStatus.Accepted)
+            {
+                accepted.Add(eventIds[i]);
+            }
+
+            durableAt = Math.Max(durableAt, at);
+            statuses.Add(ServerMetrics.StatusName(status));
+        }
+
+        if (!await rewards.WaitDurableAsync(durableAt, TimeSpan.FromSeconds(node.Options.RewardCommitTimeoutSeconds)))
+        {
+            accepted.ForEach(rewards.Forget);
+            node.Metrics.RewardRefused();
+            return Error(503, "the reward log could not make the rewards durable in time; retry");
+        }
+
+        return Results.Json(new RewardBatchResult(statuses), AdminJsonContext.Default.RewardBatchResult);
     }
 
     private static IResult Error(int status, string message) =>

@@ -70,14 +70,23 @@ public sealed class EdgeSelectorOptions
     /// <summary>Stickiness window in hours.</summary>
     public double StickinessHours { get; set; } = 24;
 
-    /// <summary>Per-request deadline in milliseconds: titles of a page not decided by then get their default image.</summary>
+    /// <summary>Per-page deadline in milliseconds: titles of a page not decided by then get their default image.</summary>
     public double DeadlineMs { get; set; } = 5;
 
     /// <summary>
-    /// Overload shedding: a request still unanswered this long after its batch was read is answered with the
-    /// default image and reason "overload" instead of being scored.
+    /// Overload shedding by age at arrival (docs/performance.md, "Overload"): a request older than this when its turn
+    /// comes, counted from when the server read its bytes (or from its <c>timestamp_ms</c> with
+    /// <see cref="ShedByClientTimestamp"/>), is answered with the default image and reason "overload" without scoring.
     /// </summary>
     public double MaxQueueDelayMs { get; set; } = 50;
+
+    /// <summary>
+    /// Also count a request's age from its context's <c>timestamp_ms</c> when that lies within the last minute: for
+    /// clients that stamp each request with its send time and share the node's clock (NTP), so time spent queued
+    /// before the server could read the request (the client's own queue, socket buffers) counts too. Off by default:
+    /// a client whose timestamp is the member's page-view time, or whose clock is behind, would be shed.
+    /// </summary>
+    public bool ShedByClientTimestamp { get; set; }
 
     /// <summary>Largest frame in bytes.</summary>
     public int MaxFrameBytes { get; set; } = 64 * 1024;
@@ -88,11 +97,29 @@ public sealed class EdgeSelectorOptions
     /// <summary>Most requests answered on one connection before the server waits for the client to read (flush).</summary>
     public int MaxInFlightPerConnection { get; set; } = 4096;
 
-    /// <summary>Most concurrent binary-protocol connections; more are closed at once.</summary>
+    /// <summary>
+    /// Connection budget of the binary port: more concurrent connections on that port are answered
+    /// <c>TooManyConnections</c> and closed. Each TCP port has its own budget (docs/protocol.md#limits).
+    /// </summary>
     public int MaxConnections { get; set; } = 10_000;
 
-    /// <summary>A connection with no complete request for this long is closed.</summary>
+    /// <summary>Connection budget of the RESP port; 0 = the same number as <see cref="MaxConnections"/> (a budget of its own).</summary>
+    public int RespMaxConnections { get; set; }
+
+    /// <summary>A connection on which no whole request (frame or RESP command) arrives for this long is closed.</summary>
     public double IdleTimeoutSeconds { get; set; } = 120;
+
+    /// <summary>
+    /// Once the first byte of a request has arrived, the whole request must arrive within this many seconds, or the
+    /// connection is closed (a client trickling bytes cannot hold a connection).
+    /// </summary>
+    public double FrameTimeoutSeconds { get; set; } = 10;
+
+    /// <summary>
+    /// How long an accepted REWARD waits for the reward log's group commit before it is answered ERROR
+    /// <c>Unavailable</c> instead (retry) when the log cannot make it durable.
+    /// </summary>
+    public double RewardCommitTimeoutSeconds { get; set; } = 5;
 
     /// <summary>Memory budget of the model store in MB (all kept bundles must fit: models are served from memory).</summary>
     public int ModelMemoryMB { get; set; } = 256;
@@ -162,7 +189,10 @@ public sealed class EdgeSelectorOptions
         Check(MaxTitlesPerPage is >= 1 and <= 10_000, nameof(MaxTitlesPerPage), "must be in 1..10000");
         Check(MaxInFlightPerConnection >= 1, nameof(MaxInFlightPerConnection), "must be at least 1");
         Check(MaxConnections >= 1, nameof(MaxConnections), "must be at least 1");
+        Check(RespMaxConnections >= 0, nameof(RespMaxConnections), "must be 0 (same as MaxConnections) or positive");
         Check(IdleTimeoutSeconds > 0, nameof(IdleTimeoutSeconds), "must be positive");
+        Check(FrameTimeoutSeconds > 0, nameof(FrameTimeoutSeconds), "must be positive");
+        Check(RewardCommitTimeoutSeconds > 0, nameof(RewardCommitTimeoutSeconds), "must be positive");
         Check(ModelMemoryMB >= 8 && ProfileMemoryMB >= 8 && ImpressionLogMemoryMB >= 4, "memory budgets", "are too small (models/profiles at least 8 MB, log at least 4 MB)");
         Check(SyntheticTitles >= 0, nameof(SyntheticTitles), "must be 0 (off) or positive");
         Check(SyntheticImages is >= 1 and <= 99, nameof(SyntheticImages), "must be in 1..99");

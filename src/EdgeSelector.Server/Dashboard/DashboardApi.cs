@@ -1,7 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Text;
 using EdgeSelector.Server.Admin;
-using EdgeSelector.Server.Serving;
+using EdgeSelector.Server.Hosting;
 using Microsoft.Extensions.Primitives;
 
 namespace EdgeSelector.Server.Dashboard;
@@ -25,8 +26,9 @@ internal static class DashboardApi
         "(-p:EdgeSelectorDashboard=false). Its data is still served: <a href=\"/dashboard/stats\">/dashboard/stats</a>, " +
         "<a href=\"/metrics\">/metrics</a>.</p>\n";
 
-    public static void Map(WebApplication app, ServerState state, DashboardFeed feed)
+    public static void Map(WebApplication app, EdgeSelectorNode node, DashboardFeed feed)
     {
+        var adminToken = Encoding.UTF8.GetBytes(node.Options.AdminToken);
         var assets = DashboardAssets.Load();
         app.MapGet("/", (HttpContext context) => assets.Built
             ? Serve(context, assets, "index.html")
@@ -46,10 +48,10 @@ internal static class DashboardApi
 
         var v1 = app.MapGroup("/v1");
         v1.AddEndpointFilter(async (context, next) =>
-            AdminApi.Authorized(context.HttpContext.Request, state.AdminToken)
+            AdminApi.Authorized(context.HttpContext.Request, adminToken)
                 ? await next(context)
                 : Results.Json(new ErrorBody("missing or wrong bearer token"), AdminJsonContext.Default.ErrorBody, statusCode: 401));
-        v1.MapPost("/checkpoint", () => Checkpoint(state));
+        v1.MapPost("/checkpoint", () => Checkpoint(node.Stores));
     }
 
     private static IResult Serve(HttpContext context, DashboardAssets assets, string file)
@@ -71,12 +73,12 @@ internal static class DashboardApi
             : Results.Bytes(asset.Bytes, asset.ContentType);
     }
 
-    private static IResult Checkpoint(ServerState state)
+    private static IResult Checkpoint(NodeStores stores)
     {
         var start = Stopwatch.GetTimestamp();
         try
         {
-            state.Checkpoint();
+            stores.Checkpoint();
         }
         catch (Exception e) when (e is IOException or InvalidOperationException or ObjectDisposedException)
         {

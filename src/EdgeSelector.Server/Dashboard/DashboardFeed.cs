@@ -1,7 +1,7 @@
 using System.Reflection;
 using EdgeSelector.Server.Admin;
+using EdgeSelector.Server.Hosting;
 using EdgeSelector.Server.Metrics;
-using EdgeSelector.Server.Serving;
 
 namespace EdgeSelector.Server.Dashboard;
 
@@ -14,15 +14,15 @@ internal sealed class DashboardFeed
 {
     private static readonly string ServerVersion = typeof(DashboardFeed).Assembly.GetName().Version?.ToString() ?? "0";
 
-    private readonly ServerState _state;
+    private readonly EdgeSelectorNode _node;
     private readonly long _startedAtMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
     private IFleetView? _fleet;
 
-    public DashboardFeed(ServerState state, IFleetView? fleet = null)
+    public DashboardFeed(EdgeSelectorNode node, IFleetView? fleet = null)
     {
-        _state = state;
+        _node = node;
         _fleet = fleet;
-        Titles = new RecentDecisions(state);
+        Titles = new RecentDecisions(node.Stores.Impressions, node.Stores.Models);
     }
 
     /// <summary>The fleet view; the fleet wiring sets it once it has joined a fleet (null: not part of one).</summary>
@@ -38,10 +38,11 @@ internal sealed class DashboardFeed
     /// <summary>Reads every section once.</summary>
     public DashboardStats Read()
     {
-        var metrics = _state.Metrics.Snapshot();
-        var listing = _state.Bundles.List();
-        var impressions = _state.Impressions;
-        var rewards = _state.Rewards;
+        var metrics = _node.Metrics.Snapshot();
+        var listing = _node.Bundles.List();
+        var stores = _node.Stores;
+        var impressions = stores.Impressions;
+        var rewards = stores.Rewards;
         var gc = GC.GetGCMemoryInfo();
         var fallbacks = new Dictionary<string, long>(metrics.Fallbacks.Length);
         for (var i = 0; i < metrics.Fallbacks.Length; i++)
@@ -49,45 +50,53 @@ internal sealed class DashboardFeed
             fallbacks[ServerMetrics.ReasonName(ServerMetrics.CountedReasons[i])] = metrics.Fallbacks[i];
         }
 
+        var statuses = new Dictionary<string, long>(metrics.Rewards.Length);
+        for (var i = 0; i < metrics.Rewards.Length; i++)
+        {
+            statuses[ServerMetrics.StatusName(ServerMetrics.CountedStatuses[i])] = metrics.Rewards[i];
+        }
+
+        var listeners = _node.Listeners.Select(l => new ListenerSection(l.Listener, l.Open, l.Max, l.Accepted, l.Rejected)).ToList();
+
         return new DashboardStats
         {
             AtMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
             Node = new NodeSection
             {
-                NodeId = _state.Options.NodeId,
+                NodeId = _node.Options.NodeId,
                 StartedAtMs = _startedAtMs,
-                Policy = _state.Engine.Options.Policy.ToString(),
-                Ready = _state.IsReady,
-                Readiness = _state.IsReady
-                    ? $"ready: {_state.Models.TitleCount} titles, bundle {_state.Models.Version}"
+                Policy = _node.Engine.Options.Policy.ToString(),
+                Ready = _node.IsReady,
+                Readiness = _node.IsReady
+                    ? $"ready: {stores.Models.TitleCount} titles, bundle {stores.Models.Version}"
                     : "not ready: no model bundle loaded",
                 Version = ServerVersion,
             },
             LatencyBoundsMicros = ServerMetrics.LatencyBucketsMicros,
             Requests = [.. metrics.Ops.Select(o => new OpSection(o.Op, o.Requests, o.LatencySumMicros, o.Buckets))],
             Selections = metrics.Selections,
-            Fallbacks = fallbacks,
-            Rewards = new Dictionary<string, long>(3)
+            ModelDecisions = new Dictionary<string, long>(2)
             {
-                ["accepted"] = metrics.RewardsAccepted,
-                ["duplicate"] = metrics.RewardsDuplicate,
-                ["unknown_event"] = metrics.RewardsUnknownEvent,
+                ["known"] = metrics.DecisionsWithProfile,
+                ["none"] = metrics.DecisionsWithoutProfile,
             },
+            Fallbacks = fallbacks,
+            Rewards = statuses,
             ProtocolErrors = metrics.ProtocolErrors,
             InFlight = metrics.InFlight,
-            Connections = new ConnectionSection(metrics.Connections, metrics.ConnectionsAccepted, metrics.ConnectionsRejected),
+            Connections = new ConnectionSection(listeners.Sum(l => l.Open), listeners.Sum(l => l.Accepted), listeners.Sum(l => l.Rejected), listeners),
             ImpressionLog = new LogSection
             {
                 Enabled = impressions is not null,
                 Appended = metrics.ImpressionsLogged,
                 Dropped = metrics.ImpressionsDropped,
-                LagBytes = _state.ImpressionLogLagBytes,
-                Bytes = _state.ImpressionLogBytes,
+                LagBytes = stores.ImpressionLogLagBytes,
+                Bytes = stores.ImpressionLogBytes,
             },
             RewardLog = new LogSection
             {
                 Enabled = true,
-                Appended = metrics.RewardsAccepted,
+                Appended = metrics.Rewards[(int)EdgeSelector.Protocol.RewardStatus.Accepted],
                 LagBytes = Math.Max(0, rewards.TailAddress - rewards.CommittedUntilAddress),
                 Bytes = rewards.TailAddress - rewards.BeginAddress,
             },

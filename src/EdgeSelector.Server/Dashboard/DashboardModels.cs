@@ -20,10 +20,16 @@ public sealed record DashboardStats
     /// <summary>Requests and latency histogram per op, the <c>op</c> label of /metrics.</summary>
     public required List<OpSection> Requests { get; init; }
 
-    /// <summary>Titles decided, all reasons (edgeselector_selections_total).</summary>
+    /// <summary>Titles answered, model decisions and fallbacks (edgeselector_selections_total).</summary>
     public long Selections { get; init; }
 
-    /// <summary>Decisions answered with the default image, by reason (edgeselector_fallbacks_total).</summary>
+    /// <summary>
+    /// Titles the model decided, by whether a profile (or the request's genres) was known: <c>known</c>, <c>none</c>
+    /// (reason <c>no_profile</c>: still the model's choice) (edgeselector_model_decisions_total).
+    /// </summary>
+    public required Dictionary<string, long> ModelDecisions { get; init; }
+
+    /// <summary>Titles answered with the default image instead of a model decision, by reason (edgeselector_fallbacks_total).</summary>
     public required Dictionary<string, long> Fallbacks { get; init; }
 
     /// <summary>Rewards by status (edgeselector_rewards_total).</summary>
@@ -70,8 +76,11 @@ public sealed record NodeSection
 /// <summary>One op's requests and latency histogram (per-bucket counts, not cumulative as in /metrics).</summary>
 public sealed record OpSection(string Op, long Total, long SumMicros, long[] Buckets);
 
-/// <summary>Binary-protocol connections.</summary>
-public sealed record ConnectionSection(long Open, long Accepted, long Rejected);
+/// <summary>Connections of every TCP front door (binary, and RESP when on), summed, and per listener.</summary>
+public sealed record ConnectionSection(long Open, long Accepted, long Rejected, List<ListenerSection> Listeners);
+
+/// <summary>One TCP front door's connections (the <c>listener</c> label of /metrics).</summary>
+public sealed record ListenerSection(string Listener, long Open, long Limit, long Accepted, long Rejected);
 
 /// <summary>An append-only log: entries written and how far they are from disk.</summary>
 public sealed record LogSection

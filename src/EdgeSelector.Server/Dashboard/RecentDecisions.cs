@@ -25,18 +25,26 @@ internal sealed class RecentDecisions
     /// <summary>How long a sample is reused.</summary>
     public static readonly TimeSpan MaxAge = TimeSpan.FromSeconds(1);
 
-    private readonly ServerState _state;
+    /// <summary>The model-store reader the sample uses (declared where the store opens: a pool of FASTER sessions of its own).</summary>
+    public static ModelReader ModelReader { get; } = ModelReader.For<CandidateReader>();
+
+    private readonly ImpressionLog? _log;
+    private readonly ModelStore _models;
     private readonly Lock _lock = new();
     private Aggregate? _last;
     private long _lastAt;
 
-    public RecentDecisions(ServerState state) => _state = state;
+    public RecentDecisions(ImpressionLog? log, ModelStore models)
+    {
+        _log = log;
+        _models = models;
+    }
 
     /// <summary>The <paramref name="top"/> most decided titles of the sample, or just <paramref name="titleId"/> when given.</summary>
     public TitleSample Read(int top, uint? titleId)
     {
         var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        var log = _state.Impressions;
+        var log = _log;
         if (log is null)
         {
             return new TitleSample { AtMs = now, Enabled = false, Titles = [] };
@@ -46,7 +54,7 @@ internal sealed class RecentDecisions
         IEnumerable<KeyValuePair<uint, TitleTally>> chosen = titleId is { } id
             ? sample.Titles.Where(t => t.Key == id).DefaultIfEmpty(new(id, new TitleTally()))
             : sample.Titles.OrderByDescending(t => t.Value.Decisions).ThenBy(t => t.Key).Take(Math.Clamp(top, 1, 100));
-        using var models = _state.Models.AcquireSnapshot();
+        using var models = _models.AcquireSnapshot();
         return new TitleSample
         {
             AtMs = now,

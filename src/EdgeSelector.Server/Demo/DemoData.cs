@@ -2,7 +2,7 @@ using System.Reflection;
 using EdgeSelector.Core.Bundles;
 using EdgeSelector.Core.Features;
 using EdgeSelector.Core.Models;
-using EdgeSelector.Learning.Catalog;
+using EdgeSelector.Server.Hosting;
 using EdgeSelector.Server.Serving;
 
 namespace EdgeSelector.Server.Demo;
@@ -18,9 +18,9 @@ internal static class DemoData
     public const int Members = 10_000;
 
     /// <summary>Seeds the demo into an empty store; does nothing when a bundle is already loaded.</summary>
-    public static bool SeedIfEmpty(ServerState state)
+    public static bool SeedIfEmpty(NodeStores stores, BundleService bundles)
     {
-        if (state.Models.TitleCount > 0)
+        if (stores.Models.TitleCount > 0)
         {
             return false;
         }
@@ -29,8 +29,7 @@ internal static class DemoData
             ?? throw new InvalidOperationException("demo catalog resource missing");
         using var memory = new MemoryStream();
         stream.CopyTo(memory);
-        var catalog = CatalogReader.Parse(memory.ToArray());
-        var models = CatalogModelBuilder.Build(catalog, version: 1, FeatureSpace.Default);
+        var models = DemoCatalog.BuildModels(memory.ToArray(), version: 1, FeatureSpace.Default);
         var blobs = models.Select(m => (ReadOnlyMemory<byte>)m.Serialize(ModelDefaults.ServingPrecision)).ToList();
         var manifest = new BundleManifest
         {
@@ -38,7 +37,7 @@ internal static class DemoData
             CreatedAtMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
             MetricsJson = "{\"source\":\"demo catalog, cold start\"}",
         };
-        state.Bundles.ApplyVerified(manifest, blobs);
+        bundles.ApplyVerified(manifest, blobs);
 
         var ids = new ulong[Members];
         var profiles = new MemberProfile[Members];
@@ -61,8 +60,8 @@ internal static class DemoData
         Persona(ref profiles[0], "comedy");
         Persona(ref profiles[1], "romance");
         Persona(ref profiles[2], "action");
-        state.Profiles.UpsertMany(ids, profiles);
-        state.Checkpoint();
+        stores.Profiles.UpsertMany(ids, profiles);
+        stores.Checkpoint();
         return true;
     }
 

@@ -2,6 +2,7 @@ using EdgeSelector.Core.Bundles;
 using EdgeSelector.Core.Features;
 using EdgeSelector.Core.Models;
 using EdgeSelector.Server.Configuration;
+using EdgeSelector.Server.Hosting;
 using EdgeSelector.Server.Serving;
 
 namespace EdgeSelector.Server.Demo;
@@ -22,9 +23,9 @@ internal static class SyntheticCatalog
     private const int Seed = 6_2026;
 
     /// <summary>Seeds the synthetic catalog and profiles into an empty store; false when a bundle is already loaded.</summary>
-    public static bool SeedIfEmpty(ServerState state, EdgeSelectorOptions options)
+    public static bool SeedIfEmpty(NodeStores stores, BundleService bundles, EdgeSelectorOptions options)
     {
-        if (options.SyntheticTitles <= 0 || state.Models.TitleCount > 0)
+        if (options.SyntheticTitles <= 0 || stores.Models.TitleCount > 0)
         {
             return false;
         }
@@ -44,9 +45,9 @@ internal static class SyntheticCatalog
             CreatedAtMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
             MetricsJson = "{\"source\":\"synthetic load catalog\"}",
         };
-        state.Bundles.ApplyVerified(manifest, blobs);
-        SeedProfiles(state, options.SyntheticMembers, rng);
-        state.Checkpoint();
+        bundles.ApplyVerified(manifest, blobs);
+        SeedProfiles(stores, options.SyntheticMembers, rng);
+        stores.Checkpoint();
         return true;
     }
 
@@ -73,7 +74,7 @@ internal static class SyntheticCatalog
         return model;
     }
 
-    private static void SeedProfiles(ServerState state, int members, Random rng)
+    private static void SeedProfiles(NodeStores stores, int members, Random rng)
     {
         string[] countries = ["US", "GB", "FR", "DE", "BR", "JP", "IN", "ES"];
         const int Batch = 50_000;
@@ -96,7 +97,7 @@ internal static class SyntheticCatalog
                 }
             }
 
-            state.Profiles.UpsertMany(ids.AsSpan(0, n), profiles.AsSpan(0, n));
+            stores.Profiles.UpsertMany(ids.AsSpan(0, n), profiles.AsSpan(0, n));
         }
     }
 }

@@ -1,4 +1,4 @@
-using EdgeSelector.Server.Serving;
+using EdgeSelector.Server.Hosting;
 
 namespace EdgeSelector.Server.Fleet;
 
@@ -6,7 +6,7 @@ namespace EdgeSelector.Server.Fleet;
 internal static class FleetHosting
 {
     /// <summary>Registers the <see cref="FleetNode"/> hosted service when the node is configured for a fleet.</summary>
-    public static void Add(WebApplicationBuilder builder, ServerState state)
+    public static void Add(WebApplicationBuilder builder, EdgeSelectorNode node)
     {
         var options = new NatsOptions();
         builder.Configuration.GetSection(NatsOptions.Section).Bind(options);
@@ -17,15 +17,15 @@ internal static class FleetHosting
 
         builder.Logging.AddFilter("EdgeSelector.Fleet", LogLevel.Information);
         var parts = new FleetNodeParts(
-            state.Options.NodeId,
-            state.DataDir,
-            $"http://{state.Options.BindAddress}:{state.Options.AdminPort}",
-            state.Bundles,
-            state.Models,
-            state.Profiles,
-            state.Impressions,
-            state.Rewards,
-            () => state.IsReady);
+            node.Options.NodeId,
+            node.Stores.DataDir,
+            $"http://{node.Options.BindAddress}:{node.Options.AdminPort}",
+            node.Bundles,
+            node.Stores.Models,
+            node.Stores.Profiles,
+            node.Stores.Impressions,
+            node.Stores.Rewards,
+            () => node.IsReady);
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(parts);
         builder.Services.AddSingleton<FleetNode>();

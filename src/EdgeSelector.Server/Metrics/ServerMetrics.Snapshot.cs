@@ -1,4 +1,5 @@
 using EdgeSelector.Core.Logging;
+using EdgeSelector.Protocol;
 
 namespace EdgeSelector.Server.Metrics;
 
@@ -10,25 +11,32 @@ namespace EdgeSelector.Server.Metrics;
 internal sealed partial class ServerMetrics
 {
     /// <summary>The <c>op</c> label values of /metrics, in the order of <see cref="MetricsSnapshot.Ops"/>.</summary>
-    public static IReadOnlyList<string> OpNames => KindNames;
+    public static IReadOnlyList<string> OpNames { get; } = [.. Kinds.Select(KindName)];
 
-    /// <summary>The fallback reasons counted (every reason but <see cref="FallbackReason.None"/>), in /metrics order.</summary>
-    public static IReadOnlyList<FallbackReason> CountedReasons { get; } = [.. Enumerable.Range(1, 7).Select(r => (FallbackReason)r)];
+    /// <summary>
+    /// The fallback reasons counted, in /metrics order: every reason but <see cref="FallbackReason.None"/> and
+    /// <see cref="FallbackReason.NoProfile"/> (both model decisions).
+    /// </summary>
+    public static IReadOnlyList<FallbackReason> CountedReasons { get; } = [.. Reasons.Where(r => r is not (FallbackReason.None or FallbackReason.NoProfile))];
+
+    /// <summary>The reward statuses counted, in the order of <see cref="MetricsSnapshot.Rewards"/>.</summary>
+    public static IReadOnlyList<RewardStatus> CountedStatuses => Statuses;
 
     /// <summary>Reads every counter once. Costs one pass over ~120 striped counters: for a few reads a second, not per request.</summary>
     public MetricsSnapshot Snapshot()
     {
         var buckets = LatencyBucketsMicros.Length + 1;
-        var ops = new OpCounters[KindNames.Length];
-        for (var k = 0; k < ops.Length; k++)
+        var ops = new OpCounters[Kinds.Length];
+        for (var i = 0; i < ops.Length; i++)
         {
+            var k = (int)Kinds[i];
             var counts = new long[buckets];
             for (var b = 0; b < buckets; b++)
             {
                 counts[b] = _latencyBuckets[(k * buckets) + b].Value;
             }
 
-            ops[k] = new OpCounters(KindNames[k], _requests[k].Value, _latencySumMicros[k].Value, counts);
+            ops[i] = new OpCounters(KindName(Kinds[i]), _requests[k].Value, _latencySumMicros[k].Value, counts);
         }
 
         var fallbacks = new long[CountedReasons.Count];
@@ -37,21 +45,25 @@ internal sealed partial class ServerMetrics
             fallbacks[i] = _fallbacks[(int)CountedReasons[i]].Value;
         }
 
+        var rewards = new long[Statuses.Length];
+        for (var i = 0; i < rewards.Length; i++)
+        {
+            rewards[i] = _rewards[(int)Statuses[i]].Value;
+        }
+
         return new MetricsSnapshot
         {
             Ops = ops,
-            Selections = _selections.Value,
+            Selections = Selections,
+            DecisionsWithProfile = _decidedWithProfile.Value,
+            DecisionsWithoutProfile = _decidedWithoutProfile.Value,
             Fallbacks = fallbacks,
-            RewardsAccepted = _rewards[0].Value,
-            RewardsDuplicate = _rewards[1].Value,
-            RewardsUnknownEvent = _rewards[2].Value,
+            Rewards = rewards,
+            RewardsRefused = _rewardsRefused.Value,
             ImpressionsLogged = _impressionsLogged.Value,
             ImpressionsDropped = _impressionsDropped.Value,
             ProtocolErrors = _protocolErrors.Value,
             InFlight = Volatile.Read(ref _inFlight),
-            Connections = Connections,
-            ConnectionsAccepted = _connectionsTotal.Value,
-            ConnectionsRejected = _connectionsRejected.Value,
         };
     }
 }
@@ -70,14 +82,20 @@ internal sealed record MetricsSnapshot
 
     public long Selections { get; init; }
 
-    /// <summary>Decisions answered with the default image, by <see cref="ServerMetrics.CountedReasons"/>.</summary>
+    /// <summary>Titles the model decided with a profile (or the request's genres) known.</summary>
+    public long DecisionsWithProfile { get; init; }
+
+    /// <summary>Titles the model decided from the request's context alone (reason <c>no_profile</c>).</summary>
+    public long DecisionsWithoutProfile { get; init; }
+
+    /// <summary>Titles answered with the default image, by <see cref="ServerMetrics.CountedReasons"/>.</summary>
     public required long[] Fallbacks { get; init; }
 
-    public long RewardsAccepted { get; init; }
+    /// <summary>Rewards answered, by <see cref="ServerMetrics.CountedStatuses"/>.</summary>
+    public required long[] Rewards { get; init; }
 
-    public long RewardsDuplicate { get; init; }
-
-    public long RewardsUnknownEvent { get; init; }
+    /// <summary>Rewards answered Unavailable.</summary>
+    public long RewardsRefused { get; init; }
 
     public long ImpressionsLogged { get; init; }
 
@@ -86,11 +104,4 @@ internal sealed record MetricsSnapshot
     public long ProtocolErrors { get; init; }
 
     public long InFlight { get; init; }
-
-    /// <summary>Open binary-protocol connections.</summary>
-    public long Connections { get; init; }
-
-    public long ConnectionsAccepted { get; init; }
-
-    public long ConnectionsRejected { get; init; }
 }

@@ -12,15 +12,19 @@ namespace EdgeSelector.Server.Serving;
 /// </summary>
 internal sealed class BundleService
 {
-    private readonly ServerState _state;
+    private readonly ModelStore _models;
+    private readonly DefaultImages _defaults;
+    private readonly byte[] _bundleKey;
     private readonly string _manifestPath;
     private readonly Lock _lock = new();
     private List<BundleInfo> _applied;
 
-    public BundleService(ServerState state)
+    public BundleService(ModelStore models, DefaultImages defaults, byte[] bundleKey, string dataDir)
     {
-        _state = state;
-        _manifestPath = Path.Combine(state.DataDir, "bundles.json");
+        _models = models;
+        _defaults = defaults;
+        _bundleKey = bundleKey;
+        _manifestPath = Path.Combine(dataDir, "bundles.json");
         _applied = File.Exists(_manifestPath)
             ? JsonSerializer.Deserialize(File.ReadAllBytes(_manifestPath), AdminJsonContext.Default.ListBundleInfo) ?? []
             : [];
@@ -29,7 +33,7 @@ internal sealed class BundleService
     /// <summary>Verifies and applies a bundle. Returns the applied bundle or the reason it was refused.</summary>
     public BundleOutcome Apply(ReadOnlyMemory<byte> bytes, bool force)
     {
-        var error = ModelBundle.TryRead(bytes, _state.BundleKey, out var manifest, out var models, out var detail);
+        var error = ModelBundle.TryRead(bytes, _bundleKey, out var manifest, out var models, out var detail);
         if (error != BundleError.None)
         {
             return BundleOutcome.Refused(error == BundleError.Unsigned || error == BundleError.BadSignature ? 403 : 422, $"{error}: {detail}");
@@ -37,7 +41,7 @@ internal sealed class BundleService
 
         lock (_lock)
         {
-            var current = _state.Models.Version;
+            var current = _models.Version;
             if (manifest.Version <= current && !force)
             {
                 return BundleOutcome.Refused(409, $"bundle version {manifest.Version} is not newer than the served version {current} (push with force to override)");
@@ -58,7 +62,7 @@ internal sealed class BundleService
         lock (_lock)
         {
             var defaults = new Dictionary<uint, uint>(models.Count);
-            using (var writer = _state.Models.BeginBundle(manifest.Version, partial: !manifest.Full))
+            using (var writer = _models.BeginBundle(manifest.Version, partial: !manifest.Full))
             {
                 var validator = default(FullCheck);
                 foreach (var blob in models)
@@ -75,7 +79,7 @@ internal sealed class BundleService
                 writer.Commit();
             }
 
-            _state.Defaults.Merge(defaults);
+            _defaults.Merge(defaults);
             var info = new BundleInfo
             {
                 Version = manifest.Version,
@@ -84,7 +88,7 @@ internal sealed class BundleService
                 TrainingFromMs = manifest.TrainingFromMs,
                 TrainingToMs = manifest.TrainingToMs,
                 Full = manifest.Full,
-                Titles = _state.Models.TitleCount,
+                Titles = _models.TitleCount,
                 AppliedAtMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
                 Metrics = manifest.MetricsJson,
                 KeyId = manifest.KeyId,
@@ -101,8 +105,8 @@ internal sealed class BundleService
     {
         lock (_lock)
         {
-            var ok = _state.Models.Rollback();
-            version = _state.Models.Version;
+            var ok = _models.Rollback();
+            version = _models.Version;
             return ok;
         }
     }
@@ -110,16 +114,16 @@ internal sealed class BundleService
     /// <summary>The active and previous bundles and the recent history.</summary>
     public ModelsListing List()
     {
-        var active = _state.Models.Version;
-        var previous = _state.Models.PreviousVersion;
+        var active = _models.Version;
+        var previous = _models.PreviousVersion;
         var applied = Volatile.Read(ref _applied);
         return new ModelsListing
         {
             ActiveVersion = active,
             PreviousVersion = previous,
-            Titles = _state.Models.TitleCount,
+            Titles = _models.TitleCount,
             Active = applied.LastOrDefault(b => b.Version == active),
-            Generations = [.. _state.Models.Generations.Select(g => new GenerationListing { Version = g.Version, Titles = g.TitleCount, CreatedAt = g.CreatedAt })],
+            Generations = [.. _models.Generations.Select(g => new GenerationListing { Version = g.Version, Titles = g.TitleCount, CreatedAt = g.CreatedAt })],
             History = applied,
         };
     }

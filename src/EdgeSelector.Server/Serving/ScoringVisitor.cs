@@ -8,7 +8,8 @@ namespace EdgeSelector.Server.Serving;
 /// <summary>
 /// Scores a title's model where FASTER keeps it: the store calls <see cref="Visit"/> inside its read callback with
 /// the record's own bytes, and the engine reads the weights from there (no copy). Never throws: a blob that fails
-/// the structure check or an exception mark the outcome for the caller to fall back.
+/// the structure check or an exception mark the outcome for the caller to fall back. Declared as the model store's
+/// one reader on the request path (<see cref="ModelReader"/>, in the host's composition).
 /// </summary>
 internal struct ScoringVisitor : IModelVisitor
 {
@@ -16,11 +17,12 @@ internal struct ScoringVisitor : IModelVisitor
     public MemberContext Member;
     public TitleContext Title;
     public long UnixMs;
+
+    /// <summary>Test-only: scoring this title throws (read only when <see cref="FaultInjection.IsEnabled"/>).</summary>
     public uint FaultTitle;
 
     public Decision Decision;
     public int CandidateCount;
-    public uint DefaultImage;
     public VisitOutcome Outcome;
 
     public void Visit(uint titleId, ReadOnlySpan<byte> model)
@@ -33,9 +35,8 @@ internal struct ScoringVisitor : IModelVisitor
                 return;
             }
 
-            DefaultImage = view.DefaultImageId;
             CandidateCount = view.ImageCount;
-            if (titleId == FaultTitle)
+            if (FaultInjection.IsEnabled && titleId == FaultTitle)
             {
                 throw new InvalidOperationException($"fault injected for title {titleId}");
             }
@@ -53,8 +54,12 @@ internal struct ScoringVisitor : IModelVisitor
 /// <summary>What happened inside <see cref="ScoringVisitor.Visit"/>.</summary>
 internal enum VisitOutcome : byte
 {
-    NotVisited = 0,
+    /// <summary>The zero value: a visitor that was never called, or that threw, is a failure, never a decision.</summary>
+    Failed = 0,
+
+    /// <summary>The engine chose an image.</summary>
     Decided,
+
+    /// <summary>The stored blob failed its structure check (or belongs to another title).</summary>
     Corrupt,
-    Failed,
 }

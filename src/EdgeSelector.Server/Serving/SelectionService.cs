@@ -4,50 +4,65 @@ using EdgeSelector.Core.Logging;
 using EdgeSelector.Core.Selection;
 using EdgeSelector.Protocol;
 using EdgeSelector.Server.Metrics;
+using EdgeSelector.Storage.Impressions;
+using EdgeSelector.Storage.Models;
+using EdgeSelector.Storage.Profiles;
 
 namespace EdgeSelector.Server.Serving;
 
 /// <summary>
-/// The request path: member context (request, else stored profile), one model snapshot per request (a page sees
-/// one bundle), score each title in place, fall back to the default image on anything that fails, log every
-/// impression, count everything. Never throws to the caller and allocates nothing per request
-/// (SelectionServiceTests count the bytes).
+/// The request path, for every front door: the overload policy first (<see cref="SheddingPolicy"/>: too old at
+/// arrival → defaults without scoring), then the member context (request, else stored profile), one model snapshot
+/// per request (a page sees one bundle), each title scored in place until the page deadline, the default image on
+/// anything that fails, every impression logged, everything counted. Never throws to the caller and allocates
+/// nothing per request (ServingAllocationTests counts the bytes, scored and shed).
 /// </summary>
-internal sealed class SelectionService
+internal sealed class SelectionService(
+    SelectionEngine engine,
+    ModelStore models,
+    ProfileStore profiles,
+    DefaultImages defaults,
+    EventIds eventIds,
+    ImpressionLog? impressions,
+    SheddingPolicy shedding,
+    ServerMetrics metrics)
 {
-    private readonly ServerState _state;
-    private readonly long _deadlineTicks;
-
-    public SelectionService(ServerState state)
-    {
-        _state = state;
-        _deadlineTicks = (long)(state.Options.DeadlineMs * Stopwatch.Frequency / 1000.0);
-    }
+    /// <summary>Test-only: a title whose scoring throws (used only when <see cref="FaultInjection.IsEnabled"/>); 0 = off.</summary>
+    public uint FaultInjectionTitleId { get; set; }
 
     /// <summary>
     /// Decides an image for every title of <paramref name="titles"/> into <paramref name="results"/> (same length).
-    /// <paramref name="shed"/> answers every title with its default image and reason "overload" without scoring.
+    /// <paramref name="arrivalTicks"/> is when the server read the request (Stopwatch ticks): its age at arrival
+    /// decides whether it is shed.
     /// </summary>
-    public void Select(in RequestContext request, ReadOnlySpan<TitleCandidate> titles, Span<SelectResult> results, bool shed = false)
+    public void Select(in RequestContext request, ReadOnlySpan<TitleCandidate> titles, Span<SelectResult> results, long arrivalTicks)
     {
         var start = Stopwatch.GetTimestamp();
-        var unixMs = request.TimestampUnixMs != 0 ? request.TimestampUnixMs : DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        var member = BuildMember(request, out var noProfile);
-        var engine = _state.Engine;
-        using var snapshot = _state.Models.AcquireSnapshot();
+        var clientStamp = request.TimestampUnixMs;
+        var nowUnixMs = clientStamp != 0 && !shedding.UsesClientTimestamp ? clientStamp : DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var unixMs = clientStamp != 0 ? clientStamp : nowUnixMs;
+        if (shedding.IsTooOld(start, arrivalTicks, clientStamp, nowUnixMs))
+        {
+            // Answered at once, without the profile read, the model snapshot or scoring: shedding must cost far
+            // less than serving, or an overloaded node could never catch up.
+            var context = ContextOnly(request);
+            for (var i = 0; i < titles.Length; i++)
+            {
+                results[i] = Fallback(titles[i], FallbackReason.Overload, context, unixMs);
+            }
+
+            return;
+        }
+
+        var deadline = shedding.PageDeadline(start);
+        var member = BuildMember(request, out var withProfile);
+        using var snapshot = models.AcquireSnapshot();
         for (var i = 0; i < titles.Length; i++)
         {
             var candidate = titles[i];
-            var title = new TitleContext { TitleId = candidate.TitleId, RecommenderScore = candidate.Score, Interacted = candidate.InteractedBefore };
-            if (shed)
+            if (i > 0 && Stopwatch.GetTimestamp() > deadline)
             {
-                results[i] = Fallback(candidate.TitleId, FallbackReason.Overload, member, title, unixMs);
-                continue;
-            }
-
-            if (i > 0 && Stopwatch.GetTimestamp() - start > _deadlineTicks)
-            {
-                results[i] = Fallback(candidate.TitleId, FallbackReason.Deadline, member, title, unixMs);
+                results[i] = Fallback(candidate, FallbackReason.Deadline, member, unixMs);
                 continue;
             }
 
@@ -55,9 +70,9 @@ internal sealed class SelectionService
             {
                 Engine = engine,
                 Member = member,
-                Title = title,
+                Title = Title(candidate),
                 UnixMs = unixMs,
-                FaultTitle = _state.FaultInjectionTitleId,
+                FaultTitle = FaultInjection.IsEnabled ? FaultInjectionTitleId : 0,
             };
             bool found;
             try
@@ -66,31 +81,35 @@ internal sealed class SelectionService
             }
             catch (Exception)
             {
-                results[i] = Fallback(candidate.TitleId, FallbackReason.InternalError, member, title, unixMs);
+                results[i] = Fallback(candidate, FallbackReason.InternalError, member, unixMs);
                 continue;
             }
 
             if (!found)
             {
-                var reason = _state.Defaults.TryGet(candidate.TitleId, out _) ? FallbackReason.NoModel : FallbackReason.UnknownTitle;
-                results[i] = Fallback(candidate.TitleId, reason, member, title, unixMs);
+                // A default known from an earlier bundle: a later bundle dropped the title's model.
+                var reason = defaults.TryGet(candidate.TitleId, out _) ? FallbackReason.NoModel : FallbackReason.UnknownTitle;
+                results[i] = Fallback(candidate, reason, member, unixMs);
                 continue;
             }
 
             switch (visitor.Outcome)
             {
                 case VisitOutcome.Decided:
-                    var eventId = _state.EventIds.Next();
-                    var decided = noProfile ? FallbackReason.NoProfile : FallbackReason.None;
-                    results[i] = new SelectResult(candidate.TitleId, visitor.Decision.ImageId, eventId, visitor.Decision.Propensity, visitor.Decision.ModelVersion, decided);
-                    Log(ImpressionRecord.FromDecision(eventId, unixMs, visitor.Decision, visitor.CandidateCount, member, title, decided));
-                    _state.Metrics.Selection(decided);
+                    // The model chose. Without a stored profile it chose from the request's context alone, and the
+                    // reason says so (NoProfile); it is still the model's decision, not a fallback.
+                    var eventId = eventIds.Next();
+                    var reason = withProfile ? FallbackReason.None : FallbackReason.NoProfile;
+                    var decision = visitor.Decision;
+                    results[i] = new SelectResult(candidate.TitleId, decision.ImageId, eventId, decision.Propensity, decision.ModelVersion, reason);
+                    Log(ImpressionRecord.FromDecision(eventId, unixMs, decision, visitor.CandidateCount, member, visitor.Title, reason));
+                    metrics.Decided(withProfile);
                     break;
                 case VisitOutcome.Corrupt:
-                    results[i] = Fallback(candidate.TitleId, FallbackReason.CorruptModel, member, title, unixMs);
+                    results[i] = Fallback(candidate, FallbackReason.CorruptModel, member, unixMs);
                     break;
                 default:
-                    results[i] = Fallback(candidate.TitleId, FallbackReason.InternalError, member, title, unixMs);
+                    results[i] = Fallback(candidate, FallbackReason.InternalError, member, unixMs);
                     break;
             }
         }
@@ -102,8 +121,8 @@ internal sealed class SelectionService
     /// </summary>
     public void WarmUp()
     {
-        using var snapshot = _state.Models.AcquireSnapshot();
-        var visitor = new ScoringVisitor { Engine = _state.Engine, UnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() };
+        using var snapshot = models.AcquireSnapshot();
+        var visitor = new ScoringVisitor { Engine = engine, UnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() };
         foreach (var title in snapshot.TitleIds)
         {
             visitor.Title = new TitleContext { TitleId = title };
@@ -111,7 +130,10 @@ internal sealed class SelectionService
         }
     }
 
-    private MemberContext BuildMember(in RequestContext request, out bool noProfile)
+    private static TitleContext Title(in TitleCandidate candidate) =>
+        new() { TitleId = candidate.TitleId, RecommenderScore = candidate.Score, Interacted = candidate.InteractedBefore };
+
+    private static MemberContext ContextOnly(in RequestContext request)
     {
         var member = new MemberContext
         {
@@ -122,10 +144,20 @@ internal sealed class SelectionService
             LocalHour = request.HourOfDay,
             DayOfWeek = request.DayOfWeek,
         };
-        noProfile = false;
         if (request.GenreCount > 0)
         {
             request.GenreSpan.CopyTo(member.Genres);
+        }
+
+        return member;
+    }
+
+    private MemberContext BuildMember(in RequestContext request, out bool withProfile)
+    {
+        var member = ContextOnly(request);
+        withProfile = true;
+        if (request.GenreCount > 0)
+        {
             return member;
         }
 
@@ -133,7 +165,7 @@ internal sealed class SelectionService
         bool found;
         try
         {
-            found = _state.Profiles.TryGet(request.MemberId, out profile);
+            found = profiles.TryGet(request.MemberId, out profile);
         }
         catch (Exception)
         {
@@ -144,7 +176,7 @@ internal sealed class SelectionService
         if (!found)
         {
             // Context-only features: genres stay zero; the model still chooses, the reason says why it knew less.
-            noProfile = true;
+            withProfile = false;
             return member;
         }
 
@@ -167,20 +199,20 @@ internal sealed class SelectionService
         return member;
     }
 
-    private SelectResult Fallback(uint titleId, FallbackReason reason, in MemberContext member, in TitleContext title, long unixMs)
+    private SelectResult Fallback(in TitleCandidate candidate, FallbackReason reason, in MemberContext member, long unixMs)
     {
-        var image = _state.Defaults.TryGet(titleId, out var known) ? known : SelectResult.NoArtwork;
-        var eventId = _state.EventIds.Next();
-        var decision = new Decision { ImageId = image, Propensity = 1f, Policy = _state.Engine.Options.Policy, PolicyParameter = _state.Engine.Options.PolicyParameter };
-        Log(ImpressionRecord.FromDecision(eventId, unixMs, decision, 0, member, title, reason));
-        _state.Metrics.Selection(reason);
+        var titleId = candidate.TitleId;
+        var image = defaults.TryGet(titleId, out var known) ? known : SelectResult.NoArtwork;
+        var eventId = eventIds.Next();
+        var decision = new Decision { ImageId = image, Propensity = 1f, Policy = engine.Options.Policy, PolicyParameter = engine.Options.PolicyParameter };
+        Log(ImpressionRecord.FromDecision(eventId, unixMs, decision, 0, member, Title(candidate), reason));
+        metrics.Fallback(reason);
         return new SelectResult(titleId, image, eventId, 1f, 0, reason);
     }
 
     private void Log(in ImpressionRecord record)
     {
-        var log = _state.Impressions;
-        if (log is null)
+        if (impressions is null)
         {
             return;
         }
@@ -190,13 +222,13 @@ internal sealed class SelectionService
         bool logged;
         try
         {
-            logged = log.TryEnqueue(buffer, out _);
+            logged = impressions.TryEnqueue(buffer, out _);
         }
         catch (Exception)
         {
             logged = false;
         }
 
-        _state.Metrics.Impression(logged);
+        metrics.Impression(logged);
     }
 }

@@ -8,6 +8,7 @@ namespace EdgeSelector.Storage.Models;
 /// The visitor is passed to the store by reference, so fields it sets in <see cref="Visit"/> are seen by the caller.
 /// It may hold references (a result array, a buffer writer) but must not keep the span, and it must not throw: it
 /// runs inside FASTER's epoch-protected read, and an exception there leaves the pooled session in an unknown state.
+/// A visitor type reads only once declared in <see cref="ModelStoreOptions.Readers"/> (its own pool of sessions).
 /// </remarks>
 public interface IModelVisitor
 {

@@ -6,7 +6,7 @@ namespace EdgeSelector.Storage.Models;
 /// FASTER callbacks for reads: the output is the caller's visitor itself (passed by ref), so FASTER hands the value
 /// to <see cref="IModelVisitor.Visit"/> in place, with no copy and no per-call state.
 /// </summary>
-/// <remarks>One session type exists per visitor type; see <see cref="ModelStore"/>'s per-visitor session pools.</remarks>
+/// <remarks>One session type exists per visitor type: one pool per <see cref="ModelReader"/> declared at open.</remarks>
 internal sealed class ModelReadFunctions<TVisitor> : SpanByteFunctions<long, TVisitor, Empty>
     where TVisitor : struct, IModelVisitor
 {

@@ -1,3 +1,5 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 using EdgeSelector.Storage.Internal;
 using FASTER.core;
 
@@ -32,9 +34,9 @@ public sealed partial class ModelStore : IDisposable
     private bool _changedSinceCheckpoint;
     private readonly Timer? _checkpointTimer;
 
-    // Read path state: replaced atomically by the push path.
-    private readonly Lock _poolsLock = new();
-    private object?[] _readPools = new object?[4];
+    // Read path state: the pools are made once at open (one per declared reader); the generations are replaced
+    // atomically by the push path.
+    private readonly IDisposable?[] _readPools;
     private GenerationState? _active;
     private GenerationState[] _history = [];
     private volatile bool _disposed;
@@ -75,6 +77,7 @@ public sealed partial class ModelStore : IDisposable
             };
             _store = new FasterKV<long, SpanByte>(settings);
             _writer = _store.For(new ModelWriteFunctions()).NewSession<ModelWriteFunctions>();
+            _readPools = CreateReadPools(options.Readers);
             RecoverManifest();
         }
         catch
@@ -204,7 +207,7 @@ public sealed partial class ModelStore : IDisposable
         {
             foreach (var pool in _readPools)
             {
-                (pool as IDisposable)?.Dispose();
+                pool?.Dispose();
             }
 
             _writer.Dispose();
@@ -277,44 +280,50 @@ public sealed partial class ModelStore : IDisposable
         }
     }
 
-    /// <summary>One session pool per visitor type (a FASTER session's output type is fixed), indexed by a per-type id.</summary>
+    /// <summary>The pool of a declared reader (<see cref="ModelStoreOptions.Readers"/>), indexed by a per-type id.</summary>
     private SessionPool<ClientSession<long, SpanByte, SpanByte, TVisitor, Empty, ModelReadFunctions<TVisitor>>> GetReadPool<TVisitor>()
         where TVisitor : struct, IModelVisitor
     {
         int id = VisitorTypeId<TVisitor>.Value;
-        var pools = Volatile.Read(ref _readPools);
+        var pools = _readPools;
         if ((uint)id < (uint)pools.Length
             && pools[id] is SessionPool<ClientSession<long, SpanByte, SpanByte, TVisitor, Empty, ModelReadFunctions<TVisitor>>> pool)
         {
             return pool;
         }
 
-        return CreateReadPool<TVisitor>(id);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return ThrowUndeclaredReader<TVisitor>();
     }
 
-    private SessionPool<ClientSession<long, SpanByte, SpanByte, TVisitor, Empty, ModelReadFunctions<TVisitor>>> CreateReadPool<TVisitor>(int id)
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static SessionPool<ClientSession<long, SpanByte, SpanByte, TVisitor, Empty, ModelReadFunctions<TVisitor>>> ThrowUndeclaredReader<TVisitor>()
+        where TVisitor : struct, IModelVisitor =>
+        throw new InvalidOperationException(
+            $"{typeof(TVisitor).Name} is not a declared reader of this model store: every visitor type reads through a pool of FASTER "
+            + $"sessions of its own, so declare it where the store is opened (ModelStoreOptions.Readers = [ModelReader.For<{typeof(TVisitor).Name}>()]).");
+
+    /// <summary>One pool per declared reader type (and the store's own copy visitor), made once at open.</summary>
+    private IDisposable?[] CreateReadPools(IReadOnlyList<ModelReader> readers)
+    {
+        var declared = new List<ModelReader>(readers) { ModelReader.For<CopyVisitor>() };
+        var pools = new IDisposable?[declared.Max(static r => r.TypeId) + 1];
+        foreach (var reader in declared)
+        {
+            pools[reader.TypeId] ??= reader.CreatePool(this);
+        }
+
+        return pools;
+    }
+
+    internal SessionPool<ClientSession<long, SpanByte, SpanByte, TVisitor, Empty, ModelReadFunctions<TVisitor>>> CreateReadPool<TVisitor>()
         where TVisitor : struct, IModelVisitor
     {
-        lock (_poolsLock)
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            var pools = _readPools;
-            if ((uint)id < (uint)pools.Length
-                && pools[id] is SessionPool<ClientSession<long, SpanByte, SpanByte, TVisitor, Empty, ModelReadFunctions<TVisitor>>> existing)
-            {
-                return existing;
-            }
-
-            var functions = new ModelReadFunctions<TVisitor>();
-            var pool = new SessionPool<ClientSession<long, SpanByte, SpanByte, TVisitor, Empty, ModelReadFunctions<TVisitor>>>(
-                () => _store.For(functions).NewSession<ModelReadFunctions<TVisitor>>(),
-                _options.SessionPoolSize);
-            var grown = new object?[Math.Max(pools.Length, id + 1)];
-            Array.Copy(pools, grown, pools.Length);
-            grown[id] = pool;
-            Volatile.Write(ref _readPools, grown);
-            return pool;
-        }
+        var functions = new ModelReadFunctions<TVisitor>();
+        return new SessionPool<ClientSession<long, SpanByte, SpanByte, TVisitor, Empty, ModelReadFunctions<TVisitor>>>(
+            () => _store.For(functions).NewSession<ModelReadFunctions<TVisitor>>(),
+            _options.SessionPoolSize);
     }
 
     private void CheckpointCore()
@@ -367,7 +376,7 @@ public sealed partial class ModelStore : IDisposable
     }
 
     /// <summary>A dense id per visitor type, used to index <see cref="_readPools"/> without a dictionary lookup.</summary>
-    private static class VisitorTypeId<TVisitor>
+    internal static class VisitorTypeId<TVisitor>
     {
         public static readonly int Value = Interlocked.Increment(ref _visitorTypeCount) - 1;
     }

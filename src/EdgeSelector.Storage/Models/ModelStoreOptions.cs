@@ -24,6 +24,12 @@ public sealed class ModelStoreOptions
     /// <summary>How many bundle generations are kept for rollback, the active one included (at least 2).</summary>
     public int MaxGenerations { get; init; } = 3;
 
+    /// <summary>
+    /// The visitor types that read the store (<see cref="ModelReader.For{TVisitor}"/>): each one gets its own pool of
+    /// FASTER sessions when the store opens. Reading with any other visitor type throws.
+    /// </summary>
+    public IReadOnlyList<ModelReader> Readers { get; init; } = [];
+
     /// <summary>Idle sessions kept per reader type; sessions beyond this are created and disposed on demand.</summary>
     public int SessionPoolSize { get; init; } = Math.Max(4, Environment.ProcessorCount * 2);
 

@@ -38,9 +38,11 @@ export function renderTotals(stats) {
   for (const [status, n] of Object.entries(stats.rewards)) row(`edgeselector_rewards_total{status="${status}"}`, 'counter', n);
   row('edgeselector_protocol_errors_total', 'counter', stats.protocolErrors);
   row('edgeselector_in_flight_requests', 'gauge', stats.inFlight);
-  row('edgeselector_connections', 'gauge', stats.connections.open);
-  row('edgeselector_connections_total', 'counter', stats.connections.accepted);
-  row('edgeselector_connections_rejected_total', 'counter', stats.connections.rejected);
+  for (const l of stats.connections.listeners) {
+    row(`edgeselector_connections{listener="${l.listener}"}`, 'gauge', l.open);
+    row(`edgeselector_connections_total{listener="${l.listener}"}`, 'counter', l.accepted);
+    row(`edgeselector_connections_rejected_total{listener="${l.listener}"}`, 'counter', l.rejected);
+  }
   row('edgeselector_models', 'gauge', stats.bundle.titles);
   row('edgeselector_model_bundle_version{which="active"}', 'gauge', stats.bundle.activeVersion);
   row('edgeselector_model_bundle_version{which="previous"}', 'gauge', stats.bundle.previousVersion);

@@ -1,0 +1,115 @@
+using System.Text;
+using EdgeSelector.Core.Selection;
+using EdgeSelector.Protocol;
+using EdgeSelector.Server.Binary;
+using EdgeSelector.Server.Configuration;
+using EdgeSelector.Server.Connections;
+using EdgeSelector.Server.Metrics;
+using EdgeSelector.Server.Resp;
+using EdgeSelector.Server.Serving;
+
+namespace EdgeSelector.Server.Hosting;
+
+/// <summary>
+/// The node's object graph, composed in one place (<see cref="Compose"/>): options → stores → serving services →
+/// front doors, each built with exactly what it uses, in the order the constructors make explicit. Nothing below
+/// receives this object: it is the host's handle (listeners, admin routes, seeding, shutdown) and the tests'.
+/// </summary>
+internal sealed class EdgeSelectorNode : IDisposable
+{
+    private EdgeSelectorNode(EdgeSelectorOptions options, NodeStores stores)
+    {
+        Options = options;
+        Stores = stores;
+        var protocol = options.ToProtocolOptions();
+        Engine = new SelectionEngine(options.ToSelectionOptions());
+        Defaults = new DefaultImages(stores.DataDir);
+        Bundles = new BundleService(stores.Models, Defaults, Encoding.UTF8.GetBytes(options.BundleKey), stores.DataDir);
+        Selection = new SelectionService(
+            Engine,
+            stores.Models,
+            stores.Profiles,
+            Defaults,
+            new EventIds(options.NodeId, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()),
+            stores.Impressions,
+            new SheddingPolicy(options),
+            Metrics);
+        Rewards = new RewardService(stores.Rewards, Metrics, TimeSpan.FromHours(options.AttributionWindowHours));
+
+        var timeouts = new ConnectionTimeouts(options);
+        var rewardCommitTimeout = TimeSpan.FromSeconds(options.RewardCommitTimeoutSeconds);
+        Binary = new BinaryConnectionHandler(Selection, Rewards, protocol, timeouts, Heartbeat, Metrics, rewardCommitTimeout);
+        BinaryLimit = new ConnectionLimit("binary", options.MaxConnections, BinaryConnectionHandler.Refusal);
+        Resp = new RespConnectionHandler(Selection, Rewards, options.MaxTitlesPerPage, options.MaxFrameBytes, timeouts, Heartbeat, Metrics);
+        RespLimit = new ConnectionLimit("resp", options.RespMaxConnections > 0 ? options.RespMaxConnections : options.MaxConnections, RespConnectionHandler.Refusal);
+        Listeners = options.RespPort != 0 ? [BinaryLimit, RespLimit] : [BinaryLimit];
+    }
+
+    /// <summary>The validated configuration.</summary>
+    public EdgeSelectorOptions Options { get; }
+
+    /// <summary>The stores and logs.</summary>
+    public NodeStores Stores { get; }
+
+    /// <summary>Counters and gauges.</summary>
+    public ServerMetrics Metrics { get; } = new();
+
+    /// <summary>The deadlines of every open TCP connection.</summary>
+    public ConnectionHeartbeat Heartbeat { get; } = new();
+
+    /// <summary>The selection engine (Core).</summary>
+    public SelectionEngine Engine { get; }
+
+    /// <summary>Every title's default image.</summary>
+    public DefaultImages Defaults { get; }
+
+    /// <summary>Bundle pushes and rollbacks.</summary>
+    public BundleService Bundles { get; }
+
+    /// <summary>The request path.</summary>
+    public SelectionService Selection { get; }
+
+    /// <summary>Rewards.</summary>
+    public RewardService Rewards { get; }
+
+    /// <summary>The binary protocol's front door.</summary>
+    public BinaryConnectionHandler Binary { get; }
+
+    /// <summary>The binary port's connection budget.</summary>
+    public ConnectionLimit BinaryLimit { get; }
+
+    /// <summary>The RESP front door (listening only when <c>RespPort</c> is set).</summary>
+    public RespConnectionHandler Resp { get; }
+
+    /// <summary>The RESP port's connection budget.</summary>
+    public ConnectionLimit RespLimit { get; }
+
+    /// <summary>The budgets of the listening TCP ports (for /metrics).</summary>
+    public IReadOnlyList<ConnectionLimit> Listeners { get; }
+
+    /// <summary>Ready to serve: at least one bundle is loaded.</summary>
+    public bool IsReady => Stores.Models.TitleCount > 0;
+
+    /// <summary>Opens the stores and composes the services; nothing stays open if a step fails.</summary>
+    public static EdgeSelectorNode Compose(EdgeSelectorOptions options)
+    {
+        options.Validate();
+        var stores = NodeStores.Open(options);
+        try
+        {
+            return new EdgeSelectorNode(options, stores);
+        }
+        catch
+        {
+            stores.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Stops the heartbeat, then checkpoints and closes the stores.</summary>
+    public void Dispose()
+    {
+        Heartbeat.Dispose();
+        Stores.Dispose();
+    }
+}

@@ -1,0 +1,27 @@
+using System.Diagnostics.CodeAnalysis;
+
+namespace EdgeSelector.Server.Serving;
+
+/// <summary>
+/// Test-only fault injection for the "internal error" path (a title whose scoring throws), behind a .NET feature
+/// switch. The server project pins the switch off with <c>Trim="true"</c> (EdgeSelector.Server.csproj), so the
+/// native binary's compiler replaces <see cref="IsEnabled"/> with <c>false</c> and removes every check: nothing of it
+/// is on a production request path (a JIT run reads a static readonly false, which the tier-1 JIT folds away too).
+/// The integration tests switch it on for their process (a module initializer in the test assembly).
+/// </summary>
+/// <remarks>
+/// Chosen over a test-only decorator: the fault must be thrown inside the store's read callback, where real
+/// scoring runs, and a decorator there would make the visitor (and with it the selection service and both protocol
+/// sessions) generic over a test type. Chosen over an <c>#if</c>: the tests would need a second build of the server.
+/// </remarks>
+internal static class FaultInjection
+{
+    /// <summary>The feature switch's name.</summary>
+    public const string Switch = "EdgeSelector.Server.FaultInjection";
+
+    private static readonly bool Enabled = AppContext.TryGetSwitch(Switch, out var on) && on;
+
+    /// <summary>True only in a process that switched fault injection on (the integration tests).</summary>
+    [FeatureSwitchDefinition(Switch)]
+    public static bool IsEnabled => Enabled;
+}
