@@ -1,7 +1,6 @@
 using System.Globalization;
 using EdgeSelector.Core.Bundles;
 using EdgeSelector.Core.Features;
-using EdgeSelector.Core.Models;
 using EdgeSelector.Learning.Catalog;
 using EdgeSelector.Learning.Training;
 
@@ -21,7 +20,9 @@ internal sealed class BundleCommand : ICommand
                       written there as bundle-<version>.esb (serving, int8) and bundle-<version>.f32.esb
           --version   version of the new bundle (default: newest + 1)
           --key-file  HMAC-SHA256 key (else $EDGESEL_BUNDLE_KEY)
-        new images also get the cross-title component learnt so far (models/trainer/cross-title.json), if any.
+        new images also get the cross-title component learnt so far (models/trainer/cross-title.json), if any,
+        through their tags and, when the catalog carries images[].embedding, their embedding (kept in
+        models/trainer/embeddings.json for the trainer; docs/learning.md section 8.3).
         exit codes: 0 ok, 1 bad input, 2 bad command line
         """;
 
@@ -49,8 +50,8 @@ internal sealed class BundleCommand : ICommand
 
             var space = current.Values.FirstOrDefault()?.Features ?? FeatureSpace.Default;
             var models = CatalogModelBuilder.Build(catalog, version, space, current);
-            var cross = TrainCommand.LoadCrossTitle(repo);
-            var (newTitles, newImages) = FoldIntoNewImages(models, current, cross);
+            var embeddings = repo.MergeEmbeddings(catalog.Embeddings());
+            var (newTitles, newImages) = Trainer.FoldIntoNewImages(models, current, repo.LoadCrossTitle(), embeddings);
             var retired = current.Values.Sum(old => old.Images.Count(i => !models.Any(m => m.TitleId == old.TitleId && m.Images.Any(n => n.Id == i.Id))));
             var manifest = new BundleManifest
             {
@@ -71,35 +72,5 @@ internal sealed class BundleCommand : ICommand
             stderr.WriteLine($"edgesel bundle: {e.Message}");
             return Program.ExitInputError;
         }
-    }
-
-    // Images the current bundle does not have start from the cold prior plus what the cross-title component knows
-    // about their tags (a new comedy image leans to comedy fans from the first request on).
-    internal static (int Titles, int Images) FoldIntoNewImages(List<TitleModel> models, Dictionary<uint, TitleModel> current, CrossTitleModel cross)
-    {
-        int titles = 0, images = 0;
-        Span<double> fold = stackalloc double[MemberProfile.GenreCount];
-        foreach (var model in models)
-        {
-            current.TryGetValue(model.TitleId, out var old);
-            titles += old is null ? 1 : 0;
-            foreach (var image in model.Images)
-            {
-                if (old is not null && old.Images.Exists(i => i.Id == image.Id))
-                {
-                    continue;
-                }
-
-                images++;
-                cross.Fold(image.Tags, fold, out var bias);
-                image.Bias += (float)bias;
-                for (var g = 0; g < MemberProfile.GenreCount; g++)
-                {
-                    image.Weights[FeatureEncoder.GenreSlot + g] += (float)fold[g];
-                }
-            }
-        }
-
-        return (titles, images);
     }
 }

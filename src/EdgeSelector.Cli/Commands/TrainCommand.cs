@@ -22,7 +22,7 @@ internal sealed class TrainCommand : ICommand
     public string Usage => """
         usage: edgesel train (--data-dir DIR | --nats URL) --models DIR [--key-file FILE] [--catalog FILE]
                              [--window-hours H] [--min-minutes M] [--min-fraction F] [--as-of UNIX_MS]
-                             [--ips] [--no-cross-title] [--json]
+                             [--forget-half-life H] [--ips] [--no-cross-title] [--json]
           --data-dir      the server's DataDir: <DataDir>/impressions and <DataDir>/rewards are read read-only
                           from where the previous run stopped (models/trainer/state.json)
           --nats          a fleet instead: every node's shipped impressions and rewards, through durable
@@ -35,6 +35,8 @@ internal sealed class TrainCommand : ICommand
           --min-minutes   quality play: at least this many minutes (default 10) ...
           --min-fraction  ... or at least this fraction of the title (default 0.25)
           --as-of         the join's clock in unix ms (default now): windows closed by then are labelled
+          --forget-half-life  evidence loses half its weight every H hours of data age (default 72; 0 = never
+                          forget); written to the bundle manifest (docs/learning.md section 8.1)
           --ips           weight examples by inverse propensity (off by default; docs/learning.md)
           --no-cross-title  fit the per-image models only
           --json          print the training report as JSON
@@ -44,7 +46,7 @@ internal sealed class TrainCommand : ICommand
     public IReadOnlySet<string> ValueOptions { get; } = new HashSet<string>
     {
         "data-dir", "models", "key-file", "catalog", "window-hours", "min-minutes", "min-fraction", "as-of",
-        "nats", "max-messages", "examples-out", "dedupe-days",
+        "forget-half-life", "nats", "max-messages", "examples-out", "dedupe-days",
     };
 
     public IReadOnlySet<string> Flags { get; } = new HashSet<string> { "ips", "no-cross-title", "json", "no-publish" };
@@ -63,7 +65,22 @@ internal sealed class TrainCommand : ICommand
         var asOf = args.Get("as-of") is { } a
             ? (long.TryParse(a, NumberStyles.Integer, CultureInfo.InvariantCulture, out var t) ? t : throw new UsageException("--as-of must be unix milliseconds."))
             : DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        var options = new TrainerOptions { InversePropensityWeighting = args.Has("ips"), CrossTitle = !args.Has("no-cross-title") };
+        var options = new TrainerOptions
+        {
+            InversePropensityWeighting = args.Has("ips"),
+            CrossTitle = !args.Has("no-cross-title"),
+            ForgettingHalfLifeHours = Number(args, "forget-half-life", TrainerOptions.DefaultForgettingHalfLifeHours),
+        };
+        try
+        {
+            join.Rule.Validate();
+            options.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException(e.Message);
+        }
+
         if (nats is not null)
         {
             return Fleet.FleetTrain.Run(args, nats, join, asOf, options, stdout, stderr);
@@ -78,13 +95,19 @@ internal sealed class TrainCommand : ICommand
             }
 
             var (parentManifest, current) = repo.ReadForTraining(latest, key);
+            var embeddings = repo.LoadEmbeddings();
             if (args.Get("catalog") is { } catalogPath)
             {
+                var catalog = CatalogReader.Load(catalogPath);
                 var space = current.Values.First().Features;
-                var merged = CatalogModelBuilder.Build(CatalogReader.Load(catalogPath), latest + 1, space, current);
-                BundleCommand.FoldIntoNewImages(merged, current, LoadCrossTitle(repo));
+                var merged = CatalogModelBuilder.Build(catalog, latest + 1, space, current);
+                embeddings = repo.MergeEmbeddings(catalog.Embeddings());
+                Trainer.FoldIntoNewImages(merged, current, repo.LoadCrossTitle(), embeddings);
                 current = merged.ToDictionary(m => m.TitleId);
             }
+
+            // The parent bundle's newest example dates the prior, so forgetting ages it by the data between runs.
+            options = options with { PriorDataToMs = parentManifest.TrainingToMs };
 
             Directory.CreateDirectory(repo.StateDirectory);
             var state = LoadState(repo);
@@ -115,10 +138,10 @@ internal sealed class TrainCommand : ICommand
             }
 
             var examples = joiner.Close(asOf);
-            var cross = LoadCrossTitle(repo);
+            var cross = repo.LoadCrossTitle();
             var version = Math.Max(latest, state.LastVersion) + 1;
-            var (models, report) = Trainer.Train(current, examples, cross, version, options);
-            report = report with { Join = joiner.Counters };
+            var (models, report) = Trainer.Train(current, examples, cross, version, options, embeddings);
+            report = report with { Join = joiner.Counters, QualityRule = join.Rule.Describe() };
             if (examples.Count > 0)
             {
                 var manifest = new BundleManifest
@@ -158,7 +181,8 @@ internal sealed class TrainCommand : ICommand
                 stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"examples {report.Examples} (positives {report.Positives}, short plays {c.ShortPlays}), pending {joiner.PendingCount}, " +
                     $"rewards {c.Rewards} duplicate {c.DuplicateRewards} late {c.LateRewards} unknown {c.UnknownRewards} invalid {c.InvalidRewards}, " +
-                    $"fallbacks {c.Fallbacks}, titles {report.TitlesTrained}, images {report.ImagesTrained}"));
+                    $"fallbacks {c.Fallbacks}, titles {report.TitlesTrained}, images {report.ImagesTrained}, " +
+                    $"forget half-life {report.ForgettingHalfLifeHours} h (prior aged {report.PriorAgeHours:F1} h), {report.QualityRule}"));
             }
 
             return Program.ExitOk;
@@ -168,13 +192,6 @@ internal sealed class TrainCommand : ICommand
             stderr.WriteLine($"edgesel train: {e.Message}");
             return Program.ExitInputError;
         }
-    }
-
-    /// <summary>The cross-title component the last training run left (empty before the first).</summary>
-    internal static CrossTitleModel LoadCrossTitle(BundleRepository repo)
-    {
-        var path = Path.Combine(repo.StateDirectory, "cross-title.json");
-        return File.Exists(path) ? CrossTitleModel.FromJson(File.ReadAllText(path)) : new CrossTitleModel();
     }
 
     // The node rotates its logs (LogRetentionMB) whether or not a trainer has read them: say so when it happened.

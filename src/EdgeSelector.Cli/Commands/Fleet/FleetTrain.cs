@@ -76,10 +76,10 @@ internal static class FleetTrain
             }
 
             var examples = joiner.Close(asOf);
-            var cross = TrainCommand.LoadCrossTitle(repo);
+            var cross = repo.LoadCrossTitle();
             var version = Math.Max(latest, lastVersion) + 1;
-            var (models, report) = Trainer.Train(current, examples, cross, version, options);
-            report = report with { Join = joiner.Counters };
+            var (models, report) = Trainer.Train(current, examples, cross, version, options with { PriorDataToMs = parentManifest.TrainingToMs }, repo.LoadEmbeddings());
+            report = report with { Join = joiner.Counters, QualityRule = join.Rule.Describe() };
             string? bundlePath = null;
             if (examples.Count > 0)
             {
