@@ -8,6 +8,7 @@ using EdgeSelector.Learning.Evaluation.Data;
 using EdgeSelector.Learning.Evaluation.Estimators;
 using EdgeSelector.Learning.Evaluation.Policies;
 using EdgeSelector.Learning.Evaluation.RewardModels;
+using EdgeSelector.Learning.Join;
 
 namespace EdgeSelector.Cli.Commands;
 
@@ -23,7 +24,8 @@ internal sealed class EvaluateCommand : ICommand
                                 [--estimators ips,snips,dm,dr,replay] [--json]
                                 [--engine-policy greedy|epsilon-greedy|softmax|thompson|ucb|uniform]
                                 [--epsilon E] [--temperature T] [--alpha A]
-                                [--rewards PATH] [--reward play|quality|minutes|fraction] [--reward-model auto|ridge|logistic] [--l2 LAMBDA] [--seed N]
+                                [--rewards PATH] [--reward play|quality|minutes|fraction] [--min-minutes M] [--min-fraction F]
+                                [--by-segment] [--reward-model auto|ridge|logistic] [--l2 LAMBDA] [--seed N]
           --data        obd: a campaign folder (random/men) or its rows CSV; csv: a logged-bandit CSV
                         (action, propensity, reward, optional position, x_* features); impressions: a record file
           --policy      item_id,position,probability (context-free), or one row per logged row with
@@ -34,7 +36,12 @@ internal sealed class EvaluateCommand : ICommand
           --json        print one JSON object: {"<estimator>": {"value", "ci_low", "ci_high", "ess", "n", "warning"?}}
                         (replay adds "take_fraction": the share of rows kept)
           --rewards     impressions only: a record file of reward records to join by event id
-          --reward      impressions only: play (started), quality (fraction completed >= 0.5), minutes, fraction; default play
+          --reward      impressions only: play (started), quality (a quality play under the trainer's rule), minutes,
+                        fraction; default play
+          --min-minutes quality play: at least this many minutes (default 10, as edgesel train) ...
+          --min-fraction ... or at least this fraction of the title (default 0.25, as edgesel train)
+          --by-segment  impressions only: every estimator again within each segment (interacted yes/no, device,
+                        country), each with its own interval
           --reward-model  dm/dr reward model: logistic for 0/1 rewards, ridge otherwise (default auto)
           --l2          L2 penalty of the reward model (default 1 for ridge, 0.01 for logistic)
           --seed        cross-fitting fold seed (default 0)
@@ -43,9 +50,9 @@ internal sealed class EvaluateCommand : ICommand
 
     public IReadOnlySet<string> ValueOptions { get; } =
         new HashSet<string> { "data", "format", "policy", "estimators", "rewards", "reward", "reward-model", "l2", "seed",
-            "engine-policy", "epsilon", "temperature", "alpha" };
+            "engine-policy", "epsilon", "temperature", "alpha", "min-minutes", "min-fraction" };
 
-    public IReadOnlySet<string> Flags { get; } = new HashSet<string> { "json" };
+    public IReadOnlySet<string> Flags { get; } = new HashSet<string> { "json", "by-segment" };
 
     public int Run(CommandArgs args, TextWriter stdout, TextWriter stderr)
     {
@@ -65,10 +72,23 @@ internal sealed class EvaluateCommand : ICommand
             Seed = ulong.TryParse(args.Get("seed") ?? "0", CultureInfo.InvariantCulture, out var seed)
                 ? seed
                 : throw new UsageException("--seed must be a non-negative integer."),
+            BySegment = args.Has("by-segment"),
         };
-        if (args.Get("rewards") is not null && format != "impressions")
+
+        // One quality-play rule with edgesel train's options and defaults (docs/learning.md section 3).
+        var rule = new QualityPlayRule
         {
-            throw new UsageException("--rewards applies to --format impressions only.");
+            MinMinutes = args.Get("min-minutes") is { } mm ? (float)ParseDouble(mm, "min-minutes", positive: false) : QualityPlayRule.DefaultMinMinutes,
+            MinFraction = args.Get("min-fraction") is { } mf ? (float)ParseDouble(mf, "min-fraction", positive: false) : QualityPlayRule.DefaultMinFraction,
+        };
+        if (rule.MinMinutes < 0 || rule.MinFraction < 0)
+        {
+            throw new UsageException("--min-minutes and --min-fraction must be non-negative.");
+        }
+
+        if (format != "impressions" && new[] { "rewards", "reward", "min-minutes", "min-fraction", "by-segment" }.FirstOrDefault(o => args.Get(o) is not null || args.Has(o)) is { } impressionOption)
+        {
+            throw new UsageException($"--{impressionOption} applies to --format impressions only.");
         }
 
         if (!Directory.Exists(policyPath) && new[] { "engine-policy", "epsilon", "temperature", "alpha" }.FirstOrDefault(o => args.Get(o) is not null) is { } engineOption)
@@ -87,9 +107,10 @@ internal sealed class EvaluateCommand : ICommand
             {
                 "obd" => new ObdSource(data),
                 "csv" => new CsvBanditSource(data),
-                "impressions" => new ImpressionLogSource(data, args.Get("rewards"), ParseReward(args.Get("reward") ?? "play")),
+                "impressions" => new ImpressionLogSource(data, args.Get("rewards"), ParseReward(args.Get("reward") ?? "play"), rule),
                 _ => throw new UsageException($"--format must be obd, impressions or csv (got '{format}')."),
             };
+            var rewardDescription = (source as ImpressionLogSource)?.RewardDescription;
             var policy = Directory.Exists(policyPath)
                 ? EnginePolicy.LoadDirectory(policyPath, EngineOptions(args))
                 : PolicyFile.Load(policyPath);
@@ -97,11 +118,11 @@ internal sealed class EvaluateCommand : ICommand
             var report = OffPolicyEvaluator.Evaluate(source, policy, estimators, options);
             if (args.Has("json"))
             {
-                stdout.WriteLine(ToJson(report));
+                stdout.WriteLine(ToJson(report, rewardDescription));
             }
             else
             {
-                WriteTable(report, stdout);
+                WriteTable(report, stdout, rewardDescription);
             }
 
             return Program.ExitOk;
@@ -119,28 +140,35 @@ internal sealed class EvaluateCommand : ICommand
     }
 
     /// <summary>The JSON contract: one object keyed by estimator name (source-generation-free: Utf8JsonWriter).</summary>
-    internal static string ToJson(EvaluationReport report)
+    internal static string ToJson(EvaluationReport report, string? rewardDescription = null)
     {
         using var buffer = new MemoryStream();
         using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = false }))
         {
             json.WriteStartObject();
-            foreach (var r in report.Results)
+            for (var e = 0; e < report.Results.Count; e++)
             {
+                var r = report.Results[e];
                 json.WriteStartObject(r.Name);
-                WriteNumber(json, "value", r.Value);
-                WriteNumber(json, "ci_low", r.CiLow);
-                WriteNumber(json, "ci_high", r.CiHigh);
-                WriteNumber(json, "ess", r.EffectiveSampleSize);
-                json.WriteNumber("n", r.Rows);
-                if (r.TakeFraction is { } take)
+                WriteEstimate(json, r);
+                if (rewardDescription is not null)
                 {
-                    WriteNumber(json, "take_fraction", take);
+                    json.WriteString("reward", rewardDescription);
                 }
 
-                if (r.Warning is not null)
+                if (report.Segments.Count > 0)
                 {
-                    json.WriteString("warning", r.Warning);
+                    json.WriteStartArray("segments");
+                    foreach (var s in report.Segments)
+                    {
+                        json.WriteStartObject();
+                        json.WriteString("dimension", s.Dimension);
+                        json.WriteString("segment", s.Value);
+                        WriteEstimate(json, s.Results[e]);
+                        json.WriteEndObject();
+                    }
+
+                    json.WriteEndArray();
                 }
 
                 json.WriteEndObject();
@@ -150,6 +178,24 @@ internal sealed class EvaluateCommand : ICommand
         }
 
         return Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
+    private static void WriteEstimate(Utf8JsonWriter json, EstimateResult r)
+    {
+        WriteNumber(json, "value", r.Value);
+        WriteNumber(json, "ci_low", r.CiLow);
+        WriteNumber(json, "ci_high", r.CiHigh);
+        WriteNumber(json, "ess", r.EffectiveSampleSize);
+        json.WriteNumber("n", r.Rows);
+        if (r.TakeFraction is { } take)
+        {
+            WriteNumber(json, "take_fraction", take);
+        }
+
+        if (r.Warning is not null)
+        {
+            json.WriteString("warning", r.Warning);
+        }
     }
 
     // JSON has no NaN: an undefined estimate (no supporting rows) is null.
@@ -165,9 +211,14 @@ internal sealed class EvaluateCommand : ICommand
         }
     }
 
-    private static void WriteTable(EvaluationReport report, TextWriter stdout)
+    private static void WriteTable(EvaluationReport report, TextWriter stdout, string? rewardDescription)
     {
         var inv = CultureInfo.InvariantCulture;
+        if (rewardDescription is not null)
+        {
+            stdout.WriteLine("reward: " + rewardDescription);
+        }
+
         stdout.WriteLine($"{"estimator",-9} {"value",12} {"95% CI",-27} {"ESS",12} {"rows",10}");
         foreach (var r in report.Results)
         {
@@ -181,6 +232,20 @@ internal sealed class EvaluateCommand : ICommand
             if (r.Warning is not null)
             {
                 stdout.WriteLine($"  warning: {r.Warning}");
+            }
+        }
+
+        if (report.Segments.Count > 0)
+        {
+            stdout.WriteLine($"{"segment",-22} {"estimator",-9} {"value",12} {"95% CI",-27} {"ESS",12} {"rows",10}");
+            foreach (var s in report.Segments)
+            {
+                foreach (var r in s.Results)
+                {
+                    var ci = string.Create(inv, $"[{r.CiLow:0.000000}, {r.CiHigh:0.000000}]");
+                    var name = s.Dimension + "=" + s.Value;
+                    stdout.WriteLine(string.Create(inv, $"{name,-22} {r.Name,-9} {r.Value,12:0.000000} {ci,-27} {r.EffectiveSampleSize,12:0.0} {r.Rows,10}"));
+                }
             }
         }
 
