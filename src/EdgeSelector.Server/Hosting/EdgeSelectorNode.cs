@@ -33,7 +33,10 @@ internal sealed class EdgeSelectorNode : IDisposable
             new EventIds(options.NodeId, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()),
             stores.Impressions,
             new SheddingPolicy(options),
-            Metrics);
+            Metrics)
+        {
+            PageDiversityPenalty = options.PageDiversityPenalty,
+        };
         Rewards = new RewardService(stores.Rewards, Metrics, TimeSpan.FromHours(options.AttributionWindowHours));
 
         var timeouts = new ConnectionTimeouts(options);

@@ -31,6 +31,13 @@ internal sealed class SelectionService(
     public uint FaultInjectionTitleId { get; set; }
 
     /// <summary>
+    /// The page policy's penalty per tag shared with the page (learning's #16, docs/learning.md section 8.2; 0 = off):
+    /// a page's titles are decided in order with one <see cref="PageState"/>, so each logged propensity is the exact
+    /// probability of the shown image given the images before it.
+    /// </summary>
+    public float PageDiversityPenalty { get; init; }
+
+    /// <summary>
     /// Decides an image for every title of <paramref name="titles"/> into <paramref name="results"/> (same length).
     /// <paramref name="arrivalTicks"/> is when the server read the request (Stopwatch ticks): its age at arrival
     /// decides whether it is shed.
@@ -57,6 +64,7 @@ internal sealed class SelectionService(
         var deadline = shedding.PageDeadline(start);
         var member = BuildMember(request, out var withProfile);
         using var snapshot = models.AcquireSnapshot();
+        var page = new PageState(PageDiversityPenalty);
         for (var i = 0; i < titles.Length; i++)
         {
             var candidate = titles[i];
@@ -73,6 +81,7 @@ internal sealed class SelectionService(
                 Title = Title(candidate),
                 UnixMs = unixMs,
                 FaultTitle = FaultInjection.IsEnabled ? FaultInjectionTitleId : 0,
+                Page = page,
             };
             bool found;
             try
@@ -101,6 +110,7 @@ internal sealed class SelectionService(
                     var eventId = eventIds.Next();
                     var reason = withProfile ? FallbackReason.None : FallbackReason.NoProfile;
                     var decision = visitor.Decision;
+                    page = visitor.Page; // the chosen image's tags join the page
                     results[i] = new SelectResult(candidate.TitleId, decision.ImageId, eventId, decision.Propensity, decision.ModelVersion, reason);
                     Log(ImpressionRecord.FromDecision(eventId, unixMs, decision, visitor.CandidateCount, member, visitor.Title, reason));
                     metrics.Decided(withProfile);
