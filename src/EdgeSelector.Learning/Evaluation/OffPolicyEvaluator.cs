@@ -313,13 +313,20 @@ public static class OffPolicyEvaluator
     }
 
     /// <summary>A set of estimators over some rows, with the DM gradients of those rows (the delta-method variance).</summary>
-    private sealed class Accumulators(IReadOnlyList<string> names)
+    private sealed class Accumulators
     {
         private readonly Dictionary<(int Model, int Cell), double[]> _gradients = [];
 
-        public IEstimator[] Estimators { get; } = [.. names.Select(Create)];
+        public Accumulators(IReadOnlyList<string> names)
+        {
+            Estimators = [.. names.Select(Create)];
+            DirectMethod = Estimators.OfType<DirectMethodEstimator>().FirstOrDefault();
+        }
 
-        public DirectMethodEstimator? DirectMethod => Estimators.OfType<DirectMethodEstimator>().FirstOrDefault();
+        public IEstimator[] Estimators { get; }
+
+        // Read per row and action in the scoring pass: found once here, not by a LINQ scan each time.
+        public DirectMethodEstimator? DirectMethod { get; }
 
         public long Rows { get; private set; }
 
