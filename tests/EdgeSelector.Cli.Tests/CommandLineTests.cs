@@ -134,12 +134,43 @@ public class CommandLineTests
     [InlineData("--seed", "abc", "simulate")]
     [InlineData("--batch", "0", "profiles import f.jsonl --server http://127.0.0.1:9")]
     [InlineData("--window-hours", "0", "train --data-dir d --models m")]
+    [InlineData("--forget-half-life", "-1", "train --data-dir d --models m")]
+    [InlineData("--forget-half-life", "NaN", "train --data-dir d --models m")]
+    [InlineData("--min-minutes", "ten", "train --data-dir d --models m")]
+    [InlineData("--min-fraction", "-0.5", "report")]
     public void InvalidValue_ExitTwo_NamesTheOption(string option, string value, string command)
     {
         var (code, _, stderr) = CliRunner.Run([.. command.Split(' '), option, value]);
 
         Assert.Equal(2, code);
         Assert.Contains(option, stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void LearningCurve_UnknownScenario_ExitTwo_ListsTheScenarios()
+    {
+        var (code, _, stderr) = CliRunner.Run("learning-curve", "--scenario", "weather");
+
+        Assert.Equal(2, code);
+        Assert.Contains("'weather' not recognized", stderr, StringComparison.Ordinal);
+        foreach (var scenario in new[] { "stationary", "drift", "pages", "embeddings", "interaction" })
+        {
+            Assert.Contains(scenario, stderr, StringComparison.Ordinal);
+        }
+    }
+
+    [Theory]
+    [InlineData("--max", "100000")]
+    [InlineData("--seed", "3")]
+    [InlineData("--chart", "curve.png")]
+    public void LearningCurve_SectionEightScenario_RefusesTheStationaryCurvesOptions(string option, string value)
+    {
+        // Refused before any run starts: the tables of section 8 have their own seeded sizes.
+        var (code, stdout, stderr) = CliRunner.Run("learning-curve", "--scenario", "pages", option, value);
+
+        Assert.Equal(2, code);
+        Assert.Contains($"{option} applies to --scenario stationary only", stderr, StringComparison.Ordinal);
+        Assert.Empty(stdout);
     }
 
     [Fact]

@@ -139,6 +139,84 @@ public class EvaluateCommandTests
     }
 
     [Fact]
+    public void Impressions_QualityRuleAndBySegment_ScoreTheTrainersLabelWithinEverySegment()
+    {
+        using var dir = new ScratchDirectory();
+        var log = dir.File("impressions.esrf");
+        var rewards = dir.File("rewards.esrf");
+        const int N = 4000;
+        var minutes = new float[N];
+        var rows = new (int Chosen, bool Interacted, Core.Features.DeviceClass Device)[N];
+        using (var impressions = new RecordFileWriter(log))
+        using (var outcomes = new RecordFileWriter(rewards))
+        {
+            var random = new Random(9);
+            for (var i = 0; i < N; i++)
+            {
+                rows[i] = (random.Next(4), random.Next(3) == 0, random.Next(2) == 0 ? Core.Features.DeviceClass.Tv : Core.Features.DeviceClass.Phone);
+                impressions.Append(new ImpressionRecord
+                {
+                    EventId = (ulong)i,
+                    ChosenIndex = (ushort)rows[i].Chosen,
+                    CandidateCount = 4,
+                    Propensity = 0.25,
+                    PolicyKind = Core.Exploration.PolicyKind.Uniform,
+                    InteractedBefore = rows[i].Interacted ? (byte)1 : (byte)0,
+                    Device = rows[i].Device,
+                });
+                if (random.NextDouble() < (rows[i].Interacted ? 0.2 : 0.5))
+                {
+                    // 3, 6 or 12 minutes of 10% of the title: only the minutes threshold decides.
+                    minutes[i] = new[] { 3f, 6f, 12f }[random.Next(3)];
+                    outcomes.Append(new RewardRecord { EventId = (ulong)i, PlayStarted = true, MinutesWatched = minutes[i], FractionCompleted = 0.1f });
+                }
+            }
+        }
+
+        var policy = dir.File("default-image.csv");
+        File.WriteAllLines(policy, ["item_id,probability", "0,1"]);
+
+        // IPS of "always candidate 0" under a rule, over the rows a segment selects: weight 4 on rows that chose 0.
+        double Hand(float minMinutes, Func<int, bool> inSegment)
+        {
+            var rowsIn = Enumerable.Range(0, N).Where(inSegment).ToArray();
+            return rowsIn.Sum(i => rows[i].Chosen == 0 && minutes[i] >= minMinutes ? 4.0 : 0) / rowsIn.Length;
+        }
+
+        var (code, stdout, stderr) = Run(
+            "evaluate", "--data", log, "--rewards", rewards, "--format", "impressions", "--policy", policy,
+            "--reward", "quality", "--min-minutes", "5", "--estimators", "ips", "--by-segment", "--json");
+        Assert.True(code == 0, stderr);
+        using var json = JsonDocument.Parse(stdout);
+        var ips = json.RootElement.GetProperty("ips");
+        Assert.Equal("quality play = started and >= 5 min or >= 25% of the title", ips.GetProperty("reward").GetString());
+        Assert.Equal(Hand(5, _ => true), ips.GetProperty("value").GetDouble(), 12);
+        var segments = ips.GetProperty("segments").EnumerateArray()
+            .ToDictionary(e => e.GetProperty("dimension").GetString() + "=" + e.GetProperty("segment").GetString());
+        Assert.Equal(Hand(5, i => rows[i].Interacted), segments["interacted=yes"].GetProperty("value").GetDouble(), 12);
+        Assert.Equal(Hand(5, i => !rows[i].Interacted), segments["interacted=no"].GetProperty("value").GetDouble(), 12);
+        Assert.Equal(rows.Count(r => r.Interacted), segments["interacted=yes"].GetProperty("n").GetInt64());
+        Assert.Equal(Hand(5, i => rows[i].Device == Core.Features.DeviceClass.Tv), segments["device=tv"].GetProperty("value").GetDouble(), 12);
+        Assert.True(segments["interacted=no"].GetProperty("ci_high").GetDouble() > segments["interacted=no"].GetProperty("ci_low").GetDouble());
+
+        // The default rule (10 minutes, as edgesel train) scores fewer of these plays as quality plays.
+        var (code10, stdout10, stderr10) = Run(
+            "evaluate", "--data", log, "--rewards", rewards, "--format", "impressions", "--policy", policy, "--reward", "quality", "--estimators", "ips", "--json");
+        Assert.True(code10 == 0, stderr10);
+        using var json10 = JsonDocument.Parse(stdout10);
+        Assert.Equal(Hand(10, _ => true), json10.RootElement.GetProperty("ips").GetProperty("value").GetDouble(), 12);
+        Assert.True(Hand(10, _ => true) < Hand(5, _ => true) - 0.05);
+        Assert.False(json10.RootElement.GetProperty("ips").TryGetProperty("segments", out _));
+
+        // The table names the rule and prints one row per segment.
+        var (codeTable, table, _) = Run(
+            "evaluate", "--data", log, "--rewards", rewards, "--format", "impressions", "--policy", policy, "--reward", "quality", "--estimators", "ips", "--by-segment");
+        Assert.Equal(0, codeTable);
+        Assert.Contains("reward: quality play = started and >= 10 min or >= 25% of the title", table, StringComparison.Ordinal);
+        Assert.Contains("interacted=no", table, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Errors_BadInput_ExitNonZeroWithClearMessage()
     {
         using var dir = new ScratchDirectory();
@@ -166,6 +244,8 @@ public class EvaluateCommandTests
         AssertFails(2, "unknown estimator 'foo'", "evaluate", "--data", men, "--format", "obd", "--policy", uniform, "--estimators", "ips,foo");
         AssertFails(2, "unknown command 'frobnicate'", "frobnicate");
         AssertFails(2, "--epsilon applies only when --policy is a directory", "evaluate", "--data", men, "--format", "obd", "--policy", uniform, "--epsilon", "0.1");
+        AssertFails(2, "--by-segment applies to --format impressions only", "evaluate", "--data", men, "--format", "obd", "--policy", uniform, "--by-segment");
+        AssertFails(2, "--min-minutes must be a number", "evaluate", "--data", men, "--format", "impressions", "--policy", uniform, "--min-minutes", "ten");
     }
 
     // The click rate of the campaign's rows, read straight from its CSV (the logging policy's own value).

@@ -23,13 +23,40 @@ public class FeatureEncoderTests
         Assert.Equal(Math.Sin(2 * Math.PI * 20 / 24), x[FeatureEncoder.HourSlot], 6);
         Assert.Equal(Math.Cos(2 * Math.PI * 20 / 24), x[FeatureEncoder.HourSlot + 1], 6);
 
+        // Schema 2: the genres again, times the interacted flag (set here).
+        for (var g = 0; g < MemberProfile.GenreCount; g++)
+        {
+            Assert.Equal(member.Genres[g], x[FeatureEncoder.InteractedGenreSlot + g]);
+        }
+
         // Eight hashed features of magnitude 1 land in the hashed region (collisions may add or cancel).
-        var hashed = x.AsSpan(FeatureEncoder.DenseSlots).ToArray();
+        var hashed = x.AsSpan(Space.DenseSlots).ToArray();
+        Assert.Equal(36, Space.DenseSlots);
         Assert.All(hashed, v => Assert.True(v == Math.Round(v)));
         Assert.InRange(hashed.Sum(Math.Abs), 1, 8);
         var (slot, sign) = FeatureEncoder.HashedSlot(Space, 1, member.Country);
-        Assert.InRange(slot, FeatureEncoder.DenseSlots, 63);
+        Assert.InRange(slot, Space.DenseSlots, 63);
         Assert.NotEqual(0f, sign);
+    }
+
+    [Fact]
+    public void TryEncode_Schema2_GenreTimesInteracted_IsZeroWithoutInteraction_AndSchema1HasNoSuchSlots()
+    {
+        var member = TestModels.Member(1);
+        var x = new float[64];
+        Assert.True(FeatureEncoder.TryEncode(Space, member, new TitleContext { TitleId = 3, Interacted = false }, x));
+        Assert.All(x.AsSpan(FeatureEncoder.InteractedGenreSlot, MemberProfile.GenreCount).ToArray(), v => Assert.Equal(0f, v));
+
+        // Schema 1 keeps its layout exactly: hashed features start at slot 20, as models trained before schema 2 expect.
+        var schema1 = new FeatureSpace(64, 11, FeatureSpace.Schema1);
+        var old = new float[64];
+        Assert.True(FeatureEncoder.TryEncode(schema1, member, new TitleContext { TitleId = 3, Interacted = true }, old));
+        Assert.Equal(20, schema1.DenseSlots);
+        var hashed = old.AsSpan(schema1.DenseSlots).ToArray();
+        Assert.InRange(hashed.Sum(Math.Abs), 1, 8);
+        Assert.All(hashed, v => Assert.True(v == Math.Round(v)));
+        var (slot, _) = FeatureEncoder.HashedSlot(schema1, 1, member.Country);
+        Assert.InRange(slot, 20, 63);
     }
 
     [Theory]
@@ -40,7 +67,7 @@ public class FeatureEncoderTests
     {
         // The encoder hashes all eight features at once with vectors where it can; each must equal the one-at-a-time
         // hash (HashedSlot) of its (field, value), fields numbered 1-8 in schema 1's order.
-        var space = new FeatureSpace((ushort)dimension, 0xC0FFEE, FeatureSpace.CurrentSchema);
+        var space = new FeatureSpace((ushort)dimension, 0xC0FFEE, dimension >= 44 ? FeatureSpace.CurrentSchema : FeatureSpace.Schema1);
         var rng = new Random(6);
         for (var trial = 0; trial < 500; trial++)
         {
@@ -101,8 +128,9 @@ public class FeatureEncoderTests
     public void TryEncode_UnsupportedSpaceOrShortBuffer_ReturnsFalse()
     {
         var member = TestModels.Member(1);
-        Assert.False(FeatureEncoder.TryEncode(new FeatureSpace(64, 1, 2), member, default, new float[64]));
+        Assert.False(FeatureEncoder.TryEncode(new FeatureSpace(64, 1, 3), member, default, new float[64]));
         Assert.False(FeatureEncoder.TryEncode(new FeatureSpace(16, 1, 1), member, default, new float[64]));
+        Assert.False(FeatureEncoder.TryEncode(new FeatureSpace(40, 1, FeatureSpace.Schema2), member, default, new float[64])); // < 36 + 8
         Assert.False(FeatureEncoder.TryEncode(Space, member, default, new float[63]));
     }
 

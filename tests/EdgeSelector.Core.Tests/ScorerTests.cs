@@ -42,20 +42,26 @@ public class ScorerTests
     [InlineData(32, 64, WeightPrecision.Int8)]
     [InlineData(64, 128, WeightPrecision.Int8)]
     [InlineData(24, 30, WeightPrecision.Int8)]
+    [InlineData(16, 44, WeightPrecision.Int8)]
+    [InlineData(32, 64, WeightPrecision.Int8, FeatureSpace.Schema1)]
     [InlineData(32, 64, WeightPrecision.Float32)]
     [InlineData(40, 37, WeightPrecision.BFloat16)]
-    public void Score_SparseForm_EqualsTheDenseVectorAndTheReference(int images, int dimension, WeightPrecision precision)
+    public void Score_SparseForm_EqualsTheDenseVectorAndTheReference(int images, int dimension, WeightPrecision precision, ushort schema = 0)
     {
         for (var seed = 0; seed < 50; seed++)
         {
-            var blob = TestModels.Random(images, dimension, seed).Serialize(precision);
+            var blob = TestModels.Random(images, dimension, seed, schema: schema).Serialize(precision);
             Assert.True(ModelView.TryOpen(blob, ModelCheck.Full, out var view, out _));
             var member = TestModels.Member((ulong)seed, seed);
             member.Device = (DeviceClass)(seed % 6);
             member.LocalHour = (byte)(seed % 24);
-            Assert.True(FeatureEncoder.TryEncode(view.FeatureSpace, member, TestModels.Title(), out SparseFeatures sparse));
+
+            // Every third request is for a title the member interacted with: schema 2's genre × interacted groups
+            // are then non-zero (and skipped by the int8 kernel otherwise).
+            var title = TestModels.Title() with { Interacted = seed % 3 == 0 };
+            Assert.True(FeatureEncoder.TryEncode(view.FeatureSpace, member, title, out SparseFeatures sparse));
             var x = new float[dimension];
-            Assert.True(FeatureEncoder.TryEncode(view.FeatureSpace, member, TestModels.Title(), x));
+            Assert.True(FeatureEncoder.TryEncode(view.FeatureSpace, member, title, x));
             var fromSparse = new float[view.PaddedCount];
             var fromDense = new float[view.PaddedCount];
             var reference = new float[view.PaddedCount];

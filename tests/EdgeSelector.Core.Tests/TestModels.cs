@@ -6,10 +6,15 @@ namespace EdgeSelector.Core.Tests;
 /// <summary>Seeded random models and contexts for the tests.</summary>
 internal static class TestModels
 {
-    public static TitleModel Random(int images, int dimension, int seed, float weightScale = 0.1f, uint titleId = 42)
+    /// <summary>
+    /// A random model; <paramref name="schema"/> 0 takes the current schema where the dimension allows it (d ≥ 44) and
+    /// schema 1 below, so the small-d kernel cases keep testing schema 1 and the others schema 2.
+    /// </summary>
+    public static TitleModel Random(int images, int dimension, int seed, float weightScale = 0.1f, uint titleId = 42, ushort schema = 0)
     {
         var rng = new Random(seed);
-        var model = new TitleModel(titleId, 7, 1000, new FeatureSpace((ushort)dimension, 0xABCD, FeatureSpace.CurrentSchema))
+        schema = schema != 0 ? schema : dimension >= FeatureSpace.MinDimensionOf(FeatureSpace.CurrentSchema) ? FeatureSpace.CurrentSchema : FeatureSpace.Schema1;
+        var model = new TitleModel(titleId, 7, 1000, new FeatureSpace((ushort)dimension, 0xABCD, schema))
         {
             PriorMean = 0.05f,
         };

@@ -79,12 +79,16 @@ public sealed class LearningLoopTests(ITestOutputHelper output)
 
         // Train from the server's own logs (read-only, server still running); all windows closed "tomorrow".
         var asOf = DateTimeOffset.UtcNow.AddHours(25).ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
-        var train = Cli.Run("train", "--data-dir", server.DataDir, "--models", ws.Models, "--key-file", ws.KeyFile, "--as-of", asOf, "--json");
+        var train = Cli.Run("train", "--data-dir", server.DataDir, "--models", ws.Models, "--key-file", ws.KeyFile, "--as-of", asOf, "--forget-half-life", "48", "--json");
         Ok(train);
         using (var report = JsonDocument.Parse(train.Out))
         {
             Assert.Equal(impressions + (EvaluationMembers * titles.Length), report.RootElement.GetProperty("examples").GetInt64());
             Assert.Equal(rewards.Count, report.RootElement.GetProperty("join").GetProperty("rewards").GetInt64());
+
+            // #16: the forgetting rate and the quality-play rule the run used travel with the bundle (its manifest's metrics).
+            Assert.Equal(48, report.RootElement.GetProperty("forgettingHalfLifeHours").GetDouble());
+            Assert.Equal("quality play = started and >= 10 min or >= 25% of the title", report.RootElement.GetProperty("qualityRule").GetString());
         }
 
         Ok(Cli.Run("push", "--models", ws.Models, "--server", url, "--token-file", ws.TokenFile));

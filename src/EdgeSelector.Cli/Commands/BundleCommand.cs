@@ -3,13 +3,17 @@ using System.Globalization;
 using EdgeSelector.Cli.Infrastructure;
 using EdgeSelector.Core.Bundles;
 using EdgeSelector.Core.Features;
-using EdgeSelector.Core.Models;
 using EdgeSelector.Learning.Catalog;
 using EdgeSelector.Learning.Training;
 
 namespace EdgeSelector.Cli.Commands;
 
-/// <summary><c>edgesel bundle</c>: merges a catalog into the next bundle (cold-start models for new titles and images; docs/catalog.md).</summary>
+/// <summary>
+/// <c>edgesel bundle</c>: merges a catalog into the next bundle (cold-start models for new titles and images; docs/catalog.md).
+/// New images also get the cross-title component learnt so far (<c>models/trainer/cross-title.json</c>), through their
+/// tags and, when the catalog carries <c>images[].embedding</c>, their embedding, which is kept in
+/// <c>models/trainer/embeddings.json</c> for the trainer (docs/learning.md section 8.3).
+/// </summary>
 internal sealed class BundleCommand : CliCommand
 {
     private readonly Option<string> _catalog = new("--catalog")
@@ -31,7 +35,8 @@ internal sealed class BundleCommand : CliCommand
     private readonly Option<string> _keyFile = SharedOptions.KeyFile();
 
     public BundleCommand()
-        : base("bundle", "Build the next signed bundle from a catalog (cold starts for new titles and images, retired images)")
+        : base("bundle", "Build the next signed bundle from a catalog (cold starts for new titles and images, retired images; "
+            + "new images start from the cross-title component through their tags and embeddings, kept in <models>/trainer/embeddings.json)")
     {
         Options.Add(_catalog);
         Options.Add(_models);
@@ -55,8 +60,8 @@ internal sealed class BundleCommand : CliCommand
 
         var space = current.Values.FirstOrDefault()?.Features ?? FeatureSpace.Default;
         var models = CatalogModelBuilder.Build(catalog, version, space, current);
-        var cross = TrainCommand.LoadCrossTitle(repo);
-        var (newTitles, newImages) = FoldIntoNewImages(models, current, cross);
+        var embeddings = repo.MergeEmbeddings(catalog.Embeddings());
+        var (newTitles, newImages) = Trainer.FoldIntoNewImages(models, current, repo.LoadCrossTitle(), embeddings);
         var retired = current.Values.Sum(old => old.Images.Count(i => !models.Any(m => m.TitleId == old.TitleId && m.Images.Any(n => n.Id == i.Id))));
         var manifest = new BundleManifest
         {
@@ -71,35 +76,5 @@ internal sealed class BundleCommand : CliCommand
         context.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"bundle {version} (parent {latest}): {models.Count} titles, {newTitles} new titles, {newImages} new images, {retired} retired images -> {path}"));
         return ExitCodes.Ok;
-    }
-
-    // Images the current bundle does not have start from the cold prior plus what the cross-title component knows
-    // about their tags (a new comedy image leans to comedy fans from the first request on).
-    internal static (int Titles, int Images) FoldIntoNewImages(List<TitleModel> models, Dictionary<uint, TitleModel> current, CrossTitleModel cross)
-    {
-        int titles = 0, images = 0;
-        Span<double> fold = stackalloc double[MemberProfile.GenreCount];
-        foreach (var model in models)
-        {
-            current.TryGetValue(model.TitleId, out var old);
-            titles += old is null ? 1 : 0;
-            foreach (var image in model.Images)
-            {
-                if (old is not null && old.Images.Exists(i => i.Id == image.Id))
-                {
-                    continue;
-                }
-
-                images++;
-                cross.Fold(image.Tags, fold, out var bias);
-                image.Bias += (float)bias;
-                for (var g = 0; g < MemberProfile.GenreCount; g++)
-                {
-                    image.Weights[FeatureEncoder.GenreSlot + g] += (float)fold[g];
-                }
-            }
-        }
-
-        return (titles, images);
     }
 }

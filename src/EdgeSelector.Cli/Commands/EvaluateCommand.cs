@@ -10,6 +10,7 @@ using EdgeSelector.Learning.Evaluation.Data;
 using EdgeSelector.Learning.Evaluation.Estimators;
 using EdgeSelector.Learning.Evaluation.Policies;
 using EdgeSelector.Learning.Evaluation.RewardModels;
+using EdgeSelector.Learning.Join;
 
 namespace EdgeSelector.Cli.Commands;
 
@@ -41,7 +42,8 @@ internal sealed class EvaluateCommand : CliCommand
     };
 
     private readonly Option<bool> _json = SharedOptions.Json(
-        "Print one JSON object: {\"<estimator>\": {\"value\", \"ci_low\", \"ci_high\", \"ess\", \"n\", \"warning\"?}} (replay adds \"take_fraction\")");
+        "Print one JSON object: {\"<estimator>\": {\"value\", \"ci_low\", \"ci_high\", \"ess\", \"n\", \"warning\"?}} (replay adds \"take_fraction\"; "
+        + "impressions add \"reward\", and --by-segment \"segments\": [{\"dimension\", \"segment\", \"value\", ...}])");
 
     private readonly Option<string> _chart = new("--chart")
     {
@@ -62,8 +64,17 @@ internal sealed class EvaluateCommand : CliCommand
 
     private readonly Option<string> _reward = new("--reward")
     {
-        Description = "Impressions only: play (started), quality (fraction completed >= 0.5), minutes, fraction",
+        Description = "Impressions only: play (started), quality (a quality play under --min-minutes/--min-fraction, the trainer's rule), minutes, fraction",
         DefaultValueFactory = _ => "play",
+    };
+
+    // One quality-play rule with edgesel train's options and defaults (docs/learning.md, "Labels").
+    private readonly Option<double> _minMinutes = SharedOptions.MinMinutes("Impressions only: a quality play lasts at least this many minutes (as edgesel train) ...");
+    private readonly Option<double> _minFraction = SharedOptions.MinFraction("... or at least this fraction of the title (as edgesel train)");
+
+    private readonly Option<bool> _bySegment = new("--by-segment")
+    {
+        Description = "Impressions only: every estimator again within each segment (interacted yes/no, device, country), each with its own interval",
     };
 
     private readonly Option<string> _rewardModel = new("--reward-model")
@@ -87,7 +98,7 @@ internal sealed class EvaluateCommand : CliCommand
         _enginePolicy.AcceptOnlyFromAmong("greedy", "epsilon-greedy", "softmax", "thompson", "ucb", "uniform");
         _reward.AcceptOnlyFromAmong("play", "quality", "minutes", "fraction");
         _rewardModel.AcceptOnlyFromAmong("auto", "ridge", "logistic");
-        foreach (var option in new Option[] { _data, _format, _policy, _estimators, _json, _chart, _enginePolicy, _epsilon, _temperature, _alpha, _rewards, _reward, _rewardModel, _l2, _seed })
+        foreach (var option in new Option[] { _data, _format, _policy, _estimators, _json, _chart, _enginePolicy, _epsilon, _temperature, _alpha, _rewards, _reward, _minMinutes, _minFraction, _bySegment, _rewardModel, _l2, _seed })
         {
             Options.Add(option);
         }
@@ -108,10 +119,12 @@ internal sealed class EvaluateCommand : CliCommand
                 _ => RewardModelKind.Auto,
             },
             Seed = parse.GetValue(_seed),
+            BySegment = parse.GetValue(_bySegment),
         };
-        if (parse.GetValue(_rewards) is not null && format != "impressions")
+        if (format != "impressions"
+            && new Option[] { _rewards, _reward, _minMinutes, _minFraction, _bySegment }.FirstOrDefault(o => parse.GetResult(o) is { Implicit: false }) is { } impressionOption)
         {
-            throw new UsageException("--rewards applies to --format impressions only.");
+            throw new UsageException($"{impressionOption.Name} applies to --format impressions only.");
         }
 
         if (!Directory.Exists(policyPath)
@@ -131,8 +144,9 @@ internal sealed class EvaluateCommand : CliCommand
         {
             "obd" => new ObdSource(data),
             "csv" => new CsvBanditSource(data),
-            _ => new ImpressionLogSource(data, parse.GetValue(_rewards), ParseReward(parse.GetValue(_reward)!)),
+            _ => new ImpressionLogSource(data, parse.GetValue(_rewards), ParseReward(parse.GetValue(_reward)!), SharedOptions.QualityRule(parse, _minMinutes, _minFraction)),
         };
+        var rewardDescription = (source as ImpressionLogSource)?.RewardDescription;
         var policy = Directory.Exists(policyPath)
             ? EnginePolicy.LoadDirectory(policyPath, EngineOptions(parse))
             : PolicyFile.Load(policyPath);
@@ -145,11 +159,11 @@ internal sealed class EvaluateCommand : CliCommand
 
         if (parse.GetValue(_json))
         {
-            context.Out.WriteLine(ToJson(report));
+            context.Out.WriteLine(ToJson(report, rewardDescription));
         }
         else
         {
-            WriteTable(report, context.Out);
+            WriteTable(report, context.Out, rewardDescription);
         }
 
         if (parse.GetValue(_chart) is { } chart)
@@ -161,29 +175,39 @@ internal sealed class EvaluateCommand : CliCommand
         return ExitCodes.Ok;
     }
 
-    /// <summary>The JSON contract: one object keyed by estimator name (source-generation-free: Utf8JsonWriter).</summary>
-    internal static string ToJson(EvaluationReport report)
+    /// <summary>
+    /// The JSON contract: one object keyed by estimator name (source-generation-free: Utf8JsonWriter); with a reward
+    /// description (impressions) each estimator says what it scored, and with segments each lists its estimate per segment.
+    /// </summary>
+    internal static string ToJson(EvaluationReport report, string? rewardDescription = null)
     {
         using var buffer = new MemoryStream();
         using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = false }))
         {
             json.WriteStartObject();
-            foreach (var r in report.Results)
+            for (var e = 0; e < report.Results.Count; e++)
             {
+                var r = report.Results[e];
                 json.WriteStartObject(r.Name);
-                WriteNumber(json, "value", r.Value);
-                WriteNumber(json, "ci_low", r.CiLow);
-                WriteNumber(json, "ci_high", r.CiHigh);
-                WriteNumber(json, "ess", r.EffectiveSampleSize);
-                json.WriteNumber("n", r.Rows);
-                if (r.TakeFraction is { } take)
+                WriteEstimate(json, r);
+                if (rewardDescription is not null)
                 {
-                    WriteNumber(json, "take_fraction", take);
+                    json.WriteString("reward", rewardDescription);
                 }
 
-                if (r.Warning is not null)
+                if (report.Segments.Count > 0)
                 {
-                    json.WriteString("warning", r.Warning);
+                    json.WriteStartArray("segments");
+                    foreach (var s in report.Segments)
+                    {
+                        json.WriteStartObject();
+                        json.WriteString("dimension", s.Dimension);
+                        json.WriteString("segment", s.Value);
+                        WriteEstimate(json, s.Results[e]);
+                        json.WriteEndObject();
+                    }
+
+                    json.WriteEndArray();
                 }
 
                 json.WriteEndObject();
@@ -193,6 +217,24 @@ internal sealed class EvaluateCommand : CliCommand
         }
 
         return Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
+    private static void WriteEstimate(Utf8JsonWriter json, EstimateResult r)
+    {
+        WriteNumber(json, "value", r.Value);
+        WriteNumber(json, "ci_low", r.CiLow);
+        WriteNumber(json, "ci_high", r.CiHigh);
+        WriteNumber(json, "ess", r.EffectiveSampleSize);
+        json.WriteNumber("n", r.Rows);
+        if (r.TakeFraction is { } take)
+        {
+            WriteNumber(json, "take_fraction", take);
+        }
+
+        if (r.Warning is not null)
+        {
+            json.WriteString("warning", r.Warning);
+        }
     }
 
     // JSON has no NaN: an undefined estimate (no supporting rows) is null.
@@ -208,9 +250,14 @@ internal sealed class EvaluateCommand : CliCommand
         }
     }
 
-    private static void WriteTable(EvaluationReport report, TextWriter stdout)
+    private static void WriteTable(EvaluationReport report, TextWriter stdout, string? rewardDescription)
     {
         var inv = CultureInfo.InvariantCulture;
+        if (rewardDescription is not null)
+        {
+            stdout.WriteLine("reward: " + rewardDescription);
+        }
+
         stdout.WriteLine($"{"estimator",-9} {"value",12} {"95% CI",-27} {"ESS",12} {"rows",10}");
         foreach (var r in report.Results)
         {
@@ -224,6 +271,20 @@ internal sealed class EvaluateCommand : CliCommand
             if (r.Warning is not null)
             {
                 stdout.WriteLine($"  warning: {r.Warning}");
+            }
+        }
+
+        if (report.Segments.Count > 0)
+        {
+            stdout.WriteLine($"{"segment",-22} {"estimator",-9} {"value",12} {"95% CI",-27} {"ESS",12} {"rows",10}");
+            foreach (var s in report.Segments)
+            {
+                foreach (var r in s.Results)
+                {
+                    var ci = string.Create(inv, $"[{r.CiLow:0.000000}, {r.CiHigh:0.000000}]");
+                    var name = s.Dimension + "=" + s.Value;
+                    stdout.WriteLine(string.Create(inv, $"{name,-22} {r.Name,-9} {r.Value,12:0.000000} {ci,-27} {r.EffectiveSampleSize,12:0.0} {r.Rows,10}"));
+                }
             }
         }
 

@@ -9,10 +9,22 @@ namespace EdgeSelector.Cli.Commands;
 
 /// <summary>
 /// <c>edgesel learning-curve</c>: runs the whole loop in process on the seeded <see cref="LoopWorld"/> and prints the
-/// take fraction reached after 10k, 100k and 1M impressions per trainer variant (the table in docs/learning.md).
+/// take fraction reached after 10k, 100k and 1M impressions per trainer variant (the table in docs/learning.md, section 7);
+/// with <c>--scenario drift|pages|embeddings|interaction</c> the Markdown tables of section 8 instead (<see cref="LearningTables"/>).
 /// </summary>
 internal sealed class LearningCurveCommand : CliCommand
 {
+    private const string Stationary = "stationary";
+
+    // Not SharedOptions.Scenario (a world file): here it names one of the experiments of docs/learning.md.
+    private readonly Option<string> _scenario = new("--scenario")
+    {
+        Description = "stationary: the learning curve of docs/learning.md section 7; the others print the Markdown tables of section 8 "
+            + "(drift: forgetting half-lives in changing worlds, ~36 runs, tens of minutes; pages: the page policy; embeddings: new "
+            + "untagged images; interaction: schema 1 against schema 2 by segment). --max, --retrain-every, --seed and --chart apply to stationary",
+        DefaultValueFactory = _ => Stationary,
+    };
+
     private readonly Option<long> _max = SharedOptions.Positive(new Option<long>("--max")
     {
         Description = "Impressions of the longest run (checkpoints at 10k, 100k and 1M up to it; at least 10000)",
@@ -38,6 +50,8 @@ internal sealed class LearningCurveCommand : CliCommand
     public LearningCurveCommand()
         : base("learning-curve", "Measure the take fraction the learning loop reaches on the simulated world, per trainer variant (docs/learning.md; about a minute)")
     {
+        _scenario.AcceptOnlyFromAmong([Stationary, .. LearningTables.Scenarios]);
+        Options.Add(_scenario);
         Options.Add(_max);
         Options.Add(_retrainEvery);
         Options.Add(_seed);
@@ -46,6 +60,19 @@ internal sealed class LearningCurveCommand : CliCommand
 
     protected override int Execute(ParseResult parse, CliContext context)
     {
+        // Section 8's tables (#16): seeded experiments with their own sizes, so the stationary curve's options do not apply.
+        if (parse.GetValue(_scenario) is { } scenario && scenario != Stationary)
+        {
+            if (new Option[] { _max, _retrainEvery, _seed, _chart }.FirstOrDefault(o => parse.GetResult(o) is { Implicit: false }) is { } stationaryOption)
+            {
+                throw new UsageException($"{stationaryOption.Name} applies to --scenario {Stationary} only.");
+            }
+
+            using var progress = context.Progress($"--scenario {scenario}");
+            LearningTables.Write(scenario, context.Out, progress.Step);
+            return ExitCodes.Ok;
+        }
+
         var max = parse.GetValue(_max);
         var every = parse.GetValue(_retrainEvery);
         var seed = parse.GetValue(_seed);

@@ -32,18 +32,25 @@ internal sealed class ReportCommand : CliCommand
 
     private readonly Option<int> _seed = SharedOptions.Seed(1, "Seed of the log (the world has the scenario's seed)");
 
+    // The one rule both the training labels and replay's reward use, printed in report.md (as edgesel train and evaluate).
+    private readonly Option<double> _minMinutes = SharedOptions.MinMinutes("Quality play: at least this many minutes (as edgesel train and evaluate) ...");
+    private readonly Option<double> _minFraction = SharedOptions.MinFraction("... or at least this fraction of the title; the rule the training labels and replay's reward both use");
+
     public ReportCommand()
-        : base("report", "Figure 2: replay estimates beside the true values of random, bandit and contextual policies (report.md and two PNG charts)")
+        : base("report", "Figure 2: replay estimates beside the true values of random, bandit and contextual policies, overall and by segment (report.md and two PNG charts)")
     {
         Options.Add(_scenario);
         Options.Add(_out);
         Options.Add(_impressions);
         Options.Add(_seed);
+        Options.Add(_minMinutes);
+        Options.Add(_minFraction);
     }
 
     protected override int Execute(ParseResult parse, CliContext context)
     {
         var seed = parse.GetValue(_seed);
+        var rule = SharedOptions.QualityRule(parse, _minMinutes, _minFraction);
         var dir = parse.GetValue(_out)!;
         var impressions = parse.GetValue(_impressions);
         var scenario = parse.GetValue(_scenario) is { } path ? Scenario.Load(InputFiles.Require(path, "--scenario")) : new Scenario();
@@ -53,7 +60,7 @@ internal sealed class ReportCommand : CliCommand
         Figure2Result result;
         using (context.Progress(string.Create(CultureInfo.InvariantCulture, $"simulating {impressions:N0} uniformly explored impressions, training and replaying five policies")))
         {
-            result = Figure2.Run(scenario, impressions, seed);
+            result = Figure2.Run(scenario, impressions, seed, rule: rule);
         }
 
         Directory.CreateDirectory(dir);
@@ -72,7 +79,10 @@ internal sealed class ReportCommand : CliCommand
     /// <summary>File name of the learning chart in the output directory.</summary>
     internal const string LearningChart = "learning.png";
 
-    /// <summary>The report: one table row per policy (replay estimate, interval, true value), the oracle, and the learning points.</summary>
+    /// <summary>
+    /// The report: one table row per policy (replay estimate, interval, true value), the oracle, the same by segment,
+    /// and the learning points.
+    /// </summary>
     internal static string Markdown(Figure2Result result, Scenario scenario, int impressions, int seed)
     {
         var ci = CultureInfo.InvariantCulture;
@@ -82,7 +92,7 @@ internal sealed class ReportCommand : CliCommand
         md.AppendLine(string.Create(ci,
             $"World: {scenario.Members} members, {scenario.Titles} titles, {scenario.ImagesMin}-{scenario.ImagesMax} images each (scenario seed {scenario.Seed}). " +
             $"Log: {impressions} uniformly explored impressions (seed {seed}); policies trained on the first {result.TrainRows}, " +
-            $"replay on the other {result.EvaluationRows}. Reward: quality play."));
+            $"replay on the other {result.EvaluationRows}. Reward: {result.Rule.Describe()} (the trainer's label and replay's reward)."));
         md.AppendLine();
         md.AppendLine("| Policy | Replay estimate | 95% CI | True value | Replay rows |");
         md.AppendLine("|---|---:|---|---:|---:|");
@@ -104,6 +114,23 @@ internal sealed class ReportCommand : CliCommand
         md.AppendLine();
         md.AppendLine($"![Figure 2]({Figure2Chart})");
         md.AppendLine();
+        if (result.Segments.Count > 0)
+        {
+            md.AppendLine("## By segment");
+            md.AppendLine();
+            md.AppendLine("Replay estimate within each segment of the replayed half, beside the exact value over the segment's (member, title) pairs:");
+            md.AppendLine();
+            md.AppendLine("| Segment | Policy | Replay estimate | 95% CI | True value | Rows |");
+            md.AppendLine("|---|---|---:|---|---:|---:|");
+            foreach (var row in result.Segments)
+            {
+                md.AppendLine(string.Create(ci,
+                    $"| {row.Segment} | {row.Policy} | {row.Replay.Value:0.0000} | [{row.Replay.CiLow:0.0000}, {row.Replay.CiHigh:0.0000}] | {row.TrueValue:0.0000} | {row.Rows} |"));
+            }
+
+            md.AppendLine();
+        }
+
         md.AppendLine("## Learning");
         md.AppendLine();
         md.AppendLine("True take fraction of the contextual greedy policy trained on the first N impressions of the training half:");

@@ -32,7 +32,11 @@ internal sealed class TrainCommand : CliCommand
 
     private readonly Option<string> _models = SharedOptions.Models("Bundle directory: warm start from its newest bundle, write the next one there");
     private readonly Option<string> _keyFile = SharedOptions.KeyFile();
-    private readonly Option<string> _catalog = new("--catalog") { Description = "Merge a catalog into the models first (as edgesel bundle does)", HelpName = "FILE" };
+    private readonly Option<string> _catalog = new("--catalog")
+    {
+        Description = "Merge a catalog into the models first (as edgesel bundle does; its image embeddings are kept in <models>/trainer/embeddings.json)",
+        HelpName = "FILE",
+    };
 
     private readonly Option<double> _windowHours = SharedOptions.Positive(new Option<double>("--window-hours")
     {
@@ -41,18 +45,15 @@ internal sealed class TrainCommand : CliCommand
         DefaultValueFactory = _ => 24,
     });
 
-    private readonly Option<double> _minMinutes = SharedOptions.FiniteNonNegative(new Option<double>("--min-minutes")
-    {
-        Description = "Quality play: at least this many minutes ...",
-        HelpName = "M",
-        DefaultValueFactory = _ => 10,
-    });
+    private readonly Option<double> _minMinutes = SharedOptions.MinMinutes("Quality play (the label): at least this many minutes ...");
+    private readonly Option<double> _minFraction = SharedOptions.MinFraction("... or at least this fraction of the title (the rule is written to the bundle manifest as qualityRule)");
 
-    private readonly Option<double> _minFraction = SharedOptions.FiniteNonNegative(new Option<double>("--min-fraction")
+    private readonly Option<double> _forgetHalfLife = SharedOptions.FiniteNonNegative(new Option<double>("--forget-half-life")
     {
-        Description = "... or at least this fraction of the title",
-        HelpName = "F",
-        DefaultValueFactory = _ => 0.25,
+        Description = "Evidence loses half its weight every H hours of data age; the previous bundle is aged from its newest example "
+            + "(0 = never forget; written to the bundle manifest; docs/learning.md section 8.1)",
+        HelpName = "H",
+        DefaultValueFactory = _ => TrainerOptions.DefaultForgettingHalfLifeHours,
     });
 
     private readonly Option<string> _asOf = new("--as-of")
@@ -100,6 +101,7 @@ internal sealed class TrainCommand : CliCommand
         Options.Add(_minMinutes);
         Options.Add(_minFraction);
         Options.Add(_asOf);
+        Options.Add(_forgetHalfLife);
         Options.Add(_ips);
         Options.Add(_noCrossTitle);
         Options.Add(_json);
@@ -120,11 +122,16 @@ internal sealed class TrainCommand : CliCommand
         var join = new RewardJoinOptions
         {
             AttributionWindow = TimeSpan.FromHours(parse.GetValue(_windowHours)),
-            Rule = new QualityPlayRule { MinMinutes = (float)parse.GetValue(_minMinutes), MinFraction = (float)parse.GetValue(_minFraction) },
+            Rule = SharedOptions.QualityRule(parse, _minMinutes, _minFraction),
         };
         var now = DateTimeOffset.UtcNow;
         var asOf = parse.GetValue(_asOf) is { } a ? ParseAsOf(a, now) : now.ToUnixTimeMilliseconds();
-        var options = new TrainerOptions { InversePropensityWeighting = parse.GetValue(_ips), CrossTitle = !parse.GetValue(_noCrossTitle) };
+        var options = new TrainerOptions
+        {
+            InversePropensityWeighting = parse.GetValue(_ips),
+            CrossTitle = !parse.GetValue(_noCrossTitle),
+            ForgettingHalfLifeHours = parse.GetValue(_forgetHalfLife),
+        };
         var catalogPath = parse.GetValue(_catalog) is { } c ? InputFiles.Require(c, "--catalog") : null;
         var examplesOut = parse.GetValue(_examplesOut);
 
@@ -172,12 +179,11 @@ internal sealed class TrainCommand : CliCommand
         }
 
         var examples = joiner.Close(asOf);
-        var cross = LoadCrossTitle(repo);
+        var cross = repo.LoadCrossTitle();
         var version = BundleVersions.Next(Math.Max(latest, state.LastVersion), now);
         progress.Step(string.Create(CultureInfo.InvariantCulture, $"fitting {examples.Count:N0} examples"));
-        var (models, report) = Trainer.Train(current, examples, cross, version, options);
+        var (models, report) = Fit(start, examples, cross, version, joiner);
         progress.Dispose();
-        report = report with { Join = joiner.Counters };
         if (examples.Count > 0)
         {
             var path = WriteBundle(start, version, models, report, cross);
@@ -207,15 +213,31 @@ internal sealed class TrainCommand : CliCommand
     private static TrainingStart Start(BundleRepository repo, byte[] key, ulong latest, string? catalogPath, RewardJoinOptions join, long asOf, TrainerOptions options, DateTimeOffset now)
     {
         var (parentManifest, current) = repo.ReadForTraining(latest, key);
+        var embeddings = repo.LoadEmbeddings();
         if (catalogPath is not null)
         {
+            var catalog = CatalogReader.Load(catalogPath);
             var space = current.Values.First().Features;
-            var merged = CatalogModelBuilder.Build(CatalogReader.Load(catalogPath), latest + 1, space, current);
-            BundleCommand.FoldIntoNewImages(merged, current, LoadCrossTitle(repo));
+            var merged = CatalogModelBuilder.Build(catalog, latest + 1, space, current);
+            embeddings = repo.MergeEmbeddings(catalog.Embeddings());
+            Trainer.FoldIntoNewImages(merged, current, repo.LoadCrossTitle(), embeddings);
             current = merged.ToDictionary(m => m.TitleId);
         }
 
-        return new TrainingStart(repo, key, latest, parentManifest, current, join, asOf, options, now);
+        // The parent bundle's newest example dates the prior, so forgetting ages it by the data between the runs.
+        options = options with { PriorDataToMs = parentManifest.TrainingToMs };
+        return new TrainingStart(repo, key, latest, parentManifest, current, embeddings, join, asOf, options, now);
+    }
+
+    /// <summary>
+    /// The fit both trainers run: warm start from <see cref="TrainingStart.Current"/> with the start's options (forgetting
+    /// aged from the parent bundle) and embeddings; the report carries the join's counters and the quality-play rule
+    /// the examples were labelled with (both end up in the manifest's metrics).
+    /// </summary>
+    internal static (List<TitleModel> Models, TrainingReport Report) Fit(TrainingStart start, List<LabeledExample> examples, CrossTitleModel cross, ulong version, RewardJoiner joiner)
+    {
+        var (models, report) = Trainer.Train(start.Current, examples, cross, version, start.Options, start.Embeddings);
+        return (models, report with { Join = joiner.Counters, QualityRule = start.Join.Rule.Describe() });
     }
 
     /// <summary>Writes the trained models as bundle <paramref name="version"/> and the cross-title state beside it; returns the serving bundle's path.</summary>
@@ -249,7 +271,8 @@ internal sealed class TrainCommand : CliCommand
         context.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"examples {report.Examples} (positives {report.Positives}, short plays {counters.ShortPlays}), pending {joiner.PendingCount}, " +
             $"rewards {counters.Rewards} duplicate {counters.DuplicateRewards} late {counters.LateRewards} unknown {counters.UnknownRewards} invalid {counters.InvalidRewards}, " +
-            $"fallbacks {counters.Fallbacks}, titles {report.TitlesTrained}, images {report.ImagesTrained}"));
+            $"fallbacks {counters.Fallbacks}, titles {report.TitlesTrained}, images {report.ImagesTrained}, " +
+            $"forget half-life {report.ForgettingHalfLifeHours} h (prior aged {report.PriorAgeHours:F1} h), {report.QualityRule}"));
     }
 
     /// <summary>
@@ -294,13 +317,6 @@ internal sealed class TrainCommand : CliCommand
         }
 
         throw new UsageException($"--as-of: '{text}' is not unix milliseconds, an ISO-8601 time or now+DURATION (+24h, +90m, +2d).");
-    }
-
-    /// <summary>The cross-title component the last training run left (empty before the first).</summary>
-    internal static CrossTitleModel LoadCrossTitle(BundleRepository repo)
-    {
-        var path = Path.Combine(repo.StateDirectory, "cross-title.json");
-        return File.Exists(path) ? CrossTitleModel.FromJson(File.ReadAllText(path)) : new CrossTitleModel();
     }
 
     // The node rotates its logs (LogRetentionMB) whether or not a trainer has read them: say so when it happened.
@@ -355,6 +371,7 @@ internal sealed record TrainingStart(
     ulong LatestVersion,
     BundleManifest Parent,
     Dictionary<uint, TitleModel> Current,
+    ImageEmbeddings Embeddings,
     RewardJoinOptions Join,
     long AsOfMs,
     TrainerOptions Options,

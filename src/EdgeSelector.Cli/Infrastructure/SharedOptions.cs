@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Globalization;
+using EdgeSelector.Learning.Join;
 
 namespace EdgeSelector.Cli.Infrastructure;
 
@@ -89,6 +90,41 @@ internal static class SharedOptions
 
         return option;
     }
+
+    /// <summary>
+    /// <c>--min-minutes M</c>: the quality-play rule's minutes (docs/learning.md, "Labels"), with
+    /// <see cref="MinFraction"/> on <c>train</c>, <c>evaluate</c> and <c>report</c>, so all three label and score a take
+    /// alike by default (<see cref="QualityPlayRule.DefaultMinMinutes"/>).
+    /// </summary>
+    public static Option<double> MinMinutes(string description) =>
+        RuleThreshold("--min-minutes", "M", QualityPlayRule.DefaultMinMinutes, description);
+
+    /// <summary><c>--min-fraction F</c>: the quality-play rule's fraction of the title (<see cref="QualityPlayRule.DefaultMinFraction"/>).</summary>
+    public static Option<double> MinFraction(string description) =>
+        RuleThreshold("--min-fraction", "F", QualityPlayRule.DefaultMinFraction, description);
+
+    /// <summary>The quality-play rule of <see cref="MinMinutes"/> and <see cref="MinFraction"/> (their defaults when not given).</summary>
+    public static QualityPlayRule QualityRule(ParseResult parse, Option<double> minMinutes, Option<double> minFraction) =>
+        new() { MinMinutes = (float)parse.GetValue(minMinutes), MinFraction = (float)parse.GetValue(minFraction) };
+
+    // One message for "ten", "-1" and "NaN": the rule's thresholds are finite numbers >= 0.
+    private static Option<double> RuleThreshold(string name, string helpName, float defaultValue, string description) => new(name)
+    {
+        Description = description,
+        HelpName = helpName,
+        DefaultValueFactory = _ => defaultValue,
+        CustomParser = result =>
+        {
+            var text = result.Tokens.Count > 0 ? result.Tokens[0].Value : string.Empty;
+            if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && double.IsFinite(value) && value >= 0)
+            {
+                return value;
+            }
+
+            result.AddError($"{name} must be a number >= 0 (got '{text}').");
+            return 0;
+        },
+    };
 
     /// <summary>Refuses negative values at parse time (exit 2).</summary>
     public static Option<T> NonNegative<T>(Option<T> option)

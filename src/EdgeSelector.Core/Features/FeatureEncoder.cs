@@ -5,9 +5,10 @@ using EdgeSelector.Core.Numerics;
 namespace EdgeSelector.Core.Features;
 
 /// <summary>
-/// Encodes (member context, title context) into the d-dimensional vector of a <see cref="FeatureSpace"/>, schema 1:
-/// dense slots for the numeric parts, then signed feature hashing for categoricals and declared crosses. Writes into
-/// a caller-owned span and allocates nothing (asserted in FeatureEncoderTests). Slot meaning: docs/model-format.md.
+/// Encodes (member context, title context) into the d-dimensional vector of a <see cref="FeatureSpace"/>, schema 1 or
+/// 2: dense slots for the numeric parts (schema 2 adds genre × interacted-before), then signed feature hashing for
+/// categoricals and declared crosses. Writes into a caller-owned span and allocates nothing (asserted in
+/// FeatureEncoderTests). Slot meaning: docs/model-format.md.
 /// </summary>
 public static class FeatureEncoder
 {
@@ -23,8 +24,28 @@ public static class FeatureEncoder
     /// <summary>Slot of sin(2π·hour/24); the next slot holds the cosine.</summary>
     public const int HourSlot = InteractedSlot + 1;
 
-    /// <summary>Number of dense slots; hashed features fill the rest of the vector.</summary>
+    /// <summary>Number of dense slots of schema 1; its hashed features fill the rest of the vector.</summary>
     public const int DenseSlots = HourSlot + 2;
+
+    /// <summary>
+    /// Schema 2: slot of genre 0's affinity times the interacted-before flag (16 slots, zero when the member has not
+    /// interacted with the title). Per-image weights here let the theme's pull differ for members who know the title.
+    /// </summary>
+    public const int InteractedGenreSlot = DenseSlots;
+
+    /// <summary>Number of dense slots of schema 2 (the largest of any schema).</summary>
+    public const int DenseSlotsSchema2 = InteractedGenreSlot + MemberProfile.GenreCount;
+
+    /// <summary>The most dense slots any schema has (the size of <see cref="SparseFeatures.Dense"/>).</summary>
+    public const int MaxDenseSlots = DenseSlotsSchema2;
+
+    /// <summary>Dense slots of a schema: 20 for schema 1, 36 for schema 2 (0 for a schema this build does not know).</summary>
+    public static int DenseSlotCount(ushort schema) => schema switch
+    {
+        FeatureSpace.Schema1 => DenseSlots,
+        FeatureSpace.Schema2 => DenseSlotsSchema2,
+        _ => 0,
+    };
 
     /// <summary>Largest magnitude a numeric input keeps; larger or non-finite values are clamped or zeroed.</summary>
     public const float NumericLimit = 16f;
@@ -80,9 +101,17 @@ public static class FeatureEncoder
         var hour = member.LocalHour % 24;
         dense[HourSlot] = HourSin[hour];
         dense[HourSlot + 1] = HourCos[hour];
+        var denseSlots = DenseSlots;
+        if (space.SchemaVersion == FeatureSpace.Schema2)
+        {
+            // Genre × interacted: a copy of the cleaned genres, or zeros (the int8 scorer then skips these groups).
+            InteractedGenres(dense, title.Interacted);
+            denseSlots = DenseSlotsSchema2;
+        }
 
+        features.DenseCount = denseSlots;
         var seed = SeedKey(space.HashSeed);
-        var buckets = (ulong)(d - DenseSlots);
+        var buckets = (ulong)(d - denseSlots);
         var device = (uint)member.Device;
         var day = (uint)(member.DayOfWeek % 7);
         var hourBucket = (uint)hour / 3;
@@ -99,21 +128,35 @@ public static class FeatureEncoder
                 Pair(DayField, day), Pair(HourBucketField, hourBucket), Pair(DeviceHourField, deviceHour),
                 Pair(CountryLanguageField, countryLanguage), Pair(DeviceDayTypeField, deviceDayType));
             var h = Hash64.Mix(input ^ Vector512.Create(seed));
-            var slots = (((h & Vector512.Create(0xFFFF_FFFFUL)) * buckets) >>> 32) + Vector512.Create((ulong)DenseSlots);
+            var slots = (((h & Vector512.Create(0xFFFF_FFFFUL)) * buckets) >>> 32) + Vector512.Create((ulong)denseSlots);
             var signs = Vector512<ulong>.One - ((h >>> 63) << 1); // 1 or -1 (two's complement)
             Vector512.Narrow(slots, signs).AsInt32().StoreUnsafe(ref Unsafe.As<HashedSlotVector, int>(ref features.Slots));
             return true;
         }
 
-        Add(ref features, 0, seed, buckets, CountryField, member.Country);
-        Add(ref features, 1, seed, buckets, LanguageField, member.Language);
-        Add(ref features, 2, seed, buckets, DeviceField, device);
-        Add(ref features, 3, seed, buckets, DayField, day);
-        Add(ref features, 4, seed, buckets, HourBucketField, hourBucket);
-        Add(ref features, 5, seed, buckets, DeviceHourField, deviceHour);
-        Add(ref features, 6, seed, buckets, CountryLanguageField, countryLanguage);
-        Add(ref features, 7, seed, buckets, DeviceDayTypeField, deviceDayType);
+        Add(ref features, 0, seed, buckets, denseSlots, CountryField, member.Country);
+        Add(ref features, 1, seed, buckets, denseSlots, LanguageField, member.Language);
+        Add(ref features, 2, seed, buckets, denseSlots, DeviceField, device);
+        Add(ref features, 3, seed, buckets, denseSlots, DayField, day);
+        Add(ref features, 4, seed, buckets, denseSlots, HourBucketField, hourBucket);
+        Add(ref features, 5, seed, buckets, denseSlots, DeviceHourField, deviceHour);
+        Add(ref features, 6, seed, buckets, denseSlots, CountryLanguageField, countryLanguage);
+        Add(ref features, 7, seed, buckets, denseSlots, DeviceDayTypeField, deviceDayType);
         return true;
+    }
+
+    // Schema 2's slots 20-35: the cleaned genres (slots 0-15) when the member interacted with the title, else zeros.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void InteractedGenres(Span<float> dense, bool interacted)
+    {
+        var target = dense.Slice(InteractedGenreSlot, MemberProfile.GenreCount);
+        if (!interacted)
+        {
+            target.Clear();
+            return;
+        }
+
+        dense.Slice(GenreSlot, MemberProfile.GenreCount).CopyTo(target);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -123,16 +166,17 @@ public static class FeatureEncoder
     public static (int Slot, float Sign) HashedSlot(in FeatureSpace space, uint field, uint value)
     {
         var h = FeatureHash(SeedKey(space.HashSeed), field, value);
-        var buckets = (ulong)(space.Dimension - DenseSlots);
-        return (DenseSlots + (int)(((h & 0xFFFF_FFFF) * buckets) >> 32), (h >> 63) == 0 ? 1f : -1f);
+        var dense = space.DenseSlots;
+        var buckets = (ulong)(space.Dimension - dense);
+        return (dense + (int)(((h & 0xFFFF_FFFF) * buckets) >> 32), (h >> 63) == 0 ? 1f : -1f);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Add(ref SparseFeatures features, int index, ulong seed, ulong buckets, uint field, uint value)
+    private static void Add(ref SparseFeatures features, int index, ulong seed, ulong buckets, int denseSlots, uint field, uint value)
     {
         // Signed hashing keeps collisions unbiased: two features sharing a slot cancel in expectation.
         var h = FeatureHash(seed, field, value);
-        features.Slots[index] = DenseSlots + (int)(((h & 0xFFFF_FFFF) * buckets) >> 32);
+        features.Slots[index] = denseSlots + (int)(((h & 0xFFFF_FFFF) * buckets) >> 32);
         features.Signs[index] = (h >> 63) == 0 ? 1 : -1;
     }
 

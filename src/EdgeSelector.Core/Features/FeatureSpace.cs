@@ -10,15 +10,30 @@ namespace EdgeSelector.Core.Features;
 /// <param name="SchemaVersion">Which encoding (slot meaning) the vector follows; see docs/model-format.md.</param>
 public readonly record struct FeatureSpace(ushort Dimension, uint HashSeed, ushort SchemaVersion)
 {
-    /// <summary>The only schema this build encodes.</summary>
-    public const ushort CurrentSchema = 1;
+    /// <summary>Schema 1: 20 dense slots (genres, recommender score, interacted, hour), then hashed features.</summary>
+    public const ushort Schema1 = 1;
 
-    /// <summary>The smallest dimension schema 1 supports: its dense slots plus a few hashed ones.</summary>
+    /// <summary>
+    /// Schema 2: schema 1's dense slots, then 16 more: each genre affinity times the interacted-before flag, so an
+    /// image's weights can say how much its theme matters to members who already know the title (docs/model-format.md).
+    /// </summary>
+    public const ushort Schema2 = 2;
+
+    /// <summary>The schema new models are built in; this build encodes (and scores) schemas 1 and 2.</summary>
+    public const ushort CurrentSchema = Schema2;
+
+    /// <summary>The smallest dimension any schema supports (schema 1's dense slots plus a few hashed ones).</summary>
     public const int MinDimension = FeatureEncoder.DenseSlots + 8;
 
-    /// <summary>The default space: 64 features, schema 1, a fixed seed.</summary>
+    /// <summary>The default space: 64 features, the current schema, a fixed seed.</summary>
     public static FeatureSpace Default => new(64, 0x5EEDF00D, CurrentSchema);
 
-    /// <summary>True when this build can encode vectors for the space.</summary>
-    public bool IsSupported => SchemaVersion == CurrentSchema && Dimension >= MinDimension && Dimension <= Models.ModelFormat.MaxDimension;
+    /// <summary>Number of dense slots of this space's schema (the hashed features start there).</summary>
+    public int DenseSlots => FeatureEncoder.DenseSlotCount(SchemaVersion);
+
+    /// <summary>True when this build can encode vectors for the space (schema 1 or 2, d from its dense slots + 8 to the format's maximum).</summary>
+    public bool IsSupported => SchemaVersion is Schema1 or Schema2 && Dimension >= MinDimensionOf(SchemaVersion) && Dimension <= Models.ModelFormat.MaxDimension;
+
+    /// <summary>The smallest dimension of a schema: its dense slots plus eight hashed ones.</summary>
+    public static int MinDimensionOf(ushort schema) => FeatureEncoder.DenseSlotCount(schema) + 8;
 }

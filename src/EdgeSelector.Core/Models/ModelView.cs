@@ -35,6 +35,7 @@ public readonly ref struct ModelView
     private readonly int _imageCount;
     private readonly int _paddedCount;
     private readonly int _dimension;
+    private readonly int _denseSlots;
     private readonly int _weightsOffset;
     private readonly int _variancesOffset;
     private readonly WeightPrecision _precision;
@@ -45,6 +46,7 @@ public readonly ref struct ModelView
         _imageCount = layout.ImageCount;
         _paddedCount = layout.PaddedCount;
         _dimension = layout.Dimension;
+        _denseSlots = layout.DenseSlots;
         _weightsOffset = layout.WeightsOffset;
         _variancesOffset = layout.VariancesOffset;
         _precision = layout.Precision;
@@ -77,6 +79,9 @@ public readonly ref struct ModelView
 
     /// <summary>Feature dimension d.</summary>
     public int Dimension => _dimension;
+
+    /// <summary>Dense slots of the model's feature schema (20 for schema 1, 36 for schema 2): the hashed part starts here.</summary>
+    public int DenseSlots => _denseSlots;
 
     /// <summary>How the weights are stored.</summary>
     public WeightPrecision Precision => _precision;
@@ -176,6 +181,56 @@ public readonly ref struct ModelView
         return tags;
     }
 
+    /// <summary>
+    /// Writes each image's tag mask (the OR of <see cref="Exploration.PageDiversity.TagBit(ReadOnlySpan{byte})"/> over
+    /// its tags) into the first K entries of <paramref name="masks"/>: one pass over the tag table, no allocation. Only
+    /// the page policy reads it, so a selection without one never touches the tag table.
+    /// </summary>
+    public void GetTagMasks(Span<ulong> masks)
+    {
+        var table = _blob[(int)U32(ModelFormat.TagsOffsetOffset)..];
+        var pos = 0;
+        for (var i = 0; i < ImageCount; i++)
+        {
+            ulong mask = 0;
+            var count = table[pos++];
+            for (var t = 0; t < count; t++)
+            {
+                var len = table[pos];
+                mask |= Exploration.PageDiversity.TagBit(table.Slice(pos + 1, len));
+                pos += 1 + len;
+            }
+
+            masks[i] = mask;
+        }
+    }
+
+    /// <summary>The tag mask of one image (see <see cref="GetTagMasks"/>).</summary>
+    public ulong GetTagMask(int image)
+    {
+        var table = _blob[(int)U32(ModelFormat.TagsOffsetOffset)..];
+        var pos = 0;
+        for (var i = 0; i < image; i++)
+        {
+            var count = table[pos++];
+            for (var t = 0; t < count; t++)
+            {
+                pos += 1 + table[pos];
+            }
+        }
+
+        ulong mask = 0;
+        var tags = table[pos++];
+        for (var t = 0; t < tags; t++)
+        {
+            var len = table[pos];
+            mask |= Exploration.PageDiversity.TagBit(table.Slice(pos + 1, len));
+            pos += 1 + len;
+        }
+
+        return mask;
+    }
+
     /// <summary>The CRC-32C a writer stores at header offset 12: over the whole blob except that field.</summary>
     public static uint ComputeChecksum(ReadOnlySpan<byte> blob) =>
         Crc32C.Append(Crc32C.Compute(blob[..ModelFormat.ChecksumOffset]), blob[(ModelFormat.ChecksumOffset + 4)..]);
@@ -224,12 +279,14 @@ public readonly ref struct ModelView
         var section = (uint)ModelFormat.Align(ModelFormat.SectionSize(kp, d, precision));
         var weights = (uint)ModelFormat.WeightsOffset(kp);
         var tags = weights + (hasVariances ? 2 * section : section);
+        var denseSlots = FeatureEncoder.DenseSlotCount(h.SchemaVersion); // 0 for a schema this build does not know
+        var minDimension = denseSlots + 8;
 
         // Every field must hold the value the rest imply; one combined test (non-short-circuit) on the hot path.
         var bad = (h.HeaderSize != ModelFormat.HeaderSize)
             | ((uint)(k - 1) >= ModelFormat.MaxImages) | (kp != ModelFormat.PadImages(k))
-            | ((uint)(d - FeatureSpace.MinDimension) > (uint)(ModelFormat.MaxDimension - FeatureSpace.MinDimension))
-            | (h.SchemaVersion != FeatureSpace.CurrentSchema)
+            | ((uint)(d - minDimension) > (uint)(ModelFormat.MaxDimension - minDimension))
+            | (denseSlots == 0)
             | (h.WeightsOffset != weights)
             | (h.VariancesOffset != (hasVariances ? weights + section : 0))
             | (h.TagsOffset != tags)
@@ -239,7 +296,7 @@ public readonly ref struct ModelView
             return ModelError.BadLayout;
         }
 
-        layout = new Layout((int)h.TotalLength, k, kp, d, (int)weights, (int)h.VariancesOffset, precision);
+        layout = new Layout((int)h.TotalLength, k, kp, d, denseSlots, (int)weights, (int)h.VariancesOffset, precision);
         return ModelError.None;
     }
 
@@ -354,7 +411,7 @@ public readonly ref struct ModelView
         return true;
     }
 
-    private readonly record struct Layout(int TotalLength, int ImageCount, int PaddedCount, int Dimension, int WeightsOffset, int VariancesOffset, WeightPrecision Precision);
+    private readonly record struct Layout(int TotalLength, int ImageCount, int PaddedCount, int Dimension, int DenseSlots, int WeightsOffset, int VariancesOffset, WeightPrecision Precision);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private uint U32(int offset) => BinaryPrimitives.ReadUInt32LittleEndian(_blob[offset..]);

@@ -19,10 +19,13 @@ namespace EdgeSelector.Core.Scoring;
 /// </summary>
 public static unsafe partial class Scorer
 {
-    // Schema 1's dense slots fill whole int8 groups, so no group mixes a dense and a hashed slot (a compile-time
-    // check: the division is by zero, and does not compile, if DenseSlots stops being a multiple of the group).
+    // Every schema's dense slots fill whole int8 groups, so no group mixes a dense and a hashed slot (compile-time
+    // checks: the division is by zero, and does not compile, if a count stops being a multiple of the group).
     private const int DenseGroups = FeatureEncoder.DenseSlots / ModelFormat.Int8Group
         / (FeatureEncoder.DenseSlots % ModelFormat.Int8Group == 0 ? 1 : 0);
+
+    private const int MaxDenseGroups = FeatureEncoder.MaxDenseSlots / ModelFormat.Int8Group
+        / (FeatureEncoder.MaxDenseSlots % ModelFormat.Int8Group == 0 ? 1 : 0);
 
     /// <summary>
     /// Which int8 kernel this process runs: "AVX-VNNI", "AVX2" or "scalar" (the server prints it at start: a native
@@ -33,20 +36,21 @@ public static unsafe partial class Scorer
     // Dense vector in: quantize the dense slots, round the hashed ones, then sum over every group.
     [SkipLocalsInit] // every group word is written before it is read
     private static void KernelInt8(
-        ReadOnlySpan<byte> section, int kp, int d, ReadOnlySpan<float> x,
+        ReadOnlySpan<byte> section, int kp, int d, int denseSlots, ReadOnlySpan<float> x,
         ReadOnlySpan<float> scale, ReadOnlySpan<float> bias, Span<float> output)
     {
         var groups = ModelFormat.PadFeatures(d) / ModelFormat.Int8Group;
+        var denseGroups = denseSlots / ModelFormat.Int8Group;
         Span<int> xg = stackalloc int[groups];
-        var denseScale = QuantizeDense(x[..FeatureEncoder.DenseSlots], xg[..DenseGroups], out var denseSum);
-        var hashedSum = RoundHashed(x[FeatureEncoder.DenseSlots..d], xg[DenseGroups..]);
+        var denseScale = QuantizeDense(x[..denseSlots], xg[..denseGroups], out var denseSum);
+        var hashedSum = RoundHashed(x[denseSlots..d], xg[denseGroups..]);
         fixed (byte* w = &MemoryMarshal.GetReference(section))
         fixed (int* xp = &MemoryMarshal.GetReference(xg))
         fixed (float* sp = &MemoryMarshal.GetReference(scale))
         fixed (float* bp = &MemoryMarshal.GetReference(bias))
         fixed (float* op = &MemoryMarshal.GetReference(output))
         {
-            DotGroups(w, kp, xp, groups, denseScale, denseSum, hashedSum, sp, bp, op);
+            DotGroups(w, kp, xp, denseGroups, groups, denseScale, denseSum, hashedSum, sp, bp, op);
         }
     }
 
@@ -60,14 +64,17 @@ public static unsafe partial class Scorer
             return;
         }
 
-        Unsafe.SkipInit(out DenseWords words); // QuantizeDense writes all five
-        var denseScale = QuantizeDense(features.Dense, words, out var denseSum);
+        Unsafe.SkipInit(out DenseWords words); // QuantizeDense writes the schema's five or nine
+        var denseCount = features.DenseCount;
+        var schemaGroups = denseCount / ModelFormat.Int8Group;
+        var denseScale = QuantizeDense(((ReadOnlySpan<float>)features.Dense)[..denseCount], ((Span<int>)words)[..schemaGroups], out var denseSum);
+        var denseGroups = ActiveDenseGroups(words, schemaGroups);
         fixed (byte* w = &MemoryMarshal.GetReference(model.Weights))
         fixed (float* sp = &MemoryMarshal.GetReference(model.WeightScales))
         fixed (float* bp = &MemoryMarshal.GetReference(model.Biases))
         fixed (SparseFeatures* f = &Unsafe.AsRef(in features))
         {
-            SparseVnni(w, model.PaddedCount, model.Dimension, (int*)&words, f, denseScale, denseSum, sp, bp, op);
+            SparseVnni(w, model.PaddedCount, model.Dimension, (int*)&words, denseGroups, denseCount, f, denseScale, denseSum, sp, bp, op);
         }
     }
 
@@ -77,15 +84,17 @@ public static unsafe partial class Scorer
     {
         var kp = model.PaddedCount;
         var groups = ModelFormat.PadFeatures(model.Dimension) / ModelFormat.Int8Group;
+        var denseCount = features.DenseCount;
+        var denseGroups = denseCount / ModelFormat.Int8Group;
         Span<int> xg = stackalloc int[groups];
-        var denseScale = QuantizeDense(features.Dense, xg[..DenseGroups], out var denseSum);
-        var hashed = MemoryMarshal.Cast<int, sbyte>(xg[DenseGroups..]);
+        var denseScale = QuantizeDense(((ReadOnlySpan<float>)features.Dense)[..denseCount], xg[..denseGroups], out var denseSum);
+        var hashed = MemoryMarshal.Cast<int, sbyte>(xg[denseGroups..]);
         hashed.Clear();
         var hashedSum = 0;
         for (var f = 0; f < SparseFeatures.HashedCount; f++)
         {
-            var at = features.Slots[f] - FeatureEncoder.DenseSlots;
-            if ((uint)at >= (uint)(model.Dimension - FeatureEncoder.DenseSlots) || (uint)(features.Signs[f] + 127) > 254)
+            var at = features.Slots[f] - denseCount;
+            if ((uint)at >= (uint)(model.Dimension - denseCount) || (uint)(features.Signs[f] + 127) > 254)
             {
                 ThrowBadHashedFeature(); // the same rule SparseVnni checks eight lanes at a time
             }
@@ -100,14 +109,21 @@ public static unsafe partial class Scorer
         fixed (float* sp = &MemoryMarshal.GetReference(model.WeightScales))
         fixed (float* bp = &MemoryMarshal.GetReference(model.Biases))
         {
-            DotGroups(w, kp, xp, groups, denseScale, denseSum, hashedSum, sp, bp, op);
+            DotGroups(w, kp, xp, denseGroups, groups, denseScale, denseSum, hashedSum, sp, bp, op);
         }
     }
+
+    // Schema 2's genre × interacted groups are all zero for a member who has not interacted with the title (most
+    // requests): then only schema 1's five dense groups are multiplied. Zero words add nothing to a sum or to Σ q.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int ActiveDenseGroups(ReadOnlySpan<int> words, int schemaGroups) =>
+        schemaGroups == MaxDenseGroups && (words[5] | words[6] | words[7] | words[8]) == 0 ? DenseGroups : schemaGroups;
 
     // vpdpbusd multiplies the stored weight bytes (q + 128, unsigned) by signed x bytes: Σ (q + 128)·x = Σ q·x +
     // 128·Σ x, so 128 · Σ x comes off each sum. Per hashed feature: the byte offset of its group row and the word
     // with its sign in its own byte, computed once; then per block of 8 images 5 dense and 8 hashed instructions.
-    private static void SparseVnni(byte* w, int kp, int d, int* dense, SparseFeatures* features, float denseScale, int denseSum, float* sp, float* bp, float* op)
+    private static void SparseVnni(
+        byte* w, int kp, int d, int* dense, int denseGroups, int denseCount, SparseFeatures* features, float denseScale, int denseSum, float* sp, float* bp, float* op)
     {
         var stride = kp * ModelFormat.Int8Group;
 
@@ -124,7 +140,7 @@ public static unsafe partial class Scorer
             signs = Vector256.Load((int*)&features->Signs);
         }
 
-        var outOfRange = Vector256.GreaterThanOrEqual((slots - Vector256.Create(FeatureEncoder.DenseSlots)).AsUInt32(), Vector256.Create((uint)(d - FeatureEncoder.DenseSlots)))
+        var outOfRange = Vector256.GreaterThanOrEqual((slots - Vector256.Create(denseCount)).AsUInt32(), Vector256.Create((uint)(d - denseCount)))
             | Vector256.GreaterThan((signs + Vector256.Create(127)).AsUInt32(), Vector256.Create(254u));
         if (outOfRange != Vector256<uint>.Zero)
         {
@@ -147,7 +163,7 @@ public static unsafe partial class Scorer
         {
             // Two blocks of 8 images share every broadcast of x.
             var block = w + (i * ModelFormat.Int8Group);
-            var (dense0, dense1) = DotVnni16(block, stride, dense, 0, DenseGroups);
+            var (dense0, dense1) = DotVnni16(block, stride, dense, 0, denseGroups);
             Vector256<int> a0 = default, a1 = default, b0 = default, b1 = default;
             for (var f = 0; f < SparseFeatures.HashedCount; f += 2)
             {
@@ -166,7 +182,7 @@ public static unsafe partial class Scorer
         for (; i + 8 <= kp; i += 8)
         {
             var block = w + (i * ModelFormat.Int8Group);
-            var sum = DotVnni8(block, stride, dense, 0, DenseGroups);
+            var sum = DotVnni8(block, stride, dense, 0, denseGroups);
             Vector256<int> h0 = default, h1 = default, h2 = default, h3 = default;
             for (var f = 0; f < SparseFeatures.HashedCount; f += 4)
             {
@@ -180,8 +196,8 @@ public static unsafe partial class Scorer
         }
     }
 
-    // Sums over every group word: groups below DenseGroups into the dense sum, the rest into the hashed sum.
-    private static void DotGroups(byte* w, int kp, int* xg, int groups, float denseScale, int denseSum, int hashedSum, float* sp, float* bp, float* op)
+    // Sums over every group word: groups below denseGroups into the dense sum, the rest into the hashed sum.
+    private static void DotGroups(byte* w, int kp, int* xg, int denseGroups, int groups, float denseScale, int denseSum, int hashedSum, float* sp, float* bp, float* op)
     {
         var stride = kp * ModelFormat.Int8Group;
         var i = 0;
@@ -194,8 +210,8 @@ public static unsafe partial class Scorer
             for (; i + 8 <= kp; i += 8)
             {
                 var block = w + (i * ModelFormat.Int8Group);
-                var dense = DotVnni8(block, stride, xg, 0, DenseGroups) - denseCorrection;
-                var hashed = DotVnni8(block, stride, xg, DenseGroups, groups) - hashedCorrection;
+                var dense = DotVnni8(block, stride, xg, 0, denseGroups) - denseCorrection;
+                var hashed = DotVnni8(block, stride, xg, denseGroups, groups) - hashedCorrection;
                 Finish(dense, hashed, denseScale, sp + i, bp + i, op + i);
             }
         }
@@ -211,8 +227,8 @@ public static unsafe partial class Scorer
             for (; i + 8 <= kp; i += 8)
             {
                 var block = w + (i * ModelFormat.Int8Group);
-                var dense = DotMadd8(block, stride, (long*)wide, 0, DenseGroups) - denseCorrection;
-                var hashed = DotMadd8(block, stride, (long*)wide, DenseGroups, groups) - hashedCorrection;
+                var dense = DotMadd8(block, stride, (long*)wide, 0, denseGroups) - denseCorrection;
+                var hashed = DotMadd8(block, stride, (long*)wide, denseGroups, groups) - hashedCorrection;
                 Finish(dense, hashed, denseScale, sp + i, bp + i, op + i);
             }
         }
@@ -224,7 +240,7 @@ public static unsafe partial class Scorer
             for (var j = 0; j < groups * ModelFormat.Int8Group; j++)
             {
                 var product = (w[ModelFormat.ElementIndex(WeightPrecision.Int8, kp, j, i)] - ModelFormat.Int8Offset) * x[j];
-                if (j < FeatureEncoder.DenseSlots)
+                if (j < denseGroups * ModelFormat.Int8Group)
                 {
                     dense += product;
                 }
@@ -321,11 +337,13 @@ public static unsafe partial class Scorer
     /// practice, so the step is 1/127 and the common case needs neither the maximum nor a division on its path (the
     /// check that every |x_j| ≤ 1 is a predictable branch beside it). Returns the scale m / 127 (0, with all words
     /// zero, when some x_j is NaN or infinite); <paramref name="sum"/> is Σ q_j. The genres are read with the width
-    /// the encoder wrote them with (so the CPU forwards its stores), the other four one by one into a fifth vector.
+    /// the encoder wrote them with (so the CPU forwards its stores), the other four one by one into a fifth vector;
+    /// schema 2's sixteen genre × interacted slots (36 dense slots, nine words) as two more vectors.
     /// </summary>
     private static float QuantizeDense(ReadOnlySpan<float> dense, Span<int> words, out int sum)
     {
-        if (!Vector256.IsHardwareAccelerated || dense.Length != DenseTail + MemberProfile.GenreCount || words.Length != DenseGroups)
+        if (!Vector256.IsHardwareAccelerated || dense.Length != words.Length * ModelFormat.Int8Group
+            || dense.Length is not (FeatureEncoder.DenseSlots or FeatureEncoder.DenseSlotsSchema2))
         {
             return QuantizeDenseScalar(dense, words, out sum);
         }
@@ -345,8 +363,12 @@ public static unsafe partial class Scorer
 
         var g2 = Vector128.Create(dense[16], dense[17], dense[18], dense[19]);
         var one = Vector256<float>.One;
+        var extended = dense.Length == FeatureEncoder.DenseSlotsSchema2;
+        var e0 = extended ? Vector256.LoadUnsafe(ref first, FeatureEncoder.InteractedGenreSlot) : Vector256<float>.Zero;
+        var e1 = extended ? Vector256.LoadUnsafe(ref first, FeatureEncoder.InteractedGenreSlot + 8) : Vector256<float>.Zero;
         if (!Vector256.LessThanOrEqualAll(Vector256.Abs(g0), one) || !Vector256.LessThanOrEqualAll(Vector256.Abs(g1), one)
-            || !Vector128.LessThanOrEqualAll(Vector128.Abs(g2), Vector128<float>.One))
+            || !Vector128.LessThanOrEqualAll(Vector128.Abs(g2), Vector128<float>.One)
+            || !Vector256.LessThanOrEqualAll(Vector256.Abs(e0), one) || !Vector256.LessThanOrEqualAll(Vector256.Abs(e1), one))
         {
             // Rare: some |x_j| > 1, or a NaN (which fails every comparison): the scalar form finds m and divides.
             return QuantizeDenseScalar(dense, words, out sum);
@@ -362,6 +384,15 @@ public static unsafe partial class Scorer
         Vector128.Narrow(shorts.GetLower(), shorts.GetUpper()).AsInt32().StoreUnsafe(ref target);
         var tail = Vector128.Narrow(q2, q2);
         Unsafe.Add(ref target, 4) = Vector128.Narrow(tail, tail).AsInt32().ToScalar();
+        if (extended)
+        {
+            var q3 = Vector256.ConvertToInt32Native(Vector256.Round(e0 * Inverse));
+            var q4 = Vector256.ConvertToInt32Native(Vector256.Round(e1 * Inverse));
+            sum += Vector256.Sum(q3 + q4);
+            var more = Vector256.Narrow(q3, q4);
+            Vector128.Narrow(more.GetLower(), more.GetUpper()).AsInt32().StoreUnsafe(ref target, 5);
+        }
+
         return 1f / 127f;
     }
 
@@ -428,10 +459,10 @@ public static unsafe partial class Scorer
     [System.Diagnostics.CodeAnalysis.DoesNotReturn]
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void ThrowBadHashedFeature() =>
-        throw new ArgumentException($"a hashed feature's slot is outside [{FeatureEncoder.DenseSlots}, d) or its sign outside ±127");
+        throw new ArgumentException("a hashed feature's slot is outside [the schema's dense slots, d) or its sign outside ±127");
 
-    // The five dense group words, inline on the stack.
-    [InlineArray(DenseGroups)]
+    // The dense group words (five for schema 1, nine for schema 2), inline on the stack.
+    [InlineArray(MaxDenseGroups)]
     private struct DenseWords
     {
         private int _element0;

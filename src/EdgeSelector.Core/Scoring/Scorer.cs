@@ -21,7 +21,7 @@ public static unsafe partial class Scorer
     /// <see cref="ModelView.PaddedCount"/>; lanes past <see cref="ModelView.ImageCount"/> are padding).
     /// </summary>
     public static void Score(scoped in ModelView model, ReadOnlySpan<float> x, Span<float> scores) =>
-        Kernel(model.Weights, model.Precision, model.PaddedCount, model.Dimension, x, model.WeightScales, model.Biases, scores);
+        Kernel(model.Weights, model.Precision, model.PaddedCount, model.Dimension, model.DenseSlots, x, model.WeightScales, model.Biases, scores);
 
     /// <summary>
     /// Scores from the encoder's sparse form, with the same result as scoring the dense vector it stands for. Int8
@@ -30,7 +30,7 @@ public static unsafe partial class Scorer
     /// </summary>
     public static void Score(scoped in ModelView model, in SparseFeatures features, Span<float> scores)
     {
-        if (features.Dimension != model.Dimension || (uint)scores.Length < (uint)model.PaddedCount)
+        if (features.Dimension != model.Dimension || features.DenseCount != model.DenseSlots || (uint)scores.Length < (uint)model.PaddedCount)
         {
             ThrowSizes();
         }
@@ -68,13 +68,13 @@ public static unsafe partial class Scorer
             xSquared[j] = x[j] * x[j];
         }
 
-        Kernel(model.Variances, model.Precision, model.PaddedCount, d, xSquared, model.VarianceScales, model.BiasVariances, variances);
+        Kernel(model.Variances, model.Precision, model.PaddedCount, d, model.DenseSlots, xSquared, model.VarianceScales, model.BiasVariances, variances);
     }
 
     /// <summary>
     /// The plain scalar reference of <see cref="Score(in ModelView, ReadOnlySpan{float}, Span{float})"/>: one image at
-    /// a time, in double precision. For int8 it applies the int8 rule written out on its own: the dense slots
-    /// quantized to round(x_j · 127 / m) with m = max(1, their largest magnitude), the hashed slots rounded to integers (they
+    /// a time, in double precision. For int8 it applies the int8 rule written out on its own: the dense slots (of the
+    /// model's schema) quantized to round(x_j · 127 / m) with m = max(1, their largest magnitude), the hashed slots rounded to integers (they
     /// are counts of ±1), the integer products summed exactly, then score_i = s_i · (m / 127 · dense sum + hashed
     /// sum) + b_i.
     /// </summary>
@@ -84,13 +84,14 @@ public static unsafe partial class Scorer
         var d = model.Dimension;
         var precision = model.Precision;
         var int8 = precision == WeightPrecision.Int8;
+        var denseSlots = model.DenseSlots;
         var denseScale = 1f;
         Span<float> features = stackalloc float[d];
         x[..d].CopyTo(features);
         if (int8)
         {
             var max = 1f;
-            for (var j = 0; j < FeatureEncoder.DenseSlots; j++)
+            for (var j = 0; j < denseSlots; j++)
             {
                 max = float.IsFinite(features[j]) && float.IsFinite(max) ? Math.Max(max, Math.Abs(features[j])) : float.NaN;
             }
@@ -99,7 +100,7 @@ public static unsafe partial class Scorer
             denseScale = usable ? max / 127f : 0f;
             for (var j = 0; j < d; j++)
             {
-                features[j] = j < FeatureEncoder.DenseSlots
+                features[j] = j < denseSlots
                     ? (usable ? MathF.Round(features[j] * (127f / max)) : 0f)
                     : float.IsNaN(features[j]) ? 0f : Math.Clamp(MathF.Round(features[j]), -127f, 127f);
             }
@@ -111,7 +112,7 @@ public static unsafe partial class Scorer
             for (var j = 0; j < d; j++)
             {
                 var product = TitleModel.Dequantize(model.Weights, precision, ModelFormat.ElementIndex(precision, kp, j, i)) * (double)features[j];
-                if (int8 && j < FeatureEncoder.DenseSlots)
+                if (int8 && j < denseSlots)
                 {
                     dense += product;
                 }
@@ -154,7 +155,7 @@ public static unsafe partial class Scorer
     }
 
     private static void Kernel(
-        ReadOnlySpan<byte> section, WeightPrecision precision, int kp, int d, ReadOnlySpan<float> x,
+        ReadOnlySpan<byte> section, WeightPrecision precision, int kp, int d, int denseSlots, ReadOnlySpan<float> x,
         ReadOnlySpan<float> scale, ReadOnlySpan<float> bias, Span<float> output)
     {
         if ((uint)x.Length < (uint)d || (uint)output.Length < (uint)kp || (uint)scale.Length < (uint)kp || (uint)bias.Length < (uint)kp
@@ -165,7 +166,7 @@ public static unsafe partial class Scorer
 
         if (precision == WeightPrecision.Int8)
         {
-            KernelInt8(section, kp, d, x, scale, bias, output);
+            KernelInt8(section, kp, d, denseSlots, x, scale, bias, output);
             return;
         }
 

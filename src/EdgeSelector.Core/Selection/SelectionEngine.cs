@@ -36,8 +36,21 @@ public sealed class SelectionEngine
     /// Selects an image and, when <paramref name="distribution"/> is not empty (length at least K), writes the whole
     /// distribution the choice was drawn from (for Thompson sampling that costs K quadratures).
     /// </summary>
-    [System.Runtime.CompilerServices.SkipLocalsInit] // every scratch span is fully written before it is read
     public Decision Select(scoped in ModelView model, in MemberContext member, in TitleContext title, long unixMs, Span<float> distribution)
+    {
+        var noPage = default(PageState);
+        return Select(model, member, title, unixMs, distribution, ref noPage);
+    }
+
+    /// <summary>
+    /// Selects an image for one title of a page under the page policy (docs/learning.md, "Page-level diversity"): the
+    /// scores are lowered by <see cref="PageState.Penalty"/> per tag shared with the images already on the page
+    /// (<see cref="PageDiversity.Penalize"/>) before the policy explores, so the propensity is exactly the probability
+    /// of this image given the page so far; the chosen image's tags are added to <paramref name="page"/>. With an
+    /// inactive page this is the plain selection. <see cref="Decision.Score"/> is then the penalised score.
+    /// </summary>
+    [System.Runtime.CompilerServices.SkipLocalsInit] // every scratch span is fully written before it is read
+    public Decision Select(scoped in ModelView model, in MemberContext member, in TitleContext title, long unixMs, Span<float> distribution, ref PageState page)
     {
         var k = model.ImageCount;
         var kp = model.PaddedCount;
@@ -60,6 +73,11 @@ public sealed class SelectionEngine
         Scorer.Score(model, features, scores);
         scores = scores[..k];
         pmf = pmf[..k];
+        if (page.IsActive)
+        {
+            PenalizeForPage(model, scores, page); // page policy: off the path unless configured
+        }
+
         int chosen;
         float propensity;
         switch (_options.Policy)
@@ -141,6 +159,11 @@ public sealed class SelectionEngine
             pmf.CopyTo(distribution);
         }
 
+        if (page.IsActive)
+        {
+            page.Tags |= model.GetTagMask(chosen);
+        }
+
         return new Decision
         {
             Index = chosen,
@@ -151,6 +174,16 @@ public sealed class SelectionEngine
             ModelVersion = model.ModelVersion,
             Score = scores[chosen],
         };
+    }
+
+    // Kept out of Select so that its stack frame and the tag-table walk cost nothing when the page policy is off.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    [System.Runtime.CompilerServices.SkipLocalsInit] // GetTagMasks writes all K masks
+    private static void PenalizeForPage(scoped in ModelView model, Span<float> scores, in PageState page)
+    {
+        Span<ulong> masks = stackalloc ulong[ModelFormat.MaxImages];
+        model.GetTagMasks(masks);
+        PageDiversity.Penalize(scores, masks[..scores.Length], page.Tags, page.Penalty, scores);
     }
 
     [System.Diagnostics.CodeAnalysis.DoesNotReturn]

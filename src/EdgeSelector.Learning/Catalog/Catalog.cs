@@ -49,12 +49,41 @@ public sealed record CatalogImage
 
     /// <summary>A URL or CDN key of the artwork (carried for clients; not used by the models).</summary>
     public string? Url { get; init; }
+
+    /// <summary>
+    /// Optional vector from a vision model run outside (docs/catalog.md): every image that has one has the same
+    /// length (1-64). The cross-title component learns member taste × embedding, so a new image starts from what similar
+    /// images earned; serving never sees it (it is folded into the weights).
+    /// </summary>
+    public float[]? Embedding { get; init; }
 }
 
 /// <summary>Source-generated JSON metadata for the catalog (no reflection: native AOT).</summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, ReadCommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true, WriteIndented = true)]
 [JsonSerializable(typeof(CatalogDocument))]
 public sealed partial class CatalogJsonContext : JsonSerializerContext;
+
+/// <summary>What a catalog carries beyond titles and images.</summary>
+public static class CatalogExtensions
+{
+    /// <summary>The catalog's image embeddings (empty when no image has one).</summary>
+    public static Training.ImageEmbeddings Embeddings(this CatalogDocument catalog)
+    {
+        var embeddings = new Training.ImageEmbeddings();
+        foreach (var title in catalog.Titles)
+        {
+            foreach (var image in title.Images)
+            {
+                if (image.Embedding is { } vector)
+                {
+                    embeddings.Set(title.Id, image.Id, vector);
+                }
+            }
+        }
+
+        return embeddings;
+    }
+}
 
 /// <summary>Reads and validates catalogs.</summary>
 public static class CatalogReader
@@ -93,6 +122,7 @@ public static class CatalogReader
         }
 
         var titles = new HashSet<uint>();
+        var embeddingLength = 0;
         foreach (var title in document.Titles)
         {
             if (title.Id == 0 || !titles.Add(title.Id))
@@ -111,6 +141,25 @@ public static class CatalogReader
                 if (image.Id == 0 || !images.Add(image.Id))
                 {
                     throw new FormatException($"title {title.Id}: image id {image.Id} is 0 or repeated");
+                }
+            }
+
+            foreach (var image in title.Images)
+            {
+                if (image.Embedding is not { } vector)
+                {
+                    continue;
+                }
+
+                embeddingLength = embeddingLength == 0 ? vector.Length : embeddingLength;
+                if (vector.Length is 0 or > Training.ImageEmbeddings.MaxDimension || vector.Length != embeddingLength)
+                {
+                    throw new FormatException($"title {title.Id} image {image.Id}: an embedding has 1 to {Training.ImageEmbeddings.MaxDimension} values, the same number for every image ({embeddingLength}), not {vector.Length}");
+                }
+
+                if (Array.Exists(vector, v => !float.IsFinite(v)))
+                {
+                    throw new FormatException($"title {title.Id} image {image.Id}: an embedding value is not a finite number");
                 }
             }
 

@@ -38,13 +38,23 @@ public sealed record EvaluationOptions
     /// can briefly hold twice that); a larger log streams every pass.
     /// </summary>
     public long CacheBytes { get; init; } = 128L << 20;
+
+    /// <summary>
+    /// Also estimate every policy within each segment of the impressions (<see cref="Segment"/>: interacted before or
+    /// not, device, country), each with its own interval; rows without an impression record (OBD, CSV) have none.
+    /// </summary>
+    public bool BySegment { get; init; }
 }
 
 /// <summary>The estimates of one policy, in the order the estimators were asked for.</summary>
 /// <param name="Results">One result per estimator.</param>
 /// <param name="Rows">Logged rows read.</param>
 /// <param name="Elapsed">Wall time of the run (shared by all policies of one run).</param>
-public sealed record EvaluationReport(IReadOnlyList<EstimateResult> Results, long Rows, TimeSpan Elapsed);
+public sealed record EvaluationReport(IReadOnlyList<EstimateResult> Results, long Rows, TimeSpan Elapsed)
+{
+    /// <summary>The same estimators within each segment (empty unless <see cref="EvaluationOptions.BySegment"/>), in segment order.</summary>
+    public IReadOnlyList<SegmentReport> Segments { get; init; } = [];
+}
 
 /// <summary>
 /// Runs off-policy estimators over a logged bandit source in streaming passes: when DM or DR is asked for, first
@@ -78,7 +88,7 @@ public static class OffPolicyEvaluator
     {
         options ??= new EvaluationOptions();
         var clock = Stopwatch.StartNew();
-        var runs = policies.Select(p => new PolicyRun(p, estimatorNames.Select(Create).ToArray())).ToArray();
+        var runs = policies.Select(p => new PolicyRun(p, estimatorNames, options.BySegment)).ToArray();
         var needsModel = runs.Length > 0 && runs[0].Estimators.Any(e => e.NeedsRewardModel);
         if (needsModel && policies.Any(p => !p.HasFullDistribution))
         {
@@ -228,15 +238,16 @@ public static class OffPolicyEvaluator
     private static int Fold(long rowIndex, ulong seed) =>
         (int)(SplitMix64.Mix(unchecked((ulong)rowIndex + seed + 0x9E3779B97F4A7C15UL)) & 1);
 
-    /// <summary>One policy's cursor, estimators and DM gradients during the scoring pass.</summary>
-    private sealed class PolicyRun(TargetPolicy policy, IEstimator[] estimators)
+    /// <summary>One policy's cursor and its estimators (overall and per segment) during the scoring pass.</summary>
+    private sealed class PolicyRun(TargetPolicy policy, IReadOnlyList<string> estimatorNames, bool bySegment)
     {
-        private readonly DirectMethodEstimator? _directMethod = estimators.OfType<DirectMethodEstimator>().FirstOrDefault();
-        private readonly Dictionary<(int Model, int Cell), double[]> _gradients = [];
+        private readonly Accumulators _all = new(estimatorNames);
+        private readonly SortedDictionary<Segment, Accumulators>? _segments = bySegment ? [] : null;
+        private readonly List<Segment> _keys = new(Segment.DimensionCount);
 
         public TargetPolicy Policy { get; } = policy;
 
-        public IEstimator[] Estimators { get; } = estimators;
+        public IEstimator[] Estimators => _all.Estimators;
 
         public IPolicyCursor? Cursor { get; set; }
 
@@ -246,6 +257,12 @@ public static class OffPolicyEvaluator
             cursor.MoveTo(sample);
             var target = cursor.Probability(sample.Action);
             var weight = target / sample.Propensity;
+            _keys.Clear();
+            if (_segments is not null)
+            {
+                Segment.Of(sample, _keys);
+            }
+
             double direct = 0, predicted = 0;
             if (model is not null)
             {
@@ -254,38 +271,95 @@ public static class OffPolicyEvaluator
                 foreach (var (action, probability) in cursor.Distribution)
                 {
                     direct += probability * Predict(model, sample, action);
-                    if (_directMethod is not null && model.TryGetCell(sample.Group, action, sample.Position, out var cell))
+                    if (_all.DirectMethod is not null && model.TryGetCell(sample.Group, action, sample.Position, out var cell))
                     {
-                        if (!_gradients.TryGetValue((modelIndex, cell), out var gradient))
+                        _all.AddGradient(model, modelIndex, cell, sample, probability);
+                        foreach (var key in _keys)
                         {
-                            _gradients[(modelIndex, cell)] = gradient = new double[model.Dimension];
+                            ForSegment(key).AddGradient(model, modelIndex, cell, sample, probability);
                         }
-
-                        model.AddPredictionGradient(sample.Features, cell, probability, gradient);
                     }
                 }
             }
 
             var terms = new RowTerms(weight, target, sample.Propensity, sample.Reward, direct, predicted);
-            foreach (var estimator in Estimators)
+            _all.Add(terms);
+            foreach (var key in _keys)
             {
-                estimator.Add(terms);
+                ForSegment(key).Add(terms);
             }
         }
 
-        public EvaluationReport Report(IRewardModel[]? models, long rows, TimeSpan elapsed)
-        {
-            if (_directMethod is not null && models is not null)
+        public EvaluationReport Report(IRewardModel[]? models, long rows, TimeSpan elapsed) =>
+            new(_all.Results(models), rows, elapsed)
             {
-                // Delta method: DM = (1/n) Σ_cells (linear in each cell's β), so Var += Σ gᵀCov(β)g / n².
-                var variance = _gradients.Sum(kv => models[kv.Key.Model].CoefficientVariance(kv.Key.Cell, kv.Value));
-                _directMethod.ModelVariance = variance / ((double)rows * rows);
+                Segments = _segments is null
+                    ? []
+                    : [.. _segments.Select(kv => new SegmentReport(kv.Key, kv.Value.Rows, kv.Value.Results(models)))],
+            };
+
+        private Accumulators ForSegment(Segment key)
+        {
+            if (!_segments!.TryGetValue(key, out var accumulators))
+            {
+                _segments[key] = accumulators = new Accumulators(estimatorNames);
             }
 
-            return new EvaluationReport(Estimators.Select(e => e.Result()).ToArray(), rows, elapsed);
+            return accumulators;
         }
 
         private static double Predict(IRewardModel model, LoggedSample sample, int action) =>
             model.TryGetCell(sample.Group, action, sample.Position, out var cell) ? model.Predict(sample.Features, cell) : model.Fallback;
+    }
+
+    /// <summary>A set of estimators over some rows, with the DM gradients of those rows (the delta-method variance).</summary>
+    private sealed class Accumulators
+    {
+        private readonly Dictionary<(int Model, int Cell), double[]> _gradients = [];
+
+        public Accumulators(IReadOnlyList<string> names)
+        {
+            Estimators = [.. names.Select(Create)];
+            DirectMethod = Estimators.OfType<DirectMethodEstimator>().FirstOrDefault();
+        }
+
+        public IEstimator[] Estimators { get; }
+
+        // Read per row and action in the scoring pass: found once here, not by a LINQ scan each time.
+        public DirectMethodEstimator? DirectMethod { get; }
+
+        public long Rows { get; private set; }
+
+        public void Add(in RowTerms terms)
+        {
+            foreach (var estimator in Estimators)
+            {
+                estimator.Add(terms);
+            }
+
+            Rows++;
+        }
+
+        public void AddGradient(IRewardModel model, int modelIndex, int cell, LoggedSample sample, double probability)
+        {
+            if (!_gradients.TryGetValue((modelIndex, cell), out var gradient))
+            {
+                _gradients[(modelIndex, cell)] = gradient = new double[model.Dimension];
+            }
+
+            model.AddPredictionGradient(sample.Features, cell, probability, gradient);
+        }
+
+        public EstimateResult[] Results(IRewardModel[]? models)
+        {
+            if (DirectMethod is { } dm && models is not null && Rows > 0)
+            {
+                // Delta method: DM = (1/n) Σ_cells (linear in each cell's β), so Var += Σ gᵀCov(β)g / n².
+                var variance = _gradients.Sum(kv => models[kv.Key.Model].CoefficientVariance(kv.Key.Cell, kv.Value));
+                dm.ModelVariance = variance / ((double)Rows * Rows);
+            }
+
+            return [.. Estimators.Select(e => e.Result())];
+        }
     }
 }

@@ -3,32 +3,14 @@ using EdgeSelector.Learning.Logging;
 
 namespace EdgeSelector.Learning.Join;
 
-/// <summary>
-/// What counts as a take (docs/learning.md, "Labels"): a play that started and lasted at least
-/// <see cref="MinMinutes"/> minutes or <see cref="MinFraction"/> of the title. A play that stops sooner is not a
-/// take, so artwork that starts many short plays (click-bait) is not rewarded for them.
-/// </summary>
-public sealed record QualityPlayRule
-{
-    /// <summary>Minutes watched that make a play a quality play (default 10).</summary>
-    public float MinMinutes { get; init; } = 10f;
-
-    /// <summary>Fraction of the title completed that makes a play a quality play (default 0.25).</summary>
-    public float MinFraction { get; init; } = 0.25f;
-
-    /// <summary>True when the reward is a quality play under this rule.</summary>
-    public bool IsQuality(in RewardRecord reward) =>
-        reward.PlayStarted && (reward.MinutesWatched >= MinMinutes || reward.FractionCompleted >= MinFraction);
-}
-
 /// <summary>Options of the reward join.</summary>
 public sealed record RewardJoinOptions
 {
     /// <summary>How long after an impression a reward still counts (default 24 h).</summary>
     public TimeSpan AttributionWindow { get; init; } = TimeSpan.FromHours(24);
 
-    /// <summary>The label rule.</summary>
-    public QualityPlayRule Rule { get; init; } = new();
+    /// <summary>The label rule (the same one offline evaluation scores: <see cref="QualityPlayRule"/>).</summary>
+    public QualityPlayRule Rule { get; init; } = QualityPlayRule.Default;
 
     /// <summary>A reward stamped this much before its impression is still taken (clock skew between machines).</summary>
     public TimeSpan ClockSkew { get; init; } = TimeSpan.FromMinutes(5);
@@ -109,7 +91,7 @@ public sealed class RewardJoiner
 
         _windowMs = (long)o.AttributionWindow.TotalMilliseconds;
         _skewMs = (long)o.ClockSkew.TotalMilliseconds;
-        _rule = o.Rule;
+        _rule = o.Rule.Validate();
     }
 
     /// <summary>The counters so far.</summary>

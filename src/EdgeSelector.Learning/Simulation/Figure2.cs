@@ -17,6 +17,14 @@ namespace EdgeSelector.Learning.Simulation;
 /// <param name="TrueValue">The policy's exact take fraction in the simulated world.</param>
 public sealed record Figure2Row(string Policy, EstimateResult Replay, double TrueValue);
 
+/// <summary>One policy's replay estimate within one segment of the evaluation half, beside its exact value there.</summary>
+/// <param name="Policy">Policy name as printed.</param>
+/// <param name="Segment">The segment (interacted before or not, device, country).</param>
+/// <param name="Rows">Rows of the evaluation half in the segment.</param>
+/// <param name="Replay">The replay estimate on those rows, with its 95% interval.</param>
+/// <param name="TrueValue">The policy's exact take fraction over the segment's (member, title) pairs.</param>
+public sealed record Figure2SegmentRow(string Policy, Segment Segment, long Rows, EstimateResult Replay, double TrueValue);
+
 /// <summary>One point of the learning chart: the contextual greedy policy trained on the first <paramref name="Impressions"/> rows.</summary>
 /// <param name="Impressions">Training rows used.</param>
 /// <param name="GreedyTrueValue">Exact take fraction of the greedy policy of the models trained on them.</param>
@@ -28,8 +36,11 @@ public readonly record struct Figure2LearningPoint(int Impressions, double Greed
 /// <param name="TrainRows">Rows of the log the policies were trained on.</param>
 /// <param name="EvaluationRows">Rows of the log replay ran on.</param>
 /// <param name="Learning">Greedy true value after training on growing prefixes of the training rows.</param>
+/// <param name="Rule">The quality-play rule the trainer labelled with and replay scored (one definition for both).</param>
+/// <param name="Segments">Every policy's replay estimate and exact value by segment (interacted, device, country).</param>
 public sealed record Figure2Result(
-    IReadOnlyList<Figure2Row> Rows, double OracleTrueValue, int TrainRows, int EvaluationRows, IReadOnlyList<Figure2LearningPoint> Learning);
+    IReadOnlyList<Figure2Row> Rows, double OracleTrueValue, int TrainRows, int EvaluationRows, IReadOnlyList<Figure2LearningPoint> Learning,
+    QualityPlayRule Rule, IReadOnlyList<Figure2SegmentRow> Segments);
 
 /// <summary>
 /// Figure 2 of the artwork-personalisation write-up, reproduced on the simulator: a uniformly explored log is split
@@ -55,14 +66,15 @@ public static class Figure2
     /// <summary>
     /// Draws <paramref name="impressions"/> uniformly explored impressions from the world of <paramref name="scenario"/>
     /// (log seed <paramref name="seed"/>), trains on the first half, replays on the second; <paramref name="learningPoints"/>
-    /// retrains on that many growing prefixes of the training half (0 for none).
+    /// retrains on that many growing prefixes of the training half (0 for none). <paramref name="rule"/> (default
+    /// <see cref="QualityPlayRule.Default"/>) labels the training examples and decides replay's reward.
     /// </summary>
-    public static Figure2Result Run(Scenario scenario, int impressions, int seed, int learningPoints = 8)
+    public static Figure2Result Run(Scenario scenario, int impressions, int seed, int learningPoints = 8, QualityPlayRule? rule = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(impressions, 2);
         var world = new SimulatedWorld(scenario);
         var uniform = WorldPolicies.Build(world, "uniform");
-        var log = SimulatedLog.Generate(world, uniform, impressions, seed);
+        var log = SimulatedLog.Generate(world, uniform, impressions, seed, rule);
         var trainRows = impressions / 2;
         var train = log.Slice(0, trainRows);
         var evaluation = log.Slice(trainRows, impressions - trainRows);
@@ -77,8 +89,18 @@ public static class Figure2
             WorldPolicies.FromEngine(world, "thompson", blobs, new SelectionOptions { Policy = PolicyKind.Thompson }),
             WorldPolicies.FromEngine(world, "epsilon-greedy", blobs, new SelectionOptions { Policy = PolicyKind.EpsilonGreedy, Epsilon = Epsilon }),
         ];
-        var reports = OffPolicyEvaluator.Evaluate(evaluation, policies.Select(evaluation.Target).ToArray(), ["replay"]);
+        var reports = OffPolicyEvaluator.Evaluate(evaluation, policies.Select(evaluation.Target).ToArray(), ["replay"], new EvaluationOptions { BySegment = true });
         var rows = policies.Select((p, i) => new Figure2Row(PolicyNames[i], reports[i].Results[0], world.TrueValue(p))).ToArray();
+        var segments = new List<Figure2SegmentRow>();
+        for (var i = 0; i < policies.Length; i++)
+        {
+            foreach (var s in reports[i].Segments)
+            {
+                var key = s.Key;
+                segments.Add(new Figure2SegmentRow(PolicyNames[i], key, s.Rows, s.Results[0], world.TrueValue(policies[i], (m, t) => key.Contains(m, t))));
+            }
+        }
+
 
         var learning = new List<Figure2LearningPoint>();
         for (var k = learningPoints; k >= 1; k--)
@@ -95,7 +117,7 @@ public static class Figure2
             learning.Add(new Figure2LearningPoint(n, world.TrueValue(greedy)));
         }
 
-        return new Figure2Result(rows, world.TrueValue(Oracle(world)), train.Count, evaluation.Count, learning);
+        return new Figure2Result(rows, world.TrueValue(Oracle(world)), train.Count, evaluation.Count, learning, log.Rule, segments);
     }
 
     /// <summary>The catalog of the world as the trainer sees it: each image tagged with its theme (what it shows), nothing else.</summary>
@@ -119,16 +141,8 @@ public static class Figure2
 
     private static List<LabeledExample> Join(SimulatedLog log)
     {
-        // The simulator's quality play watches at least half the title (minutes = fraction × runtime), so the same rule
-        // as the evaluation's quality reward.
-        var joiner = new RewardJoiner(new RewardJoinOptions
-        {
-            Rule = new QualityPlayRule
-            {
-                MinFraction = ImpressionLogSource.QualityPlayFraction,
-                MinMinutes = ImpressionLogSource.QualityPlayFraction * SimulatedLog.RuntimeMinutes,
-            },
-        });
+        // The rule the evaluation's quality reward uses: one definition for training and replay.
+        var joiner = new RewardJoiner(new RewardJoinOptions { Rule = log.Rule });
         for (var row = 0; row < log.Count; row++)
         {
             var (_, _, impression, reward) = log.Row(row);
@@ -145,7 +159,9 @@ public static class Figure2
     private static byte[][] TrainBlobs(SimulatedWorld world, List<LabeledExample> examples)
     {
         var cold = CatalogModelBuilder.Build(Catalog(world), 1, FeatureSpace.Default).ToDictionary(m => m.TitleId);
-        var (trained, _) = Trainer.Train(cold, examples, new CrossTitleModel(), 2);
+        // One batch over a stationary world whose log spaces impressions a second apart (278 simulated hours for a
+        // million): forgetting by data age would only discount the start of the log, so it is off here.
+        var (trained, _) = Trainer.Train(cold, examples, new CrossTitleModel(), 2, new TrainerOptions { ForgettingHalfLifeHours = 0 });
         var byId = trained.ToDictionary(m => m.TitleId);
         return [.. world.Titles.Select(t => byId[t.Id].Serialize(ModelDefaults.ServingPrecision))];
     }
@@ -165,7 +181,7 @@ public static class Figure2
         {
             var (_, t, impression, reward) = log.Row(row);
             shown[t][impression.ChosenIndex]++;
-            if (reward is { } r && ImpressionLogSource.RewardValue(r, ImpressionReward.Quality) > 0)
+            if (reward is { } r && ImpressionLogSource.RewardValue(r, ImpressionReward.Quality, log.Rule) > 0)
             {
                 taken[t][impression.ChosenIndex]++;
             }

@@ -56,6 +56,12 @@ public sealed record Scenario
     /// <summary>Weight of member taste · image theme: the personal part artwork personalisation can exploit.</summary>
     public double PersonalWeight { get; set; } = 4.0;
 
+    /// <summary>
+    /// Share of the personal part that remains when the member has interacted with the title before (1 = artwork
+    /// matters as much; below 1 it matters more to members who do not know the title yet).
+    /// </summary>
+    public double InteractedPersonalFactor { get; set; } = 1.0;
+
     /// <summary>Share of non-default images that are click-bait.</summary>
     public double ClickbaitShare { get; set; } = 0.2;
 
@@ -93,6 +99,7 @@ public sealed record Scenario
         Check(Impressions >= 1, "impressions must be at least 1");
         Check(ZipfExponent >= 0, "zipf_exponent must be >= 0");
         Check(ClickbaitShare is >= 0 and <= 1, "clickbait_share must be in [0, 1]");
+        Check(double.IsFinite(InteractedPersonalFactor), "interacted_personal_factor must be a number");
         Check(BaseBounce >= 0 && ClickbaitBounce >= 0 && BaseBounce + ClickbaitBounce <= 1, "bounce probabilities must be in [0, 1]");
         Check(WorldPolicies.Names.Contains(LoggingPolicy), $"logging_policy must be one of {string.Join(", ", WorldPolicies.Names)}");
         return this;

@@ -4,6 +4,7 @@ using EdgeSelector.Core.Logging;
 using EdgeSelector.Learning.Evaluation;
 using EdgeSelector.Learning.Evaluation.Data;
 using EdgeSelector.Learning.Evaluation.Policies;
+using EdgeSelector.Learning.Join;
 using EdgeSelector.Learning.Logging;
 
 namespace EdgeSelector.Learning.Simulation;
@@ -17,6 +18,9 @@ public sealed class SimulatedLog : ILoggedBanditSource
 {
     /// <summary>Runtime of every simulated title, for minutes watched.</summary>
     public const float RuntimeMinutes = 100;
+
+    /// <summary>A bounce (a play that is not a quality play) stops before this fraction of the title.</summary>
+    public const float BounceFraction = 0.045f;
 
     private readonly ImpressionRecord[] _impressions;
     private readonly RewardRecord?[] _rewards;
@@ -38,16 +42,22 @@ public sealed class SimulatedLog : ILoggedBanditSource
     /// <summary>Which reward the evaluation reads (default: quality play).</summary>
     public ImpressionReward Reward { get; init; } = ImpressionReward.Quality;
 
+    /// <summary>The quality-play rule the evaluation and the trainer use (default <see cref="QualityPlayRule.Default"/>).</summary>
+    public QualityPlayRule Rule { get; init; } = QualityPlayRule.Default;
+
     /// <summary>Number of impressions.</summary>
     public int Count => _impressions.Length;
 
     /// <inheritdoc />
     public IReadOnlyList<string> FeatureNames => ImpressionLogSource.Names;
 
-    /// <summary>Draws <paramref name="impressions"/> impressions: member uniform, title by popularity, image by the logging policy.</summary>
-    public static SimulatedLog Generate(SimulatedWorld world, PolicyTable logging, int impressions, int seed)
+    /// <summary>
+    /// Draws <paramref name="impressions"/> impressions: member uniform, title by popularity, image by the logging
+    /// policy; <paramref name="rule"/> (default <see cref="QualityPlayRule.Default"/>) is the quality reward's rule.
+    /// </summary>
+    public static SimulatedLog Generate(SimulatedWorld world, PolicyTable logging, int impressions, int seed, QualityPlayRule? rule = null)
     {
-        var log = new SimulatedLog(world, impressions);
+        var log = new SimulatedLog(world, impressions) { Rule = rule ?? QualityPlayRule.Default };
         var random = new Random(seed);
         var kind = logging.Name == "uniform" ? PolicyKind.Uniform : PolicyKind.EpsilonGreedy;
         const long Start = 1_764_000_000_000;
@@ -73,8 +83,10 @@ public sealed class SimulatedLog : ILoggedBanditSource
             var bounce = world.Scenario.BaseBounce + (world.Titles[t].Images[i].Clickbait ? world.Scenario.ClickbaitBounce : 0);
             if (quality || random.NextDouble() < bounce)
             {
-                // A quality play watches at least half the title; a bounce stops before half.
-                var fraction = quality ? 0.5f + (0.5f * random.NextSingle()) : 0.45f * random.NextSingle();
+                // A quality play watches at least half the title (50-100 minutes); a bounce stops within the first
+                // 4.5% (under 4.5 minutes): a quality play under any rule between those, the default included
+                // (QualityPlayRule: 10 minutes or 25%), so the trainer and the evaluation read the world alike.
+                var fraction = quality ? 0.5f + (0.5f * random.NextSingle()) : BounceFraction * random.NextSingle();
                 log._rewards[row] = new RewardRecord
                 {
                     EventId = eventId,
@@ -95,7 +107,7 @@ public sealed class SimulatedLog : ILoggedBanditSource
         ArgumentOutOfRangeException.ThrowIfNegative(start);
         ArgumentOutOfRangeException.ThrowIfNegative(count);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(start + count, Count);
-        var slice = new SimulatedLog(World, count) { Reward = Reward };
+        var slice = new SimulatedLog(World, count) { Reward = Reward, Rule = Rule };
         Array.Copy(_impressions, start, slice._impressions, 0, count);
         Array.Copy(_rewards, start, slice._rewards, 0, count);
         Array.Copy(_member, start, slice._member, 0, count);
@@ -156,7 +168,7 @@ public sealed class SimulatedLog : ILoggedBanditSource
                 return false;
             }
 
-            var reward = log._rewards[_row] is { } r ? ImpressionLogSource.RewardValue(r, log.Reward) : 0;
+            var reward = log._rewards[_row] is { } r ? ImpressionLogSource.RewardValue(r, log.Reward, log.Rule) : 0;
             ImpressionLogSource.Fill(log._impressions[_row], reward, sample);
             sample.RowIndex = _row++;
             return true;

@@ -41,7 +41,7 @@ public sealed record SimulatedTitle(uint Id, float[] Genres, double Effect, doub
 /// A seeded synthetic world with a known ground truth: members with genre tastes, country, language, device and
 /// viewing hours; titles with genre mixes and Zipf popularity; per title a pool of themed images. For a (member,
 /// title) pair the context (recommender score, interacted-before, day) is a fixed function of the pair, so every
-/// expectation over impressions is an exact finite sum (<see cref="TrueValue"/>).
+/// expectation over impressions is an exact finite sum (<see cref="TrueValue(PolicyTable, bool)"/>).
 /// </summary>
 /// <remarks>
 /// logit P(quality play | m, t, i) = base + title effect + taste·weight × (taste_m · genres_t) + rec·(score − ½)
@@ -185,7 +185,7 @@ public sealed class SimulatedWorld
             + (s.RecommenderWeight * (title.RecommenderScore - 0.5))
             + (title.Interacted ? s.InteractedWeight : 0)
             + image.Effect
-            + (s.PersonalWeight * ThemeMatch(member, image.Theme));
+            + (s.PersonalWeight * ThemeMatch(member, image.Theme) * (title.Interacted ? s.InteractedPersonalFactor : 1));
         return 1 / (1 + Math.Exp(-logit));
     }
 
@@ -234,14 +234,32 @@ public sealed class SimulatedWorld
     /// The exact value of a policy: Σ_t P(t) · (1/M) Σ_m Σ_i π(i | m, t) · P(quality play | m, t, i), or with
     /// P(play start) when <paramref name="playStarts"/> (what a click-through metric would report).
     /// </summary>
-    public double TrueValue(PolicyTable policy, bool playStarts = false)
+    public double TrueValue(PolicyTable policy, bool playStarts = false) => TrueValue(policy, null, playStarts);
+
+    /// <summary>
+    /// The exact value of a policy within a segment: the same sum over the (member, title) pairs
+    /// <paramref name="inSegment"/> accepts (null: all), weighted by title popularity and normalised by the segment's share.
+    /// </summary>
+    public double TrueValue(PolicyTable policy, Func<MemberContext, TitleContext, bool>? inSegment, bool playStarts = false)
     {
         var value = 0.0;
+        var weight = 0.0;
         for (var t = 0; t < Titles.Count; t++)
         {
             var sum = 0.0;
+            var pairs = 0;
             for (var m = 0; m < MemberCount; m++)
             {
+                if (inSegment is not null)
+                {
+                    Context(m, t, out var member, out var title);
+                    if (!inSegment(member, title))
+                    {
+                        continue;
+                    }
+                }
+
+                pairs++;
                 var pmf = policy.Pmf(m, t);
                 for (var i = 0; i < pmf.Length; i++)
                 {
@@ -253,9 +271,10 @@ public sealed class SimulatedWorld
             }
 
             value += Titles[t].Popularity * sum / MemberCount;
+            weight += Titles[t].Popularity * pairs / MemberCount;
         }
 
-        return value;
+        return weight > 0 ? value / weight : double.NaN;
     }
 
     internal static double TasteMatch(in MemberContext member, float[] genres)

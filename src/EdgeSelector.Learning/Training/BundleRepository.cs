@@ -32,6 +32,45 @@ public sealed class BundleRepository
     /// <summary>The trainer's state directory inside it.</summary>
     public string StateDirectory => Path.Combine(Directory, "trainer");
 
+    /// <summary>The cross-title component the last training run left (<c>trainer/cross-title.json</c>; empty before the first).</summary>
+    public CrossTitleModel LoadCrossTitle()
+    {
+        var path = Path.Combine(StateDirectory, "cross-title.json");
+        return File.Exists(path) ? CrossTitleModel.FromJson(File.ReadAllText(path)) : new CrossTitleModel();
+    }
+
+    /// <summary>The image embeddings taken from catalogs so far (<c>trainer/embeddings.json</c>; empty when none).</summary>
+    public ImageEmbeddings LoadEmbeddings()
+    {
+        var path = Path.Combine(StateDirectory, "embeddings.json");
+        return File.Exists(path) ? ImageEmbeddings.FromJson(File.ReadAllText(path)) : new ImageEmbeddings();
+    }
+
+    /// <summary>
+    /// Adds a catalog's embeddings to the kept ones and saves them (only when the catalog has any): a catalog that
+    /// carries embeddings of another dimension replaces them all (another vision model).
+    /// </summary>
+    public ImageEmbeddings MergeEmbeddings(ImageEmbeddings fromCatalog)
+    {
+        var kept = LoadEmbeddings();
+        if (fromCatalog.Vectors.Count == 0)
+        {
+            return kept;
+        }
+
+        var merged = kept.Dimension == fromCatalog.Dimension ? kept : new ImageEmbeddings();
+        foreach (var (key, vector) in fromCatalog.Vectors)
+        {
+            merged.Set((uint)(key >> 32), (uint)key, vector);
+        }
+
+        System.IO.Directory.CreateDirectory(StateDirectory);
+        var path = Path.Combine(StateDirectory, "embeddings.json");
+        File.WriteAllText(path + ".tmp", merged.ToJson());
+        File.Move(path + ".tmp", path, overwrite: true);
+        return merged;
+    }
+
     /// <summary>Path of the bundle of a version.</summary>
     public string PathOf(ulong version) => Path.Combine(Directory, Prefix + version.ToString("D10", CultureInfo.InvariantCulture) + Extension);
 

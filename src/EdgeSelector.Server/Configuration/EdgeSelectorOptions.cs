@@ -175,6 +175,13 @@ public sealed class EdgeSelectorOptions
     /// </summary>
     public bool InlineScheduling { get; set; }
 
+    /// <summary>
+    /// Page policy (#16, docs/learning.md section 8.2): score penalty per image tag an image shares with the images
+    /// already chosen for the same page, applied before the policy explores so each title's logged propensity stays
+    /// its exact probability given the page so far. 0 = off (default).
+    /// </summary>
+    public float PageDiversityPenalty { get; set; }
+
     /// <summary>Largest admin request body in MB (model bundles).</summary>
     public int MaxAdminBodyMB { get; set; } = 512;
 
@@ -240,6 +247,7 @@ public sealed class EdgeSelectorOptions
         Check(FrameTimeoutSeconds > 0, nameof(FrameTimeoutSeconds), "must be positive");
         Check(RewardCommitTimeoutSeconds > 0, nameof(RewardCommitTimeoutSeconds), "must be positive");
         Check(ModelMemoryMB >= 8 && ProfileMemoryMB >= 8 && ImpressionLogMemoryMB >= 4, "memory budgets", "are too small (models/profiles at least 8 MB, log at least 4 MB)");
+        Check(float.IsFinite(PageDiversityPenalty) && PageDiversityPenalty is >= 0 and <= 1, nameof(PageDiversityPenalty), "must be in 0..1 (0 = off)");
         Check(SyntheticTitles >= 0, nameof(SyntheticTitles), "must be 0 (off) or positive");
         Check(SyntheticImages is >= 1 and <= 99, nameof(SyntheticImages), "must be in 1..99");
         Check(SyntheticMembers >= 0, nameof(SyntheticMembers), "must not be negative");

@@ -39,7 +39,10 @@ internal sealed class EdgeSelectorNode : IDisposable
             stores.Impressions,
             new SheddingPolicy(options),
             Metrics,
-            options.MaxTitlesPerPage);
+            options.MaxTitlesPerPage)
+        {
+            PageDiversityPenalty = options.PageDiversityPenalty,
+        };
         Rewards = new RewardService(stores.Rewards, EventTags, Metrics, TimeSpan.FromHours(options.AttributionWindowHours));
 
         var timeouts = new ConnectionTimeouts(options);

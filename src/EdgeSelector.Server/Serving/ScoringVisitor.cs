@@ -18,6 +18,9 @@ internal struct ScoringVisitor : IModelVisitor
     public TitleContext Title;
     public long UnixMs;
 
+    /// <summary>The page so far under the page policy (inactive when its penalty is 0); the chosen image's tags are added.</summary>
+    public PageState Page;
+
     /// <summary>Test-only: scoring this title throws (read only when <see cref="FaultInjection.IsEnabled"/>).</summary>
     public uint FaultTitle;
 
@@ -41,7 +44,7 @@ internal struct ScoringVisitor : IModelVisitor
                 throw new InvalidOperationException($"fault injected for title {titleId}");
             }
 
-            Decision = Engine.Select(view, Member, Title, UnixMs);
+            Decision = Engine.Select(view, Member, Title, UnixMs, default, ref Page);
             Outcome = VisitOutcome.Decided;
         }
         catch (Exception)

@@ -69,6 +69,13 @@ internal sealed class SelectionService
     public uint FaultInjectionTitleId { get; set; }
 
     /// <summary>
+    /// The page policy's penalty per tag shared with the page (learning's #16, docs/learning.md section 8.2; 0 = off):
+    /// a page's titles are decided in order with one <see cref="PageState"/>, so each logged propensity is the exact
+    /// probability of the shown image given the images before it.
+    /// </summary>
+    public float PageDiversityPenalty { get; init; }
+
+    /// <summary>
     /// Decides an image for every title of <paramref name="titles"/> into <paramref name="results"/> (same length).
     /// <paramref name="arrivalTicks"/> is when the server read the request (Stopwatch ticks): its age at arrival
     /// decides whether it is shed. The page's event ids are reserved together (title i gets the first + i) and the
@@ -155,6 +162,7 @@ internal sealed class SelectionService
     {
         var withProfile = memberFlags != MemberFlags.None;
         using var snapshot = _models.AcquireSnapshot();
+        var pageState = new PageState(PageDiversityPenalty);
         for (var i = 0; i < titles.Length; i++)
         {
             var candidate = titles[i];
@@ -173,6 +181,7 @@ internal sealed class SelectionService
                 Title = title,
                 UnixMs = unixMs,
                 FaultTitle = FaultInjection.IsEnabled ? FaultInjectionTitleId : 0,
+                Page = pageState,
             };
             bool found;
             try
@@ -200,6 +209,7 @@ internal sealed class SelectionService
                     // reason says so (NoProfile); it is still the model's decision, not a fallback.
                     var reason = withProfile ? FallbackReason.None : FallbackReason.NoProfile;
                     var decision = visitor.Decision;
+                    pageState = visitor.Page; // the chosen image's tags join the page
                     results[i] = new SelectResult(candidate.TitleId, decision.ImageId, eventId, decision.Propensity, decision.ModelVersion, reason, _tags.Tag(eventId));
                     if (logging)
                     {

@@ -67,11 +67,13 @@ internal static class FleetTrain
         }
 
         var examples = joiner.Close(start.AsOfMs);
-        var cross = TrainCommand.LoadCrossTitle(repo);
+        var cross = repo.LoadCrossTitle();
         var version = BundleVersions.Next(Math.Max(start.LatestVersion, lastVersion), start.Now);
         progress.Step(string.Create(CultureInfo.InvariantCulture, $"fitting {examples.Count:N0} examples"));
-        var (models, report) = Trainer.Train(start.Current, examples, cross, version, start.Options);
-        report = report with { Join = joiner.Counters };
+
+        // The same fit as a local run: the quality-play rule, forgetting (the parent bundle aged from its newest
+        // example) and the kept embeddings all come from the one TrainingStart.
+        var (models, report) = TrainCommand.Fit(start, examples, cross, version, joiner);
         string? bundlePath = null;
         if (examples.Count > 0)
         {

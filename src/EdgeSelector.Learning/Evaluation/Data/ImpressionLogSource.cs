@@ -1,5 +1,6 @@
 using EdgeSelector.Core.Features;
 using EdgeSelector.Core.Logging;
+using EdgeSelector.Learning.Join;
 using EdgeSelector.Learning.Logging;
 
 namespace EdgeSelector.Learning.Evaluation.Data;
@@ -13,7 +14,7 @@ public enum ImpressionReward
     Minutes,
     /// <summary>Fraction of the title completed (0 without a reward record).</summary>
     Fraction,
-    /// <summary>1 for a quality play: fraction completed at least <see cref="ImpressionLogSource.QualityPlayFraction"/>.</summary>
+    /// <summary>1 for a quality play under the <see cref="QualityPlayRule"/> the trainer labels with, else 0.</summary>
     Quality,
 }
 
@@ -27,25 +28,28 @@ public enum ImpressionReward
 /// <remarks>
 /// Rewards are held in a dictionary keyed by event id (memory grows with the number of reward records, not
 /// impressions: rewards are sparse); impressions stream. Reward records may sit in the impression file itself, in a
-/// separate rewards file, or both; several rewards for one event combine (play = any, minutes summed, fraction = max).
+/// separate rewards file, or both; several rewards for one event combine (play = any, minutes summed, fraction = max,
+/// quality = any of them is a quality play under the rule: exactly how the trainer's join combines them).
 /// </remarks>
 public sealed class ImpressionLogSource : ILoggedBanditSource
 {
-    /// <summary>A play that reaches this fraction of the title counts as a quality play.</summary>
-    public const float QualityPlayFraction = 0.5f;
-
     /// <summary>Names of the features <see cref="Fill"/> writes.</summary>
     public static readonly IReadOnlyList<string> Names = BuildNames();
 
     private readonly string _impressionsPath;
-    private readonly Dictionary<ulong, RewardRecord> _rewards = [];
+    private readonly Dictionary<ulong, (RewardRecord Combined, bool Quality)> _rewards = [];
     private readonly ImpressionReward _reward;
+    private readonly QualityPlayRule _rule;
 
-    /// <summary>Opens the impression file and loads rewards from it and from <paramref name="rewardsPath"/>, if given.</summary>
-    public ImpressionLogSource(string impressionsPath, string? rewardsPath, ImpressionReward reward)
+    /// <summary>
+    /// Opens the impression file and loads rewards from it and from <paramref name="rewardsPath"/>, if given;
+    /// <paramref name="rule"/> (default <see cref="QualityPlayRule.Default"/>) decides the quality reward.
+    /// </summary>
+    public ImpressionLogSource(string impressionsPath, string? rewardsPath, ImpressionReward reward, QualityPlayRule? rule = null)
     {
         _impressionsPath = impressionsPath;
         _reward = reward;
+        _rule = (rule ?? QualityPlayRule.Default).Validate();
         LoadRewards(impressionsPath);
         if (rewardsPath is not null)
         {
@@ -56,13 +60,28 @@ public sealed class ImpressionLogSource : ILoggedBanditSource
     /// <inheritdoc />
     public IReadOnlyList<string> FeatureNames => Names;
 
-    /// <summary>The reward of kind <paramref name="kind"/> that a (combined) reward record stands for.</summary>
-    public static double RewardValue(in RewardRecord reward, ImpressionReward kind) => kind switch
+    /// <summary>The quality-play rule of the <see cref="ImpressionReward.Quality"/> reward.</summary>
+    public QualityPlayRule Rule => _rule;
+
+    /// <summary>What the reward of this source is, in words (every report prints it).</summary>
+    public string RewardDescription => Describe(_reward, _rule);
+
+    /// <summary>A reward kind in words; for <see cref="ImpressionReward.Quality"/> the rule itself.</summary>
+    public static string Describe(ImpressionReward kind, QualityPlayRule rule) => kind switch
+    {
+        ImpressionReward.Play => "play = a play started",
+        ImpressionReward.Minutes => "minutes watched",
+        ImpressionReward.Fraction => "fraction of the title completed",
+        _ => rule.Describe(),
+    };
+
+    /// <summary>The reward of kind <paramref name="kind"/> that one reward record stands for (quality under <paramref name="rule"/>).</summary>
+    public static double RewardValue(in RewardRecord reward, ImpressionReward kind, QualityPlayRule rule) => kind switch
     {
         ImpressionReward.Play => reward.PlayStarted ? 1 : 0,
         ImpressionReward.Minutes => reward.MinutesWatched,
         ImpressionReward.Fraction => reward.FractionCompleted,
-        _ => reward.PlayStarted && reward.FractionCompleted >= QualityPlayFraction ? 1 : 0,
+        _ => rule.IsQuality(reward) ? 1 : 0,
     };
 
     /// <summary>Fills <paramref name="sample"/> (all but <see cref="LoggedSample.RowIndex"/>) from an impression and its reward.</summary>
@@ -121,14 +140,18 @@ public sealed class ImpressionLogSource : ILoggedBanditSource
                     continue;
                 }
 
+                // Quality is decided per record and combined as "any", as the trainer's join does: a resent reward
+                // must not turn two short plays into one long one.
+                var quality = _rule.IsQuality(reward);
                 if (_rewards.TryGetValue(reward.EventId, out var seen))
                 {
-                    reward.PlayStarted |= seen.PlayStarted;
-                    reward.MinutesWatched += seen.MinutesWatched;
-                    reward.FractionCompleted = Math.Max(reward.FractionCompleted, seen.FractionCompleted);
+                    reward.PlayStarted |= seen.Combined.PlayStarted;
+                    reward.MinutesWatched += seen.Combined.MinutesWatched;
+                    reward.FractionCompleted = Math.Max(reward.FractionCompleted, seen.Combined.FractionCompleted);
+                    quality |= seen.Quality;
                 }
 
-                _rewards[reward.EventId] = reward;
+                _rewards[reward.EventId] = (reward, quality);
             }
         }
         catch (InvalidDataException e)
@@ -144,7 +167,7 @@ public sealed class ImpressionLogSource : ILoggedBanditSource
             return 0;
         }
 
-        return RewardValue(r, _reward);
+        return _reward == ImpressionReward.Quality ? (r.Quality ? 1 : 0) : RewardValue(r.Combined, _reward, _rule);
     }
 
     private sealed class Reader(ImpressionLogSource source, RecordFileReader file) : ILoggedSampleReader
