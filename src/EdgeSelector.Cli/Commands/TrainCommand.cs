@@ -23,6 +23,7 @@ internal sealed class TrainCommand : ICommand
         usage: edgesel train (--data-dir DIR | --nats URL) --models DIR [--key-file FILE] [--catalog FILE]
                              [--window-hours H] [--min-minutes M] [--min-fraction F] [--as-of UNIX_MS]
                              [--ips] [--no-cross-title] [--json]
+                             [--gate [--gate-holdout F] [--gate-margin M] [--server URL[,URL...]]]
           --data-dir      the server's DataDir: <DataDir>/impressions and <DataDir>/rewards are read read-only
                           from where the previous run stopped (models/trainer/state.json)
           --nats          a fleet instead: every node's shipped impressions and rewards, through durable
@@ -38,16 +39,18 @@ internal sealed class TrainCommand : ICommand
           --ips           weight examples by inverse propensity (off by default; docs/learning.md)
           --no-cross-title  fit the per-image models only
           --json          print the training report as JSON
-        exit codes: 0 ok (also when there was nothing new: no bundle is written), 1 bad input, 2 bad command line
+        """ + TrainGate.Usage + """
+        exit codes: 0 ok (also when there was nothing new: no bundle is written), 1 bad input, 2 bad command line,
+                    3 the gate refused to publish (nothing written or pushed)
         """;
 
-    public IReadOnlySet<string> ValueOptions { get; } = new HashSet<string>
-    {
+    public IReadOnlySet<string> ValueOptions { get; } = new HashSet<string>(
+    [
         "data-dir", "models", "key-file", "catalog", "window-hours", "min-minutes", "min-fraction", "as-of",
-        "nats", "max-messages", "examples-out", "dedupe-days",
-    };
+        "nats", "max-messages", "examples-out", "dedupe-days", .. TrainGate.ValueOptions,
+    ]);
 
-    public IReadOnlySet<string> Flags { get; } = new HashSet<string> { "ips", "no-cross-title", "json", "no-publish" };
+    public IReadOnlySet<string> Flags { get; } = new HashSet<string> { "ips", "no-cross-title", "json", "no-publish", "gate" };
 
     public int Run(CommandArgs args, TextWriter stdout, TextWriter stderr)
     {
@@ -117,9 +120,16 @@ internal sealed class TrainCommand : ICommand
             var examples = joiner.Close(asOf);
             var cross = LoadCrossTitle(repo);
             var version = Math.Max(latest, state.LastVersion) + 1;
+            // Offline gate (#15, TrainGate.cs): judged before the real run, which updates the models in place.
+            var gate = args.Has("gate") && examples.Count > 0 ? TrainGate.Judge(args, current, latest, examples, cross, version, options) : null;
             var (models, report) = Trainer.Train(current, examples, cross, version, options);
-            report = report with { Join = joiner.Counters };
-            if (examples.Count > 0)
+            report = report with { Join = joiner.Counters, Gate = gate };
+            string? written = null;
+            if (gate is { Publish: false })
+            {
+                stderr.WriteLine($"edgesel train: gate: bundle {version} not written: {gate.Reason}");
+            }
+            else if (examples.Count > 0)
             {
                 var manifest = new BundleManifest
                 {
@@ -131,9 +141,13 @@ internal sealed class TrainCommand : ICommand
                     Full = true,
                     MetricsJson = JsonSerializer.Serialize(report, TrainingJsonContext.Default.TrainingReport),
                 };
-                var path = repo.Write(manifest, models, key);
+                var path = written = repo.Write(manifest, models, key);
                 File.WriteAllText(Path.Combine(repo.StateDirectory, "cross-title.json"), cross.ToJson());
                 stderr.WriteLine($"edgesel train: bundle {version} -> {path}");
+                if (gate is not null)
+                {
+                    stderr.WriteLine($"edgesel train: gate: {gate.Reason}");
+                }
             }
             else
             {
@@ -161,7 +175,14 @@ internal sealed class TrainCommand : ICommand
                     $"fallbacks {c.Fallbacks}, titles {report.TitlesTrained}, images {report.ImagesTrained}"));
             }
 
-            return Program.ExitOk;
+            if (gate is { Publish: false })
+            {
+                return TrainGate.ExitRefused;
+            }
+
+            return gate is not null && written is not null && args.Get("server") is not null
+                ? TrainGate.PushCandidate(args, written, stdout, stderr)
+                : Program.ExitOk;
         }
         catch (Exception e) when (e is FormatException or InvalidDataException or IOException or CommandInputException or ArgumentException or JsonException)
         {

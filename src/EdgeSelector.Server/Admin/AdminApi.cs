@@ -29,7 +29,7 @@ internal static class AdminApi
                 : Results.Text($"ready: {node.Stores.Models.TitleCount} titles, bundle {node.Stores.Models.Version}\n"));
         admin.MapGet("/metrics", () =>
         {
-            var text = node.Metrics.Render(node.Stores, node.Listeners);
+            var text = node.Metrics.Render(node.Stores, node.Listeners) + node.Rollout.RenderMetrics(); // rollout (#15)
             return Results.Text(fleet is null ? text : Fleet.FleetMetrics.Append(text, fleet), "text/plain; version=0.0.4");
         });
 
@@ -52,6 +52,7 @@ internal static class AdminApi
                 ? Results.Json(new VersionBody(outcome.Info!.Version, outcome.Info.Titles, "applied"), AdminJsonContext.Default.VersionBody)
                 : Error(outcome.Status, outcome.Message);
         });
+        Rollout.RolloutApi.Map(v1, node); // rollout (#15): /v1/rollout/*, docs/rollout.md
         v1.MapGet("/models", () => Results.Json(node.Bundles.List(), AdminJsonContext.Default.ModelsListing));
         v1.MapPost("/models/rollback", () => node.Bundles.Rollback(out var version)
             ? Results.Json(new VersionBody(version, node.Stores.Models.TitleCount, "rolled back"), AdminJsonContext.Default.VersionBody)
@@ -200,7 +201,7 @@ internal static class AdminApi
         return CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(header[Prefix.Length..].Trim()), token);
     }
 
-    private static async Task<byte[]?> ReadBody(HttpRequest request, long limit)
+    internal static async Task<byte[]?> ReadBody(HttpRequest request, long limit)
     {
         if (request.ContentLength > limit)
         {

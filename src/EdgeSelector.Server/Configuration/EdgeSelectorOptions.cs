@@ -160,6 +160,9 @@ public sealed class EdgeSelectorOptions
     /// <summary>Largest admin request body in MB (model bundles).</summary>
     public int MaxAdminBodyMB { get; set; } = 512;
 
+    /// <summary>Safe rollout of candidate bundles, section <c>EdgeSelector:Rollout</c> (docs/rollout.md; issue 15).</summary>
+    public Rollout.RolloutOptions Rollout { get; set; } = new();
+
     /// <summary>The selection engine's options.</summary>
     public SelectionOptions ToSelectionOptions() => new SelectionOptions
     {
@@ -201,6 +204,7 @@ public sealed class EdgeSelectorOptions
         Check(!string.IsNullOrWhiteSpace(DataDir), nameof(DataDir), "must be set");
         _ = ToSelectionOptions();
         _ = ToProtocolOptions();
+        Rollout.Validate(); // rollout (#15)
         return this;
     }
 

@@ -6,6 +6,7 @@ using EdgeSelector.Server.Configuration;
 using EdgeSelector.Server.Connections;
 using EdgeSelector.Server.Metrics;
 using EdgeSelector.Server.Resp;
+using EdgeSelector.Server.Rollout;
 using EdgeSelector.Server.Serving;
 
 namespace EdgeSelector.Server.Hosting;
@@ -35,6 +36,11 @@ internal sealed class EdgeSelectorNode : IDisposable
             new SheddingPolicy(options),
             Metrics);
         Rewards = new RewardService(stores.Rewards, Metrics, TimeSpan.FromHours(options.AttributionWindowHours));
+
+        // Rollout (#15, Rollout/): a candidate bundle next to the active one; the request and reward paths report to it.
+        Rollout = new RolloutService(stores.Models, Bundles, Encoding.UTF8.GetBytes(options.BundleKey), stores.DataDir, options.Rollout);
+        Selection.Rollout = Rollout;
+        Rewards.Rollout = Rollout;
 
         var timeouts = new ConnectionTimeouts(options);
         var rewardCommitTimeout = TimeSpan.FromSeconds(options.RewardCommitTimeoutSeconds);
@@ -71,6 +77,9 @@ internal sealed class EdgeSelectorNode : IDisposable
 
     /// <summary>Rewards.</summary>
     public RewardService Rewards { get; }
+
+    /// <summary>The candidate bundle being tried, its arms' evidence and decisions (docs/rollout.md).</summary>
+    public RolloutService Rollout { get; }
 
     /// <summary>The binary protocol's front door.</summary>
     public BinaryConnectionHandler Binary { get; }
@@ -110,6 +119,7 @@ internal sealed class EdgeSelectorNode : IDisposable
     public void Dispose()
     {
         Heartbeat.Dispose();
+        Rollout.Dispose();
         Stores.Dispose();
     }
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using EdgeSelector.Core.Features;
 using EdgeSelector.Core.Logging;
+using EdgeSelector.Core.Rollout;
 using EdgeSelector.Core.Selection;
 using EdgeSelector.Protocol;
 using EdgeSelector.Server.Metrics;
@@ -30,6 +31,9 @@ internal sealed class SelectionService(
     /// <summary>Test-only: a title whose scoring throws (used only when <see cref="FaultInjection.IsEnabled"/>); 0 = off.</summary>
     public uint FaultInjectionTitleId { get; set; }
 
+    /// <summary>Rollout (#15): the candidate bundle being tried, if any (set once by the composition).</summary>
+    public Rollout.RolloutService? Rollout { get; set; }
+
     /// <summary>
     /// Decides an image for every title of <paramref name="titles"/> into <paramref name="results"/> (same length).
     /// <paramref name="arrivalTicks"/> is when the server read the request (Stopwatch ticks): its age at arrival
@@ -41,6 +45,11 @@ internal sealed class SelectionService(
         var clientStamp = request.TimestampUnixMs;
         var nowUnixMs = clientStamp != 0 && !shedding.UsesClientTimestamp ? clientStamp : DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         var unixMs = clientStamp != 0 ? clientStamp : nowUnixMs;
+        // Rollout (#15, Rollout/RolloutService.cs): read once per page, so the whole page is served and counted in one
+        // arm; a member's arm is a sticky hash of its id (Core/Rollout/ArmSplit.cs). No lock, no allocation.
+        var rollout = Rollout?.Current;
+        var arm = rollout is null ? Arm.Control : rollout.Split.ArmOf(request.MemberId);
+        var candidateBundle = arm == Arm.Candidate ? rollout : null;
         if (shedding.IsTooOld(start, arrivalTicks, clientStamp, nowUnixMs))
         {
             // Answered at once, without the profile read, the model snapshot or scoring: shedding must cost far
@@ -49,6 +58,11 @@ internal sealed class SelectionService(
             for (var i = 0; i < titles.Length; i++)
             {
                 results[i] = Fallback(titles[i], FallbackReason.Overload, context, unixMs);
+            }
+
+            if (rollout is not null)
+            {
+                Rollout!.Record(rollout, arm, results[..titles.Length], unixMs);
             }
 
             return;
@@ -77,7 +91,11 @@ internal sealed class SelectionService(
             bool found;
             try
             {
-                found = snapshot.TryRead(candidate.TitleId, ref visitor);
+                // Rollout (#15): the candidate arm reads the candidate's model; a partial candidate falls through to the
+                // active bundle for the titles it does not carry.
+                found = candidateBundle is null
+                    ? snapshot.TryRead(candidate.TitleId, ref visitor)
+                    : candidateBundle.TryRead(candidate.TitleId, ref visitor) || (!candidateBundle.Full && snapshot.TryRead(candidate.TitleId, ref visitor));
             }
             catch (Exception)
             {
@@ -112,6 +130,11 @@ internal sealed class SelectionService(
                     results[i] = Fallback(candidate, FallbackReason.InternalError, member, unixMs);
                     break;
             }
+        }
+
+        if (rollout is not null)
+        {
+            Rollout!.Record(rollout, arm, results[..titles.Length], unixMs); // rollout (#15): arm index and counts
         }
     }
 
