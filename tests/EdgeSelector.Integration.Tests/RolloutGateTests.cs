@@ -38,8 +38,13 @@ public sealed class RolloutGateTests(ITestOutputHelper output)
         Assert.StartsWith("published as a candidate:", published.Reason, StringComparison.Ordinal);
         Assert.Equal(["dr", "snips"], published.Estimates.Select(e => e.Estimator));
 
-        // An equal candidate passes (its lower bound is its own value's interval, above value - margin).
-        Assert.True(OfflineGate.Decide(catalog, 1, Blobs(world, 2, clickbait: false), 2, examples, 0, options).Publish);
+        // An equal candidate's lower bound sits one interval half-width (~0.007 on 30,000 rows) below the incumbent's
+        // value: it passes only with a margin wider than that. The margin is the stated tolerance.
+        var equal = Blobs(world, 2, clickbait: false);
+        Assert.True(OfflineGate.Decide(catalog, 1, equal, 2, examples, 0, options with { Margin = 0.02 }).Publish);
+        var strict = OfflineGate.Decide(catalog, 1, equal, 2, examples, 0, options with { Margin = 0.001 });
+        Assert.False(strict.Publish);
+        Assert.All(strict.Estimates, e => Assert.Equal(e.IncumbentValue, e.CandidateValue, 9));
         var few = OfflineGate.Decide(catalog, 1, catalog, 2, examples.Take(50).ToList(), 0, options);
         Assert.False(few.Publish);
         Assert.Contains("only 50 held-out rows", few.Reason, StringComparison.Ordinal);
@@ -50,7 +55,7 @@ public sealed class RolloutGateTests(ITestOutputHelper output)
     {
         var world = new LoopWorld(titles: 8, members: 1_500, seed: 32);
         using var ws = new Cli.Workspace();
-        await using var server = await LiveServer.StartAsync(demo: false, extra: ["--EdgeSelector:Epsilon=0.3"]);
+        await using var server = await LiveServer.StartAsync(demo: false, extra: ["--EdgeSelector:Epsilon=0.3", "--EdgeSelector:RewardCommitTimeoutSeconds=60"]);
         var url = $"http://127.0.0.1:{server.AdminPort}";
         var catalogPath = ws.File_("catalog.json");
         File.WriteAllText(catalogPath, JsonSerializer.Serialize(world.Catalog, CatalogJsonContext.Default.CatalogDocument));
@@ -94,13 +99,16 @@ public sealed class RolloutGateTests(ITestOutputHelper output)
                 var context = new RequestContext { MemberId = LoopWorld.MemberId(m), Country = world.Country(m), Device = world.Device(m), HourOfDay = 21, DayOfWeek = 5 };
                 context.SetGenres(world.Affinity(m));
                 await client.SelectPageAsync(context, titles, results);
+                var rewards = new List<RewardRequest>();
                 foreach (var r in results)
                 {
                     if (world.Respond(m, r.TitleId, r.ImageId, r.EventId, 0, rng) is { } reward)
                     {
-                        await client.RewardAsync(new RewardRequest(r.EventId, reward.PlayStarted, reward.MinutesWatched, reward.FractionCompleted));
+                        rewards.Add(new RewardRequest(r.EventId, reward.PlayStarted, reward.MinutesWatched, reward.FractionCompleted));
                     }
                 }
+
+                await RolloutTests.SendRewards(client, rewards);
             }
         }
 
