@@ -186,13 +186,16 @@ internal sealed partial class RolloutService
     // atomic generation swap), then ends the trial either way.
     private RolloutDecision Promote(CandidateBundle candidate, string by, string reason)
     {
+        // The trial ends before the bundle becomes active: no page sees "control" served from the promoted bundle
+        // while the candidate still counts as running.
+        Volatile.Write(ref _current, null);
         var outcome = _bundles.Apply(candidate.Bytes, force: false);
         return outcome.Ok
             ? End(candidate, "promote", by, reason)
             : End(candidate, "promote_failed", by, $"promotion refused by the model store ({outcome.Status}): {outcome.Message}");
     }
 
-    // Under _lock: every member goes back to the active bundle at once (the next page reads null), the decision is
+    // Under _lock: every member goes to the active bundle at once (the next page reads null), the decision is
     // logged, counted and persisted, and the candidate's file is deleted.
     private RolloutDecision End(CandidateBundle candidate, string action, string by, string reason)
     {
