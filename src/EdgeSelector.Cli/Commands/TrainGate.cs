@@ -1,4 +1,7 @@
+using System.CommandLine;
 using System.Globalization;
+using System.Net.Http.Headers;
+using EdgeSelector.Cli.Infrastructure;
 using EdgeSelector.Core.Exploration;
 using EdgeSelector.Core.Models;
 using EdgeSelector.Core.Selection;
@@ -16,38 +19,87 @@ namespace EdgeSelector.Cli.Commands;
 /// bound for it is not below the incumbent's value by more than <c>--gate-margin</c>; otherwise nothing is written
 /// or pushed and the command exits 3 with the reason.
 /// </summary>
-internal static class TrainGate
+internal sealed class TrainGate
 {
-    /// <summary>Exit code: trained, but the gate refused to publish.</summary>
+    /// <summary>Exit code: trained, but the gate refused to publish (nothing written or pushed).</summary>
     public const int ExitRefused = 3;
 
-    /// <summary>The options the gate adds to <c>edgesel train</c>.</summary>
-    public static readonly string[] ValueOptions = ["gate-holdout", "gate-margin", "gate-policy", "gate-epsilon", "server", "token-file", "candidate-fraction"];
+    private static readonly string[] Policies = ["greedy", "epsilon-greedy", "softmax", "thompson", "ucb", "uniform"];
 
-    /// <summary>Usage lines for <c>edgesel train</c>.</summary>
-    public const string Usage = """
-          --gate          offline gate (docs/rollout.md): value the new models against the newest bundle on held-out
-                          examples of this run (dr and snips, 95% intervals); write the bundle only if, for both, the
-                          new lower bound >= incumbent value - margin; else write nothing and exit 3
-          --gate-holdout  share of the run's examples held out to judge (default 0.2; the bundle itself trains on all)
-          --gate-margin   allowed shortfall in take fraction (default 0.005)
-          --gate-policy   the serving policy both are valued under: greedy|epsilon-greedy|softmax|thompson|ucb|uniform
-                          (default epsilon-greedy) with --gate-epsilon E (default 0.1)
-          --server        with --gate: push a bundle that passes as a candidate to these admin URLs
-                          (PUT /v1/rollout/candidate; --candidate-fraction F of members, default the node's;
-                          --token-file FILE or $EDGESEL_ADMIN_TOKEN)
-        """;
+    private readonly Option<bool> _gate = new("--gate")
+    {
+        Description = "Offline gate (docs/rollout.md): value the new models against the newest bundle on held-out examples of this run "
+            + "(dr and snips, 95% intervals); write the bundle only if, for both, its lower bound >= the incumbent's value - margin; else write nothing and exit 3",
+    };
 
-    /// <summary>Judges the run's new models against the incumbent (before the real training run mutates anything).</summary>
-    public static GateReport Judge(
-        CommandArgs args, IReadOnlyDictionary<uint, TitleModel> current, ulong incumbentVersion, IReadOnlyList<LabeledExample> examples,
+    private readonly Option<double> _holdout = SharedOptions.Range(new Option<double>("--gate-holdout")
+    {
+        Description = "With --gate: share of the run's examples held out to judge on (the bundle itself trains on all)",
+        HelpName = "F",
+        DefaultValueFactory = _ => 0.2,
+    }, 0.01, 0.99);
+
+    private readonly Option<double> _margin = SharedOptions.Range(new Option<double>("--gate-margin")
+    {
+        Description = "With --gate: allowed shortfall in take fraction",
+        HelpName = "M",
+        DefaultValueFactory = _ => 0.005,
+    }, 0.0, 1.0);
+
+    private readonly Option<string> _policy = new("--gate-policy")
+    {
+        Description = "With --gate: the serving policy both bundles are valued under: " + string.Join('|', Policies),
+        HelpName = "POLICY",
+        DefaultValueFactory = _ => "epsilon-greedy",
+    };
+
+    private readonly Option<double> _epsilon = SharedOptions.Range(new Option<double>("--gate-epsilon")
+    {
+        Description = "With --gate: the serving policy's epsilon",
+        HelpName = "E",
+        DefaultValueFactory = _ => 0.1,
+    }, 0.0, 1.0);
+
+    private readonly Option<string> _server = new("--server")
+    {
+        Description = "With --gate: push a bundle that passes as a candidate to these nodes' admin API (PUT /v1/rollout/candidate), never as active",
+        HelpName = "URL[,URL...]",
+    };
+
+    private readonly Option<string> _tokenFile = SharedOptions.TokenFile();
+
+    private readonly Option<double?> _fraction = new("--candidate-fraction")
+    {
+        Description = "With --server: share of members the candidate is served to (default: the node's Rollout:DefaultFraction)",
+        HelpName = "F",
+    };
+
+    /// <summary>Adds the gate's options to <c>edgesel train</c>.</summary>
+    public void AddTo(Command command)
+    {
+        command.Options.Add(_gate);
+        command.Options.Add(_holdout);
+        command.Options.Add(_margin);
+        command.Options.Add(_policy);
+        command.Options.Add(_epsilon);
+        command.Options.Add(_server);
+        command.Options.Add(_tokenFile);
+        command.Options.Add(_fraction);
+    }
+
+    /// <summary>True when <c>--gate</c> was given.</summary>
+    public bool Enabled(ParseResult parse) => parse.GetValue(_gate);
+
+    /// <summary>Judges the run's new models against the incumbent (before the real training run updates anything in place).</summary>
+    public GateReport Judge(
+        ParseResult parse, IReadOnlyDictionary<uint, TitleModel> current, ulong incumbentVersion, IReadOnlyList<LabeledExample> examples,
         CrossTitleModel crossTitle, ulong version, TrainerOptions trainer)
     {
         var options = new GateOptions
         {
-            HoldoutFraction = Number(args, "gate-holdout", 0.2, 0.01, 0.99),
-            Margin = Number(args, "gate-margin", 0.005, 0, 1),
-            Serving = Serving(args),
+            HoldoutFraction = parse.GetValue(_holdout),
+            Margin = parse.GetValue(_margin),
+            Serving = Serving(parse),
         };
         var (train, holdout) = OfflineGate.Split(examples, options);
         // Trainer.Train updates the cross-title component in place and may reuse image objects: the gate trains copies.
@@ -58,24 +110,29 @@ internal static class TrainGate
         return OfflineGate.Decide(incumbent, incumbentVersion, candidate, version, holdout, train.Count, options);
     }
 
-    /// <summary>Pushes a bundle that passed as a candidate to every <c>--server</c>; the exit code of the push.</summary>
-    public static int PushCandidate(CommandArgs args, string bundlePath, TextWriter stdout, TextWriter stderr)
+    /// <summary>With <c>--server</c>: pushes a bundle that passed as a candidate; the push's exit code (0 without <c>--server</c>).</summary>
+    public int PushCandidate(ParseResult parse, string bundlePath, CliContext context)
     {
-        var servers = Servers.Parse(args);
-        var token = Secrets.AdminToken(args);
-        var endpoint = "/v1/rollout/candidate";
-        if (args.Get("candidate-fraction") is not null)
+        if (parse.GetValue(_server) is not { } serverList)
         {
-            endpoint += "?fraction=" + Number(args, "candidate-fraction", 0, 0, 1).ToString(CultureInfo.InvariantCulture);
+            return ExitCodes.Ok;
+        }
+
+        var servers = Servers.Parse(serverList);
+        var token = Secrets.AdminToken(parse, _tokenFile);
+        var endpoint = "/v1/rollout/candidate";
+        if (parse.GetValue(_fraction) is { } fraction)
+        {
+            endpoint += "?fraction=" + fraction.ToString(CultureInfo.InvariantCulture); // the node refuses one outside [0, 1] (400)
         }
 
         var bytes = File.ReadAllBytes(bundlePath);
-        return Servers.Each(servers, token, TimeSpan.FromMinutes(5), http =>
+        return Servers.Each(servers, token, TimeSpan.FromMinutes(5), (http, cancellation) =>
         {
             var content = new ByteArrayContent(bytes);
-            content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/octet-stream");
-            return http.PutAsync(endpoint, content);
-        }, "candidate started", stdout, stderr);
+            content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+            return http.PutAsync(endpoint, content, cancellation);
+        }, "candidate started", context);
     }
 
     private static TitleModel Clone(TitleModel model)
@@ -85,12 +142,11 @@ internal static class TrainGate
         return TitleModel.FromView(view);
     }
 
-    private static SelectionOptions Serving(CommandArgs args)
+    private SelectionOptions Serving(ParseResult parse)
     {
-        var defaults = new SelectionOptions();
         var options = new SelectionOptions
         {
-            Policy = (args.Get("gate-policy") ?? "epsilon-greedy") switch
+            Policy = parse.GetValue(_policy) switch
             {
                 "greedy" => PolicyKind.Greedy,
                 "epsilon-greedy" => PolicyKind.EpsilonGreedy,
@@ -98,9 +154,9 @@ internal static class TrainGate
                 "thompson" => PolicyKind.Thompson,
                 "ucb" => PolicyKind.Ucb,
                 "uniform" => PolicyKind.Uniform,
-                var other => throw new UsageException($"--gate-policy must be greedy, epsilon-greedy, softmax, thompson, ucb or uniform (got '{other}')."),
+                var other => throw new UsageException($"--gate-policy must be one of {string.Join(", ", Policies)} (got '{other}')."),
             },
-            Epsilon = (float)Number(args, "gate-epsilon", defaults.Epsilon, 0, 1),
+            Epsilon = (float)parse.GetValue(_epsilon),
         };
         try
         {
@@ -110,17 +166,5 @@ internal static class TrainGate
         {
             throw new UsageException(e.Message);
         }
-    }
-
-    private static double Number(CommandArgs args, string name, double fallback, double min, double max)
-    {
-        if (args.Get(name) is not { } text)
-        {
-            return fallback;
-        }
-
-        return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && v >= min && v <= max
-            ? v
-            : throw new UsageException($"--{name} must be a number in [{min.ToString(CultureInfo.InvariantCulture)}, {max.ToString(CultureInfo.InvariantCulture)}] (got '{text}').");
     }
 }
