@@ -192,7 +192,7 @@ internal sealed partial class RolloutService
         var outcome = _bundles.Apply(candidate.Bytes, force: false);
         return outcome.Ok
             ? End(candidate, "promote", by, reason)
-            : End(candidate, "promote_failed", by, $"promotion refused by the model store ({outcome.Status}): {outcome.Message}");
+            : End(candidate, "promote_failed", by, $"promotion refused by the model store ({outcome.Kind}): {outcome.Message}");
     }
 
     // Under _lock: every member goes to the active bundle at once (the next page reads null), the decision is
