@@ -89,6 +89,9 @@ internal sealed class TrainCommand : CliCommand
 
     private readonly Option<bool> _noPublish = new("--no-publish") { Description = "With --nats: write the bundle to --models but do not point the fleet at it" };
 
+    // Offline gate (#15): --gate, --gate-holdout, --gate-margin, --gate-policy, --gate-epsilon, --server, --token-file, --candidate-fraction.
+    private readonly TrainGate _gate = new();
+
     public TrainCommand()
         : base("train", "Join a node's (or with --nats a fleet's) impressions and rewards, fit the models, write the next signed bundle (exit 0 also when nothing was new: then no bundle is written)")
     {
@@ -109,6 +112,7 @@ internal sealed class TrainCommand : CliCommand
         Options.Add(_examplesOut);
         Options.Add(_dedupeDays);
         Options.Add(_noPublish);
+        _gate.AddTo(this);
         FleetCli.OneTarget(this, _dataDir, _nats);
         FleetCli.OnlyWith(this, _nats, _maxMessages, _examplesOut, _dedupeDays, _noPublish);
     }
@@ -143,6 +147,11 @@ internal sealed class TrainCommand : CliCommand
 
         using var progress = context.Progress(nats is null ? $"reading bundle {latest} and the logs in {dataDir}" : $"reading bundle {latest}");
         var start = Start(repo, key, latest, catalogPath, join, asOf, options, now);
+        if (nats is not null && _gate.Enabled(parse))
+        {
+            throw new UsageException("--gate works with --data-dir: a fleet has no candidate slot yet (docs/rollout.md, \"Not done\").");
+        }
+
         if (nats is not null)
         {
             var fleet = new FleetTrainOptions(nats, parse.GetValue(_maxMessages), examplesOut, parse.GetValue(_dedupeDays), Publish: !parse.GetValue(_noPublish), Json: parse.GetValue(_json));
@@ -182,12 +191,24 @@ internal sealed class TrainCommand : CliCommand
         var cross = repo.LoadCrossTitle();
         var version = BundleVersions.Next(Math.Max(latest, state.LastVersion), now);
         progress.Step(string.Create(CultureInfo.InvariantCulture, $"fitting {examples.Count:N0} examples"));
+        // Offline gate (#15, TrainGate.cs): judged before the real run, which updates the models in place.
+        var gate = _gate.Enabled(parse) && examples.Count > 0 ? _gate.Judge(parse, current, latest, examples, cross, version, start.Options) : null;
         var (models, report) = Fit(start, examples, cross, version, joiner);
         progress.Dispose();
-        if (examples.Count > 0)
+        report = report with { Gate = gate };
+        string? written = null;
+        if (gate is { Publish: false })
         {
-            var path = WriteBundle(start, version, models, report, cross);
+            context.Message($"gate: bundle {version} not written: {gate.Reason}");
+        }
+        else if (examples.Count > 0)
+        {
+            var path = written = WriteBundle(start, version, models, report, cross);
             context.Message($"bundle {version} -> {path}");
+            if (gate is not null)
+            {
+                context.Message($"gate: {gate.Reason}");
+            }
         }
         else
         {
@@ -203,7 +224,9 @@ internal sealed class TrainCommand : CliCommand
             LastVersion = examples.Count > 0 ? version : state.LastVersion,
         });
         PrintReport(context, report, joiner, parse.GetValue(_json));
-        return ExitCodes.Ok;
+        return gate is { Publish: false } ? TrainGate.ExitRefused
+            : gate is not null && written is not null ? _gate.PushCandidate(parse, written, context)
+            : ExitCodes.Ok;
     }
 
     /// <summary>

@@ -121,6 +121,9 @@ public sealed record TrainingReport
 
     /// <summary>The join's counters for this run (null when the caller joined elsewhere).</summary>
     public JoinCounters? Join { get; init; }
+
+    /// <summary>The offline gate's decision (<c>edgesel train --gate</c>, issue 15); null without the gate.</summary>
+    public Rollout.GateReport? Gate { get; init; }
 }
 
 /// <summary>What the trainer keeps between runs (in its state directory, next to the bundles).</summary>

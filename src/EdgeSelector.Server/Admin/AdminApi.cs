@@ -32,7 +32,7 @@ internal static class AdminApi
         admin.MapGet("/readyz", () => Readiness(node.Health.Evaluate(), node));
         admin.MapGet("/metrics", () =>
         {
-            var text = node.Metrics.Render(node.Stores, node.Listeners) + node.Health.RenderMetrics();
+            var text = node.Metrics.Render(node.Stores, node.Listeners) + node.Health.RenderMetrics() + node.Rollout.RenderMetrics(); // rollout (#15)
             return Results.Text(fleet is null ? text : Fleet.FleetMetrics.Append(text, fleet), "text/plain; version=0.0.4");
         });
 
@@ -52,6 +52,7 @@ internal static class AdminApi
 
             return Bundle(node.Bundles.Apply(body, force ?? false));
         });
+        Rollout.RolloutApi.Map(v1, node); // rollout (#15): /v1/rollout/*, docs/rollout.md
         v1.MapGet("/models", () => Results.Json(AdminListings.Models(node.Stores.Models, node.Bundles.History), AdminJsonContext.Default.ModelsListing));
         v1.MapPost("/models/rollback", () => Bundle(node.Bundles.Rollback()));
 
@@ -288,7 +289,7 @@ internal static class AdminApi
         return CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(header[Prefix.Length..].Trim()), token);
     }
 
-    private static async Task<byte[]?> ReadBody(HttpRequest request, long limit)
+    internal static async Task<byte[]?> ReadBody(HttpRequest request, long limit)
     {
         if (request.ContentLength > limit)
         {

@@ -212,6 +212,9 @@ public sealed class EdgeSelectorOptions
     /// </summary>
     public double ShutdownTimeoutSeconds { get; set; } = 15;
 
+    /// <summary>Safe rollout of candidate bundles, section <c>EdgeSelector:Rollout</c> (docs/rollout.md; issue 15).</summary>
+    public Rollout.RolloutOptions Rollout { get; set; } = new();
+
     /// <summary>The selection engine's options.</summary>
     public SelectionOptions ToSelectionOptions() => new SelectionOptions
     {
@@ -262,6 +265,7 @@ public sealed class EdgeSelectorOptions
         Check(string.IsNullOrEmpty(EventKey) || System.Text.Encoding.UTF8.GetByteCount(EventKey) >= 16, nameof(EventKey), "must hold at least 16 bytes (32 random bytes, hex, is a good key)");
         _ = ToSelectionOptions();
         _ = ToProtocolOptions();
+        Rollout.Validate(); // rollout (#15)
         return this;
     }
 

@@ -8,6 +8,7 @@ using EdgeSelector.Server.Connections;
 using EdgeSelector.Server.Health;
 using EdgeSelector.Server.Metrics;
 using EdgeSelector.Server.Resp;
+using EdgeSelector.Server.Rollout;
 using EdgeSelector.Server.Serving;
 
 namespace EdgeSelector.Server.Hosting;
@@ -44,6 +45,11 @@ internal sealed class EdgeSelectorNode : IDisposable
             PageDiversityPenalty = options.PageDiversityPenalty,
         };
         Rewards = new RewardService(stores.Rewards, EventTags, Metrics, TimeSpan.FromHours(options.AttributionWindowHours));
+
+        // Rollout (#15, Rollout/): a candidate bundle next to the active one; the request and reward paths report to it.
+        Rollout = new RolloutService(stores.Models, Bundles, Encoding.UTF8.GetBytes(options.BundleKey), stores.DataDir, options.Rollout);
+        Selection.Rollout = Rollout;
+        Rewards.Rollout = Rollout;
 
         var timeouts = new ConnectionTimeouts(options);
         var rewardCommitTimeout = TimeSpan.FromSeconds(options.RewardCommitTimeoutSeconds);
@@ -86,6 +92,9 @@ internal sealed class EdgeSelectorNode : IDisposable
 
     /// <summary>Rewards.</summary>
     public RewardService Rewards { get; }
+
+    /// <summary>The candidate bundle being tried, its arms' evidence and decisions (docs/rollout.md).</summary>
+    public RolloutService Rollout { get; }
 
     /// <summary>The binary protocol's front door.</summary>
     public BinaryConnectionHandler Binary { get; }
@@ -132,6 +141,7 @@ internal sealed class EdgeSelectorNode : IDisposable
     public void Dispose()
     {
         Heartbeat.Dispose();
+        Rollout.Dispose();
         Stores.Dispose();
     }
 }

@@ -70,7 +70,8 @@ internal sealed class NodeStores : IDisposable
                 CloseTimeout = closeTimeout,
                 // Every visitor type that reads models gets a pool of FASTER sessions of its own, so each is declared
                 // here: the request path's scorer, and the dashboard's sample of candidates.
-                Readers = [ModelReader.For<ScoringVisitor>(), RecentDecisions.ModelReader],
+                // Rollout (#15): the candidate's feature space is checked against the active models'.
+                Readers = [ModelReader.For<ScoringVisitor>(), RecentDecisions.ModelReader, ModelReader.For<Rollout.RolloutService.SchemaVisitor>()],
             });
             reports.Add(stores.Models.OpenReport);
             stores.Profiles = ProfileStore.Open(new ProfileStoreOptions

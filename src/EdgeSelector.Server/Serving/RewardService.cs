@@ -26,6 +26,9 @@ internal sealed class RewardService(ImpressionLog log, EventTagger tags, ServerM
     private readonly ConcurrentQueue<ulong> _order = new();
     private readonly long _windowMs = (long)attributionWindow.TotalMilliseconds;
 
+    /// <summary>Rollout (#15): accepted rewards are joined to their arm in memory; null in tests without one.</summary>
+    public Rollout.RolloutService? Rollout { get; set; }
+
     /// <summary>The reward log (its commits make answers durable).</summary>
     public ImpressionLog Log => log;
 
@@ -97,6 +100,7 @@ internal sealed class RewardService(ImpressionLog log, EventTagger tags, ServerM
 
             status = RewardStatus.Accepted;
             durableAt = address;
+            Rollout?.OnReward(in reward); // rollout (#15): the arm's online take fraction
         }
 
         metrics.Reward(status);

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Diagnostics;
 using EdgeSelector.Core.Features;
 using EdgeSelector.Core.Logging;
+using EdgeSelector.Core.Rollout;
 using EdgeSelector.Core.Security;
 using EdgeSelector.Core.Selection;
 using EdgeSelector.Protocol;
@@ -68,6 +69,9 @@ internal sealed class SelectionService
     /// <summary>Test-only: a title whose scoring throws (used only when <see cref="FaultInjection.IsEnabled"/>); 0 = off.</summary>
     public uint FaultInjectionTitleId { get; set; }
 
+    /// <summary>Rollout (#15): the candidate bundle being tried, if any (set once by the composition).</summary>
+    public Rollout.RolloutService? Rollout { get; set; }
+
     /// <summary>
     /// The page policy's penalty per tag shared with the page (learning's #16, docs/learning.md section 8.2; 0 = off):
     /// a page's titles are decided in order with one <see cref="PageState"/>, so each logged propensity is the exact
@@ -92,6 +96,11 @@ internal sealed class SelectionService
         var clientStamp = request.TimestampUnixMs;
         var nowUnixMs = clientStamp != 0 && !_shedding.UsesClientTimestamp ? clientStamp : DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         var unixMs = clientStamp != 0 ? clientStamp : nowUnixMs;
+        // Rollout (#15, Rollout/RolloutService.cs): read once per page, so the whole page is served, logged and counted
+        // in one arm; a member's arm is a sticky hash of its id (Core/Rollout/ArmSplit.cs). No lock, no allocation.
+        var rollout = Rollout?.Current;
+        var arm = rollout is null ? Arm.Control : rollout.Split.ArmOf(request.MemberId);
+        var candidateBundle = arm == Arm.Candidate ? rollout : null;
 
         // Shed: answered at once, without the profile read, the model snapshot or scoring: shedding must cost far less
         // than serving, or an overloaded node could never catch up. The page is still logged (reason overload).
@@ -105,7 +114,7 @@ internal sealed class SelectionService
         Span<byte> entry = log is null ? default
             : size <= MaxStackEntryBytes ? stackalloc byte[size]
             : (rented = ArrayPool<byte>.Shared.Rent(size));
-        var page = log is null ? default : new ImpressionPageWriter(entry, titles.Length, firstEventId, unixMs, member, memberFlags);
+        var page = log is null ? default : new ImpressionPageWriter(entry, titles.Length, firstEventId, unixMs, member, memberFlags, (byte)arm);
         try
         {
             if (shed)
@@ -117,7 +126,12 @@ internal sealed class SelectionService
             }
             else
             {
-                Decide(member, memberFlags, titles, results, firstEventId, unixMs, _shedding.PageDeadline(start), page, log is not null);
+                Decide(member, memberFlags, titles, results, firstEventId, unixMs, _shedding.PageDeadline(start), page, log is not null, candidateBundle);
+            }
+
+            if (rollout is not null)
+            {
+                Rollout!.Record(rollout, arm, results[..titles.Length], unixMs); // rollout (#15): arm index and counts
             }
 
             if (log is not null)
@@ -158,7 +172,8 @@ internal sealed class SelectionService
         long unixMs,
         long deadline,
         ImpressionPageWriter page,
-        bool logging)
+        bool logging,
+        Rollout.CandidateBundle? candidateBundle)
     {
         var withProfile = memberFlags != MemberFlags.None;
         using var snapshot = _models.AcquireSnapshot();
@@ -186,7 +201,11 @@ internal sealed class SelectionService
             bool found;
             try
             {
-                found = snapshot.TryRead(candidate.TitleId, ref visitor);
+                // Rollout (#15): the candidate arm reads the candidate's model; a partial candidate falls through to the
+                // active bundle for the titles it does not carry.
+                found = candidateBundle is null
+                    ? snapshot.TryRead(candidate.TitleId, ref visitor)
+                    : candidateBundle.TryRead(candidate.TitleId, ref visitor) || (!candidateBundle.Full && snapshot.TryRead(candidate.TitleId, ref visitor));
             }
             catch (Exception)
             {
