@@ -212,7 +212,7 @@ public sealed class SlowlorisTests(SlowlorisTests.Node fixture, ITestOutputHelpe
     {
         private readonly TempDir _dir = new("es-chaos-slow-");
 
-        public ChaosNode Chaos { get; private set; } = null!;
+        internal ChaosNode Chaos { get; private set; } = null!;
 
         public async Task InitializeAsync()
         {

@@ -89,7 +89,17 @@ internal static class RawSocket
     {
         using var cts = new CancellationTokenSource(timeout);
         var buffer = new byte[count];
-        await socket.ReceiveExactlyAsync(buffer, cts.Token);
+        for (var read = 0; read < count;)
+        {
+            var n = await socket.ReceiveAsync(buffer.AsMemory(read), SocketFlags.None, cts.Token);
+            if (n == 0)
+            {
+                throw new IOException($"closed after {read} of {count} bytes");
+            }
+
+            read += n;
+        }
+
         return buffer;
     }
 
