@@ -56,8 +56,10 @@ public sealed class Kill9WitnessTests(ITestOutputHelper output)
             output.WriteLine($"cycle {cycle}: killed after {clock.Elapsed.TotalSeconds:F1} s; acknowledged so far: {witness.Rewards.Count} rewards, {witness.Pushes.Count} pushes (last {witness.LastPush}), {witness.Profiles.Count} profiles");
             Assert.True(witness.Rewards.Count >= 300 * cycle, $"only {witness.Rewards.Count} rewards acknowledged before the kill: the load never ran");
 
+            var recovery = Stopwatch.StartNew();
             node.Restart();
             await node.WaitReadyAsync();
+            output.WriteLine($"cycle {cycle}: ready again {recovery.Elapsed.TotalSeconds:F1} s after the restart (process start, recovery, /readyz 200)");
             await AssertAdminWritesSurvivedAsync(node, witness);
         }
 
