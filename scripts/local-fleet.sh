@@ -28,6 +28,8 @@ start)
   dotnet build src/EdgeSelector.Cli -c Release -v q >/dev/null
   mkdir -p "$dir"
   echo -n "local-fleet-key" > "$dir/bundle.key"
+  # One event-tag secret for every node, so any node verifies the tag of a reward another node's impression carries.
+  [ -s "$dir/event.key" ] || (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$dir/event.key")
   for i in 0 1 2; do
     routes=$(for j in 0 1 2; do [ "$j" = "$i" ] || printf 'nats://127.0.0.1:%d,' $((6222 + j)); done)
     "$nats" -a 127.0.0.1 -p $((4222 + i)) -n "n$i" -js -sd "$dir/nats$i" --cluster_name es-local \
@@ -40,6 +42,7 @@ start)
     dotnet src/EdgeSelector.Server/bin/Release/net10.0/edgeselector.dll --EdgeSelector:NodeId=$n \
       --EdgeSelector:BinaryPort=74${n}0 --EdgeSelector:AdminPort=74${n}1 --EdgeSelector:DataDir="$dir/node$n" \
       --EdgeSelector:AdminToken=local-admin --EdgeSelector:BundleKey=local-fleet-key \
+      --EdgeSelector:EventKeyFile="$dir/event.key" \
       --EdgeSelector:Nats:Url="$nats_url" >"$dir/node$n.log" 2>&1 &
     echo $! >"$dir/node$n.pid"
   done

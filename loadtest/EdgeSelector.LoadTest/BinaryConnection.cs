@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Net;
-using EdgeSelector.Core.Logging;
 using EdgeSelector.Protocol;
 
 namespace EdgeSelector.LoadTest;
@@ -27,6 +26,7 @@ public sealed class BinaryConnection : LoadConnection
     private readonly TitleCandidate[] _titles;
     private readonly SelectResult[] _results;
     private readonly ulong[] _events = new ulong[EventRing];
+    private readonly ulong[] _tags = new ulong[EventRing]; // each event's tag, sent back with its reward
     private int _freeCount;
     private int _eventHead;
     private int _eventCount;
@@ -99,9 +99,9 @@ public sealed class BinaryConnection : LoadConnection
 
             default:
                 {
-                    ulong eventId = _events[(_eventHead - _eventCount + EventRing) % EventRing];
+                    int oldest = (_eventHead - _eventCount + EventRing) % EventRing;
                     _eventCount--;
-                    var reward = new RewardRequest(eventId, true, 12.5f, 0.4f);
+                    var reward = new RewardRequest(_events[oldest], true, 12.5f, 0.4f, EventTag: _tags[oldest]);
                     FrameWriter.WriteReward(_send, id, in reward);
                     break;
                 }
@@ -203,6 +203,7 @@ public sealed class BinaryConnection : LoadConnection
         }
 
         _events[_eventHead] = result.EventId;
+        _tags[_eventHead] = result.EventTag;
         _eventHead = (_eventHead + 1) % EventRing;
         _eventCount = Math.Min(_eventCount + 1, EventRing);
     }

@@ -1,4 +1,3 @@
-using EdgeSelector.Core.Features;
 using EdgeSelector.Protocol;
 
 namespace EdgeSelector.LoadTest;

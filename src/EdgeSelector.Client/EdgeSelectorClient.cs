@@ -64,12 +64,21 @@ public sealed class EdgeSelectorClient : IAsyncDisposable
         return response.Count;
     }
 
-    /// <summary>Reports what the member did after an impression.</summary>
+    /// <summary>
+    /// Reports what the member did after an impression. <paramref name="reward"/> must carry the impression's event id
+    /// and event tag (<see cref="RewardRequest.For"/> copies both from its <see cref="SelectResult"/>); without the
+    /// right tag the server answers <see cref="RewardStatus.Unverified"/> and records nothing.
+    /// </summary>
     public async Task<RewardStatus> RewardAsync(RewardRequest reward, CancellationToken cancellationToken = default)
     {
         Response response = await SendAsync(PendingRequest.Reward(in reward), cancellationToken).ConfigureAwait(false);
         return response.Status;
     }
+
+    /// <summary>Reports what the member did after the impression <paramref name="impression"/> (its event id and tag).</summary>
+    public Task<RewardStatus> RewardAsync(
+        SelectResult impression, bool playStarted, float minutesWatched, float fractionCompleted, CancellationToken cancellationToken = default) =>
+        RewardAsync(RewardRequest.For(impression, playStarted, minutesWatched, fractionCompleted), cancellationToken);
 
     /// <summary>Round-trips a PING; returns the nonce the server echoed.</summary>
     public async Task<ulong> PingAsync(ulong nonce = 0, CancellationToken cancellationToken = default)

@@ -22,7 +22,7 @@ public enum ErrorCode : ushort
     MalformedPayload = 17,
     /// <summary>A SELECT_PAGE carries more titles than the server's limit. The connection stays.</summary>
     TooManyTitles = 18,
-    /// <summary>A field is out of range (hour &gt; 23, more than 16 genres, bad country code). The connection stays.</summary>
+    /// <summary>A field is out of range (hour &gt; 23, more than 16 genres, an affinity outside [0, 1] or NaN, a country or language that is not two letters). The connection stays.</summary>
     InvalidField = 19,
     /// <summary>The connection already has the maximum number of requests in flight; this one was dropped. The connection stays.</summary>
     TooManyInFlight = 32,

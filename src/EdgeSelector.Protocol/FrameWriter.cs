@@ -25,7 +25,7 @@ public static class FrameWriter
     private const int Bool = 1;
     private const int Nil = 1;
     private const int TitleSize = 1 + U32 + F32 + Bool;
-    private const int ResultSize = 1 + U32 + U32 + U64 + F32 + U64 + U8;
+    private const int ResultSize = 1 + U32 + U32 + U64 + F32 + U64 + U8 + U64;
 
     /// <summary>Writes a SELECT request: <c>[context, title]</c>.</summary>
     public static void WriteSelect(IBufferWriter<byte> output, ulong requestId, in RequestContext context, in TitleCandidate title)
@@ -53,17 +53,21 @@ public static class FrameWriter
         writer.Flush();
     }
 
-    /// <summary>Writes a REWARD request: <c>[event_id, play_started, minutes_watched, fraction_completed, timestamp_ms|nil]</c>.</summary>
+    /// <summary>
+    /// Writes a REWARD request:
+    /// <c>[event_id, play_started, minutes_watched, fraction_completed, timestamp_ms|nil, event_tag]</c>.
+    /// </summary>
     public static void WriteReward(IBufferWriter<byte> output, ulong requestId, in RewardRequest reward)
     {
-        int size = 1 + U64 + Bool + F32 + F32 + TimestampSize(reward.TimestampUnixMs);
+        int size = 1 + U64 + Bool + F32 + F32 + TimestampSize(reward.TimestampUnixMs) + U64;
         var writer = Begin(output, Opcode.Reward, requestId, size);
-        writer.WriteArrayHeader(5);
+        writer.WriteArrayHeader(6);
         writer.WriteUInt64(reward.EventId);
         writer.Write(reward.PlayStarted);
         writer.Write(reward.MinutesWatched);
         writer.Write(reward.FractionCompleted);
         WriteTimestamp(ref writer, reward.TimestampUnixMs);
+        writer.WriteUInt64(reward.EventTag);
         writer.Flush();
     }
 
@@ -75,7 +79,7 @@ public static class FrameWriter
     public static void WritePong(IBufferWriter<byte> output, ulong requestId, ulong nonce) =>
         WriteNonce(output, Opcode.Pong, requestId, nonce);
 
-    /// <summary>Writes a SELECT_RESULT response: <c>[title_id, image_id, event_id, propensity, model_version, reason]</c>.</summary>
+    /// <summary>Writes a SELECT_RESULT response: <c>[title_id, image_id, event_id, propensity, model_version, reason, event_tag]</c>.</summary>
     public static void WriteSelectResult(IBufferWriter<byte> output, ulong requestId, in SelectResult result)
     {
         var writer = Begin(output, Opcode.SelectResult, requestId, ResultSize);
@@ -179,13 +183,14 @@ public static class FrameWriter
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void WriteResult(ref MessagePackWriter writer, in SelectResult result)
     {
-        writer.WriteArrayHeader(6);
+        writer.WriteArrayHeader(7);
         writer.WriteUInt32(result.TitleId);
         writer.WriteUInt32(result.ImageId);
         writer.WriteUInt64(result.EventId);
         writer.Write(result.Propensity);
         writer.WriteUInt64(result.ModelVersion);
         writer.WriteUInt8((byte)result.Reason);
+        writer.WriteUInt64(result.EventTag);
     }
 
     private static void WriteTimestamp(ref MessagePackWriter writer, long timestamp)

@@ -1,7 +1,5 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
-using EdgeSelector.Core.Features;
-using EdgeSelector.Core.Logging;
 using MessagePack;
 
 namespace EdgeSelector.Protocol;
@@ -102,7 +100,10 @@ public static class PayloadReader
         }
     }
 
-    /// <summary>REWARD: <c>[event_id, play_started, minutes_watched, fraction_completed, timestamp_ms?]</c>.</summary>
+    /// <summary>
+    /// REWARD: <c>[event_id, play_started, minutes_watched, fraction_completed, timestamp_ms?, event_tag?]</c>; an
+    /// absent or nil tag reads as 0 (which the server refuses as unverified).
+    /// </summary>
     public static ErrorCode ReadReward(in ReadOnlySequence<byte> payload, out RewardRequest reward)
     {
         reward = default;
@@ -125,8 +126,14 @@ public static class PayloadReader
                 return ErrorCode.InvalidField;
             }
 
-            reward = new RewardRequest(eventId, played, minutes, fraction, timestamp);
-            return Finish(ref reader, count - Math.Min(count, 5));
+            ulong tag = 0;
+            if (count > 5 && !reader.TryReadNil())
+            {
+                tag = reader.ReadUInt64();
+            }
+
+            reward = new RewardRequest(eventId, played, minutes, fraction, timestamp, tag);
+            return Finish(ref reader, count - Math.Min(count, 6));
         }
         catch (Exception ex) when (IsMalformed(ex))
         {
@@ -155,7 +162,10 @@ public static class PayloadReader
         }
     }
 
-    /// <summary>SELECT_RESULT: <c>[title_id, image_id, event_id, propensity, model_version, reason]</c>.</summary>
+    /// <summary>
+    /// SELECT_RESULT: <c>[title_id, image_id, event_id, propensity, model_version, reason, event_tag?]</c>; a result
+    /// without a tag (an older server) reads as tag 0.
+    /// </summary>
     public static ErrorCode ReadSelectResult(in ReadOnlySequence<byte> payload, out SelectResult result)
     {
         result = default;
@@ -280,14 +290,21 @@ public static class PayloadReader
         if (count > 6 && !reader.TryReadNil())
         {
             int genres = reader.ReadArrayHeader();
-            if (genres > MemberProfile.GenreCount)
+            if (genres > FeatureSchema.GenreCount)
             {
                 return ErrorCode.InvalidField;
             }
 
             for (int i = 0; i < genres; i++)
             {
-                context.Genres[i] = reader.ReadSingle();
+                // An affinity is a share in [0, 1]; NaN fails both comparisons and is refused too.
+                float affinity = reader.ReadSingle();
+                if (!(affinity >= 0f && affinity <= 1f))
+                {
+                    return ErrorCode.InvalidField;
+                }
+
+                context.Genres[i] = affinity;
             }
 
             context.GenreCount = (byte)genres;
@@ -316,7 +333,7 @@ public static class PayloadReader
         return title;
     }
 
-    // result: [title_id, image_id, event_id, propensity, model_version, reason, ...]
+    // result: [title_id, image_id, event_id, propensity, model_version, reason, event_tag?, ...]
     private static bool TryReadResult(ref MessagePackReader reader, out SelectResult result)
     {
         int count = reader.ReadArrayHeader();
@@ -333,17 +350,23 @@ public static class PayloadReader
             reader.ReadSingle(),
             reader.ReadUInt64(),
             (FallbackReason)reader.ReadByte());
-        SkipElements(ref reader, count - 6);
+        if (count > 6 && !reader.TryReadNil())
+        {
+            result.EventTag = reader.ReadUInt64();
+        }
+
+        SkipElements(ref reader, count - Math.Min(count, 7));
         return true;
     }
 
-    // A country or language: a packed u16 (what our writer sends) or a two-letter string (friendlier to other clients).
+    // A country or language: a packed u16 (what our writer sends: 0 or two upper-case ASCII letters) or a two-letter
+    // string of either case (friendlier to other clients). Anything else is refused, never taken as "unknown".
     private static bool TryReadLocale(ref MessagePackReader reader, out ushort packed)
     {
         if (reader.NextMessagePackType != MessagePackType.String)
         {
             packed = reader.ReadUInt16();
-            return true;
+            return CountryCode.IsValidPacked(packed);
         }
 
         packed = 0;
@@ -368,14 +391,7 @@ public static class PayloadReader
             sequence.CopyTo(letters);
         }
 
-        if (!char.IsAsciiLetter((char)letters[0]) || !char.IsAsciiLetter((char)letters[1]))
-        {
-            return false;
-        }
-
-        // Same packing as CountryCode.Pack, on bytes instead of chars.
-        packed = (ushort)((char.ToUpperInvariant((char)letters[0]) << 8) | char.ToUpperInvariant((char)letters[1]));
-        return true;
+        return CountryCode.TryPack(letters, out packed);
     }
 
     private static bool TryReadTimestamp(ref MessagePackReader reader, out long timestamp)

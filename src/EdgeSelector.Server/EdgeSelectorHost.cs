@@ -79,6 +79,11 @@ internal static class EdgeSelectorHost
                 Console.WriteLine($"edgeselector: seeded the demo catalog ({node.Stores.Models.TitleCount} titles) and {DemoData.Members} member profiles");
             }
 
+            if (node.NodeLocalEventKeyPath is { } keyPath)
+            {
+                Console.WriteLine($"edgeselector: event tags use the node-local key {keyPath}; every node of a fleet must share one key: give them all the same EventKeyFile or EventKey (docs/protocol.md, \"Event ids and tags\")");
+            }
+
             node.Selection.WarmUp();
             node.Health.Monitor(TimeSpan.FromSeconds(1));
             // Connections say goodbye (ERROR ShuttingDown, after the rewards they owe) before Kestrel stops; the

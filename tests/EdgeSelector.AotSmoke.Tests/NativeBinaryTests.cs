@@ -8,7 +8,6 @@ using EdgeSelector.Core.Bundles;
 using EdgeSelector.Core.Features;
 using EdgeSelector.Core.Models;
 using EdgeSelector.Protocol;
-using EdgeSelector.Core.Logging;
 
 namespace EdgeSelector.AotSmoke.Tests;
 
@@ -42,7 +41,7 @@ public sealed class NativeBinaryTests
                 var page = new SelectResult[3];
                 await client.SelectPageAsync(Context(2), new[] { new TitleCandidate(1001, 0.1f, false), new TitleCandidate(1002, 0.2f, true), new TitleCandidate(4242, 0f, false) }, page);
                 Assert.Equal([FallbackReason.None, FallbackReason.None, FallbackReason.UnknownTitle], page.Select(r => r.Reason));
-                Assert.Equal(RewardStatus.Accepted, await client.RewardAsync(new RewardRequest(one.EventId, true, 30f, 0.4f)));
+                Assert.Equal(RewardStatus.Accepted, await client.RewardAsync(RewardRequest.For(one, true, 30f, 0.4f)));
 
                 // Model push (FASTER KV upsert of SpanByte values, a new generation), listing, rollback, push again.
                 var bundle = ModelBundle.Write(new BundleManifest { Version = 2, ParentVersion = 1, Full = false }, [Winner(1003, 2, 100302)], Encoding.UTF8.GetBytes(Key));
@@ -58,7 +57,7 @@ public sealed class NativeBinaryTests
                 Assert.Equal(HttpStatusCode.OK, (await http.PutAsync("/v1/profiles", new StringContent(profiles))).StatusCode);
                 var select = await http.PostAsync("/v1/select", new StringContent("{\"memberId\":424242,\"titles\":[{\"titleId\":1010}]}"));
                 Assert.Contains("\"reason\":\"none\"", await select.Content.ReadAsStringAsync());
-                var rewards = await http.PostAsync("/v1/rewards", new StringContent($"{{\"rewards\":[{{\"eventId\":\"{page[0].EventId}\",\"playStarted\":true,\"minutesWatched\":5}}]}}"));
+                var rewards = await http.PostAsync("/v1/rewards", new StringContent($"{{\"rewards\":[{{\"eventId\":\"{page[0].EventId}\",\"eventTag\":\"{page[0].EventTag}\",\"playStarted\":true,\"minutesWatched\":5}}]}}"));
                 Assert.Contains("accepted", await rewards.Content.ReadAsStringAsync());
                 var metrics = await http.GetStringAsync("/metrics");
                 Assert.Contains("edgeselector_selections_total", metrics);

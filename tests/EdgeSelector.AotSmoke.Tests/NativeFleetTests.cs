@@ -120,7 +120,12 @@ public sealed class NativeFleetTests
     {
         public void Consume(ReadOnlySpan<byte> entry)
         {
-            if (ImpressionRecord.TryRead(entry, out var impression))
+            if (!ImpressionEntry.TryRead(entry, out var impressions))
+            {
+                return;
+            }
+
+            foreach (var impression in impressions)
             {
                 ids.Add(impression.EventId);
             }

@@ -8,6 +8,7 @@ using EdgeSelector.Core.Logging;
 using EdgeSelector.Protocol;
 using EdgeSelector.Storage.Impressions;
 using Xunit.Abstractions;
+using EdgeSelector.Primitives;
 
 namespace EdgeSelector.Chaos.Tests;
 
@@ -121,7 +122,7 @@ public sealed class Kill9WitnessTests(ITestOutputHelper output)
                 await client.SelectPageAsync(Traffic.Member(memberBase + page), Traffic.Page, results, stop);
                 await Task.WhenAll(results.Select(async r =>
                 {
-                    if (await client.RewardAsync(new RewardRequest(r.EventId, true, 12f, 0.4f), stop) == RewardStatus.Accepted)
+                    if (await client.RewardAsync(RewardRequest.For(r, true, 12f, 0.4f), stop) == RewardStatus.Accepted)
                     {
                         witness.Rewards.TryAdd(r.EventId, 0);
                     }

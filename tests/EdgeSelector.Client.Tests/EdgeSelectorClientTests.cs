@@ -1,5 +1,3 @@
-using EdgeSelector.Core.Features;
-using EdgeSelector.Core.Logging;
 using EdgeSelector.Protocol;
 
 namespace EdgeSelector.Client.Tests;
@@ -82,9 +80,23 @@ public class EdgeSelectorClientTests
         await using var server = new FakeServer();
         await using EdgeSelectorClient client = Client(server);
 
-        RewardStatus status = await client.RewardAsync(new RewardRequest(eventId, true, 12f, 0.5f));
+        RewardStatus status = await client.RewardAsync(new RewardRequest(eventId, true, 12f, 0.5f, EventTag: FakeServer.Tag(eventId)));
 
         Assert.Equal(expected, status);
+    }
+
+    [Fact]
+    public async Task RewardAsync_ForAResult_SendsItsEventTag_WithoutItUnverified()
+    {
+        await using var server = new FakeServer();
+        await using EdgeSelectorClient client = Client(server);
+        SelectResult shown = await client.SelectAsync(Context(), new TitleCandidate(123, 0.8f, true));
+
+        Assert.Equal(FakeServer.Tag(shown.EventId), shown.EventTag);
+        Assert.NotEqual(RewardStatus.Unverified, await client.RewardAsync(RewardRequest.For(shown, true, 12f, 0.5f)));
+        Assert.NotEqual(RewardStatus.Unverified, await client.RewardAsync(shown, true, 12f, 0.5f));
+        Assert.Equal(RewardStatus.Unverified, await client.RewardAsync(new RewardRequest(shown.EventId, true, 12f, 0.5f)));
+        Assert.Equal(RewardStatus.Unverified, await client.RewardAsync(RewardRequest.For(shown with { EventId = shown.EventId + 1 }, true, 12f, 0.5f)));
     }
 
     [Fact]

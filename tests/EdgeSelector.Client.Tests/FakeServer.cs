@@ -2,7 +2,6 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
-using EdgeSelector.Core.Logging;
 using EdgeSelector.Protocol;
 
 namespace EdgeSelector.Client.Tests;
@@ -56,7 +55,10 @@ internal sealed class FakeServer : IAsyncDisposable
     public int Connections => Volatile.Read(ref _connections);
 
     public static SelectResult Answer(ulong requestId, TitleCandidate title) =>
-        new(title.TitleId, title.TitleId * 10, requestId + 1_000_000, title.Score / 2, 7, title.InteractedBefore ? FallbackReason.None : FallbackReason.NoModel);
+        new(title.TitleId, title.TitleId * 10, requestId + 1_000_000, title.Score / 2, 7, title.InteractedBefore ? FallbackReason.None : FallbackReason.NoModel, Tag(requestId + 1_000_000));
+
+    /// <summary>The fake server's event tag (a real server's is a keyed PRF; any function shows the tag travels).</summary>
+    public static ulong Tag(ulong eventId) => (eventId * 0x9E37_79B9_7F4A_7C15) ^ 0x5EED;
 
     public async ValueTask DisposeAsync()
     {
@@ -209,7 +211,7 @@ internal sealed class FakeServer : IAsyncDisposable
         }
 
         public readonly void OnReward(ulong requestId, in RewardRequest reward) =>
-            FrameWriter.WriteRewardResult(Output, requestId, (RewardStatus)(reward.EventId % 3));
+            FrameWriter.WriteRewardResult(Output, requestId, reward.EventTag != Tag(reward.EventId) ? RewardStatus.Unverified : (RewardStatus)(reward.EventId % 3));
 
         public readonly void OnPing(ulong requestId, ulong nonce) => FrameWriter.WritePong(Output, requestId, nonce);
 

@@ -21,7 +21,7 @@ public sealed class DashboardApiTests
             for (ulong m = 1; m <= 20; m++)
             {
                 await client.SelectPageAsync(DashboardNode.Member(m), titles, page);
-                await client.RewardAsync(new RewardRequest(page[0].EventId, true, 3f, 0.2f));
+                await client.RewardAsync(RewardRequest.For(page[0], true, 3f, 0.2f));
             }
 
             await client.PingAsync(1);

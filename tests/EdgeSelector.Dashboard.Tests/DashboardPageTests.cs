@@ -258,7 +258,7 @@ public sealed class DashboardPageTests(ITestOutputHelper output)
                     await client.SelectPageAsync(member, titles, results, stop);
                     if (i % 4 == 0)
                     {
-                        await client.RewardAsync(new RewardRequest(results[2].EventId, true, 10f, 0.3f), stop);
+                        await client.RewardAsync(RewardRequest.For(results[2], true, 10f, 0.3f), stop);
                     }
                 }
                 catch (OperationCanceledException) when (stop.IsCancellationRequested)

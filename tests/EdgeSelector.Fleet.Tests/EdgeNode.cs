@@ -16,6 +16,9 @@ internal sealed class EdgeNode : IAsyncDisposable
     public const string Token = "fleet-admin-token";
     public const string BundleKey = "fleet-bundle-key";
 
+    /// <summary>The fleet's event-tag secret (every node must share it: a reward may reach another node than its impression).</summary>
+    public const string EventKey = "fleet-event-tag-secret-for-the-cluster-tests";
+
     private readonly string[] _extra;
     private Process? _process;
     private StreamWriter? _log;
@@ -69,6 +72,8 @@ internal sealed class EdgeNode : IAsyncDisposable
             start.ArgumentList.Add(arg);
         }
 
+        // Secrets through the environment, as docs/protocol.md advises (not on the command line).
+        start.Environment["EdgeSelector__EventKey"] = EventKey;
         _log = new StreamWriter(LogPath, append: true, Encoding.UTF8) { AutoFlush = true };
         var log = _log;
         _process = Process.Start(start) ?? throw new InvalidOperationException("edgeselector did not start");

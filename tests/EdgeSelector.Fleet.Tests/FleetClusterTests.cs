@@ -253,9 +253,9 @@ public sealed class FleetClusterTests(ITestOutputHelper output)
             var context = new RequestContext
             {
                 MemberId = (ulong)random.Next(1, 401),
-                Country = Core.Features.CountryCode.Pack("US"),
-                Language = Core.Features.CountryCode.Pack("EN"),
-                Device = Core.Features.DeviceClass.Tv,
+                Country = CountryCode.Pack("US"),
+                Language = CountryCode.Pack("EN"),
+                Device = DeviceClass.Tv,
                 HourOfDay = 21,
                 DayOfWeek = 5,
             };
@@ -286,7 +286,7 @@ public sealed class FleetClusterTests(ITestOutputHelper output)
                 var quality = random.NextDouble() < 0.5;
                 try
                 {
-                    var status = await clients[target].RewardAsync(new RewardRequest(r.EventId, true, quality ? 30 : 2, quality ? 0.5f : 0.05f));
+                    var status = await clients[target].RewardAsync(RewardRequest.For(r, true, quality ? 30 : 2, quality ? 0.5f : 0.05f));
                     if (status == RewardStatus.Accepted)
                     {
                         ledger.Rewards[r.EventId] = (target + 1, quality);

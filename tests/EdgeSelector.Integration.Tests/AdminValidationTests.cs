@@ -52,14 +52,15 @@ public sealed class AdminValidationTests(AdminValidationTests.SharedServer share
         var select = await server.Http.PostAsync("/v1/select", new StringContent("{\"memberId\":1,\"titles\":[{\"titleId\":1001}]}"));
         using var selected = JsonDocument.Parse(await select.Content.ReadAsStringAsync());
         var eventId = selected.RootElement.GetProperty("results")[0].GetProperty("eventId").GetString();
+        var eventTag = selected.RootElement.GetProperty("results")[0].GetProperty("eventTag").GetString();
 
-        var bad = $"{{\"rewards\":[{{\"eventId\":\"{eventId}\",\"playStarted\":true}},{{\"eventId\":\"not-a-number\"}}]}}";
+        var bad = $"{{\"rewards\":[{{\"eventId\":\"{eventId}\",\"eventTag\":\"{eventTag}\",\"playStarted\":true}},{{\"eventId\":\"not-a-number\"}}]}}";
         var refused = await server.Http.PostAsync("/v1/rewards", new StringContent(bad));
         Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
         Assert.Contains("rewards[1]", await refused.Content.ReadAsStringAsync());
 
         // Had the first reward been recorded, this would be a "duplicate".
-        var good = await server.Http.PostAsync("/v1/rewards", new StringContent($"{{\"rewards\":[{{\"eventId\":\"{eventId}\",\"playStarted\":true}}]}}"));
+        var good = await server.Http.PostAsync("/v1/rewards", new StringContent($"{{\"rewards\":[{{\"eventId\":\"{eventId}\",\"eventTag\":\"{eventTag}\",\"playStarted\":true}}]}}"));
         Assert.Equal(HttpStatusCode.OK, good.StatusCode);
         Assert.Contains("\"accepted\"", await good.Content.ReadAsStringAsync());
     }

@@ -17,9 +17,9 @@ public sealed class ImpressionPathTests(ITestOutputHelper output)
     private static RequestContext Member(ulong id) => new()
     {
         MemberId = id,
-        Country = Core.Features.CountryCode.Pack("US"),
-        Language = Core.Features.CountryCode.Pack("EN"),
-        Device = Core.Features.DeviceClass.Tv,
+        Country = CountryCode.Pack("US"),
+        Language = CountryCode.Pack("EN"),
+        Device = DeviceClass.Tv,
         HourOfDay = 21,
         DayOfWeek = 5,
     };
@@ -27,11 +27,12 @@ public sealed class ImpressionPathTests(ITestOutputHelper output)
     [Fact]
     public async Task Kill9_OfTheServerProcess_EveryImpressionWhoseCommitWasReportedIsInTheLog()
     {
+        const int titlesPerPage = 12;
         var dataDir = Path.Combine(Path.GetTempPath(), "es-kill9-" + Guid.NewGuid().ToString("N"));
         var binary = FreePort();
         var admin = FreePort();
         var start = ServerProcess(dataDir, binary, admin);
-        var acknowledged = new HashSet<ulong>();
+        var acknowledged = new Dictionary<ulong, uint>();
         try
         {
             using (var child = Process.Start(start)!)
@@ -46,14 +47,14 @@ public sealed class ImpressionPathTests(ITestOutputHelper output)
 
                 await using (var client = new EdgeSelectorClient(new EdgeSelectorClientOptions { EndPoint = new IPEndPoint(IPAddress.Loopback, binary), RequestTimeout = TimeSpan.FromSeconds(30) }))
                 {
-                    var titles = Enumerable.Range(1001, 12).Select(t => new TitleCandidate((uint)t, 0.5f, false)).ToArray();
+                    var titles = Enumerable.Range(1001, titlesPerPage).Select(t => new TitleCandidate((uint)t, 0.5f, false)).ToArray();
                     var results = new SelectResult[titles.Length];
                     for (ulong m = 1; m <= 500; m++)
                     {
                         await client.SelectPageAsync(Member(m), titles, results);
                         foreach (var r in results)
                         {
-                            acknowledged.Add(r.EventId);
+                            acknowledged.Add(r.EventId, r.TitleId);
                         }
                     }
 
@@ -69,16 +70,21 @@ public sealed class ImpressionPathTests(ITestOutputHelper output)
                 child.WaitForExit();
             }
 
-            var logged = new HashSet<ulong>();
+            var logged = new Dictionary<ulong, uint>();
+            var entries = new List<int>();
             using (var log = ImpressionLogSnapshotReader.Open(Path.Combine(dataDir, "impressions")))
             {
-                log.ReadFrom(0, new Collect(logged));
+                log.ReadFrom(0, new Collect(logged, entries));
             }
 
-            output.WriteLine($"acknowledged {acknowledged.Count}, readable after SIGKILL {logged.Count}");
+            output.WriteLine($"acknowledged {acknowledged.Count}, readable after SIGKILL {logged.Count} in {entries.Count} entries");
             Assert.Equal(6_000, acknowledged.Count);
-            var missing = acknowledged.Count(id => !logged.Contains(id));
-            Assert.True(missing == 0, $"{missing} acknowledged impressions are missing after SIGKILL");
+            var missing = acknowledged.Count(a => !logged.TryGetValue(a.Key, out var title) || title != a.Value);
+            Assert.True(missing == 0, $"{missing} acknowledged impressions are missing (or wrong) after SIGKILL");
+
+            // One entry per page (docs/impression-log.md): every entry the pages wrote holds their 12 titles.
+            Assert.True(entries.Count >= 500, $"{entries.Count} entries");
+            Assert.All(entries, count => Assert.Equal(titlesPerPage, count));
         }
         finally
         {
@@ -112,7 +118,7 @@ public sealed class ImpressionPathTests(ITestOutputHelper output)
                 using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{admin}"), Timeout = TimeSpan.FromSeconds(5) };
                 await WaitUntil(async () => (await TryGet(http, "/readyz")).Status == HttpStatusCode.OK, TimeSpan.FromSeconds(180));
 
-                var events = new List<ulong>();
+                var events = new List<SelectResult>();
                 await using (var client = new EdgeSelectorClient(new EdgeSelectorClientOptions { EndPoint = new IPEndPoint(IPAddress.Loopback, binary), ConnectionCount = 4, RequestTimeout = TimeSpan.FromSeconds(30) }))
                 {
                     var titles = Enumerable.Range(1001, 12).Select(t => new TitleCandidate((uint)t, 0.5f, false)).ToArray();
@@ -120,7 +126,7 @@ public sealed class ImpressionPathTests(ITestOutputHelper output)
                     for (ulong m = 1; m <= 400; m++)
                     {
                         await client.SelectPageAsync(Member(m), titles, results);
-                        events.AddRange(results.Select(r => r.EventId));
+                        events.AddRange(results); // id and tag: a REWARD without its tag is never recorded
                     }
 
                     // The witness: rewards in waves of 200 in flight; each one answered "accepted" is remembered. The
@@ -129,13 +135,13 @@ public sealed class ImpressionPathTests(ITestOutputHelper output)
                     for (var i = 0; i < events.Count && clock.Elapsed < TimeSpan.FromSeconds(60); i += 200)
                     {
                         sent += Math.Min(200, events.Count - i);
-                        var wave = events.Skip(i).Take(200).Select(async id =>
+                        var wave = events.Skip(i).Take(200).Select(async shown =>
                         {
                             try
                             {
-                                if (await client.RewardAsync(new RewardRequest(id, true, 12f, 0.4f)) == RewardStatus.Accepted)
+                                if (await client.RewardAsync(RewardRequest.For(shown, true, 12f, 0.4f)) == RewardStatus.Accepted)
                                 {
-                                    acknowledged.Add(id);
+                                    acknowledged.Add(shown.EventId);
                                 }
 
                                 Interlocked.Increment(ref answered);
@@ -245,13 +251,19 @@ public sealed class ImpressionPathTests(ITestOutputHelper output)
         }
     }
 
-    private readonly struct Collect(HashSet<ulong> ids) : IImpressionConsumer
+    private readonly struct Collect(Dictionary<ulong, uint> titles, List<int> entries) : IImpressionConsumer
     {
         public void Consume(ReadOnlySpan<byte> record, long address, long nextAddress)
         {
-            if (ImpressionRecord.TryRead(record, out var impression))
+            if (!ImpressionEntry.TryRead(record, out var entry))
             {
-                ids.Add(impression.EventId);
+                return;
+            }
+
+            entries.Add(entry.Count);
+            foreach (var impression in entry)
+            {
+                titles[impression.EventId] = impression.TitleId;
             }
         }
     }

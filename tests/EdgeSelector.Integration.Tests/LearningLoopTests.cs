@@ -65,7 +65,7 @@ public sealed class LearningLoopTests(ITestOutputHelper output)
                     impressions++;
                     if (world.Respond(m, r.TitleId, r.ImageId, r.EventId, 0, rng) is { } reward)
                     {
-                        rewards.Add(new RewardRequest(r.EventId, reward.PlayStarted, reward.MinutesWatched, reward.FractionCompleted));
+                        rewards.Add(RewardRequest.For(r, reward.PlayStarted, reward.MinutesWatched, reward.FractionCompleted));
                     }
                 }
             }
@@ -177,17 +177,17 @@ public sealed class TrainAcrossRunsTests
         await using var client = server.Client();
         var titles = world.TitleIds.Select(t => new TitleCandidate(t, 0.5f, false)).ToArray();
         var results = new SelectResult[titles.Length];
-        var events = new List<ulong>();
+        var events = new List<SelectResult>();
         for (var m = 0; m < 100; m++)
         {
             await client.SelectPageAsync(new RequestContext { MemberId = LoopWorld.MemberId(m), Genres = default }, titles, results);
-            events.AddRange(results.Select(r => r.EventId));
+            events.AddRange(results);
         }
 
         // First half of the rewards, then a run while every window is still open: nothing to label yet.
-        foreach (var id in events.Take(100))
+        foreach (var shown in events.Take(100))
         {
-            Assert.Equal(RewardStatus.Accepted, await client.RewardAsync(new RewardRequest(id, true, 30, 0.5f)));
+            Assert.Equal(RewardStatus.Accepted, await client.RewardAsync(RewardRequest.For(shown, true, 30, 0.5f)));
         }
 
         server.Node.Stores.Impressions!.Commit();
@@ -199,9 +199,9 @@ public sealed class TrainAcrossRunsTests
         var catalogVersion = new BundleRepository(ws.Models).LatestVersion();
 
         // The rest of the rewards arrive later; the next run closes every window.
-        foreach (var id in events.Skip(100).Take(50))
+        foreach (var shown in events.Skip(100).Take(50))
         {
-            Assert.Equal(RewardStatus.Accepted, await client.RewardAsync(new RewardRequest(id, true, 1, 0.01f)));
+            Assert.Equal(RewardStatus.Accepted, await client.RewardAsync(RewardRequest.For(shown, true, 1, 0.01f)));
         }
 
         server.Node.Stores.Rewards.Commit();

@@ -8,11 +8,59 @@ namespace EdgeSelector.Integration.Tests;
 /// <summary>The RESP front door over loopback with a raw RESP client (and redis-cli when installed).</summary>
 public class RespFrontDoorTests
 {
-    private static async Task<(LiveServer Server, int RespPort)> StartAsync()
+    private static async Task<(LiveServer Server, int RespPort)> StartAsync(params string[] extra)
     {
         int port = FreePort();
-        var server = await LiveServer.StartAsync(extra: [$"--EdgeSelector:RespPort={port}"]);
+        var server = await LiveServer.StartAsync(extra: [$"--EdgeSelector:RespPort={port}", .. extra]);
         return (server, port);
+    }
+
+    // ART.PAGE <member> and `titles` title ids zero-padded to 1,000 digits (each argument within the 4096-byte limit):
+    // a command of about 1 KB per title.
+    private static string[] PaddedPage(int titles) =>
+        ["ART.PAGE", "1", .. Enumerable.Range(0, titles).Select(i => (1001 + (i % 12)).ToString(System.Globalization.CultureInfo.InvariantCulture).PadLeft(1000, '0'))];
+
+    [Fact]
+    public async Task Resp_CommandOverTheLimit_ErrorReplyInOrder_ConnectionKept()
+    {
+        // 82 KB, over the default 64 KiB RespMaxCommandBytes (docs/resp.md#limits): answered with an error and skipped.
+        var (server, port) = await StartAsync();
+        await using var _ = server;
+        using var client = new TcpClient();
+        await client.ConnectAsync(IPAddress.Loopback, port);
+        var stream = client.GetStream();
+        string big = Encode(PaddedPage(80));
+        Assert.InRange(big.Length, 80_000, 84_000);
+
+        // In one write with the commands around it, then again on its own in small pieces.
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(Encode("PING") + big + Encode("ART.SELECT", "1001", "1")));
+        const string error = "-ERR command too large: more than 65536 bytes (RespMaxCommandBytes)\r\n";
+        string expected = "+PONG\r\n" + error + ":100102\r\n";
+        Assert.Equal(expected, await ReadExactly(stream, expected.Length));
+        var bytes = Encoding.ASCII.GetBytes(big);
+        for (int i = 0; i < bytes.Length; i += 7_000)
+        {
+            await stream.WriteAsync(bytes.AsMemory(i, Math.Min(7_000, bytes.Length - i)));
+            await stream.FlushAsync();
+        }
+
+        Assert.Equal(error, await ReadExactly(stream, error.Length));
+        Assert.Equal("+PONG\r\n", await RoundTrip(stream, "PING"));
+    }
+
+    [Fact]
+    public async Task Resp_CommandWithinARaisedLimit_Answered()
+    {
+        var (server, port) = await StartAsync("--EdgeSelector:RespMaxCommandBytes=131072");
+        await using var _ = server;
+        using var client = new TcpClient();
+        await client.ConnectAsync(IPAddress.Loopback, port);
+        var stream = client.GetStream();
+
+        string reply = await RoundTrip(stream, PaddedPage(80));
+
+        Assert.StartsWith("*80\r\n:100102\r\n", reply, StringComparison.Ordinal);
+        Assert.Equal("+PONG\r\n", await RoundTrip(stream, "PING"));
     }
 
     [Fact]
@@ -35,7 +83,7 @@ public class RespFrontDoorTests
         Assert.Equal("$6\r\n100102\r\n", await RoundTrip(stream, "GET", "1:1001"));
         Assert.Equal("$-1\r\n", await RoundTrip(stream, "GET", "1:9999")); // unknown title, no default artwork
         string meta = await RoundTrip(stream, "ART.SELECT", "1001", "1", "WITHMETA");
-        Assert.Matches(@"^\*4\r\n:100102\r\n\$\d+\r\n\d+\r\n\$\d+\r\n[0-9.E-]+\r\n:0\r\n$", meta);
+        Assert.Matches(@"^\*5\r\n:100102\r\n\$\d+\r\n\d+\r\n\$\d+\r\n[0-9.E-]+\r\n:0\r\n\$\d+\r\n\d+\r\n$", meta);
         Assert.Equal("*2\r\n:100102\r\n:0\r\n", await RoundTrip(stream, "ART.PAGE", "1", "1001", "9999"));
         Assert.StartsWith("-ERR", await RoundTrip(stream, "GET", "nokey"), StringComparison.Ordinal);
         Assert.StartsWith("-ERR", await RoundTrip(stream, "ART.SELECT", "x", "1"), StringComparison.Ordinal);

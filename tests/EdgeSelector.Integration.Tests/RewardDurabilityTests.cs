@@ -35,7 +35,7 @@ public class RewardDurabilityTests
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         await socket.ConnectAsync(server.BinaryEndPoint);
         var writer = new ArrayBufferWriter<byte>();
-        FrameWriter.WriteReward(writer, 1, new RewardRequest(impression.EventId, true, 30f, 0.8f));
+        FrameWriter.WriteReward(writer, 1, RewardRequest.For(impression, true, 30f, 0.8f));
         var select = Member(2);
         FrameWriter.WriteSelect(writer, 2, in select, new TitleCandidate(1002, 0.5f, false));
         await socket.SendAsync(writer.WrittenMemory); // one write: both in one batch
@@ -51,7 +51,7 @@ public class RewardDurabilityTests
         Assert.True(log.CommittedUntilAddress >= log.TailAddress, "answered before the commit that holds the reward");
 
         // A duplicate is "already recorded": also answered once durable, at once here.
-        Assert.Equal(RewardStatus.Duplicate, await client.RewardAsync(new RewardRequest(impression.EventId, true, 30f, 0.8f)));
+        Assert.Equal(RewardStatus.Duplicate, await client.RewardAsync(RewardRequest.For(impression, true, 30f, 0.8f)));
     }
 
     [Fact]
@@ -60,7 +60,7 @@ public class RewardDurabilityTests
         await using var server = await LiveServer.StartAsync(extra: "--EdgeSelector:LogCommitIntervalMs=1000");
         await using var client = server.Client();
         var impression = await client.SelectAsync(Member(1), new TitleCandidate(1003, 0.5f, false));
-        var body = $"{{\"rewards\":[{{\"eventId\":\"{impression.EventId}\",\"playStarted\":true,\"minutesWatched\":12,\"fractionCompleted\":0.3}}]}}";
+        var body = $"{{\"rewards\":[{{\"eventId\":\"{impression.EventId}\",\"eventTag\":\"{impression.EventTag}\",\"playStarted\":true,\"minutesWatched\":12,\"fractionCompleted\":0.3}}]}}";
         var response = await server.Http.PostAsync("/v1/rewards", new StringContent(body, Encoding.UTF8, "application/json"));
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var log = server.Node.Stores.Rewards;
@@ -75,11 +75,11 @@ public class RewardDurabilityTests
         await using var client = server.Client();
         var impression = await client.SelectAsync(Member(1), new TitleCandidate(1004, 0.5f, false));
         var tail = server.Node.Stores.Rewards.TailAddress;
-        var body = $"{{\"rewards\":[{{\"eventId\":\"{impression.EventId}\",\"playStarted\":true}},{{\"eventId\":\"not-a-number\",\"playStarted\":true}}]}}";
+        var body = $"{{\"rewards\":[{{\"eventId\":\"{impression.EventId}\",\"eventTag\":\"{impression.EventTag}\",\"playStarted\":true}},{{\"eventId\":\"not-a-number\",\"playStarted\":true}}]}}";
         var response = await server.Http.PostAsync("/v1/rewards", new StringContent(body, Encoding.UTF8, "application/json"));
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Equal(tail, server.Node.Stores.Rewards.TailAddress);
-        Assert.Equal(RewardStatus.Accepted, await client.RewardAsync(new RewardRequest(impression.EventId, true, 1f, 0.1f)));
+        Assert.Equal(RewardStatus.Accepted, await client.RewardAsync(RewardRequest.For(impression, true, 1f, 0.1f)));
     }
 
     private static async Task<byte[]> ReadFrameAsync(Socket socket)

@@ -46,9 +46,11 @@ public class ServerTests
         Assert.Equal(titles.Select(t => t.TitleId), results.Select(r => r.TitleId));
         Assert.Equal(12, results.Select(r => r.EventId).Distinct().Count());
 
-        Assert.Equal(RewardStatus.Accepted, await client.RewardAsync(new RewardRequest(one.EventId, true, 42f, 0.5f)));
-        Assert.Equal(RewardStatus.Duplicate, await client.RewardAsync(new RewardRequest(one.EventId, true, 42f, 0.5f)));
-        Assert.Equal(RewardStatus.UnknownEvent, await client.RewardAsync(new RewardRequest(12345, true, 1f, 0.1f)));
+        Assert.NotEqual(0ul, one.EventTag);
+        Assert.Equal(RewardStatus.Accepted, await client.RewardAsync(RewardRequest.For(one, true, 42f, 0.5f)));
+        Assert.Equal(RewardStatus.Duplicate, await client.RewardAsync(RewardRequest.For(one, true, 42f, 0.5f)));
+        var old = new RewardRequest(12345, true, 1f, 0.1f, EventTag: server.Node.EventTags.Tag(12345)); // tagged, but issued in 2020
+        Assert.Equal(RewardStatus.UnknownEvent, await client.RewardAsync(old));
     }
 
     [Fact]

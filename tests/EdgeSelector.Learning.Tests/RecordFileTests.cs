@@ -30,8 +30,10 @@ public class RecordFileTests
         {
             switch (LogRecord.PeekKind(payload))
             {
-                case LogRecordKind.Impression:
-                    Assert.True(ImpressionRecord.TryRead(payload, out var r));
+                case LogRecordKind.ImpressionPage:
+                    Assert.True(ImpressionEntry.TryRead(payload, out var entry));
+                    Assert.Equal(1, entry.Count);
+                    entry.GetImpression(0, out var r);
                     Assert.Equal((ulong)impressions, r.EventId);
                     Assert.Equal((ushort)(impressions % 4), r.ChosenIndex);
                     impressions++;
@@ -53,6 +55,34 @@ public class RecordFileTests
     }
 
     [Fact]
+    public void Read_Version1PerTitleRecordsBesidePages_BothReadAsImpressions()
+    {
+        // A file written before the page entry holds per-title records; one written since, pages. Both read alike.
+        using var dir = new ScratchDirectory();
+        var path = dir.File("mixed.esrf");
+        var old = new byte[ImpressionRecord.RecordSize];
+        using (var writer = new RecordFileWriter(path))
+        {
+            new ImpressionRecord { EventId = 1, TitleId = 10, Propensity = 0.5 }.WriteRecord(old);
+            writer.Append(old);
+            writer.Append(new ImpressionRecord { EventId = 2, TitleId = 20, Propensity = 0.25 });
+        }
+
+        using var reader = new RecordFileReader(path);
+        var seen = new List<(ulong, uint, double)>();
+        while (reader.TryRead(out var payload))
+        {
+            Assert.True(ImpressionEntry.TryRead(payload, out var entry));
+            foreach (var impression in entry)
+            {
+                seen.Add((impression.EventId, impression.TitleId, impression.Propensity));
+            }
+        }
+
+        Assert.Equal([(1UL, 10U, 0.5), (2UL, 20U, 0.25)], seen);
+    }
+
+    [Fact]
     public void Read_FileCutMidRecord_ReportsTornTailAfterTheWholeRecords()
     {
         using var dir = new ScratchDirectory();
@@ -67,7 +97,7 @@ public class RecordFileTests
 
         var bytes = File.ReadAllBytes(path);
         // Every cut inside the last frame leaves two whole records and a torn tail.
-        var frame = RecordFileFormat.FrameHeaderSize + ImpressionRecord.Size;
+        var frame = RecordFileFormat.FrameHeaderSize + ImpressionPage.SizeOf(1);
         for (var cut = bytes.Length - frame + 1; cut < bytes.Length; cut++)
         {
             File.WriteAllBytes(path, bytes[..cut]);
@@ -95,7 +125,7 @@ public class RecordFileTests
         }
 
         var bytes = File.ReadAllBytes(path);
-        var secondFrame = RecordFileFormat.HeaderSize + RecordFileFormat.FrameHeaderSize + ImpressionRecord.Size;
+        var secondFrame = RecordFileFormat.HeaderSize + RecordFileFormat.FrameHeaderSize + ImpressionPage.SizeOf(1);
         bytes[secondFrame + RecordFileFormat.FrameHeaderSize + 20] ^= 0x40;
         File.WriteAllBytes(path, bytes);
 

@@ -31,7 +31,7 @@ public class SimulatorScenarioTests
         // What the server logs on a fallback: no candidates, index 0, propensity 1.
         var record = world.Record(1, 0, 0, 0, 0, 1.0, Core.Exploration.PolicyKind.EpsilonGreedy);
         record.CandidateCount = 0;
-        record.Fallback = Core.Logging.FallbackReason.Deadline;
+        record.Fallback = Primitives.FallbackReason.Deadline;
         var sample = new Evaluation.LoggedSample(Evaluation.Data.ImpressionLogSource.Names.Count);
         Evaluation.Data.ImpressionLogSource.Fill(record, 0, sample);
 

@@ -2,8 +2,6 @@ using System.Buffers;
 using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
-using EdgeSelector.Core.Features;
-using EdgeSelector.Core.Logging;
 using MessagePack;
 
 namespace EdgeSelector.Protocol.Tests;
@@ -40,15 +38,17 @@ public partial class DocExamplesTests
         ("select", o => FrameWriter.WriteSelect(o, 1, ExampleContext(full: true), new TitleCandidate(80_100_123, 0.875f, true))),
         ("select-minimal", o => FrameWriter.WriteSelect(o, 2, ExampleContext(full: false), new TitleCandidate(7, 0.5f, false))),
         ("select-page", o => FrameWriter.WriteSelectPage(o, 3, ExampleContext(full: false), [new(7, 0.5f, false), new(8, 0.25f, true)])),
-        ("reward", o => FrameWriter.WriteReward(o, 4, new RewardRequest(0x1000_0000_0000_0001, true, 42.5f, 0.75f, 1_764_300_060_000))),
+        ("reward", o => FrameWriter.WriteReward(o, 4, new RewardRequest(0x1000_0000_0000_0001, true, 42.5f, 0.75f, 1_764_300_060_000, 0x9E3C_D0A4_51F7_2B68))),
+        ("reward-minimal", o => FrameWriter.WriteReward(o, 7, new RewardRequest(0x1000_0000_0000_0002, false, 0f, 0f, 0, 0x2B1D_6E0F_8C35_A947))),
         ("ping", o => FrameWriter.WritePing(o, 5, 42)),
-        ("select-result", o => FrameWriter.WriteSelectResult(o, 1, new SelectResult(80_100_123, 3, 0x1000_0000_0000_0001, 0.625f, 20_261_128, FallbackReason.None))),
+        ("select-result", o => FrameWriter.WriteSelectResult(o, 1, new SelectResult(80_100_123, 3, 0x1000_0000_0000_0001, 0.625f, 20_261_128, FallbackReason.None, 0x9E3C_D0A4_51F7_2B68))),
         ("select-page-result", o => FrameWriter.WriteSelectPageResult(o, 3,
         [
-            new SelectResult(7, 70, 0x1000_0000_0000_0002, 1f, 20_261_128, FallbackReason.NoModel),
-            new SelectResult(8, SelectResult.NoArtwork, 0x1000_0000_0000_0003, 1f, 0, FallbackReason.UnknownTitle),
+            new SelectResult(7, 70, 0x1000_0000_0000_0002, 1f, 20_261_128, FallbackReason.NoModel, 0x2B1D_6E0F_8C35_A947),
+            new SelectResult(8, SelectResult.NoArtwork, 0x1000_0000_0000_0003, 1f, 0, FallbackReason.UnknownTitle, 0xC471_09E2_5DA8_3F16),
         ])),
         ("reward-result", o => FrameWriter.WriteRewardResult(o, 4, RewardStatus.Accepted)),
+        ("reward-result-unverified", o => FrameWriter.WriteRewardResult(o, 7, RewardStatus.Unverified)),
         ("pong", o => FrameWriter.WritePong(o, 5, 42)),
         ("error", o => FrameWriter.WriteError(o, 6, ErrorCode.TooManyTitles)),
         ("error-fatal", o => FrameWriter.WriteError(o, 0, ErrorCode.UnsupportedVersion)),
@@ -129,7 +129,7 @@ public partial class DocExamplesTests
 
     private static readonly string[] TitleFields = ["title_id", "score", "interacted"];
 
-    private static readonly string[] ResultFields = ["title_id", "image_id", "event_id", "propensity", "model_version", "reason"];
+    private static readonly string[] ResultFields = ["title_id", "image_id", "event_id", "propensity", "model_version", "reason", "event_tag"];
 
     /// <summary>The field name of the token at <paramref name="path"/> (indices into the enclosing arrays).</summary>
     private static string Label(Opcode opcode, int[] path) => (opcode, path) switch
@@ -143,7 +143,7 @@ public partial class DocExamplesTests
         (Opcode.SelectPage, [1]) => "titles",
         (Opcode.SelectPage, [1, var t]) => $"titles[{t}]",
         (Opcode.SelectPage, [1, _, var f]) => TitleFields[f],
-        (Opcode.Reward, [var f]) => new[] { "event_id", "play_started", "minutes_watched", "fraction_completed", "timestamp_ms" }[f],
+        (Opcode.Reward, [var f]) => new[] { "event_id", "play_started", "minutes_watched", "fraction_completed", "timestamp_ms", "event_tag" }[f],
         (Opcode.Ping or Opcode.Pong, [0]) => "nonce",
         (Opcode.SelectResult, [var f]) => ResultFields[f],
         (Opcode.SelectPageResult, [var r]) => $"results[{r}]",

@@ -1,5 +1,4 @@
 using System.Buffers;
-using EdgeSelector.Core.Features;
 using MessagePack;
 
 namespace EdgeSelector.Protocol.Tests;
@@ -275,6 +274,82 @@ public class PayloadErrorTests
         });
 
         Assert.Equal(ErrorCode.InvalidField, DispatchRaw(Opcode.Select, payload).Error);
+    }
+
+    [Theory]
+    [InlineData(1)]                        // Not letters at all.
+    [InlineData(0x5573)]                   // "Us": the packed form is upper-case.
+    [InlineData(0x3132)]                   // "12".
+    [InlineData(0x5500)]                   // One letter.
+    [InlineData(0xFFFF)]
+    public void Dispatch_PackedLocaleNotTwoUpperCaseLetters_InvalidField(int packed)
+    {
+        foreach (var field in new[] { 1, 2 })
+        {
+            byte[] payload = Msgpack((ref MessagePackWriter w) =>
+            {
+                w.WriteArrayHeader(2);
+                w.WriteArrayHeader(6);
+                w.Write(5UL);
+                w.Write(field == 1 ? (ushort)packed : (ushort)0);
+                w.Write(field == 2 ? (ushort)packed : (ushort)0);
+                w.Write(1); w.Write(1); w.Write(1);
+                Title(ref w);
+            });
+
+            Assert.Equal(ErrorCode.InvalidField, DispatchRaw(Opcode.Select, payload).Error);
+        }
+    }
+
+    [Theory]
+    [InlineData("US", "EN")]
+    [InlineData("", "")]
+    public void Dispatch_PackedLocaleValidOrUnknown_Accepted(string country, string language)
+    {
+        var context = TestFrames.Context() with { Country = CountryCode.Pack(country), Language = CountryCode.Pack(language) };
+        byte[] frame = TestFrames.Build(o => FrameWriter.WriteSelect(o, 1, in context, in TestFrames.Title));
+
+        RecordingHandler handler = RoundTripTests.Dispatch(frame);
+
+        Assert.Equal("select", handler.Last);
+        Assert.Equal(context.Country, handler.Context.Country);
+    }
+
+    [Theory]
+    [InlineData(float.NaN)]
+    [InlineData(float.PositiveInfinity)]
+    [InlineData(float.NegativeInfinity)]
+    [InlineData(-0.001f)]
+    [InlineData(1.001f)]
+    [InlineData(-1e30f)]
+    public void Dispatch_GenreAffinityNotInZeroOne_InvalidField(float affinity)
+    {
+        foreach (var position in new[] { 0, 4 })
+        {
+            var context = TestFrames.Context();
+            var genres = new float[5];
+            genres[position] = affinity;
+            context.SetGenres(genres);
+            byte[] frame = TestFrames.Build(o => FrameWriter.WriteSelectPage(o, 1, in context, TestFrames.Titles(2)));
+
+            Assert.Equal(ErrorCode.InvalidField, RoundTripTests.Dispatch(frame).Error);
+        }
+    }
+
+    [Theory]
+    [InlineData(0f)]
+    [InlineData(1f)]
+    [InlineData(0.5f)]
+    public void Dispatch_GenreAffinityInZeroOne_Accepted(float affinity)
+    {
+        var context = TestFrames.Context();
+        context.SetGenres([affinity, 1f - affinity]);
+        byte[] frame = TestFrames.Build(o => FrameWriter.WriteSelect(o, 1, in context, in TestFrames.Title));
+
+        RecordingHandler handler = RoundTripTests.Dispatch(frame);
+
+        Assert.Equal("select", handler.Last);
+        Assert.Equal([affinity, 1f - affinity], handler.Context.GenreSpan.ToArray());
     }
 
     [Fact]

@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Text;
-using EdgeSelector.Core.Logging;
 
 namespace EdgeSelector.Protocol.Tests;
 
@@ -79,11 +78,13 @@ public class RoundTripTests
     }
 
     [Theory]
-    [InlineData(1_764_300_060_000)]
-    [InlineData(0)]
-    public void WriteReward_ReadBack_SameReward(long timestamp)
+    [InlineData(1_764_300_060_000, 0x0123_4567_89AB_CDEFUL)]
+    [InlineData(0, 0x0123_4567_89AB_CDEFUL)]
+    [InlineData(0, ulong.MaxValue)]
+    [InlineData(1_764_300_060_000, 0UL)]
+    public void WriteReward_ReadBack_SameRewardAndTag(long timestamp, ulong tag)
     {
-        RewardRequest reward = TestFrames.Reward with { TimestampUnixMs = timestamp };
+        RewardRequest reward = TestFrames.Reward with { TimestampUnixMs = timestamp, EventTag = tag };
         byte[] bytes = TestFrames.Build(o => FrameWriter.WriteReward(o, 79, in reward));
 
         RecordingHandler handler = Dispatch(bytes);
@@ -154,10 +155,48 @@ public class RoundTripTests
         Assert.Equal(0, n);
     }
 
+    [Fact]
+    public void ReadSelectResult_FromAServerWithoutTags_TagIsZero_NilTagToo()
+    {
+        // Six elements (before event tags) and a nil tag both read as "no tag"; a newer element after the tag is skipped.
+        byte[] six = TestFrames.RawFrame(Opcode.SelectResult, 1, [0x96, 0x07, 0x08, 0x09, 0xca, 0x3f, 0x80, 0x00, 0x00, 0x01, 0x00]);
+        byte[] nil = TestFrames.RawFrame(Opcode.SelectResult, 1, [0x97, 0x07, 0x08, 0x09, 0xca, 0x3f, 0x80, 0x00, 0x00, 0x01, 0x00, 0xc0]);
+        byte[] eight = TestFrames.RawFrame(Opcode.SelectResult, 1, [0x98, 0x07, 0x08, 0x09, 0xca, 0x3f, 0x80, 0x00, 0x00, 0x01, 0x00, 0x2a, 0xa1, 0x78]);
+
+        foreach (var (bytes, tag) in new[] { (six, 0UL), (nil, 0UL), (eight, 42UL) })
+        {
+            Frame frame = ReadSingle(bytes, Opcode.SelectResult);
+            Assert.Equal(ErrorCode.None, PayloadReader.ReadSelectResult(frame.Payload, out SelectResult result));
+            Assert.Equal(new SelectResult(7, 8, 9, 1f, 1, FallbackReason.None, tag), result);
+        }
+    }
+
+    [Fact]
+    public void ReadReward_WithoutTagOrNilTag_TagIsZero_ExtraElementsSkipped()
+    {
+        // [id, played, minutes, fraction], [..., nil, nil] and [..., nil, 42, "future"].
+        byte[] four = TestFrames.RawFrame(Opcode.Reward, 1, [0x94, 0x09, 0xc3, 0x01, 0x00]);
+        byte[] nilTag = TestFrames.RawFrame(Opcode.Reward, 1, [0x96, 0x09, 0xc3, 0x01, 0x00, 0xc0, 0xc0]);
+        byte[] seven = TestFrames.RawFrame(Opcode.Reward, 1, [0x97, 0x09, 0xc3, 0x01, 0x00, 0xc0, 0x2a, 0xa1, 0x78]);
+
+        Assert.Equal(new RewardRequest(9, true, 1f, 0f), Dispatch(four).Reward);
+        Assert.Equal(new RewardRequest(9, true, 1f, 0f), Dispatch(nilTag).Reward);
+        Assert.Equal(new RewardRequest(9, true, 1f, 0f, 0, 42), Dispatch(seven).Reward);
+    }
+
+    [Fact]
+    public void RewardFor_SelectResult_CarriesItsEventIdAndTag()
+    {
+        RewardRequest reward = RewardRequest.For(TestFrames.Result, true, 3f, 0.5f, 17);
+
+        Assert.Equal(new RewardRequest(TestFrames.Result.EventId, true, 3f, 0.5f, 17, TestFrames.Result.EventTag), reward);
+    }
+
     [Theory]
     [InlineData(RewardStatus.Accepted)]
     [InlineData(RewardStatus.Duplicate)]
     [InlineData(RewardStatus.UnknownEvent)]
+    [InlineData(RewardStatus.Unverified)]
     public void WriteRewardResult_ReadBack_SameStatus(RewardStatus status)
     {
         Frame frame = ReadSingle(TestFrames.Build(o => FrameWriter.WriteRewardResult(o, 84, status)), Opcode.RewardResult);

@@ -1,6 +1,4 @@
 using System.Buffers;
-using EdgeSelector.Core.Features;
-using EdgeSelector.Core.Logging;
 
 namespace EdgeSelector.Protocol.Tests;
 
@@ -32,9 +30,9 @@ internal static class TestFrames
     public static TitleCandidate[] Titles(int count) =>
         Enumerable.Range(0, count).Select(i => new TitleCandidate((uint)(1000 + i), i / 10f, i % 3 == 0)).ToArray();
 
-    public static readonly SelectResult Result = new(80_100_123, 42, 0xFEED_0000_0000_0001, 0.625f, 20261128, FallbackReason.None);
+    public static readonly SelectResult Result = new(80_100_123, 42, 0xFEED_0000_0000_0001, 0.625f, 20261128, FallbackReason.None, 0x0123_4567_89AB_CDEF);
 
-    public static readonly RewardRequest Reward = new(0xFEED_0000_0000_0001, true, 42.5f, 0.75f, 1_764_300_060_000);
+    public static readonly RewardRequest Reward = new(0xFEED_0000_0000_0001, true, 42.5f, 0.75f, 1_764_300_060_000, 0x0123_4567_89AB_CDEF);
 
     public static byte[] Build(Action<IBufferWriter<byte>> write)
     {

@@ -343,10 +343,7 @@ internal sealed class TrainCommand : CliCommand
     {
         public void Consume(ReadOnlySpan<byte> record, long address, long nextAddress)
         {
-            if (ImpressionRecord.TryRead(record, out var impression))
-            {
-                joiner.AddImpression(impression);
-            }
+            joiner.AddEntry(record);
         }
     }
 }

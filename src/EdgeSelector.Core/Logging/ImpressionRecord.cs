@@ -7,12 +7,14 @@ using EdgeSelector.Core.Selection;
 namespace EdgeSelector.Core.Logging;
 
 /// <summary>
-/// One decision as the server logged it: what was shown, with which probability, and the context needed to rebuild the
-/// feature vector exactly. Fixed 136-byte little-endian layout (docs/impression-log.md), read and written with no
-/// allocation so the server can log on the request path and evaluation can stream 10M-row logs.
+/// One title's decision as the server logged it: what was shown, with which probability, and the context needed to
+/// rebuild the feature vector exactly. The view every reader works with: a page entry (<see cref="ImpressionPageReader"/>)
+/// expands into one per title, and <see cref="ImpressionEntry"/> reads either form.
 /// </summary>
 /// <remarks>
-/// Layout, version 1 (offset: field):
+/// Logs written before the page entry hold one record per title in the fixed 136-byte little-endian layout below
+/// (kind 1, version 1; docs/impression-log.md): <see cref="TryReadRecord"/> still reads it, with no allocation, and
+/// <see cref="TryWriteRecord"/> still writes it (for tools and tests that produce such logs). Layout (offset: field):
 /// <code>
 ///   0 u8 version (1)        1 u8 kind (1)          2 u8 policy kind      3 u8 fallback reason
 ///   4 u16 chosen index      6 u16 candidate count  8 u64 event id       16 i64 timestamp (unix ms)
@@ -24,11 +26,11 @@ namespace EdgeSelector.Core.Logging;
 /// </remarks>
 public struct ImpressionRecord
 {
-    /// <summary>The layout version this code writes and the only one it reads.</summary>
-    public const byte CurrentVersion = 1;
+    /// <summary>The version of the per-title record layout (kind 1): the only one there is.</summary>
+    public const byte RecordVersion = 1;
 
-    /// <summary>Encoded size in bytes.</summary>
-    public const int Size = 136;
+    /// <summary>Encoded size of a per-title record in bytes.</summary>
+    public const int RecordSize = 136;
 
     /// <summary>Caller-assigned unique id that rewards join on.</summary>
     public ulong EventId;
@@ -94,6 +96,12 @@ public struct ImpressionRecord
     /// <summary>The member's genre affinities at decision time.</summary>
     public GenreVector Genres;
 
+    /// <summary>Which bundle served the page: 0 = the only (or control) bundle, 1 = a candidate; 0 in per-title records.</summary>
+    public byte Arm;
+
+    /// <summary>Where the member's genres came from; <see cref="MemberFlags.None"/> in per-title records (not logged there).</summary>
+    public MemberFlags MemberFlags;
+
     /// <summary>The record of one engine decision, with the contexts it was made in.</summary>
     public static ImpressionRecord FromDecision(
         ulong eventId, long unixMs, in Decision decision, int candidateCount, in MemberContext member, in TitleContext title,
@@ -137,15 +145,18 @@ public struct ImpressionRecord
         title = new TitleContext { TitleId = TitleId, RecommenderScore = RecommenderScore, Interacted = InteractedBefore != 0 };
     }
 
-    /// <summary>Writes the record into <paramref name="destination"/>; false (nothing written) when it is too short.</summary>
-    public readonly bool TryWrite(Span<byte> destination)
+    /// <summary>
+    /// Writes the version-1 per-title record (kind 1) into <paramref name="destination"/>; false (nothing written) when it
+    /// is too short. <see cref="Arm"/> and <see cref="MemberFlags"/> have no place in it. The server logs page entries.
+    /// </summary>
+    public readonly bool TryWriteRecord(Span<byte> destination)
     {
-        if (destination.Length < Size)
+        if (destination.Length < RecordSize)
         {
             return false;
         }
 
-        destination[0] = CurrentVersion;
+        destination[0] = RecordVersion;
         destination[1] = (byte)LogRecordKind.Impression;
         destination[2] = (byte)PolicyKind;
         destination[3] = (byte)Fallback;
@@ -175,22 +186,23 @@ public struct ImpressionRecord
         return true;
     }
 
-    /// <summary>Writes the record; throws when <paramref name="destination"/> is shorter than <see cref="Size"/>.</summary>
-    public readonly void Write(Span<byte> destination)
+    /// <summary>Writes the per-title record; throws when <paramref name="destination"/> is shorter than <see cref="RecordSize"/>.</summary>
+    public readonly void WriteRecord(Span<byte> destination)
     {
-        if (!TryWrite(destination))
+        if (!TryWriteRecord(destination))
         {
-            LogRecordThrow.DestinationTooShort(Size, destination.Length);
+            LogRecordThrow.DestinationTooShort(RecordSize, destination.Length);
         }
     }
 
     /// <summary>
-    /// Reads a record; false when <paramref name="source"/> is shorter than <see cref="Size"/> or is not a version-1
-    /// impression record. Bytes past <see cref="Size"/> are ignored, so a later version may append fields.
+    /// Reads a version-1 per-title record (kind 1); false when <paramref name="source"/> is shorter than
+    /// <see cref="RecordSize"/> or is anything else. Bytes past <see cref="RecordSize"/> are ignored. To read whatever
+    /// impression entry a log holds (a page or a per-title record), use <see cref="ImpressionEntry.TryRead"/>.
     /// </summary>
-    public static bool TryRead(ReadOnlySpan<byte> source, out ImpressionRecord record)
+    public static bool TryReadRecord(ReadOnlySpan<byte> source, out ImpressionRecord record)
     {
-        if (source.Length < Size || source[0] != CurrentVersion || source[1] != (byte)LogRecordKind.Impression)
+        if (source.Length < RecordSize || source[0] != RecordVersion || source[1] != (byte)LogRecordKind.Impression)
         {
             record = default;
             return false;

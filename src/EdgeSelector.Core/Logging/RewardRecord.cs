@@ -15,8 +15,8 @@ namespace EdgeSelector.Core.Logging;
 /// </remarks>
 public struct RewardRecord
 {
-    /// <summary>The layout version this code writes and the only one it reads.</summary>
-    public const byte CurrentVersion = 1;
+    /// <summary>The reward kind's layout version: what this code writes and the only one it reads (its own, not shared with other kinds).</summary>
+    public const byte Version = 1;
 
     /// <summary>Encoded size in bytes.</summary>
     public const int Size = 32;
@@ -44,7 +44,7 @@ public struct RewardRecord
             return false;
         }
 
-        destination[0] = CurrentVersion;
+        destination[0] = Version;
         destination[1] = (byte)LogRecordKind.Reward;
         destination[2] = PlayStarted ? (byte)1 : (byte)0;
         destination[3] = 0;
@@ -68,7 +68,7 @@ public struct RewardRecord
     /// <summary>Reads a record; false when <paramref name="source"/> is too short or is not a version-1 reward record.</summary>
     public static bool TryRead(ReadOnlySpan<byte> source, out RewardRecord record)
     {
-        if (source.Length < Size || source[0] != CurrentVersion || source[1] != (byte)LogRecordKind.Reward)
+        if (source.Length < Size || source[0] != Version || source[1] != (byte)LogRecordKind.Reward)
         {
             record = default;
             return false;
@@ -84,5 +84,4 @@ public struct RewardRecord
         };
         return true;
     }
-
 }

@@ -146,6 +146,25 @@ public sealed class RewardJoiner
         }
     }
 
+    /// <summary>
+    /// Takes every impression of a log entry (a page entry or a version-1 per-title record; docs/impression-log.md);
+    /// false, and nothing taken, when the entry is not an impression entry this code can read.
+    /// </summary>
+    public bool AddEntry(ReadOnlySpan<byte> entry)
+    {
+        if (!ImpressionEntry.TryRead(entry, out var impressions))
+        {
+            return false;
+        }
+
+        foreach (var impression in impressions)
+        {
+            AddImpression(impression);
+        }
+
+        return true;
+    }
+
     /// <summary>Takes a reward (in any order relative to other rewards; after its impression was added).</summary>
     public void AddReward(in RewardRecord reward)
     {
@@ -319,9 +338,9 @@ public sealed class RewardJoiner
                     AddReward(reward);
                 }
             }
-            else if (ImpressionRecord.TryRead(payload, out var impression))
+            else
             {
-                AddImpression(impression);
+                AddEntry(payload);
             }
         }
 

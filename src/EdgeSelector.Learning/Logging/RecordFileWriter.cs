@@ -8,7 +8,7 @@ namespace EdgeSelector.Learning.Logging;
 public sealed class RecordFileWriter : IDisposable
 {
     private readonly Stream _stream;
-    private readonly byte[] _scratch = new byte[RecordFileFormat.FrameHeaderSize + ImpressionRecord.Size];
+    private readonly byte[] _scratch = new byte[ImpressionPage.SizeOf(1)];
 
     /// <summary>Creates (or truncates) <paramref name="path"/> and writes the file header.</summary>
     public RecordFileWriter(string path)
@@ -46,12 +46,14 @@ public sealed class RecordFileWriter : IDisposable
         Count++;
     }
 
-    /// <summary>Encodes and appends an impression.</summary>
+    /// <summary>
+    /// Encodes and appends an impression as a page entry of one title (the layout the server logs;
+    /// docs/impression-log.md). Readers take it back with <see cref="ImpressionEntry.TryRead"/>.
+    /// </summary>
     public void Append(in ImpressionRecord record)
     {
-        var payload = _scratch.AsSpan(0, ImpressionRecord.Size);
-        record.Write(payload);
-        Append(payload);
+        var written = ImpressionPageWriter.WriteSingle(_scratch, record);
+        Append(_scratch.AsSpan(0, written));
     }
 
     /// <summary>Encodes and appends a reward.</summary>

@@ -2,17 +2,22 @@ using System.Buffers.Text;
 
 namespace EdgeSelector.Protocol.Resp;
 
-/// <summary>What <see cref="RespCommandReader.TryRead"/> found.</summary>
+/// <summary>What <see cref="RespCommandReader"/> (or <see cref="RespCommandSkipper"/>) found.</summary>
 public enum RespReadStatus : byte
 {
-    /// <summary>A whole command: its arguments are in the caller's arrays.</summary>
+    /// <summary>A whole command: its arguments are in the caller's arrays (the skipper: it is all skipped).</summary>
     Command,
-    /// <summary>Not a whole command yet: nothing consumed.</summary>
+    /// <summary>Not a whole command yet: the reader consumed nothing (the skipper reports what it skipped).</summary>
     Incomplete,
     /// <summary>Not RESP2 (or an inline command): answer an error and close (the stream cannot be resynchronised).</summary>
     Malformed,
     /// <summary>More arguments than the caller's arrays hold: answer an error and close.</summary>
     TooManyArguments,
+    /// <summary>
+    /// The command is longer than the caller's limit (known from its lengths, or from that many bytes without its end):
+    /// nothing consumed; answer an error and discard it with <see cref="RespCommandSkipper"/> (the connection stays).
+    /// </summary>
+    TooLarge,
 }
 
 /// <summary>
@@ -24,13 +29,29 @@ public static class RespCommandReader
     /// <summary>Longest bulk string accepted (a title list is far smaller).</summary>
     public const int MaxArgumentLength = 4096;
 
+    /// <summary>The default limit on a whole command's bytes (docs/resp.md#limits): the binary protocol's default frame size.</summary>
+    public const int DefaultMaxCommandBytes = 64 * 1024;
+
+    /// <summary>Reads the command at the start of <paramref name="data"/>, within <see cref="DefaultMaxCommandBytes"/>.</summary>
+    public static RespReadStatus TryRead(ReadOnlySpan<byte> data, Span<int> starts, Span<int> lengths, out int count, out int consumed) =>
+        TryRead(data, starts, lengths, DefaultMaxCommandBytes, out count, out consumed);
+
     /// <summary>Reads the command at the start of <paramref name="data"/>.</summary>
     /// <param name="data">Input bytes.</param>
     /// <param name="starts">Receives each argument's offset in <paramref name="data"/>.</param>
     /// <param name="lengths">Receives each argument's length.</param>
+    /// <param name="maxCommandBytes">Longest whole command accepted; a longer one is <see cref="RespReadStatus.TooLarge"/>.</param>
     /// <param name="count">Arguments read.</param>
     /// <param name="consumed">Bytes of the whole command.</param>
-    public static RespReadStatus TryRead(ReadOnlySpan<byte> data, Span<int> starts, Span<int> lengths, out int count, out int consumed)
+    public static RespReadStatus TryRead(ReadOnlySpan<byte> data, Span<int> starts, Span<int> lengths, int maxCommandBytes, out int count, out int consumed)
+    {
+        var status = TryReadCore(data, starts, lengths, maxCommandBytes, out count, out consumed);
+
+        // That many bytes and still no end: the command cannot fit, whatever its lengths say.
+        return status == RespReadStatus.Incomplete && data.Length >= maxCommandBytes ? RespReadStatus.TooLarge : status;
+    }
+
+    private static RespReadStatus TryReadCore(ReadOnlySpan<byte> data, Span<int> starts, Span<int> lengths, int maxCommandBytes, out int count, out int consumed)
     {
         count = 0;
         consumed = 0;
@@ -85,6 +106,11 @@ public static class RespCommandReader
                 return RespReadStatus.Malformed;
             }
 
+            if (pos + length + 2 > maxCommandBytes)
+            {
+                return RespReadStatus.TooLarge;
+            }
+
             if (data.Length - pos < length + 2)
             {
                 return RespReadStatus.Incomplete;
@@ -106,7 +132,7 @@ public static class RespCommandReader
     }
 
     // Reads "<digits>\r\n" at pos (after the type byte) and moves pos past it.
-    private static RespReadStatus ReadLength(ReadOnlySpan<byte> data, ref int pos, out long value)
+    internal static RespReadStatus ReadLength(ReadOnlySpan<byte> data, ref int pos, out long value)
     {
         value = 0;
         int end = data[pos..].IndexOf((byte)'\r');

@@ -77,6 +77,11 @@ internal static class AdminApi
             var profiles = new MemberProfile[batch.Profiles.Count];
             for (var i = 0; i < ids.Length; i++)
             {
+                if (batch.Profiles[i] is null)
+                {
+                    return Error(400, $"profile {i} is null");
+                }
+
                 if (!AdminConversions.TryProfile(batch.Profiles[i], out ids[i], out profiles[i], out var error))
                 {
                     return Error(400, $"profile {i}: {error}");
@@ -108,6 +113,11 @@ internal static class AdminApi
                 return Error(400, $"send 1 to {node.Options.MaxTitlesPerPage} titles");
             }
 
+            if (body.Titles.IndexOf(null!) is var nullTitle and >= 0)
+            {
+                return Error(400, $"title {nullTitle} is null");
+            }
+
             if (!AdminConversions.TryContext(body, out var context, out var error))
             {
                 return Error(400, error);
@@ -128,6 +138,7 @@ internal static class AdminApi
                     TitleId = r.TitleId,
                     ImageId = r.ImageId,
                     EventId = r.EventId.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    EventTag = r.EventTag.ToString(System.Globalization.CultureInfo.InvariantCulture),
                     Propensity = r.Propensity,
                     ModelVersion = r.ModelVersion,
                     Reason = ServerMetrics.ReasonName(r.Reason),
@@ -152,22 +163,35 @@ internal static class AdminApi
 
             // Every event id is checked before any reward is recorded: a 400 records nothing.
             var eventIds = new ulong[batch.Rewards.Count];
+            var eventTags = new ulong[batch.Rewards.Count];
             for (var i = 0; i < eventIds.Length; i++)
             {
-                var text = batch.Rewards[i].EventId;
+                if (batch.Rewards[i] is not { } reward)
+                {
+                    return Error(400, $"reward {i} is null");
+                }
+
+                var text = reward.EventId;
                 if (!ulong.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out eventIds[i]))
                 {
                     return Error(400, $"event id '{text}' is not a decimal unsigned 64-bit number");
                 }
+
+                // An absent tag is "no tag" (answered "unverified"); a present one must be a decimal u64 like the id.
+                if (reward.EventTag is { } tagText
+                    && !ulong.TryParse(tagText, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out eventTags[i]))
+                {
+                    return Error(400, $"event tag '{tagText}' is not a decimal unsigned 64-bit number");
+                }
             }
 
-            return await RecordRewards(node, batch, eventIds);
+            return await RecordRewards(node, batch, eventIds, eventTags);
         });
     }
 
     // 200 only once every accepted reward is durable (the reward log's commit covers it); 503 (retry) when the log
     // cannot take one or make them durable in time, with the batch's accepted ids forgotten so the retry records them.
-    private static async Task<IResult> RecordRewards(EdgeSelectorNode node, RewardBatch batch, ulong[] eventIds)
+    private static async Task<IResult> RecordRewards(EdgeSelectorNode node, RewardBatch batch, ulong[] eventIds, ulong[] eventTags)
     {
         var rewards = node.Rewards;
         var statuses = new List<string>(eventIds.Length);
@@ -176,7 +200,7 @@ internal static class AdminApi
         for (var i = 0; i < eventIds.Length; i++)
         {
             var reward = batch.Rewards[i];
-            if (!rewards.TryRecord(new RewardRequest(eventIds[i], reward.PlayStarted, reward.MinutesWatched, reward.FractionCompleted, reward.TimestampMs), out var status, out var at))
+            if (!rewards.TryRecord(new RewardRequest(eventIds[i], reward.PlayStarted, reward.MinutesWatched, reward.FractionCompleted, reward.TimestampMs, eventTags[i]), out var status, out var at))
             {
                 accepted.ForEach(rewards.Forget);
                 return Unavailable("rewards: the reward log is not accepting records (disk full or failing?); retry");

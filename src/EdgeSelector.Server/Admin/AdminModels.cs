@@ -144,6 +144,9 @@ public sealed record SelectResultDto
 
     public string EventId { get; init; } = "0";
 
+    /// <summary>The event's tag (decimal string); send it back with the reward.</summary>
+    public string EventTag { get; init; } = "0";
+
     public float Propensity { get; init; }
 
     public ulong ModelVersion { get; init; }
@@ -159,6 +162,9 @@ public sealed record RewardDto
 {
     /// <summary>The event id from the SELECT answer (decimal string, as JSON numbers lose 64-bit precision).</summary>
     public string EventId { get; init; } = "0";
+
+    /// <summary>The event tag from the SELECT answer (decimal string); absent = no tag, answered "unverified".</summary>
+    public string? EventTag { get; init; }
 
     public bool PlayStarted { get; init; }
 

@@ -35,6 +35,17 @@ public sealed class EdgeSelectorOptions
     /// <summary>Key that bundles must be signed with (HMAC-SHA256), as text. Empty = every bundle is refused.</summary>
     public string BundleKey { get; set; } = string.Empty;
 
+    /// <summary>
+    /// The secret every event tag is keyed with (docs/protocol.md, "Event ids and tags"), as text of at least 16 bytes.
+    /// Pass it in the environment (<c>EdgeSelector__EventKey</c>) or appsettings, not on the command line. Every node of
+    /// a fleet must share it. Empty, with no <see cref="EventKeyFile"/>: the node creates a random one in its data
+    /// directory (<c>event-tag.key</c>) and says so at start.
+    /// </summary>
+    public string EventKey { get; set; } = string.Empty;
+
+    /// <summary>A file holding the event-tag secret (trailing whitespace ignored; at least 16 bytes); instead of <see cref="EventKey"/>.</summary>
+    public string EventKeyFile { get; set; } = string.Empty;
+
     /// <summary>Seed the demo catalog and profiles into an empty store.</summary>
     public bool Demo { get; set; }
 
@@ -92,8 +103,14 @@ public sealed class EdgeSelectorOptions
     /// <summary>Largest frame in bytes.</summary>
     public int MaxFrameBytes { get; set; } = 64 * 1024;
 
-    /// <summary>Most titles in one SELECT_PAGE.</summary>
-    public int MaxTitlesPerPage { get; set; } = 200;
+    /// <summary>
+    /// Longest RESP command in bytes, all arguments included (docs/resp.md#limits); a longer one is answered
+    /// <c>-ERR command too large</c> and skipped, the connection stays. 4 KiB to 1 MiB (the transport's read buffer).
+    /// </summary>
+    public int RespMaxCommandBytes { get; set; } = Protocol.Resp.RespCommandReader.DefaultMaxCommandBytes;
+
+    /// <summary>Most titles in one SELECT_PAGE (the protocol's default, docs/protocol.md#limits).</summary>
+    public int MaxTitlesPerPage { get; set; } = 256;
 
     /// <summary>Most requests answered on one connection before the server waits for the client to read (flush).</summary>
     public int MaxInFlightPerConnection { get; set; } = 4096;
@@ -215,6 +232,7 @@ public sealed class EdgeSelectorOptions
         Check(DeadlineMs > 0, nameof(DeadlineMs), "must be positive");
         Check(MaxQueueDelayMs > 0, nameof(MaxQueueDelayMs), "must be positive");
         Check(MaxTitlesPerPage is >= 1 and <= 10_000, nameof(MaxTitlesPerPage), "must be in 1..10000");
+        Check(RespMaxCommandBytes is >= 4096 and <= 1 << 20, nameof(RespMaxCommandBytes), "must be in 4096..1048576");
         Check(MaxInFlightPerConnection >= 1, nameof(MaxInFlightPerConnection), "must be at least 1");
         Check(MaxConnections >= 1, nameof(MaxConnections), "must be at least 1");
         Check(RespMaxConnections >= 0, nameof(RespMaxConnections), "must be 0 (same as MaxConnections) or positive");
@@ -232,6 +250,8 @@ public sealed class EdgeSelectorOptions
         Check(Enum.IsDefined(OnDamage), nameof(OnDamage), "must be Quarantine or Refuse");
         Check(StoreWriteTimeoutSeconds > 0, nameof(StoreWriteTimeoutSeconds), "must be positive");
         Check(ShutdownTimeoutSeconds >= 3, nameof(ShutdownTimeoutSeconds), "must be at least 3");
+        Check(string.IsNullOrEmpty(EventKey) || string.IsNullOrEmpty(EventKeyFile), nameof(EventKeyFile), "and EventKey are both set: give the event-tag secret one way");
+        Check(string.IsNullOrEmpty(EventKey) || System.Text.Encoding.UTF8.GetByteCount(EventKey) >= 16, nameof(EventKey), "must hold at least 16 bytes (32 random bytes, hex, is a good key)");
         _ = ToSelectionOptions();
         _ = ToProtocolOptions();
         return this;

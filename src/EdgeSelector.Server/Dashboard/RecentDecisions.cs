@@ -16,7 +16,7 @@ namespace EdgeSelector.Server.Dashboard;
 /// </summary>
 internal sealed class RecentDecisions
 {
-    /// <summary>Bytes of log read back per sample: with 136-byte records about 15,000 decisions.</summary>
+    /// <summary>Bytes of log read back per sample: about 15,000 single-title entries (144 bytes), or 50,000 titles in pages of 40.</summary>
     public const long WindowBytes = 2L << 20;
 
     /// <summary>Most entries one sample reads.</summary>
@@ -196,12 +196,17 @@ internal sealed class RecentDecisions
         public double MaxPropensity;
     }
 
-    /// <summary>Decodes each log entry into the aggregate (entries of other kinds or versions are skipped).</summary>
+    /// <summary>Decodes each log entry (a page: every title) into the aggregate (entries of other kinds or versions are skipped).</summary>
     private readonly struct Reader(Aggregate aggregate) : IImpressionConsumer
     {
         public void Consume(ReadOnlySpan<byte> record, long address, long nextAddress)
         {
-            if (ImpressionRecord.TryRead(record, out var impression))
+            if (!ImpressionEntry.TryRead(record, out var entry))
+            {
+                return;
+            }
+
+            foreach (var impression in entry)
             {
                 aggregate.Add(impression);
             }

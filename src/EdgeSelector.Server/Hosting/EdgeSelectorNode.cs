@@ -1,4 +1,5 @@
 using System.Text;
+using EdgeSelector.Core.Security;
 using EdgeSelector.Core.Selection;
 using EdgeSelector.Protocol;
 using EdgeSelector.Server.Binary;
@@ -25,6 +26,8 @@ internal sealed class EdgeSelectorNode : IDisposable
         var protocol = options.ToProtocolOptions();
         Engine = new SelectionEngine(options.ToSelectionOptions());
         Defaults = new DefaultImages(stores.Models);
+        EventTags = EventTagKeys.Load(options, stores.DataDir, out var nodeLocalKey);
+        NodeLocalEventKeyPath = nodeLocalKey;
         Bundles = new BundleService(stores.Models, Defaults, Encoding.UTF8.GetBytes(options.BundleKey), stores.WriteTimeout);
         Selection = new SelectionService(
             Engine,
@@ -32,16 +35,18 @@ internal sealed class EdgeSelectorNode : IDisposable
             stores.Profiles,
             Defaults,
             new EventIds(options.NodeId, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()),
+            EventTags,
             stores.Impressions,
             new SheddingPolicy(options),
-            Metrics);
-        Rewards = new RewardService(stores.Rewards, Metrics, TimeSpan.FromHours(options.AttributionWindowHours));
+            Metrics,
+            options.MaxTitlesPerPage);
+        Rewards = new RewardService(stores.Rewards, EventTags, Metrics, TimeSpan.FromHours(options.AttributionWindowHours));
 
         var timeouts = new ConnectionTimeouts(options);
         var rewardCommitTimeout = TimeSpan.FromSeconds(options.RewardCommitTimeoutSeconds);
         Binary = new BinaryConnectionHandler(Selection, Rewards, protocol, timeouts, Heartbeat, Metrics, rewardCommitTimeout);
         BinaryLimit = new ConnectionLimit("binary", options.MaxConnections, BinaryConnectionHandler.Refusal);
-        Resp = new RespConnectionHandler(Selection, Rewards, options.MaxTitlesPerPage, options.MaxFrameBytes, timeouts, Heartbeat, Metrics);
+        Resp = new RespConnectionHandler(Selection, Rewards, options.MaxTitlesPerPage, options.RespMaxCommandBytes, timeouts, Heartbeat, Metrics);
         RespLimit = new ConnectionLimit("resp", options.RespMaxConnections > 0 ? options.RespMaxConnections : options.MaxConnections, RespConnectionHandler.Refusal);
         Listeners = options.RespPort != 0 ? [BinaryLimit, RespLimit] : [BinaryLimit];
     }
@@ -60,6 +65,12 @@ internal sealed class EdgeSelectorNode : IDisposable
 
     /// <summary>The selection engine (Core).</summary>
     public SelectionEngine Engine { get; }
+
+    /// <summary>Tags every event id issued and verifies the tag of every reward (docs/protocol.md, "Event ids and tags").</summary>
+    public EventTagger EventTags { get; }
+
+    /// <summary>The node-local event-tag key file, when no fleet key is configured (the host says so at start); else null.</summary>
+    public string? NodeLocalEventKeyPath { get; }
 
     /// <summary>Every title's default image.</summary>
     public DefaultImages Defaults { get; }

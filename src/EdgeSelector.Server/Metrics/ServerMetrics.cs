@@ -93,8 +93,8 @@ internal sealed partial class ServerMetrics
     /// <summary>Counts a reward answered <c>Unavailable</c>: the log could not take it or make it durable in time.</summary>
     public void RewardRefused() => _rewardsRefused.Increment();
 
-    /// <summary>Counts an impression appended to (or dropped by) the log.</summary>
-    public void Impression(bool logged) => (logged ? _impressionsLogged : _impressionsDropped).Increment();
+    /// <summary>Counts the <paramref name="titles"/> impressions of one page entry appended to (or dropped by) the log.</summary>
+    public void Impression(bool logged, int titles) => (logged ? _impressionsLogged : _impressionsDropped).Add(titles);
 
     /// <summary>Counts a protocol error answered with an ERROR frame.</summary>
     public void ProtocolError() => _protocolErrors.Increment();
@@ -211,6 +211,7 @@ internal sealed partial class ServerMetrics
         RewardStatus.Accepted => "accepted",
         RewardStatus.Duplicate => "duplicate",
         RewardStatus.UnknownEvent => "unknown_event",
+        RewardStatus.Unverified => "unverified",
         _ => Unnamed((int)status),
     };
 

@@ -64,12 +64,13 @@ internal sealed partial class RespSession
             return;
         }
 
-        // [image, event id, propensity, reason]
-        RespWriter.WriteArrayHeader(_output, 4);
+        // [image, event id, propensity, reason, event tag]
+        RespWriter.WriteArrayHeader(_output, 5);
         RespWriter.WriteInteger(_output, result.ImageId);
         RespWriter.WriteBulkNumber(_output, result.EventId);
         RespWriter.WriteBulkFloat(_output, result.Propensity);
         RespWriter.WriteInteger(_output, (long)result.Reason);
+        RespWriter.WriteBulkNumber(_output, result.EventTag);
     }
 
     // ART.PAGE <member> <title> [<title> ...] -> an array of image ids, one per title, in order

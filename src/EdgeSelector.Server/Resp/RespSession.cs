@@ -14,7 +14,8 @@ namespace EdgeSelector.Server.Resp;
 /// parses its name to a <see cref="RespCommand"/> and switches on it; the command families live in their own files
 /// (<c>RespSession.ArtCommands.cs</c>, <c>RespSession.ServerCommands.cs</c>), as Garnet's <c>RespServerSession</c>
 /// does. Parsing works on the pipe's first segment, or on a copy of just enough of the input when a command spans
-/// segments; a command larger than <c>MaxFrameBytes</c> is refused and the connection closed.
+/// segments. A command longer than <c>RespMaxCommandBytes</c> is answered <c>-ERR command too large</c> in its turn
+/// and discarded as it streams in (<see cref="RespCommandSkipper"/>): the connection stays (docs/resp.md#limits).
 /// </summary>
 internal sealed partial class RespSession : IPipelinedSession
 {
@@ -25,6 +26,9 @@ internal sealed partial class RespSession : IPipelinedSession
     private readonly int _maxInFlight;
     private readonly int[] _starts;
     private readonly int[] _lengths;
+    private readonly byte[] _tooLarge;
+    private RespCommandSkipper _skipper;
+    private bool _skipping;
     private byte[]? _scratch;
     private byte _hour;
     private byte _dayOfWeek;
@@ -38,6 +42,7 @@ internal sealed partial class RespSession : IPipelinedSession
         _maxInFlight = maxInFlight;
         _starts = new int[maxTitlesPerPage + 16];
         _lengths = new int[maxTitlesPerPage + 16];
+        _tooLarge = System.Text.Encoding.ASCII.GetBytes($"ERR command too large: more than {maxCommandBytes} bytes (RespMaxCommandBytes)");
     }
 
     public BatchOutcome Process(ref ReadOnlySequence<byte> buffer, in Batch batch, out int completed)
@@ -61,8 +66,13 @@ internal sealed partial class RespSession : IPipelinedSession
                     return BatchOutcome.Done;
                 }
 
+                if (_skipping && !Skip(ref buffer, out var close))
+                {
+                    return close ? BatchOutcome.Close : BatchOutcome.Done;
+                }
+
                 var data = buffer.FirstSpan;
-                var status = RespCommandReader.TryRead(data, _starts, _lengths, out var argc, out var used);
+                var status = RespCommandReader.TryRead(data, _starts, _lengths, _maxCommandBytes, out var argc, out var used);
                 if (status == RespReadStatus.Incomplete && !buffer.IsSingleSegment)
                 {
                     data = ReadAcrossSegments(in buffer, out status, out argc, out used);
@@ -81,14 +91,16 @@ internal sealed partial class RespSession : IPipelinedSession
 
                         continue;
                     case RespReadStatus.Incomplete:
-                        if (buffer.Length >= _maxCommandBytes)
-                        {
-                            _metrics.ProtocolError();
-                            RespWriter.WriteError(_output, "ERR command too large (the limit is EdgeSelector:MaxFrameBytes)"u8);
-                            return BatchOutcome.Close;
-                        }
-
                         return BatchOutcome.Done;
+                    case RespReadStatus.TooLarge:
+                        // Answered in its turn like any failed command, then discarded as it streams in: the
+                        // connection stays (an 82 KB command used to close it under an undocumented 64 KB cap).
+                        _metrics.ProtocolError();
+                        RespWriter.WriteError(_output, _tooLarge);
+                        _skipper = RespCommandSkipper.Start();
+                        _skipping = true;
+                        completed++;
+                        continue;
                     case RespReadStatus.TooManyArguments:
                         _metrics.ProtocolError();
                         RespWriter.WriteError(_output, "ERR too many arguments"u8);
@@ -164,6 +176,52 @@ internal sealed partial class RespSession : IPipelinedSession
         }
     }
 
+    // Discards the rest of a command answered "too large". True once its last byte is skipped; false when the input ran
+    // out first (keep skipping on the next read) or, with close set, when it turned out not to be RESP.
+    private bool Skip(ref ReadOnlySequence<byte> buffer, out bool close)
+    {
+        close = false;
+        Span<byte> line = stackalloc byte[32];
+        while (!buffer.IsEmpty)
+        {
+            var first = buffer.FirstSpan;
+            var status = _skipper.Skip(first, out var skipped);
+            if (status == RespReadStatus.Incomplete && skipped < first.Length && !buffer.IsSingleSegment)
+            {
+                // A length line cut at the segment's end: skip it from a copy across the boundary (a valid line is at
+                // most 23 bytes: '$', 20 digits, CRLF).
+                var n = (int)Math.Min(buffer.Length - skipped, line.Length);
+                buffer.Slice(skipped, n).CopyTo(line);
+                status = _skipper.Skip(line[..n], out var more);
+                skipped += more;
+                if (status == RespReadStatus.Incomplete && more == 0)
+                {
+                    status = n == line.Length ? RespReadStatus.Malformed : status;
+                }
+            }
+
+            buffer = buffer.Slice(skipped);
+            switch (status)
+            {
+                case RespReadStatus.Command:
+                    _skipping = false;
+                    return true;
+                case RespReadStatus.Incomplete when skipped > 0:
+                    continue;
+                case RespReadStatus.Incomplete:
+                    return false;
+                default:
+                    _skipping = false;
+                    _metrics.ProtocolError();
+                    RespWriter.WriteError(_output, "ERR Protocol error: expected an array of bulk strings"u8);
+                    close = true;
+                    return false;
+            }
+        }
+
+        return false;
+    }
+
     // Rare: a command across pipe segments. Copies a prefix of the input, twice as long each time, until a whole
     // command fits or the limit is reached, so a batch of small commands never copies more than it parses.
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
@@ -180,7 +238,7 @@ internal sealed partial class RespSession : IPipelinedSession
 
             var data = _scratch.AsSpan(0, n);
             buffer.Slice(0, n).CopyTo(data);
-            status = RespCommandReader.TryRead(data, _starts, _lengths, out argc, out used);
+            status = RespCommandReader.TryRead(data, _starts, _lengths, _maxCommandBytes, out argc, out used);
             if (status != RespReadStatus.Incomplete || n == length)
             {
                 return data;

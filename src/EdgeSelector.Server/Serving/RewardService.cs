@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using EdgeSelector.Core.Logging;
+using EdgeSelector.Core.Security;
 using EdgeSelector.Protocol;
 using EdgeSelector.Server.Metrics;
 using EdgeSelector.Storage.Impressions;
@@ -7,13 +8,14 @@ using EdgeSelector.Storage.Impressions;
 namespace EdgeSelector.Server.Serving;
 
 /// <summary>
-/// Takes rewards (binary REWARD and POST /v1/rewards): checks the event id is plausible (issued within the
-/// attribution window, not in the future), drops duplicates seen recently, and appends a reward record to the
-/// durable reward log that the learning loop joins with the impression log (docs/learning.md). An append is not yet
-/// durable: the caller answers "accepted" only once the log's commit covers <c>durableAt</c>
-/// (<see cref="DurableReplies"/>, or <see cref="WaitDurableAsync"/>), and calls <see cref="Forget"/> when it cannot.
+/// Takes rewards (binary REWARD and POST /v1/rewards): checks the event tag first (a missing or wrong one is refused
+/// before anything else), then that the event id is plausible (issued within the attribution window, not in the
+/// future), drops duplicates seen recently, and appends a reward record to the durable reward log that the learning
+/// loop joins with the impression log (docs/learning.md). An append is not yet durable: the caller answers
+/// "accepted" only once the log's commit covers <c>durableAt</c> (<see cref="DurableReplies"/>, or
+/// <see cref="WaitDurableAsync"/>), and calls <see cref="Forget"/> when it cannot.
 /// </summary>
-internal sealed class RewardService(ImpressionLog log, ServerMetrics metrics, TimeSpan attributionWindow)
+internal sealed class RewardService(ImpressionLog log, EventTagger tags, ServerMetrics metrics, TimeSpan attributionWindow)
 {
     /// <summary><c>durableAt</c> when the answer needs no commit.</summary>
     public const long NothingToWaitFor = -1;
@@ -37,7 +39,13 @@ internal sealed class RewardService(ImpressionLog log, ServerMetrics metrics, Ti
         durableAt = NothingToWaitFor;
         var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         var issued = EventIds.ApproximateUnixMs(reward.EventId);
-        if (reward.EventId == 0 || issued > now + 3_600_000 || issued < now - _windowMs
+        if (!tags.Verify(reward.EventId, reward.EventTag))
+        {
+            // Checked first, before the duplicate filter and the log: a forged or guessed id never marks the genuine
+            // reward as a duplicate, and needs no commit to answer (docs/protocol.md, "Event ids and tags").
+            status = RewardStatus.Unverified;
+        }
+        else if (reward.EventId == 0 || issued > now + 3_600_000 || issued < now - _windowMs
             || !float.IsFinite(reward.MinutesWatched) || !float.IsFinite(reward.FractionCompleted))
         {
             status = RewardStatus.UnknownEvent;

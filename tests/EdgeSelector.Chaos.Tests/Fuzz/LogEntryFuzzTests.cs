@@ -2,6 +2,7 @@ using CsCheck;
 using EdgeSelector.Core.Features;
 using EdgeSelector.Core.Logging;
 using EdgeSelector.Learning.Logging;
+using EdgeSelector.Primitives;
 
 namespace EdgeSelector.Chaos.Tests.Fuzz;
 
@@ -50,7 +51,23 @@ public sealed class LogEntryFuzzTests
         return bytes;
     });
 
-    private static readonly Gen<byte[]> Entries = Gen.OneOf(Gen.Byte.Array[0, 200], Fuzz.Mutations(Impressions), Fuzz.Mutations(Rewards), Impressions, Rewards);
+    // A page entry (kind 3, what the server writes): the member once, then one 40-byte block per title.
+    private static readonly Gen<byte[]> Pages = Gen.Select(Impressions.Array[1, 12], records =>
+    {
+        ImpressionRecord.TryReadRecord(records[0], out var first);
+        first.GetContexts(out var member, out _);
+        var bytes = new byte[ImpressionPage.SizeOf(records.Length)];
+        var page = new ImpressionPageWriter(bytes, records.Length, first.EventId, first.TimestampMs, in member, first.MemberFlags, first.Arm);
+        for (var i = 0; i < records.Length; i++)
+        {
+            ImpressionRecord.TryReadRecord(records[i], out var record);
+            page.SetTitle(i, TitleDecision.From(record));
+        }
+
+        return bytes;
+    });
+
+    private static readonly Gen<byte[]> Entries = Gen.OneOf(Gen.Byte.Array[0, 200], Fuzz.Mutations(Impressions), Fuzz.Mutations(Rewards), Fuzz.Mutations(Pages), Impressions, Rewards, Pages);
 
     [Fact]
     public Task AnyEntry_ReadsOrIsRefused_AndADecodedImpressionEncodes() =>
@@ -60,7 +77,7 @@ public sealed class LogEntryFuzzTests
     public Task WrittenRecords_ReadBackEqual() =>
         Fuzz.RunAsync(Gen.Select(Impressions, Rewards, (i, r) => (i, r)), input =>
         {
-            Assert.True(ImpressionRecord.TryRead(input.i, out var impression));
+            Assert.True(ImpressionRecord.TryReadRecord(input.i, out var impression));
             var again = new byte[ImpressionRecord.Size];
             impression.Write(again);
             Assert.Equal(input.i, again);
@@ -91,12 +108,18 @@ public sealed class LogEntryFuzzTests
     internal static void ReadEntry(byte[] bytes)
     {
         _ = LogRecord.PeekKind(bytes);
-        if (ImpressionRecord.TryRead(bytes, out var impression))
+        // What every reader (join, train, evaluate, record files) does: a page entry or a per-title record, expanded into
+        // per-title impressions, each encoded into features as the trainer does.
+        if (ImpressionEntry.TryRead(bytes, out var entry))
         {
-            // What the trainer and the evaluator do with every impression they read.
-            impression.GetContexts(out var member, out var title);
+            Assert.InRange(entry.Count, 1, ushort.MaxValue);
             Span<float> x = stackalloc float[FeatureSpace.Default.Dimension];
-            _ = FeatureEncoder.TryEncode(FeatureSpace.Default, in member, in title, x);
+            for (var i = 0; i < entry.Count; i++)
+            {
+                entry.GetImpression(i, out var impression);
+                impression.GetContexts(out var member, out var title);
+                _ = FeatureEncoder.TryEncode(FeatureSpace.Default, in member, in title, x);
+            }
         }
 
         _ = RewardRecord.TryRead(bytes, out _);

@@ -3,6 +3,7 @@ using CsCheck;
 using EdgeSelector.Core.Features;
 using EdgeSelector.Core.Logging;
 using EdgeSelector.Protocol;
+using EdgeSelector.Primitives;
 
 namespace EdgeSelector.Chaos.Tests.Fuzz;
 
@@ -30,11 +31,11 @@ public sealed class ProtocolFuzzTests
 
     private static readonly Gen<TitleCandidate> Title = Gen.Select(Gen.UInt, Gen.Float, Gen.Bool, (id, score, interacted) => new TitleCandidate(id, score, interacted));
 
-    private static readonly Gen<RewardRequest> Reward = Gen.Select(Gen.ULong, Gen.Bool, Gen.Float, Gen.Float, Gen.Long[0, long.MaxValue],
-        (id, played, minutes, fraction, timestamp) => new RewardRequest(id, played, minutes, fraction, timestamp));
+    private static readonly Gen<RewardRequest> Reward = Gen.Select(Gen.ULong, Gen.Bool, Gen.Float, Gen.Float, Gen.Long[0, long.MaxValue], Gen.ULong,
+        (id, played, minutes, fraction, timestamp, tag) => new RewardRequest(id, played, minutes, fraction, timestamp, tag));
 
-    private static readonly Gen<SelectResult> Result = Gen.Select(Gen.UInt, Gen.UInt, Gen.ULong, Gen.Float, Gen.ULong, Gen.Byte[0, 7],
-        (title, image, eventId, propensity, version, reason) => new SelectResult(title, image, eventId, propensity, version, (FallbackReason)reason));
+    private static readonly Gen<SelectResult> Result = Gen.Select(Gen.UInt, Gen.UInt, Gen.ULong, Gen.Float, Gen.ULong, Gen.Byte[0, 7], Gen.ULong,
+        (title, image, eventId, propensity, version, reason, tag) => new SelectResult(title, image, eventId, propensity, version, (FallbackReason)reason, tag));
 
     /// <summary>One well-formed frame of any opcode, and what a reader must find in it.</summary>
     private static readonly Gen<(byte[] Frame, Expected Expected)> WellFormed = Gen.OneOf(
@@ -44,7 +45,7 @@ public sealed class ProtocolFuzzTests
         Gen.Select(Gen.ULong, Gen.ULong, (id, nonce) => (Build(w => FrameWriter.WritePing(w, id, nonce)), new Expected(id, Opcode.Ping, Nonce: nonce))),
         Gen.Select(Gen.ULong, Result, (id, r) => (Build(w => FrameWriter.WriteSelectResult(w, id, in r)), new Expected(id, Opcode.SelectResult, Results: [r]))),
         Gen.Select(Gen.ULong, Result.Array[0, 64], (id, r) => (Build(w => FrameWriter.WriteSelectPageResult(w, id, r)), new Expected(id, Opcode.SelectPageResult, Results: r))),
-        Gen.Select(Gen.ULong, Gen.Byte[0, 2], (id, s) => (Build(w => FrameWriter.WriteRewardResult(w, id, (RewardStatus)s)), new Expected(id, Opcode.RewardResult, Status: (RewardStatus)s))),
+        Gen.Select(Gen.ULong, Gen.Byte[0, 3], (id, s) => (Build(w => FrameWriter.WriteRewardResult(w, id, (RewardStatus)s)), new Expected(id, Opcode.RewardResult, Status: (RewardStatus)s))),
         Gen.Select(Gen.ULong, Gen.Int[0, 40], (id, e) => (Build(w => FrameWriter.WriteError(w, id, (ErrorCode)e)), new Expected(id, Opcode.Error, Error: (ErrorCode)e))));
 
     private static readonly Gen<byte[]> Stream = Gen.OneOf(
@@ -183,11 +184,11 @@ public sealed class ProtocolFuzzTests
         // Floats compared by their bits: NaN round-trips as the same NaN.
         private static (uint, int, bool) Bits(TitleCandidate t) => (t.TitleId, BitConverter.SingleToInt32Bits(t.Score), t.InteractedBefore);
 
-        private static (ulong, bool, int, int, long) Bits(RewardRequest r) =>
-            (r.EventId, r.PlayStarted, BitConverter.SingleToInt32Bits(r.MinutesWatched), BitConverter.SingleToInt32Bits(r.FractionCompleted), r.TimestampUnixMs);
+        private static (ulong, bool, int, int, long, ulong) Bits(RewardRequest r) =>
+            (r.EventId, r.PlayStarted, BitConverter.SingleToInt32Bits(r.MinutesWatched), BitConverter.SingleToInt32Bits(r.FractionCompleted), r.TimestampUnixMs, r.EventTag);
 
-        private static (uint, uint, ulong, int, ulong, FallbackReason) Bits(SelectResult r) =>
-            (r.TitleId, r.ImageId, r.EventId, BitConverter.SingleToInt32Bits(r.Propensity), r.ModelVersion, r.Reason);
+        private static (uint, uint, ulong, int, ulong, FallbackReason, ulong) Bits(SelectResult r) =>
+            (r.TitleId, r.ImageId, r.EventId, BitConverter.SingleToInt32Bits(r.Propensity), r.ModelVersion, r.Reason, r.EventTag);
     }
 
     private sealed class Recorder : IRequestHandler

@@ -50,6 +50,30 @@ public sealed class RespFuzzTests
             Assert.Equal(0, none);
         }, print: i => Fuzz.Hex(Encode(i.args)));
 
+    [Fact]
+    public Task AnyBytes_SkipperAfterTooLarge_NeverThrows_AndConsumesOnlyWhatItWasGiven() =>
+        Fuzz.RunAsync(Gen.Select(Commands, Gen.Int[1, 64], (bytes, chunk) => (bytes, chunk)), input =>
+        {
+            // What the server does with a command found TooLarge: skip it as it streams in, chunk by chunk.
+            var (bytes, chunk) = input;
+            var skipper = RespCommandSkipper.Start();
+            int start = 0, end = 0;
+            for (var steps = 0; steps <= (2 * bytes.Length) + 2; steps++)
+            {
+                end = Math.Min(bytes.Length, end + chunk);
+                var status = skipper.Skip(bytes.AsSpan(start, end - start), out var consumed);
+                Assert.InRange(consumed, 0, end - start);
+                Assert.True(Enum.IsDefined(status), $"status {(int)status}");
+                start += consumed;
+                if (status != RespReadStatus.Incomplete || (end == bytes.Length && consumed == 0))
+                {
+                    return;
+                }
+            }
+
+            Assert.Fail("the skipper did not progress");
+        }, print: i => Fuzz.Hex(i.bytes));
+
     /// <summary>Reads commands back to back as the server does, until the input runs out or a refusal.</summary>
     internal static void ReadAll(byte[] bytes)
     {
@@ -58,6 +82,9 @@ public sealed class RespFuzzTests
         var data = bytes.AsSpan();
         for (var commands = 0; commands <= bytes.Length; commands++)
         {
+            // A small limit too, so that the TooLarge paths are taken (docs/resp.md#input).
+            var small = RespCommandReader.TryRead(data, starts, lengths, 48, out _, out var smallConsumed);
+            Assert.True(Enum.IsDefined(small) && (small == RespReadStatus.Command || smallConsumed == 0), $"status {small}, consumed {smallConsumed}");
             var status = RespCommandReader.TryRead(data, starts, lengths, out var count, out var consumed);
             Assert.True(Enum.IsDefined(status), $"status {(int)status}");
             if (status != RespReadStatus.Command)

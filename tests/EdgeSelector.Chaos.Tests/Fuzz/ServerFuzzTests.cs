@@ -21,7 +21,7 @@ public sealed class ServerFuzzTests(SharedNode fixture, ITestOutputHelper output
 {
     private const string Profiles = """{"profiles":[{"memberId":7000001,"country":"US","language":"EN","device":"tv","genres":{"comedy":0.8,"drama":0.1}}]}""";
     private const string Select = """{"memberId":1,"country":"US","language":"EN","device":"tv","hour":21,"dayOfWeek":5,"genres":{"comedy":0.5},"timestampMs":1764300000000,"titles":[{"titleId":1001,"score":0.8,"interacted":false},{"titleId":1002}]}""";
-    private const string Rewards = """{"rewards":[{"eventId":"4503599627370497","playStarted":true,"minutesWatched":42,"fractionCompleted":0.4},{"eventId":"1","playStarted":false}]}""";
+    private const string Rewards = """{"rewards":[{"eventId":"4503599627370497","eventTag":"1234567890123","playStarted":true,"minutesWatched":42,"fractionCompleted":0.4},{"eventId":"1","playStarted":false}]}""";
 
     [Theory]
     [InlineData("PUT", "/v1/profiles", Profiles)]
@@ -56,7 +56,7 @@ public sealed class ServerFuzzTests(SharedNode fixture, ITestOutputHelper output
         var valid = new ArrayBufferWriter<byte>();
         var member = Traffic.Member(3);
         FrameWriter.WriteSelectPage(valid, 1, in member, Traffic.Page);
-        FrameWriter.WriteReward(valid, 2, new RewardRequest(4503599627370497, true, 1f, 0.5f));
+        FrameWriter.WriteReward(valid, 2, new RewardRequest(4503599627370497, true, 1f, 0.5f, 0, 77));
         FrameWriter.WritePing(valid, 3, 3);
         await Fuzz.RunAsync(Gen.OneOf(Fuzz.Mutations(Gen.Const(valid.WrittenSpan.ToArray())), Gen.Byte.Array[0, 100]), bytes =>
         {

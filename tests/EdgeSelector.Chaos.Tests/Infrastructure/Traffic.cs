@@ -3,6 +3,7 @@ using EdgeSelector.Core.Bundles;
 using EdgeSelector.Core.Features;
 using EdgeSelector.Core.Models;
 using EdgeSelector.Protocol;
+using EdgeSelector.Primitives;
 
 namespace EdgeSelector.Chaos.Tests.Infrastructure;
 

@@ -44,9 +44,9 @@ public class LogRecordTests
     public void Impression_RoundTrip_PreservesEveryField()
     {
         var record = Sample();
-        Span<byte> buffer = stackalloc byte[ImpressionRecord.Size];
-        Assert.True(record.TryWrite(buffer));
-        Assert.True(ImpressionRecord.TryRead(buffer, out var back));
+        Span<byte> buffer = stackalloc byte[ImpressionRecord.RecordSize];
+        Assert.True(record.TryWriteRecord(buffer));
+        Assert.True(ImpressionRecord.TryReadRecord(buffer, out var back));
 
         Assert.Equal(record.EventId, back.EventId);
         Assert.Equal(record.TimestampMs, back.TimestampMs);
@@ -76,8 +76,8 @@ public class LogRecordTests
     [Fact]
     public void Impression_Write_MatchesDocumentedOffsets()
     {
-        var buffer = new byte[ImpressionRecord.Size];
-        Sample().Write(buffer);
+        var buffer = new byte[ImpressionRecord.RecordSize];
+        Sample().WriteRecord(buffer);
 
         Assert.Equal(1, buffer[0]);
         Assert.Equal((byte)LogRecordKind.Impression, buffer[1]);
@@ -96,17 +96,17 @@ public class LogRecordTests
     [Fact]
     public void Impression_TryRead_RejectsShortWrongVersionAndWrongKind()
     {
-        var buffer = new byte[ImpressionRecord.Size];
-        Sample().Write(buffer);
+        var buffer = new byte[ImpressionRecord.RecordSize];
+        Sample().WriteRecord(buffer);
 
-        Assert.False(ImpressionRecord.TryRead(buffer.AsSpan(0, ImpressionRecord.Size - 1), out _));
+        Assert.False(ImpressionRecord.TryReadRecord(buffer.AsSpan(0, ImpressionRecord.RecordSize - 1), out _));
         buffer[0] = 2;
-        Assert.False(ImpressionRecord.TryRead(buffer, out _));
+        Assert.False(ImpressionRecord.TryReadRecord(buffer, out _));
         buffer[0] = 1;
         buffer[1] = (byte)LogRecordKind.Reward;
-        Assert.False(ImpressionRecord.TryRead(buffer, out _));
-        Assert.False(Sample().TryWrite(new byte[ImpressionRecord.Size - 1]));
-        Assert.Throws<ArgumentException>(() => Sample().Write(new byte[10]));
+        Assert.False(ImpressionRecord.TryReadRecord(buffer, out _));
+        Assert.False(Sample().TryWriteRecord(new byte[ImpressionRecord.RecordSize - 1]));
+        Assert.Throws<ArgumentException>(() => Sample().WriteRecord(new byte[10]));
     }
 
     [Fact]
@@ -124,7 +124,7 @@ public class LogRecordTests
         reward.Write(buffer);
 
         Assert.Equal(LogRecordKind.Reward, LogRecord.PeekKind(buffer));
-        Assert.False(ImpressionRecord.TryRead(buffer, out _));
+        Assert.False(ImpressionRecord.TryReadRecord(buffer, out _));
         Assert.True(RewardRecord.TryRead(buffer, out var back));
         Assert.Equal(reward.EventId, back.EventId);
         Assert.Equal(reward.TimestampMs, back.TimestampMs);
@@ -134,21 +134,40 @@ public class LogRecordTests
     }
 
     [Fact]
+    public void PeekKind_IgnoresVersions_EachKindOwnsItsOwn()
+    {
+        // The trap this pins: PeekKind used to compare byte 0 with the impression layout's version, so a new
+        // impression version would have made every reward unreadable to the join. Versions belong to their kind.
+        var reward = new byte[RewardRecord.Size];
+        new RewardRecord { EventId = 7 }.Write(reward);
+        var page = new byte[ImpressionPage.SizeOf(1)];
+        ImpressionPageWriter.WriteSingle(page, Sample());
+
+        Assert.Equal(LogRecordKind.Reward, LogRecord.PeekKind(reward));
+        Assert.Equal(LogRecordKind.ImpressionPage, LogRecord.PeekKind(page));
+        reward[0] = 9;
+        Assert.Equal(LogRecordKind.Reward, LogRecord.PeekKind(reward));
+        Assert.Equal(9, LogRecord.PeekVersion(reward));
+        Assert.False(RewardRecord.TryRead(reward, out _));
+        Assert.Equal((LogRecordKind)0, LogRecord.PeekKind(reward.AsSpan(0, 1)));
+    }
+
+    [Fact]
     public void ReadAndWrite_AllocateNothing()
     {
         var record = Sample();
-        var buffer = new byte[ImpressionRecord.Size];
+        var buffer = new byte[ImpressionRecord.RecordSize];
         var rewardBuffer = new byte[RewardRecord.Size];
         var reward = new RewardRecord { EventId = 1, PlayStarted = true };
-        record.Write(buffer);
-        _ = ImpressionRecord.TryRead(buffer, out _);
+        record.WriteRecord(buffer);
+        _ = ImpressionRecord.TryReadRecord(buffer, out _);
 
         var before = GC.GetAllocatedBytesForCurrentThread();
         ulong sum = 0;
         for (var i = 0; i < 1000; i++)
         {
-            record.Write(buffer);
-            _ = ImpressionRecord.TryRead(buffer, out var back);
+            record.WriteRecord(buffer);
+            _ = ImpressionRecord.TryReadRecord(buffer, out var back);
             reward.Write(rewardBuffer);
             _ = RewardRecord.TryRead(rewardBuffer, out var r);
             sum += back.EventId + r.EventId;
@@ -168,9 +187,9 @@ public class LogRecordTests
         var decision = new Selection.SelectionEngine(new Selection.SelectionOptions()).Select(model, member, title, 1_764_300_000_000);
 
         var record = ImpressionRecord.FromDecision(5, 1_764_300_000_000, decision, model.ImageCount, member, title);
-        var buffer = new byte[ImpressionRecord.Size];
-        record.Write(buffer);
-        Assert.True(ImpressionRecord.TryRead(buffer, out var back));
+        var buffer = new byte[ImpressionRecord.RecordSize];
+        record.WriteRecord(buffer);
+        Assert.True(ImpressionRecord.TryReadRecord(buffer, out var back));
         back.GetContexts(out var member2, out var title2);
 
         Assert.Equal((double)decision.Propensity, back.Propensity);

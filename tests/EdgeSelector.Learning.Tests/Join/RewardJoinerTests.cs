@@ -202,4 +202,36 @@ public sealed class RewardJoinerTests
             Directory.Delete(dir, recursive: true);
         }
     }
+
+    [Fact]
+    public void AddEntry_PageAndVersion1Record_EveryTitleJoinsByItsOwnEventId()
+    {
+        // A page entry (what the server logs): title i has the page's first event id + i.
+        var first = EventId(T0, 10);
+        var member = new Core.Features.MemberContext { MemberId = 7 };
+        var page = new byte[ImpressionPage.SizeOf(3)];
+        var writer = new ImpressionPageWriter(page, 3, first, T0, member, MemberFlags.ProfileFound);
+        for (var i = 0; i < 3; i++)
+        {
+            writer.SetTitle(i, TitleDecision.From(Impression(0, T0)) with { TitleId = (uint)(1001 + i) });
+        }
+
+        var old = new byte[ImpressionRecord.RecordSize];
+        Impression(EventId(T0, 20), T0).WriteRecord(old);
+        var reward = new byte[RewardRecord.Size];
+        Quality(first + 1, T0 + Hour).Write(reward);
+
+        var joiner = new RewardJoiner();
+        Assert.True(joiner.AddEntry(page));
+        Assert.True(joiner.AddEntry(old));
+        Assert.False(joiner.AddEntry(reward));
+        Assert.False(joiner.AddEntry(page.AsSpan(0, page.Length - 1)));
+        joiner.AddReward(Quality(first + 1, T0 + Hour));
+        var examples = joiner.Close(T0 + Window);
+
+        Assert.Equal(4, examples.Count);
+        Assert.Equal([first, first + 1, first + 2, EventId(T0, 20)], examples.Select(e => e.Impression.EventId));
+        Assert.Equal([1001U, 1002U, 1003U, 1001U], examples.Select(e => e.Impression.TitleId));
+        Assert.Equal([false, true, false, false], examples.Select(e => e.Label));
+    }
 }

@@ -152,10 +152,13 @@ internal static class FleetTrain
         {
             switch (LogRecord.PeekKind(entry))
             {
-                case LogRecordKind.Impression when ImpressionRecord.TryRead(entry, out var impression):
-                    if (dedupe.TakeImpression(impression))
+                case LogRecordKind.ImpressionPage or LogRecordKind.Impression when ImpressionEntry.TryRead(entry, out var impressions):
+                    foreach (var impression in impressions)
                     {
-                        joiner.AddImpression(impression);
+                        if (dedupe.TakeImpression(impression))
+                        {
+                            joiner.AddImpression(impression);
+                        }
                     }
 
                     break;

@@ -18,9 +18,10 @@ public enum ImpressionReward
 }
 
 /// <summary>
-/// The project's impression logs (record files of <see cref="ImpressionRecord"/>) joined with their rewards by event
-/// id. The action is the chosen candidate index, the group (reward-model stratum) the title, the position 1; an
-/// impression without a reward record has reward 0. Features: recommender score, interacted-before and the 16 genre
+/// The project's impression logs (record files of impression entries: page entries, or the per-title records of older
+/// logs; docs/impression-log.md) joined with their rewards by event id. Every title of a page is one sample. The action
+/// is the chosen candidate index, the group (reward-model stratum) the title, the position 1; an impression without a
+/// reward record has reward 0. Features: recommender score, interacted-before and the 16 genre
 /// affinities.
 /// </summary>
 /// <remarks>
@@ -148,32 +149,42 @@ public sealed class ImpressionLogSource : ILoggedBanditSource
 
     private sealed class Reader(ImpressionLogSource source, RecordFileReader file) : ILoggedSampleReader
     {
+        // The titles of the current page entry not yet returned (a page yields one sample per title).
+        private readonly Queue<ImpressionRecord> _page = new();
         private long _row;
 
         public bool TryRead(LoggedSample sample)
         {
             try
             {
-                while (file.TryRead(out var payload))
+                ImpressionRecord record;
+                while (!_page.TryDequeue(out record))
                 {
-                    var kind = LogRecord.PeekKind(payload);
-                    if (kind == LogRecordKind.Reward)
+                    if (!file.TryRead(out var payload))
+                    {
+                        return false;
+                    }
+
+                    if (LogRecord.PeekKind(payload) == LogRecordKind.Reward)
                     {
                         continue;
                     }
 
-                    if (!ImpressionRecord.TryRead(payload, out var record))
+                    if (!ImpressionEntry.TryRead(payload, out var entry))
                     {
                         throw new EvaluationInputException(
-                            $"{source._impressionsPath}: record {file.Count - 1} is neither a version-{ImpressionRecord.CurrentVersion} impression nor a reward.");
+                            $"{source._impressionsPath}: record {file.Count - 1} is neither an impression (a version-{ImpressionPage.Version} page entry or a version-{ImpressionRecord.RecordVersion} per-title record) nor a reward.");
                     }
 
-                    sample.RowIndex = _row++;
-                    Fill(record, source.RewardOf(record.EventId), sample);
-                    return true;
+                    foreach (var impression in entry)
+                    {
+                        _page.Enqueue(impression);
+                    }
                 }
 
-                return false;
+                sample.RowIndex = _row++;
+                Fill(record, source.RewardOf(record.EventId), sample);
+                return true;
             }
             catch (InvalidDataException e)
             {

@@ -1,4 +1,4 @@
-namespace EdgeSelector.Core.Logging;
+namespace EdgeSelector.Primitives;
 
 /// <summary>
 /// Why a title was answered as it was: <see cref="None"/> and <see cref="NoProfile"/> are the model's choice; every
