@@ -39,8 +39,8 @@ public sealed class LogEntryFuzzTests
                 record.Genres[i] = genres[i];
             }
 
-            var bytes = new byte[ImpressionRecord.Size];
-            record.Write(bytes);
+            var bytes = new byte[ImpressionRecord.RecordSize];
+            record.WriteRecord(bytes);
             return bytes;
         });
 
@@ -78,8 +78,8 @@ public sealed class LogEntryFuzzTests
         Fuzz.RunAsync(Gen.Select(Impressions, Rewards, (i, r) => (i, r)), input =>
         {
             Assert.True(ImpressionRecord.TryReadRecord(input.i, out var impression));
-            var again = new byte[ImpressionRecord.Size];
-            impression.Write(again);
+            var again = new byte[ImpressionRecord.RecordSize];
+            impression.WriteRecord(again);
             Assert.Equal(input.i, again);
             Assert.True(RewardRecord.TryRead(input.r, out var reward));
             var rewardAgain = new byte[RewardRecord.Size];
