@@ -108,8 +108,9 @@ internal sealed class ProfilesImportCommand : CliCommand
         }
     }
 
-    // Yields each profile with its line (JSON lines) or element number (array).
-    private static IEnumerable<(ProfileRecord Profile, long Where)> Read(string file)
+    // Yields each profile with its line (JSON lines) or element number (array). Internal for the chaos suite's fuzz
+    // target (tests/EdgeSelector.Chaos.Tests/Fuzz/ProfileFileFuzzTests.cs): only CommandInputException or JsonException.
+    internal static IEnumerable<(ProfileRecord Profile, long Where)> Read(string file)
     {
         using var stream = File.OpenRead(file);
         var first = -1;

@@ -7,55 +7,60 @@ namespace EdgeSelector.Learning.Catalog;
 /// What the ML team onboards and the trainer cannot invent: titles, their candidate images with theme tags, and
 /// the default image (docs/catalog.md). JSON, read with source-generated System.Text.Json (native-AOT safe).
 /// </summary>
+/// <remarks>
+/// Settable, not init-only: the source-generated reader sets init-only properties that are absent from the JSON to
+/// null/0 instead of keeping their initializers (a catalog without "genres" or "priorTakeRate" then crashed the bundle
+/// builder or got prior 0, not the documented 0.05); with setters an absent field keeps its default.
+/// </remarks>
 public sealed record CatalogDocument
 {
     /// <summary>Catalog format version (1).</summary>
-    public int Version { get; init; } = 1;
+    public int Version { get; set; } = 1;
 
     /// <summary>The titles.</summary>
-    public List<CatalogTitle> Titles { get; init; } = [];
+    public List<CatalogTitle> Titles { get; set; } = [];
 }
 
 /// <summary>One title of the catalog.</summary>
 public sealed record CatalogTitle
 {
     /// <summary>Title id (non-zero).</summary>
-    public uint Id { get; init; }
+    public uint Id { get; set; }
 
     /// <summary>Display name (for people; not used by the models).</summary>
-    public string Name { get; init; } = string.Empty;
+    public string Name { get; set; } = string.Empty;
 
     /// <summary>The title's genres (names of <see cref="Core.Features.Genres"/>).</summary>
-    public List<string> Genres { get; init; } = [];
+    public List<string> Genres { get; set; } = [];
 
     /// <summary>The image served on any failure; must be one of <see cref="Images"/>.</summary>
-    public uint DefaultImage { get; init; }
+    public uint DefaultImage { get; set; }
 
     /// <summary>Expected take rate of the title before any data (the cold-start prior mean).</summary>
-    public float PriorTakeRate { get; init; } = 0.05f;
+    public float PriorTakeRate { get; set; } = 0.05f;
 
     /// <summary>The candidate images currently in service (an image missing here is retired).</summary>
-    public List<CatalogImage> Images { get; init; } = [];
+    public List<CatalogImage> Images { get; set; } = [];
 }
 
 /// <summary>One candidate image.</summary>
 public sealed record CatalogImage
 {
     /// <summary>Image id (non-zero, unique within the title).</summary>
-    public uint Id { get; init; }
+    public uint Id { get; set; }
 
     /// <summary>Theme tags: genre names ("comedy", "romance"), or free tags ("cast:Robin Williams", "clickbait").</summary>
-    public List<string> Tags { get; init; } = [];
+    public List<string> Tags { get; set; } = [];
 
     /// <summary>A URL or CDN key of the artwork (carried for clients; not used by the models).</summary>
-    public string? Url { get; init; }
+    public string? Url { get; set; }
 
     /// <summary>
     /// Optional vector from a vision model run outside (docs/catalog.md): every image that has one has the same
     /// length (1-64). The cross-title component learns member taste × embedding, so a new image starts from what similar
     /// images earned; serving never sees it (it is folded into the weights).
     /// </summary>
-    public float[]? Embedding { get; init; }
+    public float[]? Embedding { get; set; }
 }
 
 /// <summary>Source-generated JSON metadata for the catalog (no reflection: native AOT).</summary>
@@ -106,8 +111,43 @@ public static class CatalogReader
             throw new FormatException("catalog is empty");
         }
 
+        CheckShape(document);
         Validate(document);
         return document;
+    }
+
+    // A JSON null where a list or a name belongs, or a tag the model format cannot hold, is a FormatException naming it,
+    // not a NullReferenceException or an ArgumentException from the bundle builder later (found by the chaos suite's
+    // fuzz target, pinned in tests/EdgeSelector.Chaos.Tests/Fuzz/RegressionTests.cs).
+    private static void CheckShape(CatalogDocument document)
+    {
+        if (document.Titles is null)
+        {
+            throw new FormatException("catalog: titles is null (expected an array of titles)");
+        }
+
+        for (var t = 0; t < document.Titles.Count; t++)
+        {
+            var title = document.Titles[t] ?? throw new FormatException($"catalog: titles[{t}] is null");
+            if (title.Name is null || title.Genres is null || title.Images is null || title.Genres.Contains(null!))
+            {
+                throw new FormatException($"title {title.Id}: name, genres and images must not be null (nor any genre)");
+            }
+
+            for (var i = 0; i < title.Images.Count; i++)
+            {
+                var image = title.Images[i] ?? throw new FormatException($"title {title.Id}: images[{i}] is null");
+                if (image.Tags is null || image.Tags.Contains(null!))
+                {
+                    throw new FormatException($"title {title.Id} image {image.Id}: tags must be an array of strings, not null");
+                }
+
+                if (image.Tags.Count > 255 || image.Tags.Exists(tag => System.Text.Encoding.UTF8.GetByteCount(tag) > 255))
+                {
+                    throw new FormatException($"title {title.Id} image {image.Id}: at most 255 tags of at most 255 UTF-8 bytes each (docs/model-format.md)");
+                }
+            }
+        }
     }
 
     /// <summary>Reads a catalog file.</summary>
