@@ -21,9 +21,10 @@ internal static class EdgeSelectorHost
     public static (WebApplication App, EdgeSelectorNode Node) Build(string[] args)
     {
         var builder = WebApplication.CreateSlimBuilder(args);
-        var options = new EdgeSelectorOptions();
-        builder.Configuration.GetSection(EdgeSelectorOptions.Section).Bind(options);
-        options.Validate();
+        // Every key and value checked, then the data directory and the ports (docs/operations.md, "Exit codes").
+        var options = ServerConfiguration.Load(builder.Configuration);
+        ResourceChecks.DataDirectory(options);
+        ResourceChecks.Ports(options);
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Information);
 
