@@ -1,5 +1,6 @@
 using EdgeSelector.Server;
 using EdgeSelector.Server.Configuration;
+using EdgeSelector.Server.Diagnostics;
 
 // docs/operations.md: --help, --version, and one line on stderr with a documented exit code for every configuration
 // or resource mistake (never a stack trace for those).
@@ -30,11 +31,10 @@ try
         return ExitCodes.Listen;
     }
 
-    Console.WriteLine(
-        $"edgeselector: binary protocol on {options.BindAddress}:{options.BinaryPort}, admin API on " +
-        $"http://{options.BindAddress}:{options.AdminPort}, data in {node.Stores.DataDir}, " +
-        $"bundle {node.Stores.Models.Version} with {node.Stores.Models.TitleCount} titles, policy {node.Engine.Options.Policy}, " +
-        $"int8 scoring with {EdgeSelector.Core.Scoring.Scorer.Int8Kernel}");
+    NodeLog.Started(
+        app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(NodeLog.Host), options.BindAddress, options.BinaryPort,
+        options.RespPort, options.AdminPort, node.Stores.DataDir, node.Stores.Models.Version, node.Stores.Models.TitleCount,
+        node.Engine.Options.Policy.ToString(), options.NodeId, EdgeSelector.Core.Scoring.Scorer.Int8Kernel);
     await app.WaitForShutdownAsync();
     await app.DisposeAsync();
     return ExitCodes.Ok;
