@@ -69,6 +69,7 @@ internal static class EdgeSelectorHost
             var log = loggers.CreateLogger(NodeLog.Host);
             NodeLogging.Recovered(log, node.Stores);
             AdminApi.Map(app, node);
+            OpenApiDocument.Map(app); // docs/admin-api.md, "OpenAPI"
             DashboardApi.Map(app, node, app.Services.GetRequiredService<DashboardFeed>());
             if (SyntheticCatalog.SeedIfEmpty(node.Stores, node.Bundles, options))
             {

@@ -76,9 +76,6 @@ internal static partial class NodeLog
     public static partial void RollbackRefused(ILogger logger, int status, string reason, ulong servedVersion);
 
     // 4xxx: stores and logs
-    [LoggerMessage(4000, LogLevel.Information, "Checkpoint of the {Store} store written in {DurationMs} ms")]
-    public static partial void Checkpointed(ILogger logger, string store, long durationMs);
-
     [LoggerMessage(4001, LogLevel.Error, "Checkpoint of the {Store} store failed: {Reason}")]
     public static partial void CheckpointFailed(ILogger logger, string store, string reason);
 
