@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A local fleet to try (docs/fleet.md, "Running a local fleet"): 3 nats-server processes clustered on 127.0.0.1 (JetStream,
 # every stream R3) and 3 edge nodes, the demo catalog pushed through NATS and a few profiles imported.
-#   scripts/local-fleet.sh start     build, start everything, push bundle 1 (state in $FLEET_DIR, default /tmp/es-fleet)
+#   scripts/local-fleet.sh start     build, start everything, push the demo catalog's bundle (state in $FLEET_DIR, default /tmp/es-fleet)
 #   scripts/local-fleet.sh status    edgesel fleet status
 #   scripts/local-fleet.sh stop      stop what start started (by the pids it recorded) and keep the data
 #   scripts/local-fleet.sh clean     stop and delete $FLEET_DIR
@@ -43,7 +43,8 @@ start)
       --EdgeSelector:Nats:Url="$nats_url" >"$dir/node$n.log" 2>&1 &
     echo $! >"$dir/node$n.pid"
   done
-  edgesel bundle --catalog src/EdgeSelector.Server/Demo/demo-catalog.json --models "$dir/models" --key-file "$dir/bundle.key" >/dev/null 2>&1 || true
+  # A new bundle each start, numbered by the UTC clock (docs/cli.md), so it is newer than what a restarted fleet serves.
+  edgesel bundle --catalog src/EdgeSelector.Server/Demo/demo-catalog.json --models "$dir/models" --key-file "$dir/bundle.key" >/dev/null
   edgesel push --models "$dir/models" --nats "$nats_url"
   printf '{"memberId":%d,"country":"US","language":"EN","device":"tv","genres":{"comedy":0.8}}\n' $(seq 1 1000) >"$dir/profiles.jsonl"
   edgesel profiles import "$dir/profiles.jsonl" --nats "$nats_url"

@@ -2,8 +2,10 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
+using System.Text.Json;
 using EdgeSelector.Client;
 using EdgeSelector.Fleet.Profiles;
+using EdgeSelector.Learning.Training;
 using EdgeSelector.Protocol;
 using Xunit.Abstractions;
 
@@ -44,7 +46,8 @@ public sealed class FleetClusterTests(ITestOutputHelper output)
             nodes[1].Start();
 
             // 1. A bundle and the profiles, pushed through NATS: every running node serves the bundle within ServeWithin.
-            Cli.Ok("bundle", "--catalog", Path.Combine(AppContext.BaseDirectory, "demo-catalog.json"), "--models", models, "--key-file", keyFile);
+            // Version 1 explicitly (edgesel numbers bundles by the UTC clock by default): the trainer's is then newer.
+            Cli.Ok("bundle", "--catalog", Path.Combine(AppContext.BaseDirectory, "demo-catalog.json"), "--models", models, "--key-file", keyFile, "--version", "1");
             var profiles = Path.Combine(root, "profiles.jsonl");
             File.WriteAllLines(profiles, Enumerable.Range(1, 400).Select(m => string.Create(CultureInfo.InvariantCulture,
                 $$$"""{"memberId":{{{m}}},"country":"US","language":"EN","device":"tv","genres":{"comedy":{{{(m % 10) / 10.0}}},"drama":0.5}}""")));
@@ -149,17 +152,33 @@ public sealed class FleetClusterTests(ITestOutputHelper output)
             Assert.True(crossNode == ledger.Rewards.Count, "every reward went to another node than its impression");
             output.WriteLine($"{ledger.Impressions.Count} acknowledged impressions, {ledger.Rewards.Count} acknowledged rewards (all on another node); {examples.Count} examples; {ledger.Failures} requests failed during the kills");
 
-            // 6. The trainer published bundle 2: every node serves it; rollback is a re-point.
+            // 6. The trainer published its bundle (the next version: the UTC clock, docs/cli.md): every node serves it;
+            // rollback is a re-point.
+            var trained = new BundleRepository(models).LatestVersion();
+            Assert.True(trained > 1, $"the trainer wrote bundle {trained}");
+            Assert.Contains($"bundle {trained} published to the fleet", second.Err, StringComparison.Ordinal);
             foreach (var node in nodes)
             {
-                var took = await Wait.UntilAsync(async () => await node.MetricAsync("edgeselector_model_bundle_version{which=\"active\"}") == 2, ServeWithin, $"node {node.NodeId} on bundle 2", node.Log);
-                output.WriteLine($"node {node.NodeId} serves bundle 2 within {took.TotalSeconds:F1} s of the trainer's publish");
+                var took = await Wait.UntilAsync(async () => await node.MetricAsync("edgeselector_model_bundle_version{which=\"active\"}") == trained, ServeWithin, $"node {node.NodeId} on bundle {trained}", node.Log);
+                output.WriteLine($"node {node.NodeId} serves bundle {trained} within {took.TotalSeconds:F1} s of the trainer's publish");
+            }
+
+            // Every node's dashboard shows the whole fleet on it: the three nodes (not node 2's former instance, whose
+            // heartbeat is still in the bucket), each with the version it applied, and the pointer (docs/dashboard.md).
+            foreach (var node in nodes)
+            {
+                await DashboardShowsFleetOnAsync(node, trained);
             }
 
             Cli.Ok("rollback", "--nats", nats.Url);
             foreach (var node in nodes)
             {
                 await Wait.UntilAsync(async () => await node.MetricAsync("edgeselector_model_bundle_version{which=\"active\"}") == 1, ServeWithin, $"node {node.NodeId} back on bundle 1", node.Log);
+            }
+
+            foreach (var node in nodes)
+            {
+                await DashboardShowsFleetOnAsync(node, 1);
             }
 
             var status = Cli.Run("fleet", "status", "--nats", nats.Url);
@@ -179,6 +198,42 @@ public sealed class FleetClusterTests(ITestOutputHelper output)
 
             Directory.Delete(root, recursive: true);
         }
+    }
+
+    // GET /dashboard/stats on the node until its fleet section lists nodes 1, 2 and 3, each on version, with the pointer
+    // on version: the heartbeats reach the dashboard within a few heartbeat intervals (1 s here).
+    private async Task DashboardShowsFleetOnAsync(EdgeNode node, ulong version)
+    {
+        var last = string.Empty;
+        var took = await Wait.UntilAsync(
+            async () =>
+            {
+                var (status, body) = await node.GetAsync("/dashboard/stats");
+                last = body;
+                if (status != HttpStatusCode.OK)
+                {
+                    return false;
+                }
+
+                using var json = JsonDocument.Parse(body);
+                if (!json.RootElement.TryGetProperty("fleet", out var fleet) || fleet.ValueKind != JsonValueKind.Object)
+                {
+                    return false;
+                }
+
+                var shown = fleet.GetProperty("nodes").EnumerateArray()
+                    .Select(n => (Id: n.GetProperty("nodeId").GetInt32(), Applied: n.GetProperty("appliedVersion").GetUInt64()))
+                    .ToList();
+                return fleet.GetProperty("self").GetInt32() == node.NodeId
+                    && fleet.TryGetProperty("pointer", out var pointer) && pointer.ValueKind == JsonValueKind.Object
+                    && pointer.GetProperty("version").GetUInt64() == version
+                    && shown.Select(n => n.Id).SequenceEqual([1, 2, 3])
+                    && shown.All(n => n.Applied == version);
+            },
+            TimeSpan.FromSeconds(30),
+            string.Create(CultureInfo.InvariantCulture, $"node {node.NodeId}'s dashboard showing nodes 1-3 on bundle {version}"),
+            () => "last /dashboard/stats: " + last);
+        output.WriteLine($"node {node.NodeId}'s dashboard shows the fleet on bundle {version} ({took.TotalSeconds:F1} s)");
     }
 
     private static async Task DriveAsync(int i, EdgeSelectorClient[] clients, bool[] up, Ledger ledger, CancellationToken stop)

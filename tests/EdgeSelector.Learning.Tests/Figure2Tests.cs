@@ -1,5 +1,3 @@
-using System.Globalization;
-using System.Xml.Linq;
 using EdgeSelector.Learning.Simulation;
 using Xunit;
 using Xunit.Abstractions;
@@ -56,51 +54,4 @@ public class Figure2Tests(ITestOutputHelper output)
         // From barely above random on a few thousand rows to most of the way to the oracle.
         Assert.True(points[^1].GreedyTrueValue > points[0].GreedyTrueValue + 0.02);
     }
-
-    [Fact]
-    public void Report_SmallRun_WritesEachEstimateBesideItsTrueValueAndTwoSvgCharts()
-    {
-        using var dir = new ScratchDirectory();
-        var (code, _, stderr) = CliRunner.Run("report", "--out", dir.FullName, "--impressions", "20000", "--seed", "5");
-        Assert.True(code == 0, stderr);
-
-        var expected = Figure2.Run(new Scenario(), 20_000, seed: 5);
-        var lines = File.ReadAllLines(dir.File("report.md"));
-        foreach (var row in expected.Rows)
-        {
-            // | Policy | Replay estimate | 95% CI | True value | Replay rows |
-            var cells = Cells(lines.Single(l => l.StartsWith("| " + row.Policy + " |", StringComparison.Ordinal)));
-            Assert.Equal(row.Replay.Value, Parse(cells[1]), 4);
-            Assert.Equal($"[{F(row.Replay.CiLow)}, {F(row.Replay.CiHigh)}]", cells[2]);
-            Assert.Equal(row.TrueValue, Parse(cells[3]), 4);
-        }
-
-        var oracle = Cells(lines.Single(l => l.StartsWith("| Oracle", StringComparison.Ordinal)));
-        Assert.Equal(expected.OracleTrueValue, Parse(oracle[3]), 4);
-
-        foreach (var chart in new[] { "figure2.svg", "learning.svg" })
-        {
-            var svg = XDocument.Load(dir.File(chart));
-            Assert.Equal("svg", svg.Root!.Name.LocalName);
-        }
-
-        // One bar per policy in Figure 2 (plus the background rectangle and the legend swatches).
-        var bars = XDocument.Load(dir.File("figure2.svg")).Descendants().Count(e => e.Name.LocalName == "rect" && (string?)e.Attribute("fill") == "#4c78a8");
-        Assert.Equal(expected.Rows.Count + 1, bars);
-    }
-
-    [Fact]
-    public void Report_ImpressionsBelowTwo_IsAUsageError()
-    {
-        var (code, _, stderr) = CliRunner.Run("report", "--impressions", "1");
-
-        Assert.Equal(2, code);
-        Assert.Contains("--impressions", stderr, StringComparison.Ordinal);
-    }
-
-    private static string[] Cells(string line) => [.. line.Trim('|').Split('|').Select(c => c.Trim())];
-
-    private static double Parse(string cell) => double.Parse(cell, CultureInfo.InvariantCulture);
-
-    private static string F(double value) => value.ToString("0.0000", CultureInfo.InvariantCulture);
 }

@@ -50,15 +50,3 @@ internal sealed class ScratchDirectory : IDisposable
 
     public void Dispose() => Directory.Delete(FullName, recursive: true);
 }
-
-/// <summary>Runs <c>edgesel</c> in-process with captured output.</summary>
-internal static class CliRunner
-{
-    public static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        var code = EdgeSelector.Cli.Program.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
-}

@@ -1,4 +1,6 @@
+using System.CommandLine;
 using System.Globalization;
+using EdgeSelector.Cli.Infrastructure;
 using EdgeSelector.Core.Bundles;
 using EdgeSelector.Core.Features;
 using EdgeSelector.Core.Models;
@@ -8,69 +10,67 @@ using EdgeSelector.Learning.Training;
 namespace EdgeSelector.Cli.Commands;
 
 /// <summary><c>edgesel bundle</c>: merges a catalog into the next bundle (cold-start models for new titles and images; docs/catalog.md).</summary>
-internal sealed class BundleCommand : ICommand
+internal sealed class BundleCommand : CliCommand
 {
-    public string Name => "bundle";
-
-    public string Summary => "build the next signed bundle from a catalog (cold starts, retired images)";
-
-    public string Usage => """
-        usage: edgesel bundle --catalog FILE --models DIR [--version N] [--key-file FILE]
-          --catalog   catalog JSON (docs/catalog.md)
-          --models    the bundle directory: the newest bundle there is merged with the catalog, the new one is
-                      written there as bundle-<version>.esb (serving, int8) and bundle-<version>.f32.esb
-          --version   version of the new bundle (default: newest + 1)
-          --key-file  HMAC-SHA256 key (else $EDGESEL_BUNDLE_KEY)
-        new images also get the cross-title component learnt so far (models/trainer/cross-title.json), if any.
-        exit codes: 0 ok, 1 bad input, 2 bad command line
-        """;
-
-    public IReadOnlySet<string> ValueOptions { get; } = new HashSet<string> { "catalog", "models", "version", "key-file" };
-
-    public IReadOnlySet<string> Flags { get; } = new HashSet<string>();
-
-    public int Run(CommandArgs args, TextWriter stdout, TextWriter stderr)
+    private readonly Option<string> _catalog = new("--catalog")
     {
-        var catalogPath = args.Require("catalog");
-        var repo = new BundleRepository(args.Require("models"));
-        var key = Secrets.BundleKey(args);
-        try
-        {
-            var catalog = CatalogReader.Load(catalogPath);
-            var latest = repo.LatestVersion();
-            var current = latest > 0 ? repo.ReadForTraining(latest, key).Models : [];
-            var version = args.Get("version") is { } v
-                ? (ulong.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed) && parsed > 0 ? parsed : throw new UsageException("--version must be a positive integer."))
-                : latest + 1;
-            if (version <= latest)
-            {
-                throw new CommandInputException($"version {version} is not newer than the newest bundle {latest} in {repo.Directory}.");
-            }
+        Description = "Catalog JSON (docs/catalog.md), e.g. samples/catalog.json",
+        HelpName = "FILE",
+        Required = true,
+    };
 
-            var space = current.Values.FirstOrDefault()?.Features ?? FeatureSpace.Default;
-            var models = CatalogModelBuilder.Build(catalog, version, space, current);
-            var cross = TrainCommand.LoadCrossTitle(repo);
-            var (newTitles, newImages) = FoldIntoNewImages(models, current, cross);
-            var retired = current.Values.Sum(old => old.Images.Count(i => !models.Any(m => m.TitleId == old.TitleId && m.Images.Any(n => n.Id == i.Id))));
-            var manifest = new BundleManifest
-            {
-                Version = version,
-                ParentVersion = latest,
-                CreatedAtMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
-                Full = true,
-                MetricsJson = string.Create(CultureInfo.InvariantCulture,
-                    $$"""{"source":"catalog","titles":{{models.Count}},"newTitles":{{newTitles}},"newImages":{{newImages}},"retiredImages":{{retired}}}"""),
-            };
-            var path = repo.Write(manifest, models, key);
-            stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"bundle {version} (parent {latest}): {models.Count} titles, {newTitles} new titles, {newImages} new images, {retired} retired images -> {path}"));
-            return Program.ExitOk;
-        }
-        catch (Exception e) when (e is FormatException or InvalidDataException or IOException or CommandInputException or ArgumentException)
+    private readonly Option<string> _models = SharedOptions.Models(
+        "Bundle directory: its newest bundle is merged with the catalog; the new one is written there as bundle-<version>.esb (serving, int8) and bundle-<version>.f32.esb");
+
+    private readonly Option<ulong> _version = SharedOptions.Positive(new Option<ulong>("--version")
+    {
+        Description = "Version of the new bundle (default: the UTC time as yyyyMMddHHmmss, or the newest + 1 if larger)",
+        HelpName = "N",
+    });
+
+    private readonly Option<string> _keyFile = SharedOptions.KeyFile();
+
+    public BundleCommand()
+        : base("bundle", "Build the next signed bundle from a catalog (cold starts for new titles and images, retired images)")
+    {
+        Options.Add(_catalog);
+        Options.Add(_models);
+        Options.Add(_version);
+        Options.Add(_keyFile);
+    }
+
+    protected override int Execute(ParseResult parse, CliContext context)
+    {
+        var catalogPath = InputFiles.Require(parse.GetRequiredValue(_catalog), "--catalog");
+        var repo = new BundleRepository(parse.GetRequiredValue(_models));
+        var key = Secrets.BundleKey(parse, _keyFile);
+        var catalog = CatalogReader.Load(catalogPath);
+        var latest = repo.LatestVersion();
+        var current = latest > 0 ? repo.ReadForTraining(latest, key).Models : [];
+        var version = parse.GetResult(_version) is { Implicit: false } ? parse.GetValue(_version) : BundleVersions.Next(latest, DateTimeOffset.UtcNow);
+        if (version <= latest)
         {
-            stderr.WriteLine($"edgesel bundle: {e.Message}");
-            return Program.ExitInputError;
+            throw new CommandInputException($"version {version} is not newer than the newest bundle {latest} in {repo.Directory}.");
         }
+
+        var space = current.Values.FirstOrDefault()?.Features ?? FeatureSpace.Default;
+        var models = CatalogModelBuilder.Build(catalog, version, space, current);
+        var cross = TrainCommand.LoadCrossTitle(repo);
+        var (newTitles, newImages) = FoldIntoNewImages(models, current, cross);
+        var retired = current.Values.Sum(old => old.Images.Count(i => !models.Any(m => m.TitleId == old.TitleId && m.Images.Any(n => n.Id == i.Id))));
+        var manifest = new BundleManifest
+        {
+            Version = version,
+            ParentVersion = latest,
+            CreatedAtMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
+            Full = true,
+            MetricsJson = string.Create(CultureInfo.InvariantCulture,
+                $$"""{"source":"catalog","titles":{{models.Count}},"newTitles":{{newTitles}},"newImages":{{newImages}},"retiredImages":{{retired}}}"""),
+        };
+        var path = repo.Write(manifest, models, key);
+        context.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"bundle {version} (parent {latest}): {models.Count} titles, {newTitles} new titles, {newImages} new images, {retired} retired images -> {path}"));
+        return ExitCodes.Ok;
     }
 
     // Images the current bundle does not have start from the cold prior plus what the cross-title component knows

@@ -1,6 +1,8 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using EdgeSelector.Cli.Infrastructure;
 using EdgeSelector.Core.Exploration;
 using EdgeSelector.Core.Selection;
 using EdgeSelector.Learning.Evaluation;
@@ -12,110 +14,151 @@ using EdgeSelector.Learning.Evaluation.RewardModels;
 namespace EdgeSelector.Cli.Commands;
 
 /// <summary><c>edgesel evaluate</c>: off-policy estimates of a policy's value from a logged bandit dataset (docs/evaluation.md).</summary>
-internal sealed class EvaluateCommand : ICommand
+internal sealed class EvaluateCommand : CliCommand
 {
-    public string Name => "evaluate";
-
-    public string Summary => "estimate a policy's value from logged bandit data (ips, snips, dm, dr, replay)";
-
-    public string Usage => """
-        usage: edgesel evaluate --data PATH --format obd|impressions|csv --policy PATH
-                                [--estimators ips,snips,dm,dr,replay] [--json]
-                                [--engine-policy greedy|epsilon-greedy|softmax|thompson|ucb|uniform]
-                                [--epsilon E] [--temperature T] [--alpha A]
-                                [--rewards PATH] [--reward play|quality|minutes|fraction] [--reward-model auto|ridge|logistic] [--l2 LAMBDA] [--seed N]
-          --data        obd: a campaign folder (random/men) or its rows CSV; csv: a logged-bandit CSV
-                        (action, propensity, reward, optional position, x_* features); impressions: a record file
-          --policy      item_id,position,probability (context-free), or one row per logged row with
-                        probability (of the logged action) or p_<action> columns, or a directory of
-                        title model blobs (*.esm) run through our engine (impressions only) with
-                        --engine-policy (default epsilon-greedy) and its parameter
-          --estimators  comma-separated; default: all that the policy supports
-          --json        print one JSON object: {"<estimator>": {"value", "ci_low", "ci_high", "ess", "n", "warning"?}}
-                        (replay adds "take_fraction": the share of rows kept)
-          --rewards     impressions only: a record file of reward records to join by event id
-          --reward      impressions only: play (started), quality (fraction completed >= 0.5), minutes, fraction; default play
-          --reward-model  dm/dr reward model: logistic for 0/1 rewards, ridge otherwise (default auto)
-          --l2          L2 penalty of the reward model (default 1 for ridge, 0.01 for logistic)
-          --seed        cross-fitting fold seed (default 0)
-        exit codes: 0 ok, 1 bad input, 2 bad command line
-        """;
-
-    public IReadOnlySet<string> ValueOptions { get; } =
-        new HashSet<string> { "data", "format", "policy", "estimators", "rewards", "reward", "reward-model", "l2", "seed",
-            "engine-policy", "epsilon", "temperature", "alpha" };
-
-    public IReadOnlySet<string> Flags { get; } = new HashSet<string> { "json" };
-
-    public int Run(CommandArgs args, TextWriter stdout, TextWriter stderr)
+    private readonly Option<string> _data = new("--data")
     {
-        var data = args.Require("data");
-        var format = args.Require("format");
-        var policyPath = args.Require("policy");
+        Description = "obd: a campaign folder (random/men) or its rows CSV; csv: a logged-bandit CSV (action, propensity, reward, optional position, x_* features); impressions: a record file",
+        HelpName = "PATH",
+        Required = true,
+    };
+
+    private readonly Option<string> _format = new("--format") { Description = "Format of --data", Required = true };
+
+    private readonly Option<string> _policy = new("--policy")
+    {
+        Description = "item_id,position,probability (context-free, e.g. samples/obd-uniform.csv); or one row per logged row with probability "
+            + "(of the logged action) or p_<action> columns; or a directory of title model blobs (*.esm) run through the engine "
+            + "(impressions only) with --engine-policy and its parameter",
+        HelpName = "PATH",
+        Required = true,
+    };
+
+    private readonly Option<string> _estimators = new("--estimators")
+    {
+        Description = "Comma-separated estimators (ips, snips, dm, dr, replay); default: all that the policy supports",
+        HelpName = "LIST",
+    };
+
+    private readonly Option<bool> _json = SharedOptions.Json(
+        "Print one JSON object: {\"<estimator>\": {\"value\", \"ci_low\", \"ci_high\", \"ess\", \"n\", \"warning\"?}} (replay adds \"take_fraction\")");
+
+    private readonly Option<string> _chart = new("--chart")
+    {
+        Description = "Also draw the estimates with their 95% intervals to this file (.png or .svg)",
+        HelpName = "FILE",
+    };
+
+    private readonly Option<string> _enginePolicy = new("--engine-policy")
+    {
+        Description = "Policy of the engine when --policy is a directory of model blobs",
+        DefaultValueFactory = _ => "epsilon-greedy",
+    };
+
+    private readonly Option<double> _epsilon = new("--epsilon") { Description = "ε of epsilon-greedy (engine policy)", HelpName = "E" };
+    private readonly Option<double> _temperature = new("--temperature") { Description = "Softmax temperature (engine policy)", HelpName = "T" };
+    private readonly Option<double> _alpha = new("--alpha") { Description = "UCB's α (engine policy)", HelpName = "A" };
+    private readonly Option<string> _rewards = new("--rewards") { Description = "Impressions only: a record file of reward records to join by event id", HelpName = "PATH" };
+
+    private readonly Option<string> _reward = new("--reward")
+    {
+        Description = "Impressions only: play (started), quality (fraction completed >= 0.5), minutes, fraction",
+        DefaultValueFactory = _ => "play",
+    };
+
+    private readonly Option<string> _rewardModel = new("--reward-model")
+    {
+        Description = "Reward model of dm/dr: logistic for 0/1 rewards, ridge otherwise",
+        DefaultValueFactory = _ => "auto",
+    };
+
+    private readonly Option<double> _l2 = SharedOptions.Positive(new Option<double>("--l2")
+    {
+        Description = "L2 penalty of the reward model (default 1 for ridge, 0.01 for logistic)",
+        HelpName = "LAMBDA",
+    });
+
+    private readonly Option<ulong> _seed = new("--seed") { Description = "Cross-fitting fold seed", HelpName = "N", DefaultValueFactory = _ => 0 };
+
+    public EvaluateCommand()
+        : base("evaluate", "Estimate a policy's value from logged bandit data (ips, snips, dm, dr, replay) with 95% intervals")
+    {
+        _format.AcceptOnlyFromAmong("obd", "impressions", "csv");
+        _enginePolicy.AcceptOnlyFromAmong("greedy", "epsilon-greedy", "softmax", "thompson", "ucb", "uniform");
+        _reward.AcceptOnlyFromAmong("play", "quality", "minutes", "fraction");
+        _rewardModel.AcceptOnlyFromAmong("auto", "ridge", "logistic");
+        foreach (var option in new Option[] { _data, _format, _policy, _estimators, _json, _chart, _enginePolicy, _epsilon, _temperature, _alpha, _rewards, _reward, _rewardModel, _l2, _seed })
+        {
+            Options.Add(option);
+        }
+    }
+
+    protected override int Execute(ParseResult parse, CliContext context)
+    {
+        var data = parse.GetRequiredValue(_data);
+        var format = parse.GetRequiredValue(_format);
+        var policyPath = parse.GetRequiredValue(_policy);
         var options = new EvaluationOptions
         {
-            Penalty = args.Get("l2") is { } l2 ? ParseDouble(l2, "l2", positive: true) : null,
-            RewardModel = args.Get("reward-model") switch
+            Penalty = parse.GetResult(_l2) is { Implicit: false } ? parse.GetValue(_l2) : null,
+            RewardModel = parse.GetValue(_rewardModel) switch
             {
-                null or "auto" => RewardModelKind.Auto,
                 "ridge" => RewardModelKind.Ridge,
                 "logistic" => RewardModelKind.Logistic,
-                var other => throw new UsageException($"--reward-model must be auto, ridge or logistic (got '{other}')."),
+                _ => RewardModelKind.Auto,
             },
-            Seed = ulong.TryParse(args.Get("seed") ?? "0", CultureInfo.InvariantCulture, out var seed)
-                ? seed
-                : throw new UsageException("--seed must be a non-negative integer."),
+            Seed = parse.GetValue(_seed),
         };
-        if (args.Get("rewards") is not null && format != "impressions")
+        if (parse.GetValue(_rewards) is not null && format != "impressions")
         {
             throw new UsageException("--rewards applies to --format impressions only.");
         }
 
-        if (!Directory.Exists(policyPath) && new[] { "engine-policy", "epsilon", "temperature", "alpha" }.FirstOrDefault(o => args.Get(o) is not null) is { } engineOption)
+        if (!Directory.Exists(policyPath)
+            && new Option[] { _epsilon, _temperature, _alpha, _enginePolicy }.FirstOrDefault(o => parse.GetResult(o) is { Implicit: false }) is { } engineOption)
         {
-            throw new UsageException($"--{engineOption} applies only when --policy is a directory of model blobs.");
+            throw new UsageException($"{engineOption.Name} applies only when --policy is a directory of model blobs.");
         }
 
-        try
+        InputFiles.RequireFileOrDirectory(data, "--data");
+        InputFiles.RequireFileOrDirectory(policyPath, "--policy");
+        if (parse.GetValue(_rewards) is { } rewardsPath)
         {
-            if (format is "obd" or "csv" && !File.Exists(data) && !Directory.Exists(data))
-            {
-                throw new EvaluationInputException($"{data}: file not found.");
-            }
+            InputFiles.Require(rewardsPath, "--rewards");
+        }
 
-            ILoggedBanditSource source = format switch
-            {
-                "obd" => new ObdSource(data),
-                "csv" => new CsvBanditSource(data),
-                "impressions" => new ImpressionLogSource(data, args.Get("rewards"), ParseReward(args.Get("reward") ?? "play")),
-                _ => throw new UsageException($"--format must be obd, impressions or csv (got '{format}')."),
-            };
-            var policy = Directory.Exists(policyPath)
-                ? EnginePolicy.LoadDirectory(policyPath, EngineOptions(args))
-                : PolicyFile.Load(policyPath);
-            var estimators = ParseEstimators(args.Get("estimators"), policy);
-            var report = OffPolicyEvaluator.Evaluate(source, policy, estimators, options);
-            if (args.Has("json"))
-            {
-                stdout.WriteLine(ToJson(report));
-            }
-            else
-            {
-                WriteTable(report, stdout);
-            }
+        ILoggedBanditSource source = format switch
+        {
+            "obd" => new ObdSource(data),
+            "csv" => new CsvBanditSource(data),
+            _ => new ImpressionLogSource(data, parse.GetValue(_rewards), ParseReward(parse.GetValue(_reward)!)),
+        };
+        var policy = Directory.Exists(policyPath)
+            ? EnginePolicy.LoadDirectory(policyPath, EngineOptions(parse))
+            : PolicyFile.Load(policyPath);
+        var estimators = ParseEstimators(parse.GetValue(_estimators), policy);
+        EvaluationReport report;
+        using (context.Progress($"evaluating with {string.Join(", ", estimators)}"))
+        {
+            report = OffPolicyEvaluator.Evaluate(source, policy, estimators, options);
+        }
 
-            return Program.ExitOk;
-        }
-        catch (EvaluationInputException e)
+        if (parse.GetValue(_json))
         {
-            stderr.WriteLine($"edgesel evaluate: {e.Message}");
-            return Program.ExitInputError;
+            context.Out.WriteLine(ToJson(report));
         }
-        catch (IOException e)
+        else
         {
-            stderr.WriteLine($"edgesel evaluate: {e.Message}");
-            return Program.ExitInputError;
+            WriteTable(report, context.Out);
         }
+
+        if (parse.GetValue(_chart) is { } chart)
+        {
+            Charts.EvaluateChart.Save(report, Path.GetFileName(policyPath), chart);
+            context.Message($"wrote {chart}");
+        }
+
+        return ExitCodes.Ok;
     }
 
     /// <summary>The JSON contract: one object keyed by estimator name (source-generation-free: Utf8JsonWriter).</summary>
@@ -213,12 +256,12 @@ internal sealed class EvaluateCommand : ICommand
         return names.Distinct().ToArray();
     }
 
-    private static SelectionOptions EngineOptions(CommandArgs args)
+    private SelectionOptions EngineOptions(ParseResult parse)
     {
         var defaults = new SelectionOptions();
         var options = new SelectionOptions
         {
-            Policy = (args.Get("engine-policy") ?? "epsilon-greedy") switch
+            Policy = parse.GetValue(_enginePolicy) switch
             {
                 "greedy" => PolicyKind.Greedy,
                 "epsilon-greedy" => PolicyKind.EpsilonGreedy,
@@ -226,11 +269,11 @@ internal sealed class EvaluateCommand : ICommand
                 "thompson" => PolicyKind.Thompson,
                 "ucb" => PolicyKind.Ucb,
                 "uniform" => PolicyKind.Uniform,
-                var other => throw new UsageException($"--engine-policy must be greedy, epsilon-greedy, softmax, thompson, ucb or uniform (got '{other}')."),
+                _ => PolicyKind.Uniform,
             },
-            Epsilon = args.Get("epsilon") is { } e ? (float)ParseDouble(e, "epsilon", positive: false) : defaults.Epsilon,
-            Temperature = args.Get("temperature") is { } t ? (float)ParseDouble(t, "temperature", positive: true) : defaults.Temperature,
-            UcbAlpha = args.Get("alpha") is { } a ? (float)ParseDouble(a, "alpha", positive: false) : defaults.UcbAlpha,
+            Epsilon = parse.GetResult(_epsilon) is { Implicit: false } ? (float)parse.GetValue(_epsilon) : defaults.Epsilon,
+            Temperature = parse.GetResult(_temperature) is { Implicit: false } ? (float)parse.GetValue(_temperature) : defaults.Temperature,
+            UcbAlpha = parse.GetResult(_alpha) is { Implicit: false } ? (float)parse.GetValue(_alpha) : defaults.UcbAlpha,
         };
         try
         {
@@ -247,12 +290,6 @@ internal sealed class EvaluateCommand : ICommand
         "play" => ImpressionReward.Play,
         "minutes" => ImpressionReward.Minutes,
         "fraction" => ImpressionReward.Fraction,
-        "quality" => ImpressionReward.Quality,
-        _ => throw new UsageException($"--reward must be play, quality, minutes or fraction (got '{value}')."),
+        _ => ImpressionReward.Quality,
     };
-
-    private static double ParseDouble(string value, string name, bool positive) =>
-        double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && double.IsFinite(d) && (!positive || d > 0)
-            ? d
-            : throw new UsageException($"--{name} must be a {(positive ? "positive " : string.Empty)}number (got '{value}').");
 }

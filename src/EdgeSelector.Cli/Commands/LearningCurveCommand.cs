@@ -1,5 +1,7 @@
-using System.Diagnostics;
+using System.CommandLine;
 using System.Globalization;
+using EdgeSelector.Cli.Charts;
+using EdgeSelector.Cli.Infrastructure;
 using EdgeSelector.Core.Exploration;
 using EdgeSelector.Learning.Training;
 
@@ -9,30 +11,44 @@ namespace EdgeSelector.Cli.Commands;
 /// <c>edgesel learning-curve</c>: runs the whole loop in process on the seeded <see cref="LoopWorld"/> and prints the
 /// take fraction reached after 10k, 100k and 1M impressions per trainer variant (the table in docs/learning.md).
 /// </summary>
-internal sealed class LearningCurveCommand : ICommand
+internal sealed class LearningCurveCommand : CliCommand
 {
-    public string Name => "learning-curve";
-
-    public string Summary => "measure the take fraction the learning loop reaches on the simulated world (docs/learning.md)";
-
-    public string Usage => """
-        usage: edgesel learning-curve [--max N] [--retrain-every N] [--seed N]
-          --max            impressions of the longest run (default 1000000; checkpoints at 10k, 100k and 1M up to it)
-          --retrain-every  impressions between retrains (default 10000)
-          --seed           seed of the traffic (the world has seed 7); default 11
-        prints one line per variant and checkpoint: greedy take fraction of the trained models, the take fraction
-        members saw while serving, random and best possible; about a minute at the default size
-        """;
-
-    public IReadOnlySet<string> ValueOptions { get; } = new HashSet<string> { "max", "retrain-every", "seed" };
-
-    public IReadOnlySet<string> Flags { get; } = new HashSet<string>();
-
-    public int Run(CommandArgs args, TextWriter stdout, TextWriter stderr)
+    private readonly Option<long> _max = SharedOptions.Positive(new Option<long>("--max")
     {
-        var max = Parse(args.Get("max") ?? "1000000", "max");
-        var every = Parse(args.Get("retrain-every") ?? "10000", "retrain-every");
-        var seed = (int)Parse(args.Get("seed") ?? "11", "seed");
+        Description = "Impressions of the longest run (checkpoints at 10k, 100k and 1M up to it; at least 10000)",
+        HelpName = "N",
+        DefaultValueFactory = _ => 1_000_000,
+    });
+
+    private readonly Option<long> _retrainEvery = SharedOptions.Positive(new Option<long>("--retrain-every")
+    {
+        Description = "Impressions between retrains (at most 10000)",
+        HelpName = "N",
+        DefaultValueFactory = _ => 10_000,
+    });
+
+    private readonly Option<int> _seed = SharedOptions.Seed(11, "Seed of the traffic (the world has seed 7)");
+
+    private readonly Option<string> _chart = new("--chart")
+    {
+        Description = "Also draw the take fraction per variant against impressions to this file (.png or .svg)",
+        HelpName = "FILE",
+    };
+
+    public LearningCurveCommand()
+        : base("learning-curve", "Measure the take fraction the learning loop reaches on the simulated world, per trainer variant (docs/learning.md; about a minute)")
+    {
+        Options.Add(_max);
+        Options.Add(_retrainEvery);
+        Options.Add(_seed);
+        Options.Add(_chart);
+    }
+
+    protected override int Execute(ParseResult parse, CliContext context)
+    {
+        var max = parse.GetValue(_max);
+        var every = parse.GetValue(_retrainEvery);
+        var seed = parse.GetValue(_seed);
         var checkpoints = new long[] { 10_000, 100_000, 1_000_000 }.Where(c => c <= max).ToArray();
         if (checkpoints.Length == 0 || every > checkpoints[0])
         {
@@ -47,24 +63,34 @@ internal sealed class LearningCurveCommand : ICommand
             ("served by Thompson sampling", new TrainerOptions(), PolicyKind.Thompson),
         ];
         var ci = CultureInfo.InvariantCulture;
-        stdout.WriteLine("variant | impressions | greedy take | served take | random | best possible");
-        foreach (var (name, options, policy) in variants)
+        var curves = new List<LearningCurveChart.Curve>();
+        context.Out.WriteLine("variant | impressions | greedy take | served take | random | best possible");
+        using (var progress = context.Progress($"variant 1/{variants.Length}: {variants[0].Name}"))
         {
-            var clock = Stopwatch.StartNew();
-            var points = LoopSimulation.Run(new LoopWorld(seed: 7), checkpoints[^1], every, checkpoints, seed, options, policy);
-            foreach (var p in points)
+            for (var v = 0; v < variants.Length; v++)
             {
-                stdout.WriteLine(string.Create(ci, $"{name} | {p.Impressions} | {p.GreedyTake:F4} | {p.ServedTake:F4} | {p.RandomTake:F4} | {p.OptimalTake:F4}"));
-            }
+                var (name, options, policy) = variants[v];
+                if (v > 0)
+                {
+                    progress.Step($"variant {v + 1}/{variants.Length}: {name}");
+                }
 
-            stderr.WriteLine(string.Create(ci, $"{name}: {clock.Elapsed.TotalSeconds:F1} s"));
+                var points = LoopSimulation.Run(new LoopWorld(seed: 7), checkpoints[^1], every, checkpoints, seed, options, policy);
+                foreach (var p in points)
+                {
+                    context.Out.WriteLine(string.Create(ci, $"{name} | {p.Impressions} | {p.GreedyTake:F4} | {p.ServedTake:F4} | {p.RandomTake:F4} | {p.OptimalTake:F4}"));
+                }
+
+                curves.Add(new LearningCurveChart.Curve(name, [.. points]));
+            }
         }
 
-        return Program.ExitOk;
-    }
+        if (parse.GetValue(_chart) is { } chart)
+        {
+            LearningCurveChart.Save(curves, chart);
+            context.Message($"wrote {chart}");
+        }
 
-    private static long Parse(string value, string name) =>
-        long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0
-            ? n
-            : throw new UsageException($"--{name} must be a positive whole number, not '{value}'.");
+        return ExitCodes.Ok;
+    }
 }

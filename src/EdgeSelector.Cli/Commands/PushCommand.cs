@@ -1,107 +1,73 @@
+using System.CommandLine;
+using System.Net.Http.Headers;
+using EdgeSelector.Cli.Commands.Fleet;
+using EdgeSelector.Cli.Infrastructure;
 using EdgeSelector.Learning.Training;
 
 namespace EdgeSelector.Cli.Commands;
 
-/// <summary><c>edgesel push</c>: sends a signed bundle to the admin API (PUT /v1/models) of one or more servers.</summary>
-internal sealed class PushCommand : ICommand
+/// <summary>
+/// <c>edgesel push</c>: sends a signed bundle to the admin API (PUT /v1/models) of one or more servers, or with
+/// <c>--nats</c> uploads it to a fleet's Object Store and points every node at it (docs/fleet.md).
+/// </summary>
+internal sealed class PushCommand : CliCommand
 {
-    public string Name => "push";
+    private readonly Option<string> _bundle = new("--bundle") { Description = "The bundle file to send", HelpName = "FILE" };
+    private readonly Option<string> _models = SharedOptions.Models("Send the newest serving bundle of this directory", required: false);
+    private readonly Option<string> _server = SharedOptions.Server(required: false);
+    private readonly Option<string> _nats = SharedOptions.Nats("A fleet instead: upload the bundle to its JetStream Object Store and point every node at it (docs/fleet.md)");
+    private readonly Option<string> _tokenFile = SharedOptions.TokenFile();
+    private readonly Option<bool> _force = new("--force") { Description = "Let a server accept a version older than the one it serves (--server only: a fleet applies whatever its pointer names)" };
 
-    public string Summary => "send a signed bundle to one or more servers (PUT /v1/models)";
-
-    public string Usage => """
-        usage: edgesel push (--bundle FILE | --models DIR) (--server URL[,URL...] | --nats URL) [--token-file FILE] [--force]
-          --bundle      the bundle file to send
-          --models      send the newest serving bundle of this directory
-          --server      admin API base URLs, comma-separated (http://host:7401)
-          --nats        a fleet instead: upload to the JetStream Object Store and point every node at it (docs/fleet.md)
-          --token-file  admin bearer token (else $EDGESEL_ADMIN_TOKEN)
-          --force       let a server accept a version older than the one it serves
-        every server is tried; the server checks the signature, every model and the version, and applies all or nothing.
-        exit codes: 0 every server applied it, 1 some server refused it or could not be reached, 2 bad command line
-        """;
-
-    public IReadOnlySet<string> ValueOptions { get; } = new HashSet<string> { "bundle", "models", "server", "token-file", "nats" };
-
-    public IReadOnlySet<string> Flags { get; } = new HashSet<string> { "force" };
-
-    public int Run(CommandArgs args, TextWriter stdout, TextWriter stderr)
+    public PushCommand()
+        : base("push", "Send a signed bundle to one or more nodes (PUT /v1/models), or to a fleet through NATS (--nats); each node checks the signature, every model and the version, and applies all or nothing")
     {
-        var nats = args.Get("nats");
-        var servers = nats is null ? Servers.Parse(args) : [];
-        var token = nats is null ? Secrets.AdminToken(args) : string.Empty;
-        string path;
-        if (args.Get("bundle") is { } file)
+        Options.Add(_bundle);
+        Options.Add(_models);
+        Options.Add(_server);
+        Options.Add(_nats);
+        Options.Add(_tokenFile);
+        Options.Add(_force);
+        FleetCli.OneTarget(this, _server, _nats);
+        FleetCli.OnlyWith(this, _server, _tokenFile, _force);
+        Validators.Add(r =>
         {
-            path = file;
-        }
-        else if (args.Get("models") is { } dir)
-        {
-            var repo = new BundleRepository(dir);
-            var latest = repo.LatestVersion();
-            if (latest == 0)
+            if ((r.GetResult(_bundle) is null) == (r.GetResult(_models) is null))
             {
-                stderr.WriteLine($"edgesel push: {repo.Directory}: no bundle.");
-                return Program.ExitInputError;
+                r.AddError("give one of --bundle FILE or --models DIR.");
             }
+        });
+    }
 
-            path = repo.PathOf(latest);
+    protected override int Execute(ParseResult parse, CliContext context)
+    {
+        var nats = parse.GetValue(_nats);
+        var servers = nats is null ? Servers.Parse(parse.GetRequiredValue(_server)) : [];
+        var token = nats is null ? Secrets.AdminToken(parse, _tokenFile) : string.Empty;
+        string path;
+        if (parse.GetValue(_bundle) is { } file)
+        {
+            path = InputFiles.Require(file, "--bundle");
         }
         else
         {
-            throw new UsageException("give --bundle FILE or --models DIR.");
-        }
-
-        if (!File.Exists(path))
-        {
-            stderr.WriteLine($"edgesel push: {path}: file not found.");
-            return Program.ExitInputError;
+            var repo = new BundleRepository(InputFiles.RequireDirectory(parse.GetRequiredValue(_models), "--models"));
+            var latest = repo.LatestVersion();
+            path = latest > 0 ? repo.PathOf(latest) : throw new CommandInputException($"{repo.Directory}: no bundle in this directory (edgesel bundle or train writes one).");
         }
 
         if (nats is not null)
         {
-            return Fleet.FleetDeploy.Push(nats, path, stdout, stderr); // the pointer is the fleet's truth: no --force needed
+            return FleetDeploy.Push(nats, path, context);
         }
 
         var bytes = File.ReadAllBytes(path);
-        var endpoint = args.Has("force") ? "/v1/models?force=true" : "/v1/models";
-        return Servers.Each(servers, token, TimeSpan.FromMinutes(5), http =>
+        var endpoint = parse.GetValue(_force) ? "/v1/models?force=true" : "/v1/models";
+        return Servers.Each(servers, token, TimeSpan.FromMinutes(5), (http, cancellation) =>
         {
             var content = new ByteArrayContent(bytes);
-            content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/octet-stream");
-            return http.PutAsync(endpoint, content);
-        }, "applied", stdout, stderr);
-    }
-}
-
-/// <summary><c>edgesel rollback</c>: makes servers serve their previous bundle again (POST /v1/models/rollback).</summary>
-internal sealed class RollbackCommand : ICommand
-{
-    public string Name => "rollback";
-
-    public string Summary => "make servers serve their previous bundle again";
-
-    public string Usage => """
-        usage: edgesel rollback (--server URL[,URL...] [--token-file FILE] | --nats URL [--to VERSION])
-          --server      admin API base URLs, comma-separated
-          --nats        a fleet instead: point every node back at the previous bundle (or --to VERSION)
-          --token-file  admin bearer token (else $EDGESEL_ADMIN_TOKEN)
-        exit codes: 0 every server rolled back, 1 some server could not (no previous bundle, unreachable), 2 bad command line
-        """;
-
-    public IReadOnlySet<string> ValueOptions { get; } = new HashSet<string> { "server", "token-file", "nats", "to" };
-
-    public IReadOnlySet<string> Flags { get; } = new HashSet<string>();
-
-    public int Run(CommandArgs args, TextWriter stdout, TextWriter stderr)
-    {
-        if (args.Get("nats") is { } nats)
-        {
-            return Fleet.FleetDeploy.Rollback(nats, args.Get("to"), stdout, stderr);
-        }
-
-        var servers = Servers.Parse(args);
-        var token = Secrets.AdminToken(args);
-        return Servers.Each(servers, token, TimeSpan.FromMinutes(1), http => http.PostAsync("/v1/models/rollback", content: null), "rolled back", stdout, stderr);
+            content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+            return http.PutAsync(endpoint, content, cancellation);
+        }, "applied", context);
     }
 }

@@ -1,6 +1,9 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using EdgeSelector.Cli.Charts;
+using EdgeSelector.Cli.Infrastructure;
 using EdgeSelector.Learning.Simulation;
 
 namespace EdgeSelector.Cli.Commands;
@@ -8,59 +11,66 @@ namespace EdgeSelector.Cli.Commands;
 /// <summary>
 /// <c>edgesel report</c>: Figure 2 reproduced on the simulator (<see cref="Figure2"/>): replay estimates of random,
 /// bandit and contextual policies on a uniformly explored log, each beside its exact value, as a Markdown table and
-/// two SVG charts (docs/evaluation.md, "Figure 2").
+/// two PNG charts (docs/evaluation.md, "Figure 2").
 /// </summary>
-internal sealed class ReportCommand : ICommand
+internal sealed class ReportCommand : CliCommand
 {
-    public string Name => "report";
+    private readonly Option<string> _scenario = SharedOptions.Scenario(
+        "World sizes and effects (docs/simulation.md); default: built-in (500 members, 100 titles); its logging_policy is not used: Figure 2 always replays a uniformly explored log");
 
-    public string Summary => "Figure 2: replay estimates vs true values of random, bandit and contextual policies (report.md + SVG)";
+    private readonly Option<string> _out = SharedOptions.Out("Directory for report.md, figure2.png and learning.png", "report");
 
-    public string Usage => """
-        usage: edgesel report [--scenario FILE.json] [--out DIR] [--impressions N] [--seed N]
-          --scenario     world sizes and effects (docs/simulation.md); default: built-in (500 members, 100 titles);
-                         its logging_policy is not used: Figure 2 always replays a uniformly explored log
-          --out          directory for report.md, figure2.svg and learning.svg (default: report)
-          --impressions  uniformly explored impressions; the first half trains, the second half is replayed
-                         (default 1000000, about 5 s; the scenario's own impressions key is for simulate)
-          --seed         seed of the log (the world has the scenario's seed); default 1
-        """;
+    private readonly Option<int> _impressions = SharedOptions.Range(
+        new Option<int>("--impressions")
+        {
+            Description = "Uniformly explored impressions; the first half trains, the second half is replayed (tens of seconds at the default)",
+            HelpName = "N",
+            DefaultValueFactory = _ => Figure2.DefaultImpressions,
+        },
+        2,
+        int.MaxValue);
 
-    public IReadOnlySet<string> ValueOptions { get; } = new HashSet<string> { "scenario", "out", "impressions", "seed" };
+    private readonly Option<int> _seed = SharedOptions.Seed(1, "Seed of the log (the world has the scenario's seed)");
 
-    public IReadOnlySet<string> Flags { get; } = new HashSet<string>();
-
-    public int Run(CommandArgs args, TextWriter stdout, TextWriter stderr)
+    public ReportCommand()
+        : base("report", "Figure 2: replay estimates beside the true values of random, bandit and contextual policies (report.md and two PNG charts)")
     {
-        var seed = ParseInt(args.Get("seed") ?? "1", "seed", 0);
-        var dir = args.Get("out") ?? "report";
-        Scenario scenario;
-        int impressions;
-        try
-        {
-            scenario = args.Get("scenario") is { } path
-                ? (File.Exists(path) ? Scenario.Load(path) : throw new InvalidDataException($"{path}: file not found."))
-                : new Scenario();
-            impressions = args.Get("impressions") is { } n ? ParseInt(n, "impressions", 2) : Figure2.DefaultImpressions;
-            scenario.Validate();
-        }
-        catch (InvalidDataException e)
-        {
-            stderr.WriteLine($"edgesel report: {e.Message}");
-            return Program.ExitInputError;
-        }
+        Options.Add(_scenario);
+        Options.Add(_out);
+        Options.Add(_impressions);
+        Options.Add(_seed);
+    }
+
+    protected override int Execute(ParseResult parse, CliContext context)
+    {
+        var seed = parse.GetValue(_seed);
+        var dir = parse.GetValue(_out)!;
+        var impressions = parse.GetValue(_impressions);
+        var scenario = parse.GetValue(_scenario) is { } path ? Scenario.Load(InputFiles.Require(path, "--scenario")) : new Scenario();
+        scenario.Validate();
 
         var clock = Stopwatch.StartNew();
-        var result = Figure2.Run(scenario, impressions, seed);
+        Figure2Result result;
+        using (context.Progress(string.Create(CultureInfo.InvariantCulture, $"simulating {impressions:N0} uniformly explored impressions, training and replaying five policies")))
+        {
+            result = Figure2.Run(scenario, impressions, seed);
+        }
+
         Directory.CreateDirectory(dir);
         var markdown = Markdown(result, scenario, impressions, seed);
         File.WriteAllText(Path.Combine(dir, "report.md"), markdown);
-        File.WriteAllText(Path.Combine(dir, "figure2.svg"), ReportCharts.Figure2(result));
-        File.WriteAllText(Path.Combine(dir, "learning.svg"), ReportCharts.Learning(result));
-        stdout.Write(markdown);
-        stderr.WriteLine(string.Create(CultureInfo.InvariantCulture, $"edgesel report: wrote {dir}/report.md, figure2.svg, learning.svg in {clock.Elapsed.TotalSeconds:F1} s"));
-        return Program.ExitOk;
+        ChartStyle.Save(ReportCharts.Figure2(result), Path.Combine(dir, Figure2Chart));
+        ChartStyle.Save(ReportCharts.Learning(result), Path.Combine(dir, LearningChart));
+        context.Out.Write(markdown);
+        context.Message(string.Create(CultureInfo.InvariantCulture, $"wrote {dir}/report.md, {Figure2Chart}, {LearningChart} in {clock.Elapsed.TotalSeconds:F1} s"));
+        return ExitCodes.Ok;
     }
+
+    /// <summary>File name of the Figure 2 chart in the output directory.</summary>
+    internal const string Figure2Chart = "figure2.png";
+
+    /// <summary>File name of the learning chart in the output directory.</summary>
+    internal const string LearningChart = "learning.png";
 
     /// <summary>The report: one table row per policy (replay estimate, interval, true value), the oracle, and the learning points.</summary>
     internal static string Markdown(Figure2Result result, Scenario scenario, int impressions, int seed)
@@ -92,7 +102,7 @@ internal sealed class ReportCommand : ICommand
         }
 
         md.AppendLine();
-        md.AppendLine("![Figure 2](figure2.svg)");
+        md.AppendLine($"![Figure 2]({Figure2Chart})");
         md.AppendLine();
         md.AppendLine("## Learning");
         md.AppendLine();
@@ -106,12 +116,7 @@ internal sealed class ReportCommand : ICommand
         }
 
         md.AppendLine();
-        md.AppendLine("![Learning](learning.svg)");
+        md.AppendLine($"![Learning]({LearningChart})");
         return md.ToString();
     }
-
-    private static int ParseInt(string value, string name, int min) =>
-        int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n >= min
-            ? n
-            : throw new UsageException($"--{name} must be an integer of at least {min} (got '{value}').");
 }

@@ -1,63 +1,59 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using EdgeSelector.Cli.Infrastructure;
 using EdgeSelector.Learning.Evaluation.Policies;
 using EdgeSelector.Learning.Simulation;
 
 namespace EdgeSelector.Cli.Commands;
 
 /// <summary><c>edgesel simulate</c>: draw an explore log from a seeded synthetic world and print the policies' true values (docs/simulation.md).</summary>
-internal sealed class SimulateCommand : ICommand
+internal sealed class SimulateCommand : CliCommand
 {
-    public string Name => "simulate";
+    private readonly Option<string> _scenario = SharedOptions.Scenario("World sizes and effects (snake_case keys, docs/simulation.md); default: built-in");
 
-    public string Summary => "write an explore log from a synthetic world, with the exact value of each built-in policy";
+    private readonly Option<string> _out = SharedOptions.Out(
+        "Write DIR/impressions.esrf (impressions + rewards), DIR/policy-<name>.csv (per-row p_<k> files for edgesel evaluate), "
+        + "DIR/truth.json and DIR/models/<title>.esm (the engine-epsilon policy's model blobs: evaluate --policy DIR/models --epsilon 0.1)");
 
-    public string Usage => $"""
-        usage: edgesel simulate [--scenario FILE.json] [--out DIR] [--impressions N] [--seed N] [--json]
-          --scenario     world sizes and effects (snake_case keys, see docs/simulation.md); default: built-in
-          --out          write DIR/impressions.esrf (impressions + rewards), DIR/policy-<name>.csv (per-row
-                         p_<k> files for 'edgesel evaluate'), DIR/truth.json and DIR/models/<title>.esm (the
-                         engine-epsilon policy's model blobs: evaluate --policy DIR/models --epsilon 0.1)
-          --impressions  logged impressions (default: the scenario's, 100000)
-          --seed         seed of the log (the world has the scenario's seed); default 1
-          --json         print the truth as one JSON object instead of a table
-        policies: {string.Join(", ", WorldPolicies.Names)}
-        then e.g.: edgesel evaluate --format impressions --data DIR/impressions.esrf --reward quality --policy DIR/policy-default.csv
-        """;
-
-    public IReadOnlySet<string> ValueOptions { get; } = new HashSet<string> { "scenario", "out", "impressions", "seed" };
-
-    public IReadOnlySet<string> Flags { get; } = new HashSet<string> { "json" };
-
-    public int Run(CommandArgs args, TextWriter stdout, TextWriter stderr)
+    private readonly Option<int> _impressions = SharedOptions.NonNegative(new Option<int>("--impressions")
     {
-        var seed = ParseInt(args.Get("seed") ?? "1", "seed");
-        Scenario scenario;
-        try
-        {
-            scenario = args.Get("scenario") is { } path
-                ? (File.Exists(path) ? Scenario.Load(path) : throw new InvalidDataException($"{path}: file not found."))
-                : new Scenario();
-            if (args.Get("impressions") is { } n)
-            {
-                scenario = scenario with { Impressions = ParseInt(n, "impressions") };
-            }
+        Description = "Logged impressions (default: the scenario's, 100000)",
+        HelpName = "N",
+    });
 
-            scenario.Validate();
-        }
-        catch (InvalidDataException e)
+    private readonly Option<int> _seed = SharedOptions.Seed(1, "Seed of the log (the world has the scenario's seed)");
+    private readonly Option<bool> _json = SharedOptions.Json("Print the truth as one JSON object instead of a table");
+
+    public SimulateCommand()
+        : base("simulate", $"Write an explore log from a seeded synthetic world, with the exact value of each built-in policy ({string.Join(", ", WorldPolicies.Names)})")
+    {
+        Options.Add(_scenario);
+        Options.Add(_out);
+        Options.Add(_impressions);
+        Options.Add(_seed);
+        Options.Add(_json);
+    }
+
+    protected override int Execute(ParseResult parse, CliContext context)
+    {
+        var seed = parse.GetValue(_seed);
+        var scenario = parse.GetValue(_scenario) is { } path ? Scenario.Load(InputFiles.Require(path, "--scenario")) : new Scenario();
+        if (parse.GetResult(_impressions) is { Implicit: false })
         {
-            stderr.WriteLine($"edgesel simulate: {e.Message}");
-            return Program.ExitInputError;
+            scenario = scenario with { Impressions = parse.GetValue(_impressions) };
         }
 
+        scenario.Validate();
+        using var progress = context.Progress("building the world and valuing the policies");
         var world = new SimulatedWorld(scenario);
         var policies = WorldPolicies.Names.Select(name => WorldPolicies.Build(world, name)).ToArray();
         var truth = policies.Select(p => (p.Name, Quality: world.TrueValue(p), Starts: world.TrueValue(p, playStarts: true))).ToArray();
         var json = TruthJson(truth);
-        if (args.Get("out") is { } dir)
+        if (parse.GetValue(_out) is { } dir)
         {
+            progress.Step(string.Create(CultureInfo.InvariantCulture, $"writing {scenario.Impressions:N0} impressions to {dir}"));
             Directory.CreateDirectory(dir);
             var log = SimulatedLog.Generate(world, policies.First(p => p.Name == scenario.LoggingPolicy), scenario.Impressions, seed);
             log.Write(Path.Combine(dir, "impressions.esrf"));
@@ -75,20 +71,21 @@ internal sealed class SimulateCommand : ICommand
             }
         }
 
-        if (args.Has("json"))
+        progress.Dispose();
+        if (parse.GetValue(_json))
         {
-            stdout.WriteLine(json);
+            context.Out.WriteLine(json);
         }
         else
         {
-            stdout.WriteLine($"{"policy",-18} {"quality plays",14} {"play starts",12}");
+            context.Out.WriteLine($"{"policy",-18} {"quality plays",14} {"play starts",12}");
             foreach (var (name, quality, starts) in truth)
             {
-                stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name,-18} {quality,14:0.000000} {starts,12:0.000000}"));
+                context.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name,-18} {quality,14:0.000000} {starts,12:0.000000}"));
             }
         }
 
-        return Program.ExitOk;
+        return ExitCodes.Ok;
     }
 
     private static string TruthJson(IEnumerable<(string Name, double Quality, double Starts)> truth)
@@ -110,9 +107,4 @@ internal sealed class SimulateCommand : ICommand
 
         return Encoding.UTF8.GetString(buffer.ToArray());
     }
-
-    private static int ParseInt(string value, string name) =>
-        int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n >= 0
-            ? n
-            : throw new UsageException($"--{name} must be a non-negative integer (got '{value}').");
 }

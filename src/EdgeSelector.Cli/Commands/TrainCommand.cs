@@ -1,7 +1,11 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using EdgeSelector.Cli.Commands.Fleet;
+using EdgeSelector.Cli.Infrastructure;
 using EdgeSelector.Core.Bundles;
 using EdgeSelector.Core.Logging;
+using EdgeSelector.Core.Models;
 using EdgeSelector.Learning.Catalog;
 using EdgeSelector.Learning.Join;
 using EdgeSelector.Learning.Training;
@@ -12,162 +16,284 @@ namespace EdgeSelector.Cli.Commands;
 /// <summary>
 /// <c>edgesel train</c>: reads what a server logged since the last run (read-only, while it keeps writing), joins
 /// rewards, fits the models warm-started from the newest bundle, and writes the next signed bundle (docs/learning.md).
+/// With <c>--nats</c> it reads every node's shipped events from the fleet's streams instead and publishes the bundle to
+/// the fleet (<see cref="FleetTrain"/>, docs/fleet.md).
 /// </summary>
-internal sealed class TrainCommand : ICommand
+internal sealed class TrainCommand : CliCommand
 {
-    public string Name => "train";
-
-    public string Summary => "join a server's impressions and rewards, fit the models, write the next signed bundle";
-
-    public string Usage => """
-        usage: edgesel train (--data-dir DIR | --nats URL) --models DIR [--key-file FILE] [--catalog FILE]
-                             [--window-hours H] [--min-minutes M] [--min-fraction F] [--as-of UNIX_MS]
-                             [--ips] [--no-cross-title] [--json]
-          --data-dir      the server's DataDir: <DataDir>/impressions and <DataDir>/rewards are read read-only
-                          from where the previous run stopped (models/trainer/state.json)
-          --nats          a fleet instead: every node's shipped impressions and rewards, through durable
-                          consumers; the bundle is published to the fleet unless --no-publish (docs/fleet.md);
-                          --max-messages N per stream and run (default 4096), --examples-out FILE (CSV),
-                          --dedupe-days D (default 8: how long event ids are remembered)
-          --models        the bundle directory: warm start from its newest bundle, write the next one there
-          --catalog       merge a catalog into the models first (as edgesel bundle does)
-          --window-hours  attribution window (default 24): impressions become negatives once it has closed
-          --min-minutes   quality play: at least this many minutes (default 10) ...
-          --min-fraction  ... or at least this fraction of the title (default 0.25)
-          --as-of         the join's clock in unix ms (default now): windows closed by then are labelled
-          --ips           weight examples by inverse propensity (off by default; docs/learning.md)
-          --no-cross-title  fit the per-image models only
-          --json          print the training report as JSON
-        exit codes: 0 ok (also when there was nothing new: no bundle is written), 1 bad input, 2 bad command line
-        """;
-
-    public IReadOnlySet<string> ValueOptions { get; } = new HashSet<string>
+    private readonly Option<string> _dataDir = new("--data-dir")
     {
-        "data-dir", "models", "key-file", "catalog", "window-hours", "min-minutes", "min-fraction", "as-of",
-        "nats", "max-messages", "examples-out", "dedupe-days",
+        Description = "The node's DataDir: <DataDir>/impressions and <DataDir>/rewards are read read-only from where the previous run stopped (models/trainer/state.json)",
+        HelpName = "DIR",
     };
 
-    public IReadOnlySet<string> Flags { get; } = new HashSet<string> { "ips", "no-cross-title", "json", "no-publish" };
+    private readonly Option<string> _nats = SharedOptions.Nats(
+        "A fleet instead of --data-dir: every node's shipped impressions and rewards through durable consumers; the bundle is published to the fleet unless --no-publish (docs/fleet.md)");
 
-    public int Run(CommandArgs args, TextWriter stdout, TextWriter stderr)
+    private readonly Option<string> _models = SharedOptions.Models("Bundle directory: warm start from its newest bundle, write the next one there");
+    private readonly Option<string> _keyFile = SharedOptions.KeyFile();
+    private readonly Option<string> _catalog = new("--catalog") { Description = "Merge a catalog into the models first (as edgesel bundle does)", HelpName = "FILE" };
+
+    private readonly Option<double> _windowHours = SharedOptions.Positive(new Option<double>("--window-hours")
     {
-        var nats = args.Get("nats");
-        var dataDir = nats is null ? args.Require("data-dir") : string.Empty;
-        var repo = new BundleRepository(args.Require("models"));
-        var key = Secrets.BundleKey(args);
+        Description = "Attribution window: impressions become negatives once it has closed",
+        HelpName = "H",
+        DefaultValueFactory = _ => 24,
+    });
+
+    private readonly Option<double> _minMinutes = SharedOptions.FiniteNonNegative(new Option<double>("--min-minutes")
+    {
+        Description = "Quality play: at least this many minutes ...",
+        HelpName = "M",
+        DefaultValueFactory = _ => 10,
+    });
+
+    private readonly Option<double> _minFraction = SharedOptions.FiniteNonNegative(new Option<double>("--min-fraction")
+    {
+        Description = "... or at least this fraction of the title",
+        HelpName = "F",
+        DefaultValueFactory = _ => 0.25,
+    });
+
+    private readonly Option<string> _asOf = new("--as-of")
+    {
+        Description = "The join's clock: windows closed by then are labelled. Unix milliseconds, an ISO-8601 time, or now+DURATION "
+            + "(+24h, +90m, +2d: try the loop at once on a fresh node, as if that much time had passed); default now",
+        HelpName = "TIME",
+    };
+
+    private readonly Option<bool> _ips = new("--ips") { Description = "Weight examples by inverse propensity (off by default; docs/learning.md)" };
+    private readonly Option<bool> _noCrossTitle = new("--no-cross-title") { Description = "Fit the per-image models only" };
+    private readonly Option<bool> _json = SharedOptions.Json("Print the training report as JSON");
+
+    private readonly Option<int> _maxMessages = SharedOptions.Positive(new Option<int>("--max-messages")
+    {
+        Description = "With --nats: at most this many packed messages per stream and run (more waiting: run again)",
+        HelpName = "N",
+        DefaultValueFactory = _ => 4096,
+    });
+
+    private readonly Option<string> _examplesOut = new("--examples-out")
+    {
+        Description = "With --nats: append the joined training set to this CSV (event_id,node,title_id,image_id,propensity,model_version,label,play_started)",
+        HelpName = "FILE",
+    };
+
+    private readonly Option<double> _dedupeDays = SharedOptions.Positive(new Option<double>("--dedupe-days")
+    {
+        Description = "With --nats: how long taken event ids are remembered (the event streams' retention plus a margin)",
+        HelpName = "D",
+        DefaultValueFactory = _ => 8,
+    });
+
+    private readonly Option<bool> _noPublish = new("--no-publish") { Description = "With --nats: write the bundle to --models but do not point the fleet at it" };
+
+    public TrainCommand()
+        : base("train", "Join a node's (or with --nats a fleet's) impressions and rewards, fit the models, write the next signed bundle (exit 0 also when nothing was new: then no bundle is written)")
+    {
+        Options.Add(_dataDir);
+        Options.Add(_nats);
+        Options.Add(_models);
+        Options.Add(_keyFile);
+        Options.Add(_catalog);
+        Options.Add(_windowHours);
+        Options.Add(_minMinutes);
+        Options.Add(_minFraction);
+        Options.Add(_asOf);
+        Options.Add(_ips);
+        Options.Add(_noCrossTitle);
+        Options.Add(_json);
+        Options.Add(_maxMessages);
+        Options.Add(_examplesOut);
+        Options.Add(_dedupeDays);
+        Options.Add(_noPublish);
+        FleetCli.OneTarget(this, _dataDir, _nats);
+        FleetCli.OnlyWith(this, _nats, _maxMessages, _examplesOut, _dedupeDays, _noPublish);
+    }
+
+    protected override int Execute(ParseResult parse, CliContext context)
+    {
+        var nats = parse.GetValue(_nats);
+        var dataDir = nats is null ? InputFiles.RequireDirectory(parse.GetRequiredValue(_dataDir), "--data-dir, the node's DataDir") : string.Empty;
+        var repo = new BundleRepository(parse.GetRequiredValue(_models));
+        var key = Secrets.BundleKey(parse, _keyFile);
         var join = new RewardJoinOptions
         {
-            AttributionWindow = TimeSpan.FromHours(Number(args, "window-hours", 24)),
-            Rule = new QualityPlayRule { MinMinutes = (float)Number(args, "min-minutes", 10), MinFraction = (float)Number(args, "min-fraction", 0.25) },
+            AttributionWindow = TimeSpan.FromHours(parse.GetValue(_windowHours)),
+            Rule = new QualityPlayRule { MinMinutes = (float)parse.GetValue(_minMinutes), MinFraction = (float)parse.GetValue(_minFraction) },
         };
-        var asOf = args.Get("as-of") is { } a
-            ? (long.TryParse(a, NumberStyles.Integer, CultureInfo.InvariantCulture, out var t) ? t : throw new UsageException("--as-of must be unix milliseconds."))
-            : DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        var options = new TrainerOptions { InversePropensityWeighting = args.Has("ips"), CrossTitle = !args.Has("no-cross-title") };
+        var now = DateTimeOffset.UtcNow;
+        var asOf = parse.GetValue(_asOf) is { } a ? ParseAsOf(a, now) : now.ToUnixTimeMilliseconds();
+        var options = new TrainerOptions { InversePropensityWeighting = parse.GetValue(_ips), CrossTitle = !parse.GetValue(_noCrossTitle) };
+        var catalogPath = parse.GetValue(_catalog) is { } c ? InputFiles.Require(c, "--catalog") : null;
+        var examplesOut = parse.GetValue(_examplesOut);
+
+        var latest = repo.LatestVersion();
+        if (latest == 0)
+        {
+            throw new CommandInputException($"{repo.Directory}: no bundle to start from; run edgesel bundle --catalog first.");
+        }
+
+        using var progress = context.Progress(nats is null ? $"reading bundle {latest} and the logs in {dataDir}" : $"reading bundle {latest}");
+        var start = Start(repo, key, latest, catalogPath, join, asOf, options, now);
         if (nats is not null)
         {
-            return Fleet.FleetTrain.Run(args, nats, join, asOf, options, stdout, stderr);
+            var fleet = new FleetTrainOptions(nats, parse.GetValue(_maxMessages), examplesOut, parse.GetValue(_dedupeDays), Publish: !parse.GetValue(_noPublish), Json: parse.GetValue(_json));
+            return FleetTrain.Run(start, fleet, progress, context);
         }
 
-        try
+        var current = start.Current;
+        Directory.CreateDirectory(repo.StateDirectory);
+        var state = LoadState(repo);
+        var joiner = new RewardJoiner(join);
+        var pendingPath = Path.Combine(repo.StateDirectory, "pending.esrf");
+        joiner.LoadPending(pendingPath);
+
+        // Rewards first: a reward in this view was accepted after its impression was logged, so the impression
+        // view opened next normally holds it; if the impression was still inside its group commit, the join holds
+        // the reward (in pending.esrf) until the impression turns up in a later run or its window closes.
+        var rewards = new List<RewardRecord>();
+        long rewardsNext, impressionsNext;
+        using (var log = ImpressionLogSnapshotReader.Open(Path.Combine(dataDir, "rewards")))
         {
-            var latest = repo.LatestVersion();
-            if (latest == 0)
-            {
-                throw new CommandInputException($"{repo.Directory}: no bundle to start from; run edgesel bundle --catalog first.");
-            }
-
-            var (parentManifest, current) = repo.ReadForTraining(latest, key);
-            if (args.Get("catalog") is { } catalogPath)
-            {
-                var space = current.Values.First().Features;
-                var merged = CatalogModelBuilder.Build(CatalogReader.Load(catalogPath), latest + 1, space, current);
-                BundleCommand.FoldIntoNewImages(merged, current, LoadCrossTitle(repo));
-                current = merged.ToDictionary(m => m.TitleId);
-            }
-
-            Directory.CreateDirectory(repo.StateDirectory);
-            var state = LoadState(repo);
-            var joiner = new RewardJoiner(join);
-            var pendingPath = Path.Combine(repo.StateDirectory, "pending.esrf");
-            joiner.LoadPending(pendingPath);
-
-            // Rewards first: a reward in this view was accepted after its impression was logged, so the impression
-            // view opened next normally holds it; if the impression was still inside its group commit, the join holds
-            // the reward (in pending.esrf) until the impression turns up in a later run or its window closes.
-            var rewards = new List<RewardRecord>();
-            long rewardsNext, impressionsNext;
-            using (var log = ImpressionLogSnapshotReader.Open(Path.Combine(dataDir, "rewards")))
-            {
-                WarnIfRotatedAway(stderr, "reward", state.RewardsAddress, log.BeginAddress);
-                rewardsNext = log.ReadFrom(state.RewardsAddress, new RewardCollector(rewards));
-            }
-
-            using (var log = ImpressionLogSnapshotReader.Open(Path.Combine(dataDir, "impressions")))
-            {
-                WarnIfRotatedAway(stderr, "impression", state.ImpressionsAddress, log.BeginAddress);
-                impressionsNext = log.ReadFrom(state.ImpressionsAddress, new ImpressionFeeder(joiner));
-            }
-
-            foreach (var reward in rewards)
-            {
-                joiner.AddReward(reward);
-            }
-
-            var examples = joiner.Close(asOf);
-            var cross = LoadCrossTitle(repo);
-            var version = Math.Max(latest, state.LastVersion) + 1;
-            var (models, report) = Trainer.Train(current, examples, cross, version, options);
-            report = report with { Join = joiner.Counters };
-            if (examples.Count > 0)
-            {
-                var manifest = new BundleManifest
-                {
-                    Version = version,
-                    ParentVersion = parentManifest.Version,
-                    CreatedAtMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
-                    TrainingFromMs = report.FromMs,
-                    TrainingToMs = report.ToMs,
-                    Full = true,
-                    MetricsJson = JsonSerializer.Serialize(report, TrainingJsonContext.Default.TrainingReport),
-                };
-                var path = repo.Write(manifest, models, key);
-                File.WriteAllText(Path.Combine(repo.StateDirectory, "cross-title.json"), cross.ToJson());
-                stderr.WriteLine($"edgesel train: bundle {version} -> {path}");
-            }
-            else
-            {
-                stderr.WriteLine("edgesel train: no impression's window has closed since the last run; no bundle written.");
-            }
-
-            // The bundle is on disk before the positions move: a crash in between re-reads (at-least-once), never skips.
-            joiner.SavePending(pendingPath);
-            SaveState(repo, new TrainerState
-            {
-                ImpressionsAddress = impressionsNext,
-                RewardsAddress = rewardsNext,
-                LastVersion = examples.Count > 0 ? version : state.LastVersion,
-            });
-            if (args.Has("json"))
-            {
-                stdout.WriteLine(JsonSerializer.Serialize(report, TrainingJsonContext.Default.TrainingReport));
-            }
-            else
-            {
-                var c = joiner.Counters;
-                stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"examples {report.Examples} (positives {report.Positives}, short plays {c.ShortPlays}), pending {joiner.PendingCount}, " +
-                    $"rewards {c.Rewards} duplicate {c.DuplicateRewards} late {c.LateRewards} unknown {c.UnknownRewards} invalid {c.InvalidRewards}, " +
-                    $"fallbacks {c.Fallbacks}, titles {report.TitlesTrained}, images {report.ImagesTrained}"));
-            }
-
-            return Program.ExitOk;
+            WarnIfRotatedAway(context, "reward", state.RewardsAddress, log.BeginAddress);
+            rewardsNext = log.ReadFrom(state.RewardsAddress, new RewardCollector(rewards));
         }
-        catch (Exception e) when (e is FormatException or InvalidDataException or IOException or CommandInputException or ArgumentException or JsonException)
+
+        using (var log = ImpressionLogSnapshotReader.Open(Path.Combine(dataDir, "impressions")))
         {
-            stderr.WriteLine($"edgesel train: {e.Message}");
-            return Program.ExitInputError;
+            WarnIfRotatedAway(context, "impression", state.ImpressionsAddress, log.BeginAddress);
+            impressionsNext = log.ReadFrom(state.ImpressionsAddress, new ImpressionFeeder(joiner));
         }
+
+        foreach (var reward in rewards)
+        {
+            joiner.AddReward(reward);
+        }
+
+        var examples = joiner.Close(asOf);
+        var cross = LoadCrossTitle(repo);
+        var version = BundleVersions.Next(Math.Max(latest, state.LastVersion), now);
+        progress.Step(string.Create(CultureInfo.InvariantCulture, $"fitting {examples.Count:N0} examples"));
+        var (models, report) = Trainer.Train(current, examples, cross, version, options);
+        progress.Dispose();
+        report = report with { Join = joiner.Counters };
+        if (examples.Count > 0)
+        {
+            var path = WriteBundle(start, version, models, report, cross);
+            context.Message($"bundle {version} -> {path}");
+        }
+        else
+        {
+            context.Message("no impression's attribution window has closed since the last run; no bundle written (--as-of +24h labels them as if a day had passed).");
+        }
+
+        // The bundle is on disk before the positions move: a crash in between re-reads (at-least-once), never skips.
+        joiner.SavePending(pendingPath);
+        SaveState(repo, new TrainerState
+        {
+            ImpressionsAddress = impressionsNext,
+            RewardsAddress = rewardsNext,
+            LastVersion = examples.Count > 0 ? version : state.LastVersion,
+        });
+        PrintReport(context, report, joiner, parse.GetValue(_json));
+        return ExitCodes.Ok;
+    }
+
+    /// <summary>
+    /// What both trainers start from: the newest bundle of the directory read at full precision (its signature checked),
+    /// with the catalog merged in when one is given.
+    /// </summary>
+    private static TrainingStart Start(BundleRepository repo, byte[] key, ulong latest, string? catalogPath, RewardJoinOptions join, long asOf, TrainerOptions options, DateTimeOffset now)
+    {
+        var (parentManifest, current) = repo.ReadForTraining(latest, key);
+        if (catalogPath is not null)
+        {
+            var space = current.Values.First().Features;
+            var merged = CatalogModelBuilder.Build(CatalogReader.Load(catalogPath), latest + 1, space, current);
+            BundleCommand.FoldIntoNewImages(merged, current, LoadCrossTitle(repo));
+            current = merged.ToDictionary(m => m.TitleId);
+        }
+
+        return new TrainingStart(repo, key, latest, parentManifest, current, join, asOf, options, now);
+    }
+
+    /// <summary>Writes the trained models as bundle <paramref name="version"/> and the cross-title state beside it; returns the serving bundle's path.</summary>
+    internal static string WriteBundle(TrainingStart start, ulong version, List<TitleModel> models, TrainingReport report, CrossTitleModel cross)
+    {
+        var manifest = new BundleManifest
+        {
+            Version = version,
+            ParentVersion = start.Parent.Version,
+            CreatedAtMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
+            TrainingFromMs = report.FromMs,
+            TrainingToMs = report.ToMs,
+            Full = true,
+            MetricsJson = JsonSerializer.Serialize(report, TrainingJsonContext.Default.TrainingReport),
+        };
+        var path = start.Repository.Write(manifest, models, start.Key);
+        File.WriteAllText(Path.Combine(start.Repository.StateDirectory, "cross-title.json"), cross.ToJson());
+        return path;
+    }
+
+    /// <summary>The result line (or the JSON report) on stdout.</summary>
+    internal static void PrintReport(CliContext context, TrainingReport report, RewardJoiner joiner, bool json)
+    {
+        if (json)
+        {
+            context.Out.WriteLine(JsonSerializer.Serialize(report, TrainingJsonContext.Default.TrainingReport));
+            return;
+        }
+
+        var counters = joiner.Counters;
+        context.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"examples {report.Examples} (positives {report.Positives}, short plays {counters.ShortPlays}), pending {joiner.PendingCount}, " +
+            $"rewards {counters.Rewards} duplicate {counters.DuplicateRewards} late {counters.LateRewards} unknown {counters.UnknownRewards} invalid {counters.InvalidRewards}, " +
+            $"fallbacks {counters.Fallbacks}, titles {report.TitlesTrained}, images {report.ImagesTrained}"));
+    }
+
+    /// <summary>
+    /// <c>--as-of</c>: unix milliseconds, an ISO-8601 time, <c>now</c>, or <c>now+DURATION</c> / <c>+DURATION</c> with a
+    /// unit of m, h or d.
+    /// </summary>
+    internal static long ParseAsOf(string text, DateTimeOffset now)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        if (long.TryParse(text, NumberStyles.None, inv, out var ms))
+        {
+            return ms;
+        }
+
+        var relative = text.StartsWith("now", StringComparison.Ordinal) ? text[3..] : text;
+        if (relative.Length == 0)
+        {
+            return now.ToUnixTimeMilliseconds();
+        }
+
+        if (relative[0] == '+' && relative.Length > 2
+            && double.TryParse(relative[1..^1], NumberStyles.Float, inv, out var amount) && double.IsFinite(amount) && amount >= 0)
+        {
+            TimeSpan? offset = relative[^1] switch
+            {
+                'm' => TimeSpan.FromMinutes(amount),
+                'h' => TimeSpan.FromHours(amount),
+                'd' => TimeSpan.FromDays(amount),
+                _ => null,
+            };
+            if (offset is { } o)
+            {
+                return (now + o).ToUnixTimeMilliseconds();
+            }
+        }
+
+        // ISO 8601 only (2026-12-03 or 2026-12-03T00:00:00Z): the general parser would take "+24" as a time too.
+        if (text.Length >= 10 && char.IsAsciiDigit(text[0]) && text[4] == '-'
+            && DateTimeOffset.TryParse(text, inv, DateTimeStyles.AssumeUniversal, out var time))
+        {
+            return time.ToUnixTimeMilliseconds();
+        }
+
+        throw new UsageException($"--as-of: '{text}' is not unix milliseconds, an ISO-8601 time or now+DURATION (+24h, +90m, +2d).");
     }
 
     /// <summary>The cross-title component the last training run left (empty before the first).</summary>
@@ -178,12 +304,12 @@ internal sealed class TrainCommand : ICommand
     }
 
     // The node rotates its logs (LogRetentionMB) whether or not a trainer has read them: say so when it happened.
-    private static void WarnIfRotatedAway(TextWriter stderr, string what, long position, long begin)
+    private static void WarnIfRotatedAway(CliContext context, string what, long position, long begin)
     {
         if (begin > Math.Max(position, 64))
         {
-            stderr.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"edgesel train: warning: {begin - Math.Max(position, 64)} bytes of the {what} log were rotated away before this trainer read them (raise LogRetentionMB or train more often)."));
+            context.Message(string.Create(CultureInfo.InvariantCulture,
+                $"warning: {begin - Math.Max(position, 64)} bytes of the {what} log were rotated away before this trainer read them (raise LogRetentionMB or train more often)."));
         }
     }
 
@@ -200,18 +326,6 @@ internal sealed class TrainCommand : ICommand
         var path = Path.Combine(repo.StateDirectory, "state.json");
         File.WriteAllText(path + ".tmp", JsonSerializer.Serialize(state, TrainingJsonContext.Default.TrainerState));
         File.Move(path + ".tmp", path, overwrite: true);
-    }
-
-    private static double Number(CommandArgs args, string name, double fallback)
-    {
-        if (args.Get(name) is not { } text)
-        {
-            return fallback;
-        }
-
-        return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && v >= 0 && double.IsFinite(v)
-            ? v
-            : throw new UsageException($"--{name} must be a non-negative number.");
     }
 
     private readonly struct RewardCollector(List<RewardRecord> rewards) : IImpressionConsumer
@@ -236,3 +350,15 @@ internal sealed class TrainCommand : ICommand
         }
     }
 }
+
+/// <summary>What a training run starts from, read and checked once by <see cref="TrainCommand"/> for either source of events.</summary>
+internal sealed record TrainingStart(
+    BundleRepository Repository,
+    byte[] Key,
+    ulong LatestVersion,
+    BundleManifest Parent,
+    Dictionary<uint, TitleModel> Current,
+    RewardJoinOptions Join,
+    long AsOfMs,
+    TrainerOptions Options,
+    DateTimeOffset Now);

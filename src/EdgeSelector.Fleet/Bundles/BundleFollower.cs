@@ -27,6 +27,7 @@ public sealed class BundleFollower
     private string? _appliedDigest;
     private volatile bool _caughtUp;
     private long _pointerVersion;
+    private BundlePointer? _pointer;
 
     /// <summary>Creates the follower.</summary>
     public BundleFollower(FleetConnection connection, Func<BundlePointer, byte[], BundleApplyResult> apply, Func<ulong> servedVersion, ILogger logger)
@@ -42,6 +43,9 @@ public sealed class BundleFollower
 
     /// <summary>Version of the last pointer seen (0 = none yet).</summary>
     public ulong PointerVersion => (ulong)Interlocked.Read(ref _pointerVersion);
+
+    /// <summary>The last pointer seen (null = none yet): what the node's dashboard shows as the fleet's pointer.</summary>
+    public BundlePointer? Pointer => Volatile.Read(ref _pointer);
 
     /// <summary>Why the pointer's bundle is not served, while it is not (refused, or the download failing).</summary>
     public string? LastError { get; private set; }
@@ -94,6 +98,7 @@ public sealed class BundleFollower
         }
 
         Interlocked.Exchange(ref _pointerVersion, (long)pointer.Version);
+        Volatile.Write(ref _pointer, pointer);
         if (string.Equals(_appliedDigest, pointer.Sha256, StringComparison.OrdinalIgnoreCase)
             || (_appliedDigest is null && _servedVersion() == pointer.Version))
         {

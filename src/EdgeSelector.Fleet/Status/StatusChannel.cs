@@ -1,9 +1,13 @@
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using NATS.Client.KeyValueStore;
 
 namespace EdgeSelector.Fleet.Status;
 
-/// <summary>Node heartbeats in <see cref="FleetNames.NodeBucket"/>: written by nodes, read by <c>edgesel fleet status</c>.</summary>
+/// <summary>
+/// Node heartbeats in <see cref="FleetNames.NodeBucket"/>: written by nodes, read by <c>edgesel fleet status</c> and
+/// watched by every node's dashboard view.
+/// </summary>
 public sealed class StatusChannel
 {
     private readonly FleetConnection _connection;
@@ -60,5 +64,39 @@ public sealed class StatusChannel
 
         statuses.Sort((a, b) => a.NodeId != b.NodeId ? a.NodeId.CompareTo(b.NodeId) : string.CompareOrdinal(a.Instance, b.Instance));
         return statuses;
+    }
+
+    /// <summary>
+    /// Every heartbeat as it is written: the bucket's current values first, then each update, and <c>(key, null)</c>
+    /// for a key deleted or purged; ends with <paramref name="cancellationToken"/>. A value this version cannot read is
+    /// skipped. Entries that expire by age (<see cref="FleetNames.NodeStatusMaxAge"/>) are not announced: JetStream
+    /// drops them without a marker, so a watcher ages them out by their <see cref="NodeStatus.HeartbeatAtMs"/> itself.
+    /// </summary>
+    public async IAsyncEnumerable<(string Key, NodeStatus? Status)> WatchAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var kv = await _connection.GetBucketAsync(FleetNames.NodeBucket, cancellationToken).ConfigureAwait(false);
+        await foreach (var entry in kv.WatchAsync<byte[]>("node.>", cancellationToken: cancellationToken).ConfigureAwait(false))
+        {
+            if (entry.Operation != NatsKVOperation.Put || entry.Value is not { Length: > 0 } value)
+            {
+                yield return (entry.Key, null);
+                continue;
+            }
+
+            NodeStatus? status = null;
+            try
+            {
+                status = JsonSerializer.Deserialize(value, FleetJsonContext.Default.NodeStatus);
+            }
+            catch (JsonException)
+            {
+                // Not a heartbeat this version writes: skipped, as ListAsync does.
+            }
+
+            if (status is not null)
+            {
+                yield return (entry.Key, status);
+            }
+        }
     }
 }

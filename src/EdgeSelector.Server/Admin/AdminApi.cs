@@ -106,7 +106,12 @@ internal static class AdminApi
 
             var titles = body.Titles.Select(t => new TitleCandidate(t.TitleId, t.Score, t.Interacted)).ToArray();
             var results = new SelectResult[titles.Length];
-            node.Selection.Select(context, titles, results, arrivalTicks: start);
+
+            // The request's age counts from when the node has read it (as on the TCP front doors: the read's clock
+            // reading), not from before its body arrived and was parsed: on a node that has just started, the first
+            // JSON read alone took more than MaxQueueDelayMs (JIT), and the README's first query came back `overload`.
+            var arrival = System.Diagnostics.Stopwatch.GetTimestamp();
+            node.Selection.Select(context, titles, results, arrivalTicks: arrival);
             node.Metrics.Request(RequestKind.AdminSelect, start);
             return Results.Json(
                 new SelectResponseDto([.. results.Select(r => new SelectResultDto

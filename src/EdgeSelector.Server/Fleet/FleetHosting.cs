@@ -1,3 +1,4 @@
+using EdgeSelector.Server.Dashboard;
 using EdgeSelector.Server.Hosting;
 
 namespace EdgeSelector.Server.Fleet;
@@ -5,7 +6,10 @@ namespace EdgeSelector.Server.Fleet;
 /// <summary>Composition of the fleet into the host: nothing at all unless <c>EdgeSelector:Nats:Url</c> is set.</summary>
 internal static class FleetHosting
 {
-    /// <summary>Registers the <see cref="FleetNode"/> hosted service when the node is configured for a fleet.</summary>
+    /// <summary>
+    /// Registers the <see cref="FleetNode"/> hosted service, and its <see cref="FleetView"/> as the dashboard's
+    /// <see cref="IFleetView"/>, when the node is configured for a fleet.
+    /// </summary>
     public static void Add(WebApplicationBuilder builder, EdgeSelectorNode node)
     {
         var options = new NatsOptions();
@@ -30,6 +34,10 @@ internal static class FleetHosting
         builder.Services.AddSingleton(parts);
         builder.Services.AddSingleton<FleetNode>();
         builder.Services.AddHostedService(services => services.GetRequiredService<FleetNode>());
+
+        // The dashboard's fleet section (DashboardFeed takes the view from the container): the heartbeats the node
+        // watches, read from memory on every GET /dashboard/stats.
+        builder.Services.AddSingleton<IFleetView>(services => services.GetRequiredService<FleetNode>().View);
     }
 }
 

@@ -28,7 +28,8 @@ internal sealed record FleetNodeParts(
 
 /// <summary>
 /// The node's membership of the fleet (docs/fleet.md): one hosted service running the bundle follower, the profile
-/// follower, one event shipper per log and the heartbeat, each on its own task, none on the serving path. NATS being
+/// follower, one event shipper per log, the heartbeat and the dashboard's view of the other nodes' heartbeats
+/// (<see cref="View"/>), each on its own task, none on the serving path. NATS being
 /// away never stops serving: the followers retry, the shippers keep the backlog in the local logs.
 /// </summary>
 internal sealed class FleetNode : BackgroundService
@@ -76,7 +77,11 @@ internal sealed class FleetNode : BackgroundService
 
         _shippers.Add(new EventShipper(_connection, parts.Rewards, EventKind.Rewards, parts.NodeId, logId, shipping, _logger));
         _status = new StatusChannel(_connection);
+        View = new FleetView(_connection, parts.NodeId, TimeSpan.FromSeconds(options.HeartbeatSeconds), () => _bundles.Pointer, _logger);
     }
+
+    /// <summary>The fleet as the dashboard shows it: every node's last heartbeat, kept current by a watch (docs/dashboard.md).</summary>
+    public FleetView View { get; }
 
     /// <summary>
     /// Whether the node may report ready as far as the fleet is concerned; <paramref name="why"/> says what it waits for.
@@ -186,6 +191,7 @@ internal sealed class FleetNode : BackgroundService
             Guard("bundle follower", () => _bundles.RunAsync(stoppingToken), stoppingToken),
             Guard("profile follower", () => _profiles.RunAsync(stoppingToken), stoppingToken),
             Guard("heartbeat", () => HeartbeatAsync(stoppingToken), stoppingToken),
+            Guard("dashboard's fleet view", () => View.RunAsync(stoppingToken), stoppingToken),
         };
         tasks.AddRange(_shippers.Select(s => Guard($"{Name(s.Kind)} shipper", () => s.RunAsync(stoppingToken), stoppingToken)));
         try

@@ -2,12 +2,11 @@ using System.Globalization;
 using System.Text.Json;
 using EdgeSelector.Core.Logging;
 using EdgeSelector.Learning.Logging;
-using Xunit;
 
-namespace EdgeSelector.Learning.Tests;
+namespace EdgeSelector.Cli.Tests;
 
 /// <summary>The <c>edgesel evaluate</c> contract that scripts depend on, run in-process.</summary>
-public class CliEvaluateTests
+public class EvaluateCommandTests
 {
     private static (int Code, string Out, string Err) Run(params string[] args) => CliRunner.Run(args);
 
@@ -44,7 +43,7 @@ public class CliEvaluateTests
 
         // Replay keeps each row with the uniform target's probability of its action, 1/34.
         Assert.Equal(1.0 / 34, json.RootElement.GetProperty("replay").GetProperty("take_fraction").GetDouble(), 9);
-        var clickRate = ObdEvaluationTests.RawRows("men").Average(r => (double)r.Click);
+        var clickRate = ClickRate("men");
         Assert.Equal(clickRate, json.RootElement.GetProperty("ips").GetProperty("value").GetDouble(), 12);
     }
 
@@ -154,17 +153,28 @@ public class CliEvaluateTests
         File.WriteAllLines(oneItem, ["item_id,probability", "1,1"]);
         var men = TestPaths.Campaign("men");
 
-        AssertFails(1, "file not found", "evaluate", "--data", dir.File("missing.csv"), "--format", "csv", "--policy", uniform);
+        AssertFails(1, $"{dir.File("missing.csv")}: file or directory not found (--data)", "evaluate", "--data", dir.File("missing.csv"), "--format", "csv", "--policy", uniform);
+        AssertFails(1, $"{dir.File("nope.csv")}: file or directory not found (--policy)", "evaluate", "--data", men, "--format", "obd", "--policy", dir.File("nope.csv"));
         AssertFails(1, "sum to 0.9", "evaluate", "--data", men, "--format", "obd", "--policy", badSum);
         AssertFails(1, "missing column 'reward'", "evaluate", "--data", noReward, "--format", "csv", "--policy", oneItem);
         AssertFails(1, "propensity 0 is outside", "evaluate", "--data", badPropensity, "--format", "csv", "--policy", oneItem);
         AssertFails(1, "the policy has no distribution for position 3", "evaluate", "--data", men, "--format", "obd", "--policy", PositionTwoOnly(dir));
-        AssertFails(2, "--policy is required", "evaluate", "--data", men, "--format", "obd");
+        AssertFails(2, "Option '--policy' is required", "evaluate", "--data", men, "--format", "obd");
         AssertFails(2, "unknown option '--nope'", "evaluate", "--nope", "1");
-        AssertFails(2, "--format must be", "evaluate", "--data", men, "--format", "parquet", "--policy", uniform);
+        AssertFails(2, "unknown option '--polcy'. Did you mean '--policy'?", "evaluate", "--data", men, "--format", "obd", "--polcy", uniform);
+        AssertFails(2, "Argument 'parquet' not recognized", "evaluate", "--data", men, "--format", "parquet", "--policy", uniform);
         AssertFails(2, "unknown estimator 'foo'", "evaluate", "--data", men, "--format", "obd", "--policy", uniform, "--estimators", "ips,foo");
-        AssertFails(2, "unknown command", "frobnicate");
+        AssertFails(2, "unknown command 'frobnicate'", "frobnicate");
         AssertFails(2, "--epsilon applies only when --policy is a directory", "evaluate", "--data", men, "--format", "obd", "--policy", uniform, "--epsilon", "0.1");
+    }
+
+    // The click rate of the campaign's rows, read straight from its CSV (the logging policy's own value).
+    private static double ClickRate(string campaign)
+    {
+        var lines = File.ReadAllLines(Path.Combine(TestPaths.Campaign(campaign), campaign + ".csv"));
+        var click = Array.IndexOf(lines[0].Split(','), "click");
+        var rows = lines.Skip(1).Where(l => l.Length > 0).Select(l => int.Parse(l.Split(',')[click], CultureInfo.InvariantCulture)).ToList();
+        return rows.Sum() / (double)rows.Count;
     }
 
     private static string PositionTwoOnly(ScratchDirectory dir)
