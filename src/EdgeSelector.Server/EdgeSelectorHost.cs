@@ -29,7 +29,12 @@ internal static class EdgeSelectorHost
         NodeLogging.AddDefaults(builder.Configuration);
         NodeLogging.UseConfiguredFormatter(builder);
 
-        var node = EdgeSelectorNode.Compose(options);
+        // Kestrel gets a third of the shutdown bound to let connections finish; the stores get the rest (NodeStores.Dispose).
+        builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(options.ShutdownTimeoutSeconds / 3));
+
+        // In a fleet the shipper's log readers hold rotation from the moment the logs open (docs/reliability.md,
+        // "Retention floor"): nothing it has not shipped is rotated away, even before it starts again after a restart.
+        var node = EdgeSelectorNode.Compose(options, FleetHosting.RetentionReaders(builder.Configuration));
         try
         {
             // The dashboard's feed reads the fleet view from the container when the fleet wiring registers one.
@@ -82,6 +87,7 @@ internal static class EdgeSelectorHost
             }
 
             node.Selection.WarmUp();
+            node.Health.Monitor(TimeSpan.FromSeconds(1));
             // Connections say goodbye (ERROR ShuttingDown, after the rewards they owe) before Kestrel stops; the
             // stores close after the last request.
             var storeEvents = new StoreEvents(node.Stores, loggers.CreateLogger(NodeLog.Storage), TimeSpan.FromSeconds(1));

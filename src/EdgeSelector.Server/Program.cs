@@ -1,6 +1,7 @@
 using EdgeSelector.Server;
 using EdgeSelector.Server.Configuration;
 using EdgeSelector.Server.Diagnostics;
+using EdgeSelector.Server.Health;
 
 // docs/operations.md: --help, --version, and one line on stderr with a documented exit code for every configuration
 // or resource mistake (never a stack trace for those).
@@ -35,6 +36,7 @@ try
         app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(NodeLog.Host), options.BindAddress, options.BinaryPort,
         options.RespPort, options.AdminPort, node.Stores.DataDir, node.Stores.Models.Version, node.Stores.Models.TitleCount,
         node.Engine.Options.Policy.ToString(), options.NodeId, EdgeSelector.Core.Scoring.Scorer.Int8Kernel);
+    app.Lifetime.ApplicationStopping.Register(() => ShutdownWatchdog.Arm(TimeSpan.FromSeconds(node.Options.ShutdownTimeoutSeconds)));
     await app.WaitForShutdownAsync();
     await app.DisposeAsync();
     return ExitCodes.Ok;
@@ -49,4 +51,10 @@ catch (ArgumentException e)
     // A check deeper than the options' (a store's own limits): still a configuration mistake, still one line.
     Console.Error.WriteLine($"edgeselector: configuration error: {e.Message}");
     return ExitCodes.Configuration;
+}
+catch (StartupRefusedException e)
+{
+    // docs/operations.md, "Exit codes": the data directory cannot be used as it is; one line says why.
+    Console.Error.WriteLine($"edgeselector: cannot start: {e.Message}");
+    return StartupRefusedException.ExitCode;
 }

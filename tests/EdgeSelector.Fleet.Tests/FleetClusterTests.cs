@@ -56,7 +56,7 @@ public sealed class FleetClusterTests(ITestOutputHelper output)
             Cli.Ok("push", "--models", models, "--nats", nats.Url);
             foreach (var node in nodes.Take(2))
             {
-                await Wait.UntilAsync(async () => (await node.GetAsync("/readyz")).Body.Contains("bundle 1", StringComparison.Ordinal), TimeSpan.FromSeconds(180), $"node {node.NodeId} ready on bundle 1", node.Log);
+                await Wait.UntilAsync(async () => await node.GetAsync("/readyz") is { Status: HttpStatusCode.OK } ready && ready.Body.Contains("\"bundle\":1,", StringComparison.Ordinal), TimeSpan.FromSeconds(180), $"node {node.NodeId} ready on bundle 1", node.Log);
             }
 
             output.WriteLine($"bundle 1 served by nodes 1 and 2 {pushed.Elapsed.TotalSeconds:F1} s after the push (includes their start-up)");

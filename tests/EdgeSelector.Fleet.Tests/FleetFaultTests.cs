@@ -54,7 +54,7 @@ public sealed class FleetFaultTests(ITestOutputHelper output)
 
             Cli.Ok("fleet", "init", "--nats", nats.Url, "--replicas", "1");
             Cli.Ok("push", "--models", models, "--nats", nats.Url);
-            await Wait.UntilAsync(async () => (await node.GetAsync("/readyz")).Body.Contains("bundle 1", StringComparison.Ordinal), TimeSpan.FromSeconds(180), "node ready on bundle 1", node.Log);
+            await Wait.UntilAsync(async () => await node.GetAsync("/readyz") is { Status: HttpStatusCode.OK } ready && ready.Body.Contains("\"bundle\":1,", StringComparison.Ordinal), TimeSpan.FromSeconds(180), "node ready on bundle 1", node.Log);
 
             // A bundle signed with another key, a correctly signed bundle with a corrupt model, a pointer whose digest
             // does not match its object: each refused, with its reason in the log and the metrics; bundle 1 stays.

@@ -55,6 +55,11 @@ internal sealed class LiveServer : IAsyncDisposable
         dataDir ??= Path.Combine(Path.GetTempPath(), "es-it-" + Guid.NewGuid().ToString("N"));
         var binary = FreePort();
         var admin = FreePort();
+        while (admin == binary)
+        {
+            admin = FreePort(); // the OS may hand the same ephemeral port out twice in a row
+        }
+
         string[] args =
         [
             $"--EdgeSelector:BinaryPort={binary}",

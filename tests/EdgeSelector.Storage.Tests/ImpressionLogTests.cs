@@ -209,6 +209,7 @@ public sealed class ImpressionLogTests : IDisposable
         }
         using (var log = ImpressionLog.Open(Options(_dir.Path)))
         {
+            Assert.True(log.OpenReport.Outcome == Health.StoreOpenOutcome.Recovered, log.OpenReport.Message);
             Assert.Equal(cut, log.BeginAddress);
             var reader = log.OpenReader("fresh");
             var seen = new Seen { Count = 30_000 };

@@ -71,7 +71,7 @@ public sealed class EventShipper : IDisposable
         _options = options;
         _logger = logger;
         _batch = new EventBatch(options.BatchBytes + (64 * 1024));
-        _reader = log.OpenReader(ReaderName);
+        _reader = log.OpenReader(ReaderName, holdsRetention: true); // rotation never drops what is not shipped (docs/fleet.md)
     }
 
     /// <summary>Which log this ships.</summary>

@@ -4,9 +4,11 @@ using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using EdgeSelector.Core.Features;
 using EdgeSelector.Protocol;
+using EdgeSelector.Server.Health;
 using EdgeSelector.Server.Hosting;
 using EdgeSelector.Server.Metrics;
 using EdgeSelector.Server.Serving;
+using EdgeSelector.Storage;
 
 namespace EdgeSelector.Server.Admin;
 
@@ -20,16 +22,17 @@ internal static class AdminApi
     {
         var adminToken = Encoding.UTF8.GetBytes(node.Options.AdminToken);
         var admin = app.MapGroup(string.Empty);
-        admin.MapGet("/healthz", () => Results.Text("ok\n"));
         var fleet = app.Services.GetService<Fleet.FleetNode>(); // null unless the node is in a fleet (docs/fleet.md)
-        admin.MapGet("/readyz", () => !node.IsReady
-            ? Results.Text("not ready: no model bundle loaded\n", statusCode: 503)
-            : fleet is not null && !fleet.IsCaughtUp(out var waiting)
-                ? Results.Text($"not ready: {waiting}\n", statusCode: 503)
-                : Results.Text($"ready: {node.Stores.Models.TitleCount} titles, bundle {node.Stores.Models.Version}\n"));
+        if (fleet is not null)
+        {
+            node.Health.AddProbe(() => fleet.IsCaughtUp(out var waiting) ? null : new HealthCondition("fleet", true, waiting));
+        }
+
+        admin.MapGet("/healthz", () => Health(node.Health.Evaluate()));
+        admin.MapGet("/readyz", () => Readiness(node.Health.Evaluate(), node));
         admin.MapGet("/metrics", () =>
         {
-            var text = node.Metrics.Render(node.Stores, node.Listeners);
+            var text = node.Metrics.Render(node.Stores, node.Listeners) + node.Health.RenderMetrics();
             return Results.Text(fleet is null ? text : Fleet.FleetMetrics.Append(text, fleet), "text/plain; version=0.0.4");
         });
 
@@ -48,15 +51,10 @@ internal static class AdminApi
                 return Error(413, $"bundle larger than EdgeSelector:MaxAdminBodyMB ({node.Options.MaxAdminBodyMB} MB)");
             }
 
-            var outcome = node.Bundles.Apply(body, force ?? false);
-            return outcome.Ok
-                ? Results.Json(new VersionBody(outcome.Info!.Version, outcome.Info.Titles, "applied"), AdminJsonContext.Default.VersionBody)
-                : Error(outcome.Status, outcome.Message);
+            return Bundle(node.Bundles.Apply(body, force ?? false));
         });
-        v1.MapGet("/models", () => Results.Json(node.Bundles.List(), AdminJsonContext.Default.ModelsListing));
-        v1.MapPost("/models/rollback", () => node.Bundles.Rollback(out var version)
-            ? Results.Json(new VersionBody(version, node.Stores.Models.TitleCount, "rolled back"), AdminJsonContext.Default.VersionBody)
-            : Error(409, "no previous bundle to roll back to"));
+        v1.MapGet("/models", () => Results.Json(AdminListings.Models(node.Stores.Models, node.Bundles.History), AdminJsonContext.Default.ModelsListing));
+        v1.MapPost("/models/rollback", () => Bundle(node.Bundles.Rollback()));
 
         v1.MapPut("/profiles", async (HttpRequest request) =>
         {
@@ -64,6 +62,11 @@ internal static class AdminApi
             if (batch is null)
             {
                 return Error(400, problem!);
+            }
+
+            if (AdminConversions.MissingField(batch) is { } missing)
+            {
+                return Error(400, missing);
             }
 
             if (batch.Profiles.Count > 100_000)
@@ -81,8 +84,10 @@ internal static class AdminApi
                 }
             }
 
-            node.Stores.Profiles.UpsertMany(ids, profiles);
-            return Results.Json(new ProfileBatchResult(ids.Length), AdminJsonContext.Default.ProfileBatchResult);
+            var written = node.Stores.Profiles.UpsertManyDurable(ids, profiles, node.Stores.WriteTimeout);
+            return written.IsDurable
+                ? Results.Json(new ProfileBatchResult(ids.Length), AdminJsonContext.Default.ProfileBatchResult)
+                : Unavailable(written.Reason ?? "profiles: not durable");
         });
 
         v1.MapPost("/select", async (HttpRequest request) =>
@@ -92,6 +97,11 @@ internal static class AdminApi
             if (body is null)
             {
                 return Error(400, problem!);
+            }
+
+            if (AdminConversions.MissingField(body) is { } missing)
+            {
+                return Error(400, missing);
             }
 
             if (body.Titles.Count is 0 || body.Titles.Count > node.Options.MaxTitlesPerPage)
@@ -129,9 +139,16 @@ internal static class AdminApi
         v1.MapPost("/rewards", async Task<IResult> (HttpRequest request) =>
         {
             var (batch, problem) = await ReadJson(request, AdminJsonContext.Default.RewardBatch, 16L << 20);
+
+            // The whole batch is checked before any reward is recorded: a 400 records nothing.
             if (batch is null)
             {
                 return Error(400, problem!);
+            }
+
+            if (AdminConversions.MissingField(batch) is { } missing)
+            {
+                return Error(400, missing);
             }
 
             // Every event id is checked before any reward is recorded: a 400 records nothing.
@@ -163,7 +180,7 @@ internal static class AdminApi
             if (!rewards.TryRecord(new RewardRequest(eventIds[i], reward.PlayStarted, reward.MinutesWatched, reward.FractionCompleted, reward.TimestampMs), out var status, out var at))
             {
                 accepted.ForEach(rewards.Forget);
-                return Error(503, "the reward log is not accepting records; retry");
+                return Unavailable("rewards: the reward log is not accepting records (disk full or failing?); retry");
             }
 
             if (status == RewardStatus.Accepted)
@@ -179,7 +196,7 @@ internal static class AdminApi
         {
             accepted.ForEach(rewards.Forget);
             node.Metrics.RewardRefused();
-            return Error(503, "the reward log could not make the rewards durable in time; retry");
+            return Unavailable("rewards: the reward log could not make the rewards durable in time; retry");
         }
 
         return Results.Json(new RewardBatchResult(statuses), AdminJsonContext.Default.RewardBatchResult);
@@ -187,6 +204,48 @@ internal static class AdminApi
 
     private static IResult Error(int status, string message) =>
         Results.Json(new ErrorBody(message), AdminJsonContext.Default.ErrorBody, statusCode: status);
+
+    /// <summary>503 with a JSON reason and <c>"retry": true</c>: the write could not be made durable now; send it again later.</summary>
+    private static IResult Unavailable(string reason) => new RetryLater(reason);
+
+    /// <summary>A push's or rollback's outcome as HTTP (docs/admin-api.md).</summary>
+    private static IResult Bundle(BundleResult result) => result.Kind switch
+    {
+        BundleResultKind.Applied => Results.Json(new VersionBody(result.Version, result.Titles, "applied"), AdminJsonContext.Default.VersionBody),
+        BundleResultKind.AlreadyApplied => Results.Json(new VersionBody(result.Version, result.Titles, "already applied"), AdminJsonContext.Default.VersionBody),
+        BundleResultKind.RolledBack => Results.Json(new VersionBody(result.Version, result.Titles, "rolled back"), AdminJsonContext.Default.VersionBody),
+        BundleResultKind.Unauthenticated => Error(403, result.Message),
+        BundleResultKind.Invalid => Error(422, result.Message),
+        BundleResultKind.NotNewer or BundleResultKind.NoPrevious => Error(409, result.Message),
+        _ => Unavailable(result.Message),
+    };
+
+    private static IResult Health(HealthSnapshot health) =>
+        Results.Json(new HealthBody(health.Status, Conditions(health)), AdminJsonContext.Default.HealthBody);
+
+    private static IResult Readiness(HealthSnapshot health, EdgeSelectorNode node) => Results.Json(
+        new ReadinessBody(
+            health.Ready,
+            health.Status,
+            health.Conditions.FirstOrDefault(c => c.BlocksReadiness) is { } blocking ? $"{blocking.Component}: {blocking.Reason}" : null,
+            node.Stores.Models.Version,
+            node.Stores.Models.TitleCount,
+            Conditions(health)),
+        AdminJsonContext.Default.ReadinessBody,
+        statusCode: health.Ready ? 200 : 503);
+
+    private static List<ConditionBody> Conditions(HealthSnapshot health) =>
+        [.. health.Conditions.Select(c => new ConditionBody(c.Component, c.Reason, c.BlocksReadiness))];
+
+    /// <summary>503 + <c>Retry-After</c> + <see cref="ErrorBody"/> with <c>retry: true</c>.</summary>
+    private sealed class RetryLater(string reason) : IResult
+    {
+        public Task ExecuteAsync(HttpContext httpContext)
+        {
+            httpContext.Response.Headers.RetryAfter = "5";
+            return Results.Json(new ErrorBody(reason, Retry: true), AdminJsonContext.Default.ErrorBody, statusCode: 503).ExecuteAsync(httpContext);
+        }
+    }
 
     /// <summary>True when the request carries the admin token (constant-time compare); never with no token configured.</summary>
     internal static bool Authorized(HttpRequest request, byte[] token)

@@ -6,6 +6,70 @@ namespace EdgeSelector.Server.Admin;
 /// <summary>JSON bodies of the admin API to the server's structs, with a clear error for each bad field.</summary>
 internal static class AdminConversions
 {
+    /// <summary>
+    /// A body's shape beyond what JSON deserialization checks: arrays present, no null element, the required strings
+    /// set. Null when it is whole, else the 400 message naming the field (<c>titles[3]</c>).
+    /// </summary>
+    public static string? MissingField(SelectRequestDto body) =>
+        body.Titles is null ? "titles must be an array of titles"
+        : IndexOfNull(body.Titles) is var i and >= 0 ? $"titles[{i}] is null"
+        : null;
+
+    /// <inheritdoc cref="MissingField(SelectRequestDto)"/>
+    public static string? MissingField(ProfileBatch body) =>
+        body.Profiles is null ? "profiles must be an array of profiles"
+        : IndexOfNull(body.Profiles) is var i and >= 0 ? $"profiles[{i}] is null"
+        : null;
+
+    /// <inheritdoc cref="MissingField(SelectRequestDto)"/>
+    public static string? MissingField(RewardBatch body)
+    {
+        if (body.Rewards is null)
+        {
+            return "rewards must be an array of rewards";
+        }
+
+        for (var i = 0; i < body.Rewards.Count; i++)
+        {
+            var reward = body.Rewards[i];
+            if (reward is null)
+            {
+                return $"rewards[{i}] is null";
+            }
+
+            if (reward.EventId is null)
+            {
+                return $"rewards[{i}].eventId is missing (a decimal string)";
+            }
+
+            if (!ulong.TryParse(reward.EventId, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out _))
+            {
+                return $"rewards[{i}].eventId '{reward.EventId}' is not a decimal unsigned 64-bit number";
+            }
+
+            if (!float.IsFinite(reward.MinutesWatched) || !float.IsFinite(reward.FractionCompleted))
+            {
+                return $"rewards[{i}]: minutesWatched and fractionCompleted must be finite numbers";
+            }
+        }
+
+        return null;
+    }
+
+    private static int IndexOfNull<T>(List<T> items)
+        where T : class
+    {
+        for (var i = 0; i < items.Count; i++)
+        {
+            if (items[i] is null)
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
     public static bool TryProfile(ProfileDto dto, out ulong memberId, out MemberProfile profile, out string error)
     {
         memberId = dto.MemberId;

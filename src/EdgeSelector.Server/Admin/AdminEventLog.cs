@@ -45,7 +45,7 @@ internal sealed class AdminEventLog(EdgeSelectorNode node, ILogger logger)
         switch ((request.Method, route))
         {
             case ("PUT", "/v1/models") when ok && value is VersionBody pushed:
-                var active = node.Bundles.List().Active;
+                var active = AdminListings.Models(node.Stores.Models, node.Bundles.History).Active;
                 NodeLog.BundleApplied(
                     logger, pushed.Version, pushed.Titles, active is null ? "?" : active.Full ? "full" : "partial",
                     active?.KeyId ?? string.Empty, active?.Sha256 ?? string.Empty, request.Query.ContainsKey("force"));

@@ -2,7 +2,7 @@ using System.Text.Json.Serialization;
 
 namespace EdgeSelector.Server.Admin;
 
-/// <summary>A bundle this node applied (GET /v1/models, and bundles.json in the data directory).</summary>
+/// <summary>A bundle this node applied (GET /v1/models).</summary>
 public sealed record BundleInfo
 {
     public ulong Version { get; init; }
@@ -57,8 +57,20 @@ public sealed record ModelsListing
     public List<BundleInfo> History { get; init; } = [];
 }
 
-/// <summary>An error body: what went wrong, for a person.</summary>
-public sealed record ErrorBody(string Error);
+/// <summary>
+/// An error body: what went wrong, for a person. <c>retry</c> is true on a 503: the node could not make the write
+/// durable (disk full or failing, or an earlier write still waiting) and the same request should be sent again later.
+/// </summary>
+public sealed record ErrorBody(string Error, bool? Retry = null);
+
+/// <summary>One condition of /healthz and /readyz.</summary>
+public sealed record ConditionBody(string Component, string Reason, bool BlocksReadiness);
+
+/// <summary>Response of GET /healthz (always 200 while the process serves): "ok", "degraded" or "not_ready", and why.</summary>
+public sealed record HealthBody(string Status, List<ConditionBody> Conditions);
+
+/// <summary>Response of GET /readyz: 200 when ready, 503 with the first blocking reason when not.</summary>
+public sealed record ReadinessBody(bool Ready, string Status, string? Reason, ulong Bundle, int Titles, List<ConditionBody> Conditions);
 
 /// <summary>Response of a push or rollback.</summary>
 public sealed record VersionBody(ulong Version, int Titles, string Status);
@@ -171,6 +183,8 @@ public sealed record RewardBatchResult(List<string> Statuses);
 [JsonSerializable(typeof(List<BundleInfo>))]
 [JsonSerializable(typeof(ModelsListing))]
 [JsonSerializable(typeof(ErrorBody))]
+[JsonSerializable(typeof(HealthBody))]
+[JsonSerializable(typeof(ReadinessBody))]
 [JsonSerializable(typeof(VersionBody))]
 [JsonSerializable(typeof(ProfileBatch))]
 [JsonSerializable(typeof(ProfileBatchResult))]

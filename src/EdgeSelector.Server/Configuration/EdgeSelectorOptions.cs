@@ -1,6 +1,7 @@
 using EdgeSelector.Core.Exploration;
 using EdgeSelector.Core.Selection;
 using EdgeSelector.Protocol;
+using EdgeSelector.Storage.Health;
 
 namespace EdgeSelector.Server.Configuration;
 
@@ -161,6 +162,33 @@ public sealed class EdgeSelectorOptions
     /// <summary>Largest admin request body in MB (model bundles).</summary>
     public int MaxAdminBodyMB { get; set; } = 512;
 
+    /// <summary>
+    /// Size of the model store's hash index in MB (power of two; 64-byte buckets of 7 titles). Every checkpoint writes
+    /// it whole, and two verified checkpoints are kept: the data volume needs about three times this (docs/reliability.md).
+    /// </summary>
+    public int ModelIndexMB { get; set; } = 16;
+
+    /// <summary>Size of the profile store's hash index in MB (power of two); about 16 bytes per member. Disk: as for ModelIndexMB.</summary>
+    public int ProfileIndexMB { get; set; } = 64;
+
+    /// <summary>
+    /// What the node does when a store's files are damaged at start-up (docs/reliability.md): Quarantine (move them
+    /// aside, start from the last good state, report "degraded") or Refuse (exit with code 3 naming the file).
+    /// </summary>
+    public DamagePolicy OnDamage { get; set; } = DamagePolicy.Quarantine;
+
+    /// <summary>
+    /// How long an admin write (push, rollback, profile import) waits to become durable before it is answered 503
+    /// (retry): the disk is then full or failing, and the write takes effect only once durable.
+    /// </summary>
+    public double StoreWriteTimeoutSeconds { get; set; } = 10;
+
+    /// <summary>
+    /// Bound on shutdown after SIGTERM: connections get a third of it to finish, the stores the rest to checkpoint and
+    /// close; after it the process exits anyway (code 4), keeping what was durable, as after a crash.
+    /// </summary>
+    public double ShutdownTimeoutSeconds { get; set; } = 15;
+
     /// <summary>The selection engine's options.</summary>
     public SelectionOptions ToSelectionOptions() => new SelectionOptions
     {
@@ -201,6 +229,11 @@ public sealed class EdgeSelectorOptions
         Check(SyntheticMembers >= 0, nameof(SyntheticMembers), "must not be negative");
         Check(SyntheticFirstTitleId >= 1 && (long)SyntheticFirstTitleId + SyntheticTitles <= 40_000_000, nameof(SyntheticFirstTitleId), "must be at least 1, with first + titles at most 40,000,000 (image ids are title*100+k)");
         Check(!string.IsNullOrWhiteSpace(DataDir), nameof(DataDir), "must be set");
+        Check(ModelIndexMB >= 1 && (ModelIndexMB & (ModelIndexMB - 1)) == 0, nameof(ModelIndexMB), "must be a power of two (MB), at least 1");
+        Check(ProfileIndexMB >= 1 && (ProfileIndexMB & (ProfileIndexMB - 1)) == 0, nameof(ProfileIndexMB), "must be a power of two (MB), at least 1");
+        Check(Enum.IsDefined(OnDamage), nameof(OnDamage), "must be Quarantine or Refuse");
+        Check(StoreWriteTimeoutSeconds > 0, nameof(StoreWriteTimeoutSeconds), "must be positive");
+        Check(ShutdownTimeoutSeconds >= 3, nameof(ShutdownTimeoutSeconds), "must be at least 3");
         _ = ToSelectionOptions();
         _ = ToProtocolOptions();
         return this;

@@ -77,13 +77,10 @@ internal static class DashboardApi
     private static IResult Checkpoint(NodeStores stores)
     {
         var start = Stopwatch.GetTimestamp();
-        try
+        if (!stores.Checkpoint(stores.WriteTimeout))
         {
-            stores.Checkpoint();
-        }
-        catch (Exception e) when (e is IOException or InvalidOperationException or ObjectDisposedException)
-        {
-            return Results.Json(new ErrorBody($"checkpoint failed: {e.Message}"), AdminJsonContext.Default.ErrorBody, statusCode: 503);
+            // Not durable in time (disk full or failing): the reason is on /healthz and in the log.
+            return Results.Json(new ErrorBody($"checkpoint did not complete within {stores.WriteTimeout.TotalSeconds} s (disk full or failing?); retry", Retry: true), AdminJsonContext.Default.ErrorBody, statusCode: 503);
         }
 
         var elapsed = (long)Stopwatch.GetElapsedTime(start).TotalMilliseconds;

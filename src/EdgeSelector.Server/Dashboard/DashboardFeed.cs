@@ -39,8 +39,9 @@ internal sealed class DashboardFeed
     public DashboardStats Read()
     {
         var metrics = _node.Metrics.Snapshot();
-        var listing = _node.Bundles.List();
         var stores = _node.Stores;
+        var listing = Admin.AdminListings.Models(stores.Models, _node.Bundles.History);
+        var health = _node.Health.Evaluate();
         var impressions = stores.Impressions;
         var rewards = stores.Rewards;
         var gc = GC.GetGCMemoryInfo();
@@ -66,10 +67,10 @@ internal sealed class DashboardFeed
                 NodeId = _node.Options.NodeId,
                 StartedAtMs = _startedAtMs,
                 Policy = _node.Engine.Options.Policy.ToString(),
-                Ready = _node.IsReady,
-                Readiness = _node.IsReady
-                    ? $"ready: {stores.Models.TitleCount} titles, bundle {stores.Models.Version}"
-                    : "not ready: no model bundle loaded",
+                Ready = health.Ready,
+                Readiness = health.Ready
+                    ? $"ready: {stores.Models.TitleCount} titles, bundle {stores.Models.Version}{(health.Conditions.Count > 0 ? $" (degraded: {string.Join("; ", health.Conditions.Select(c => $"{c.Component}: {c.Reason}"))})" : string.Empty)}"
+                    : $"not ready: {string.Join("; ", health.Conditions.Where(c => c.BlocksReadiness).Select(c => $"{c.Component}: {c.Reason}"))}",
                 Version = ServerVersion,
             },
             LatencyBoundsMicros = ServerMetrics.LatencyBucketsMicros,

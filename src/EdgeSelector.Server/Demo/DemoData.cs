@@ -2,6 +2,7 @@ using System.Reflection;
 using EdgeSelector.Core.Bundles;
 using EdgeSelector.Core.Features;
 using EdgeSelector.Core.Models;
+using EdgeSelector.Server.Health;
 using EdgeSelector.Server.Hosting;
 using EdgeSelector.Server.Serving;
 
@@ -37,7 +38,12 @@ internal static class DemoData
             CreatedAtMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
             MetricsJson = "{\"source\":\"demo catalog, cold start\"}",
         };
-        bundles.ApplyVerified(manifest, blobs);
+        var applied = bundles.ApplyVerified(manifest, blobs);
+        if (!applied.Ok)
+        {
+            throw new StartupRefusedException($"seeding the demo catalog failed: {applied.Message}");
+        }
+
 
         var ids = new ulong[Members];
         var profiles = new MemberProfile[Members];
@@ -61,7 +67,11 @@ internal static class DemoData
         Persona(ref profiles[1], "romance");
         Persona(ref profiles[2], "action");
         stores.Profiles.UpsertMany(ids, profiles);
-        stores.Checkpoint();
+        if (!stores.Checkpoint(stores.WriteTimeout))
+        {
+            throw new StartupRefusedException($"seeding the demo catalog: the checkpoint did not complete within {stores.WriteTimeout.TotalSeconds} s (disk full or failing?)");
+        }
+
         return true;
     }
 

@@ -2,6 +2,7 @@ using EdgeSelector.Core.Bundles;
 using EdgeSelector.Core.Features;
 using EdgeSelector.Core.Models;
 using EdgeSelector.Server.Configuration;
+using EdgeSelector.Server.Health;
 using EdgeSelector.Server.Hosting;
 using EdgeSelector.Server.Serving;
 
@@ -45,9 +46,18 @@ internal static class SyntheticCatalog
             CreatedAtMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
             MetricsJson = "{\"source\":\"synthetic load catalog\"}",
         };
-        bundles.ApplyVerified(manifest, blobs);
+        var applied = bundles.ApplyVerified(manifest, blobs);
+        if (!applied.Ok)
+        {
+            throw new StartupRefusedException($"seeding the synthetic catalog failed: {applied.Message}");
+        }
+
         SeedProfiles(stores, options.SyntheticMembers, rng);
-        stores.Checkpoint();
+        if (!stores.Checkpoint(stores.WriteTimeout))
+        {
+            throw new StartupRefusedException($"seeding the synthetic catalog: the checkpoint did not complete within {stores.WriteTimeout.TotalSeconds} s (disk full or failing?)");
+        }
+
         return true;
     }
 

@@ -13,8 +13,12 @@ internal static class FleetAppliers
 {
     /// <summary>
     /// Applies a downloaded bundle through <see cref="BundleService"/> (signature, every model, generation swap). The
-    /// pointer is the fleet's truth, so an older version is applied too (a rollback is a re-point).
+    /// pointer is the fleet's truth, so an older version is applied too (a rollback is a re-point). A bundle the disk
+    /// could not make durable in time (<see cref="BundleResultKind.Unavailable"/>) is not a refusal: the applier throws
+    /// <see cref="FleetException"/>, so the follower stays not caught up (readiness says why) and handles the pointer
+    /// again a second later; by then the pending write has taken effect (answered "already applied") or is retried.
     /// </summary>
+    /// <exception cref="FleetException">The store could not make the bundle durable now (disk full or failing).</exception>
     public static BundleApplyResult ApplyBundle(BundleService bundles, BundlePointer pointer, byte[] bytes)
     {
         var outcome = bundles.Apply(bytes, force: true);
@@ -23,11 +27,16 @@ internal static class FleetAppliers
             return new BundleApplyResult(true, "applied", outcome.Message);
         }
 
-        var reason = outcome.Status switch
+        if (outcome.Kind == BundleResultKind.Unavailable)
         {
-            403 => "signature",
-            409 => "version",
-            422 => "model",
+            throw new FleetException($"bundle {pointer.Version} not durable yet, will retry: {outcome.Message}");
+        }
+
+        var reason = outcome.Kind switch
+        {
+            BundleResultKind.Unauthenticated => "signature",
+            BundleResultKind.NotNewer => "version",
+            BundleResultKind.Invalid => "model",
             _ => "refused",
         };
         return new BundleApplyResult(false, reason, $"object {pointer.Object}: {outcome.Message}");

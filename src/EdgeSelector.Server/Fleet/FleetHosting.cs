@@ -7,6 +7,17 @@ namespace EdgeSelector.Server.Fleet;
 internal static class FleetHosting
 {
     /// <summary>
+    /// The log readers that must hold rotation when the node is in a fleet: the event shipper's
+    /// (<see cref="EdgeSelector.Fleet.Events.EventShipper.ReaderName"/>); none otherwise.
+    /// </summary>
+    public static IReadOnlyList<string> RetentionReaders(IConfiguration configuration)
+    {
+        var options = new NatsOptions();
+        configuration.GetSection(NatsOptions.Section).Bind(options);
+        return options.Enabled ? [EdgeSelector.Fleet.Events.EventShipper.ReaderName] : [];
+    }
+
+    /// <summary>
     /// Registers the <see cref="FleetNode"/> hosted service, and its <see cref="FleetView"/> as the dashboard's
     /// <see cref="IFleetView"/>, when the node is configured for a fleet.
     /// </summary>

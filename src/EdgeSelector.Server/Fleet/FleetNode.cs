@@ -47,6 +47,9 @@ internal sealed class FleetNode : BackgroundService
     private readonly long _startedTimestamp = Stopwatch.GetTimestamp();
     private volatile bool _timedOut;
 
+    /// <summary>How long persisting the profile position waits for the profile store's checkpoint.</summary>
+    private static readonly TimeSpan ProfileCheckpointTimeout = TimeSpan.FromSeconds(30);
+
     public FleetNode(NatsOptions options, FleetNodeParts parts, ILoggerFactory loggers)
     {
         _options = options;
@@ -61,7 +64,15 @@ internal sealed class FleetNode : BackgroundService
             _connection,
             Path.Combine(fleetDir, "profiles.position"),
             (ReadOnlySpan<byte> json, out int count) => FleetAppliers.ApplyProfiles(parts.Profiles, json, out count),
-            parts.Profiles.Checkpoint,
+            // Bounded: on a full or failing disk the checkpoint throws instead of holding the follower, and the position
+            // is not persisted (it may only name what is durable); a restart replays from the last persisted one.
+            () =>
+            {
+                if (!parts.Profiles.TryCheckpoint(ProfileCheckpointTimeout))
+                {
+                    throw new IOException($"profiles: checkpoint not durable within {ProfileCheckpointTimeout.TotalSeconds} s (disk full or failing)");
+                }
+            },
             TimeSpan.FromSeconds(options.ProfilePersistSeconds),
             _logger);
         var logId = LogId(fleetDir, parts.NodeId);

@@ -4,6 +4,7 @@ using EdgeSelector.Protocol;
 using EdgeSelector.Server.Binary;
 using EdgeSelector.Server.Configuration;
 using EdgeSelector.Server.Connections;
+using EdgeSelector.Server.Health;
 using EdgeSelector.Server.Metrics;
 using EdgeSelector.Server.Resp;
 using EdgeSelector.Server.Serving;
@@ -23,8 +24,8 @@ internal sealed class EdgeSelectorNode : IDisposable
         Stores = stores;
         var protocol = options.ToProtocolOptions();
         Engine = new SelectionEngine(options.ToSelectionOptions());
-        Defaults = new DefaultImages(stores.DataDir);
-        Bundles = new BundleService(stores.Models, Defaults, Encoding.UTF8.GetBytes(options.BundleKey), stores.DataDir);
+        Defaults = new DefaultImages(stores.Models);
+        Bundles = new BundleService(stores.Models, Defaults, Encoding.UTF8.GetBytes(options.BundleKey), stores.WriteTimeout);
         Selection = new SelectionService(
             Engine,
             stores.Models,
@@ -87,14 +88,21 @@ internal sealed class EdgeSelectorNode : IDisposable
     /// <summary>The budgets of the listening TCP ports (for /metrics).</summary>
     public IReadOnlyList<ConnectionLimit> Listeners { get; }
 
-    /// <summary>Ready to serve: at least one bundle is loaded.</summary>
-    public bool IsReady => Stores.Models.TitleCount > 0;
+    /// <summary>Readiness and health (docs/reliability.md).</summary>
+    public NodeHealth Health => Stores.Health;
+
+    /// <summary>Ready to serve: a bundle is loaded and every store takes writes (<see cref="NodeHealth"/>).</summary>
+    public bool IsReady => Health.Evaluate().Ready;
 
     /// <summary>Opens the stores and composes the services; nothing stays open if a step fails.</summary>
-    public static EdgeSelectorNode Compose(EdgeSelectorOptions options)
+    /// <param name="options">The configuration.</param>
+    /// <param name="retentionReaders">
+    /// Log readers whose unacknowledged entries rotation must keep (the fleet's shipper, when the node is in a fleet).
+    /// </param>
+    public static EdgeSelectorNode Compose(EdgeSelectorOptions options, IReadOnlyList<string>? retentionReaders = null)
     {
         options.Validate();
-        var stores = NodeStores.Open(options);
+        var stores = NodeStores.Open(options, retentionReaders);
         try
         {
             return new EdgeSelectorNode(options, stores);

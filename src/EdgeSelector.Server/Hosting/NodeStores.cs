@@ -1,6 +1,8 @@
 using EdgeSelector.Server.Configuration;
 using EdgeSelector.Server.Dashboard;
+using EdgeSelector.Server.Health;
 using EdgeSelector.Server.Serving;
+using EdgeSelector.Storage.Health;
 using EdgeSelector.Storage.Impressions;
 using EdgeSelector.Storage.Models;
 using EdgeSelector.Storage.Profiles;
@@ -14,6 +16,8 @@ namespace EdgeSelector.Server.Hosting;
 /// </summary>
 internal sealed class NodeStores : IDisposable
 {
+    private TimeSpan _shutdownTimeout = TimeSpan.FromSeconds(5);
+
     private NodeStores(string dataDir) => DataDir = dataDir;
 
     /// <summary>The data directory (absolute).</summary>
@@ -37,28 +41,48 @@ internal sealed class NodeStores : IDisposable
     /// <summary>Bytes appended to the impression log but not yet durable.</summary>
     public long ImpressionLogLagBytes => Impressions is null ? 0 : Math.Max(0, Impressions.TailAddress - Impressions.CommittedUntilAddress);
 
-    /// <summary>Opens every store under <see cref="EdgeSelectorOptions.DataDir"/>; nothing stays open if one fails.</summary>
-    public static NodeStores Open(EdgeSelectorOptions options)
+    /// <summary>Readiness and health of the stores (docs/reliability.md).</summary>
+    public NodeHealth Health { get; private set; } = null!;
+
+    /// <summary>How long an admin write waits to be durable (<c>EdgeSelector:StoreWriteTimeoutSeconds</c>).</summary>
+    public TimeSpan WriteTimeout { get; private set; }
+
+    /// <summary>
+    /// Opens every store under <see cref="EdgeSelectorOptions.DataDir"/>, checking its files (damage is reported on
+    /// /healthz and stderr, or refused: <see cref="StartupRefusedException"/>, exit code 3); nothing stays open if one fails.
+    /// </summary>
+    public static NodeStores Open(EdgeSelectorOptions options, IReadOnlyList<string>? retentionReaders = null)
     {
         var dataDir = Path.GetFullPath(options.DataDir);
         Directory.CreateDirectory(dataDir);
-        var stores = new NodeStores(dataDir);
+        StartupRefusedException.CheckDiskSpace(options);
+        var stores = new NodeStores(dataDir) { _shutdownTimeout = TimeSpan.FromSeconds(options.ShutdownTimeoutSeconds / 4) };
+        var closeTimeout = stores._shutdownTimeout;
+        var reports = new List<StoreOpenReport>();
         try
         {
             stores.Models = ModelStore.Open(new ModelStoreOptions
             {
                 DataDirectory = Path.Combine(dataDir, "models"),
                 MemoryBytes = (long)options.ModelMemoryMB << 20,
+                IndexBytes = (long)options.ModelIndexMB << 20,
+                OnDamage = options.OnDamage,
+                CloseTimeout = closeTimeout,
                 // Every visitor type that reads models gets a pool of FASTER sessions of its own, so each is declared
                 // here: the request path's scorer, and the dashboard's sample of candidates.
                 Readers = [ModelReader.For<ScoringVisitor>(), RecentDecisions.ModelReader],
             });
+            reports.Add(stores.Models.OpenReport);
             stores.Profiles = ProfileStore.Open(new ProfileStoreOptions
             {
                 DataDirectory = Path.Combine(dataDir, "profiles"),
                 MemoryBytes = (long)options.ProfileMemoryMB << 20,
+                IndexBytes = (long)options.ProfileIndexMB << 20,
                 CheckpointInterval = options.ProfileCheckpointSeconds > 0 ? TimeSpan.FromSeconds(options.ProfileCheckpointSeconds) : null,
+                OnDamage = options.OnDamage,
+                CloseTimeout = closeTimeout,
             });
+            reports.Add(stores.Profiles.OpenReport);
             if (options.LogImpressions)
             {
                 stores.Impressions = ImpressionLog.Open(new ImpressionLogOptions
@@ -67,7 +91,11 @@ internal sealed class NodeStores : IDisposable
                     MemoryBytes = (long)options.ImpressionLogMemoryMB << 20,
                     CommitInterval = TimeSpan.FromMilliseconds(options.LogCommitIntervalMs),
                     RetainBytes = options.LogRetentionMB << 20,
+                    RetentionReaders = retentionReaders ?? [],
+                    OnDamage = options.OnDamage,
+                    CloseTimeout = closeTimeout,
                 });
+                reports.Add(stores.Impressions.OpenReport);
             }
 
             stores.Rewards = ImpressionLog.Open(new ImpressionLogOptions
@@ -77,39 +105,92 @@ internal sealed class NodeStores : IDisposable
                 PageBytes = 1L << 20,
                 CommitInterval = TimeSpan.FromMilliseconds(options.LogCommitIntervalMs),
                 RetainBytes = options.LogRetentionMB << 20,
+                RetentionReaders = retentionReaders ?? [],
+                OnDamage = options.OnDamage,
+                CloseTimeout = closeTimeout,
             });
-            return stores;
+            reports.Add(stores.Rewards.OpenReport);
+        }
+        catch (StoreDamagedException e)
+        {
+            stores.Dispose();
+            throw new StartupRefusedException($"{e.Message} (EdgeSelector:OnDamage=Refuse)", e);
         }
         catch
         {
             stores.Dispose();
             throw;
         }
+
+        stores.WriteTimeout = TimeSpan.FromSeconds(options.StoreWriteTimeoutSeconds);
+        stores.Health = new NodeHealth(stores.Models, stores.Profiles, stores.Impressions, stores.Rewards, dataDir, StartupRefusedException.CheckpointRoomBytes(options));
+        foreach (var report in reports)
+        {
+            stores.Report(report.IsDamaged, report.Store, report.Message);
+        }
+
+        foreach (var (damaged, message) in LegacyFiles.Migrate(dataDir, stores.Models, stores.WriteTimeout))
+        {
+            stores.Report(damaged, "startup", message);
+        }
+
+        return stores;
     }
 
-    /// <summary>Checkpoints the stores and commits the logs (shutdown, and after bulk loads).</summary>
-    public void Checkpoint()
+    /// <summary>
+    /// Checkpoints the stores and commits the logs (shutdown, bulk loads, the dashboard's button), each waiting at most
+    /// <paramref name="timeout"/>; false (and a line on stderr naming it) if one did not finish in time.
+    /// </summary>
+    public bool Checkpoint(TimeSpan timeout)
     {
-        Models?.Checkpoint();
-        Profiles?.Checkpoint();
-        Impressions?.Commit();
-        Rewards?.Commit();
+        var ok = true;
+        ok &= Step("models checkpoint", () => Models?.TryCheckpoint(timeout) ?? true);
+        ok &= Step("profiles checkpoint", () => Profiles?.TryCheckpoint(timeout) ?? true);
+        ok &= Step("impression log commit", () => Impressions?.TryCommit(timeout) ?? true);
+        ok &= Step("reward log commit", () => Rewards?.TryCommit(timeout) ?? true);
+        return ok;
+
+        static bool Step(string what, Func<bool> step)
+        {
+            try
+            {
+                if (step())
+                {
+                    return true;
+                }
+
+                Console.Error.WriteLine($"edgeselector: {what} did not finish in time (disk full or failing?); what was durable before is kept");
+            }
+            catch (Exception e) when (e is IOException or InvalidOperationException or ObjectDisposedException)
+            {
+                Console.Error.WriteLine($"edgeselector: {what} failed: {e.Message}");
+            }
+
+            return false;
+        }
     }
 
+    /// <summary>Checkpoints (bounded by a quarter of <c>ShutdownTimeoutSeconds</c> per store) and closes every store.</summary>
     public void Dispose()
     {
-        try
-        {
-            Checkpoint();
-        }
-        catch (Exception e) when (e is IOException or InvalidOperationException or ObjectDisposedException)
-        {
-            Console.Error.WriteLine($"edgeselector: checkpoint at shutdown failed: {e.Message}");
-        }
-
+        Health?.Dispose();
+        Checkpoint(_shutdownTimeout);
         Impressions?.Dispose();
         Rewards?.Dispose();
         Profiles?.Dispose();
         Models?.Dispose();
+    }
+
+    private void Report(bool damaged, string component, string message)
+    {
+        if (damaged)
+        {
+            Health.StartupDamage(component, message);
+            Console.Error.WriteLine($"edgeselector: WARNING: {message}");
+        }
+        else
+        {
+            Console.WriteLine($"edgeselector: {message}");
+        }
     }
 }

@@ -1,55 +1,86 @@
 using System.Text.Json;
 using EdgeSelector.Core.Bundles;
 using EdgeSelector.Core.Models;
-using EdgeSelector.Server.Admin;
+using EdgeSelector.Storage;
 using EdgeSelector.Storage.Models;
 
 namespace EdgeSelector.Server.Serving;
 
 /// <summary>
 /// Applies model bundles: verify (signature, every model's checksum), refuse stale versions unless forced, write a
-/// new store generation, switch to it atomically; roll back to the previous one. A refused bundle changes nothing.
+/// new store generation, switch to it atomically once it is durable; roll back to the previous one. A refused bundle
+/// changes nothing. Returns a <see cref="BundleResult"/>; the admin API maps it to HTTP (the service knows no HTTP).
 /// </summary>
+/// <remarks>
+/// The history of applied bundles and the default images are committed with each bundle into the model store
+/// (metadata slots <see cref="HistorySlot"/> and <see cref="DefaultImages.Slot"/>): one durable place for each.
+/// </remarks>
 internal sealed class BundleService
 {
+    /// <summary>The model store's metadata slot holding the last <see cref="HistoryLength"/> applied bundles (JSON).</summary>
+    public const uint HistorySlot = 1;
+
+    /// <summary>Applied bundles kept in the history.</summary>
+    public const int HistoryLength = 10;
+
     private readonly ModelStore _models;
     private readonly DefaultImages _defaults;
     private readonly byte[] _bundleKey;
-    private readonly string _manifestPath;
+    private readonly TimeSpan _writeTimeout;
     private readonly Lock _lock = new();
-    private List<BundleInfo> _applied;
+    private List<AppliedBundle> _history;
 
-    public BundleService(ModelStore models, DefaultImages defaults, byte[] bundleKey, string dataDir)
+    public BundleService(ModelStore models, DefaultImages defaults, byte[] bundleKey, TimeSpan writeTimeout)
     {
         _models = models;
         _defaults = defaults;
         _bundleKey = bundleKey;
-        _manifestPath = Path.Combine(dataDir, "bundles.json");
-        _applied = File.Exists(_manifestPath)
-            ? JsonSerializer.Deserialize(File.ReadAllBytes(_manifestPath), AdminJsonContext.Default.ListBundleInfo) ?? []
-            : [];
+        _writeTimeout = writeTimeout;
+        _history = ReadHistory(models);
+
+        // A push that was pending on the disk takes effect later, on another thread: re-read what derives from it.
+        models.Published += () =>
+        {
+            _defaults.Refresh();
+            Volatile.Write(ref _history, ReadHistory(_models));
+        };
     }
 
-    /// <summary>Verifies and applies a bundle. Returns the applied bundle or the reason it was refused.</summary>
-    public BundleOutcome Apply(ReadOnlyMemory<byte> bytes, bool force)
+    /// <summary>The recent history, oldest first.</summary>
+    public IReadOnlyList<AppliedBundle> History => Volatile.Read(ref _history);
+
+    /// <summary>Verifies and applies a bundle.</summary>
+    public BundleResult Apply(ReadOnlyMemory<byte> bytes, bool force)
     {
         var error = ModelBundle.TryRead(bytes, _bundleKey, out var manifest, out var models, out var detail);
         if (error != BundleError.None)
         {
-            return BundleOutcome.Refused(error == BundleError.Unsigned || error == BundleError.BadSignature ? 403 : 422, $"{error}: {detail}");
+            return new(error is BundleError.Unsigned or BundleError.BadSignature ? BundleResultKind.Unauthenticated : BundleResultKind.Invalid, $"{error}: {detail}");
         }
 
+        var sha = manifest.Sha256;
         lock (_lock)
         {
             var current = _models.Version;
+            if (manifest.Version == current && sha.Length > 0 && History.LastOrDefault(b => b.Version == current)?.Sha256 == sha)
+            {
+                // A retry of a push that was answered "not durable yet" and has since taken effect.
+                return new(BundleResultKind.AlreadyApplied, $"bundle {current} (the same bytes) is already applied", current, _models.TitleCount);
+            }
+
             if (manifest.Version <= current && !force)
             {
-                return BundleOutcome.Refused(409, $"bundle version {manifest.Version} is not newer than the served version {current} (push with force to override)");
+                return new(BundleResultKind.NotNewer, $"bundle version {manifest.Version} is not newer than the served version {current} (push with force to override)");
             }
 
             if (manifest.Full && models.Count == 0)
             {
-                return BundleOutcome.Refused(422, "a full bundle must hold at least one model");
+                return new(BundleResultKind.Invalid, "a full bundle must hold at least one model");
+            }
+
+            if (_models.CheckSpaceFor(bytes.Length) is { } noSpace)
+            {
+                return new(BundleResultKind.Unavailable, noSpace);
             }
 
             return ApplyVerified(manifest, models);
@@ -57,13 +88,19 @@ internal sealed class BundleService
     }
 
     /// <summary>Applies models that were already verified (a checked bundle, or the built-in demo catalog).</summary>
-    public BundleOutcome ApplyVerified(BundleManifest manifest, List<ReadOnlyMemory<byte>> models)
+    public BundleResult ApplyVerified(BundleManifest manifest, List<ReadOnlyMemory<byte>> models)
     {
         lock (_lock)
         {
-            var defaults = new Dictionary<uint, uint>(models.Count);
-            using (var writer = _models.BeginBundle(manifest.Version, partial: !manifest.Full))
+            var writer = _models.TryBeginBundle(manifest.Version, partial: !manifest.Full, _writeTimeout, out var busy);
+            if (writer is null)
             {
+                return new(BundleResultKind.Unavailable, busy ?? "models: the store is busy");
+            }
+
+            using (writer)
+            {
+                var defaults = new Dictionary<uint, uint>(models.Count);
                 var validator = default(FullCheck);
                 foreach (var blob in models)
                 {
@@ -72,67 +109,83 @@ internal sealed class BundleService
                     defaults[title] = view.DefaultImageId;
                     if (!writer.TryAdd(title, blob.Span, ref validator))
                     {
-                        return BundleOutcome.Refused(422, $"model of title {title} failed its check");
+                        return new(BundleResultKind.Invalid, $"model of title {title} failed its check");
                     }
                 }
 
-                writer.Commit();
-            }
+                var titles = manifest.Full ? writer.Count : writer.Count + CarriedOver(writer);
+                var applied = new AppliedBundle
+                {
+                    Version = manifest.Version,
+                    ParentVersion = manifest.ParentVersion,
+                    CreatedAtMs = manifest.CreatedAtMs,
+                    TrainingFromMs = manifest.TrainingFromMs,
+                    TrainingToMs = manifest.TrainingToMs,
+                    Full = manifest.Full,
+                    Titles = titles,
+                    AppliedAtMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
+                    Metrics = manifest.MetricsJson,
+                    KeyId = manifest.KeyId,
+                    Sha256 = manifest.Sha256,
+                };
+                List<AppliedBundle> history = [.. History.Where(b => b.Version != applied.Version).TakeLast(HistoryLength - 1), applied];
+                writer.SetMetadata(HistorySlot, JsonSerializer.SerializeToUtf8Bytes(history, ServingJsonContext.Default.ListAppliedBundle));
+                writer.SetMetadata(DefaultImages.Slot, DefaultImages.Encode(_defaults.MergedWith(defaults)));
 
-            _defaults.Merge(defaults);
-            var info = new BundleInfo
-            {
-                Version = manifest.Version,
-                ParentVersion = manifest.ParentVersion,
-                CreatedAtMs = manifest.CreatedAtMs,
-                TrainingFromMs = manifest.TrainingFromMs,
-                TrainingToMs = manifest.TrainingToMs,
-                Full = manifest.Full,
-                Titles = _models.TitleCount,
-                AppliedAtMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
-                Metrics = manifest.MetricsJson,
-                KeyId = manifest.KeyId,
-                Sha256 = manifest.Sha256,
-            };
-            _applied = [.. _applied.Where(b => b.Version != info.Version).TakeLast(9), info];
-            Persist();
-            return BundleOutcome.Applied(info);
+                var result = writer.Commit(_writeTimeout, out var info);
+                return result.Status == StoreWriteStatus.Durable
+                    ? new(BundleResultKind.Applied, "applied", info.Version, info.TitleCount)
+                    : new(BundleResultKind.Unavailable, result.Reason ?? "models: not durable");
+            }
         }
     }
 
-    /// <summary>Returns to the previous bundle; false when there is none.</summary>
-    public bool Rollback(out ulong version)
+    /// <summary>Returns to the previous bundle, durably.</summary>
+    public BundleResult Rollback()
     {
         lock (_lock)
         {
-            var ok = _models.Rollback();
-            version = _models.Version;
-            return ok;
+            var result = _models.TryRollback(_writeTimeout);
+            return result.Status switch
+            {
+                StoreWriteStatus.Durable => new(BundleResultKind.RolledBack, "rolled back", _models.Version, _models.TitleCount),
+                StoreWriteStatus.Nothing => new(BundleResultKind.NoPrevious, "no previous bundle to roll back to"),
+                _ => new(BundleResultKind.Unavailable, result.Reason ?? "models: not durable"),
+            };
         }
     }
 
-    /// <summary>The active and previous bundles and the recent history.</summary>
-    public ModelsListing List()
+    /// <summary>Reads the history from the store's metadata (empty if none or unreadable).</summary>
+    private static List<AppliedBundle> ReadHistory(ModelStore models)
     {
-        var active = _models.Version;
-        var previous = _models.PreviousVersion;
-        var applied = Volatile.Read(ref _applied);
-        return new ModelsListing
+        if (!models.TryGetMetadata(HistorySlot, out var bytes))
         {
-            ActiveVersion = active,
-            PreviousVersion = previous,
-            Titles = _models.TitleCount,
-            Active = applied.LastOrDefault(b => b.Version == active),
-            Generations = [.. _models.Generations.Select(g => new GenerationListing { Version = g.Version, Titles = g.TitleCount, CreatedAt = g.CreatedAt })],
-            History = applied,
-        };
+            return [];
+        }
+
+        try
+        {
+            return JsonSerializer.Deserialize(bytes, ServingJsonContext.Default.ListAppliedBundle) ?? [];
+        }
+        catch (JsonException)
+        {
+            return []; // written by this class, inside a verified checkpoint: only a bug gets here
+        }
     }
 
-    private void Persist()
+    private int CarriedOver(ModelBundleWriter writer)
     {
-        var temp = _manifestPath + ".tmp";
-        File.WriteAllBytes(temp, JsonSerializer.SerializeToUtf8Bytes(_applied, AdminJsonContext.Default.ListBundleInfo));
-        File.Move(temp, _manifestPath, overwrite: true);
+        using var snapshot = _models.AcquireSnapshot();
+        var count = 0;
+        foreach (var title in snapshot.TitleIds)
+        {
+            if (!writer.Contains(title))
+            {
+                count++;
+            }
+        }
+
+        return count;
     }
 
     /// <summary>The store's last line of defence: the full model check again, and the blob's title must be the key's.</summary>
@@ -141,12 +194,4 @@ internal sealed class BundleService
         public bool Validate(uint titleId, ReadOnlySpan<byte> model) =>
             ModelView.TryOpen(model, ModelCheck.Full, out var view, out _) && view.TitleId == titleId;
     }
-}
-
-/// <summary>The result of a push.</summary>
-internal readonly record struct BundleOutcome(bool Ok, int Status, string Message, BundleInfo? Info)
-{
-    public static BundleOutcome Applied(BundleInfo info) => new(true, 200, "applied", info);
-
-    public static BundleOutcome Refused(int status, string message) => new(false, status, message, null);
 }

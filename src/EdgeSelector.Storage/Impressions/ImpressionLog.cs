@@ -1,3 +1,4 @@
+using EdgeSelector.Storage.Health;
 using EdgeSelector.Storage.Internal;
 using FASTER.core;
 
@@ -6,17 +7,27 @@ namespace EdgeSelector.Storage.Impressions;
 /// <summary>
 /// Append-only durable log of opaque impression records on FasterLog, with group commit: appends return at once,
 /// a background committer makes them durable every <see cref="ImpressionLogOptions.CommitInterval"/> (or sooner
-/// when <see cref="ImpressionLogOptions.CommitBytes"/> are pending). See docs/storage.md for the guarantee.
+/// when <see cref="ImpressionLogOptions.CommitBytes"/> are pending). See docs/storage.md for the guarantee and
+/// docs/reliability.md for what a full disk, a failing disk or damaged files do to it.
 /// </summary>
+/// <remarks>
+/// A write that fails is retried by the device until the disk takes it (<see cref="DeviceHealth"/>): appends go on
+/// into memory, commits wait, <see cref="LagBytes"/> grows, and once <see cref="ImpressionLogOptions.MemoryBytes"/>
+/// are waiting <see cref="TryEnqueue"/> returns false. When space returns the pending flush and commit complete and the
+/// log carries on by itself; nothing committed before is touched.
+/// </remarks>
 public sealed partial class ImpressionLog : IDisposable
 {
-    private readonly IDevice _device;
-    private readonly FasterLog _log;
+    private readonly string _root;
     private readonly long _commitBytes;
     private readonly long _retainBytes;
     private readonly long _segmentBytes;
     private readonly long _pageBytes;
+    private readonly long _memoryBytes;
     private readonly TimeSpan _commitInterval;
+    private readonly TimeSpan _closeTimeout;
+    private IDevice _device = null!;
+    private FasterLog _log = null!;
     // No max count: two appenders can both pass the wake-up guard around a committer timeout, and a second Release
     // on a full semaphore would throw on the request path. An extra count only costs the committer one spare loop.
     private readonly SemaphoreSlim _wake = new(0, int.MaxValue);
@@ -45,30 +56,18 @@ public sealed partial class ImpressionLog : IDisposable
         _retainBytes = options.RetainBytes;
         _segmentBytes = segmentBytes;
         _pageBytes = pageBytes;
+        _memoryBytes = memoryBytes;
         _commitInterval = options.CommitInterval;
+        _closeTimeout = options.CloseTimeout;
         MaxRecordBytes = (int)Math.Min(int.MaxValue, pageBytes - 64);
 
-        string root = Path.GetFullPath(options.DataDirectory);
-        Directory.CreateDirectory(ImpressionLogFiles.SegmentDirectory(root));
-        _device = ImpressionLogFiles.OpenDevice(root);
-        try
+        _root = Path.GetFullPath(options.DataDirectory);
+        Name = options.Name ?? Path.GetFileName(_root.TrimEnd(Path.DirectorySeparatorChar));
+        Health = new DeviceHealth(Name, options.Faults);
+        OpenReport = OpenChecked(options.OnDamage);
+        foreach (var name in options.RetentionReaders)
         {
-            using var settings = new FasterLogSettings
-            {
-                LogDevice = _device,
-                MemorySize = memoryBytes,
-                PageSize = pageBytes,
-                SegmentSize = segmentBytes,
-                LogCommitDir = ImpressionLogFiles.CommitDirectory(root),
-                RemoveOutdatedCommits = true,
-                TryRecoverLatest = true,
-            };
-            _log = new FasterLog(settings);
-        }
-        catch
-        {
-            _device.Dispose();
-            throw;
+            OpenReader(name, holdsRetention: true); // before the committer's first rotation
         }
 
         _committer = Task.Run(CommitLoopAsync);
@@ -84,6 +83,15 @@ public sealed partial class ImpressionLog : IDisposable
     /// <summary>The largest record <see cref="TryEnqueue"/> accepts.</summary>
     public int MaxRecordBytes { get; }
 
+    /// <summary>The log's name in messages and health reports.</summary>
+    public string Name { get; }
+
+    /// <summary>The state of the log's files: whether writes are failing (disk full, I/O error) and why.</summary>
+    public DeviceHealth Health { get; }
+
+    /// <summary>What the log found when it opened its files (recovered, new, or damaged and moved aside).</summary>
+    public StoreOpenReport OpenReport { get; }
+
     /// <summary>Address of the first entry still in the log (moves up with truncation).</summary>
     public long BeginAddress => _log.BeginAddress;
 
@@ -93,17 +101,35 @@ public sealed partial class ImpressionLog : IDisposable
     /// <summary>Every entry whose address is below this is durable (survives a crash).</summary>
     public long CommittedUntilAddress => _log.CommittedUntilAddress;
 
-    /// <summary>The exception that stopped the background committer, if any (health checks should alarm on it).</summary>
+    /// <summary>Bytes appended but not yet durable (tail minus committed): the log's lag behind the disk.</summary>
+    public long LagBytes => Math.Max(0, _log.TailAddress - _log.CommittedUntilAddress);
+
+    /// <summary>
+    /// The exception of the last commit attempt if it failed for a reason other than the disk (which stalls instead,
+    /// see <see cref="Health"/>); cleared by the next successful commit. Health checks should alarm on it.
+    /// </summary>
     public Exception? CommitFailure { get; private set; }
+
+    /// <summary>True when appends are being made durable: no write is failing and the last commit succeeded.</summary>
+    public bool IsHealthy => !Health.IsWriteStalled && CommitFailure is null;
 
     /// <summary>
     /// Appends a record without waiting for disk; no allocation. False if the record is too big or the in-memory
-    /// buffer is full (the disk is behind): the caller decides whether to drop or retry.
+    /// buffer is full (the disk is behind or failing): the caller decides whether to drop or retry. Never throws.
     /// </summary>
     public bool TryEnqueue(ReadOnlySpan<byte> record, out long address)
     {
-        if (record.Length > MaxRecordBytes || !_log.TryEnqueue(record, out address))
+        try
         {
+            if (record.Length > MaxRecordBytes || !_log.TryEnqueue(record, out address))
+            {
+                address = 0;
+                return false;
+            }
+        }
+        catch (FasterException)
+        {
+            // Only after the device gave up (shutdown): FasterLog then refuses every append.
             address = 0;
             return false;
         }
@@ -122,7 +148,11 @@ public sealed partial class ImpressionLog : IDisposable
     /// <summary>True once the entry at <paramref name="address"/> is durable.</summary>
     public bool IsCommitted(long address) => _log.CommittedUntilAddress > address;
 
-    /// <summary>Completes when the entry at <paramref name="address"/> (and everything before it) is durable.</summary>
+    /// <summary>
+    /// Completes when the entry at <paramref name="address"/> (and everything before it) is durable. While the disk
+    /// fails this waits (the entry is not lost: it is retried); bound it with <paramref name="cancellationToken"/>.
+    /// Throws <see cref="CommitFailureException"/> if the log gave up on the disk (shutdown) before the entry was durable.
+    /// </summary>
     public ValueTask WaitForCommitAsync(long address, CancellationToken cancellationToken = default) =>
         IsCommitted(address) ? ValueTask.CompletedTask : _log.WaitForCommitAsync(address + 1, token: cancellationToken);
 
@@ -131,6 +161,20 @@ public sealed partial class ImpressionLog : IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         _log.CommitAsync().AsTask().GetAwaiter().GetResult();
+    }
+
+    /// <summary>As <see cref="Commit"/>, but gives up after <paramref name="timeout"/>; true if everything appended is durable.</summary>
+    public bool TryCommit(TimeSpan timeout)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        try
+        {
+            return _log.CommitAsync().AsTask().Wait(timeout);
+        }
+        catch (AggregateException e) when (e.InnerException is FasterException)
+        {
+            return false;
+        }
     }
 
     /// <summary>
@@ -142,7 +186,14 @@ public sealed partial class ImpressionLog : IDisposable
     /// FasterLog persists the position of a named iterator only while the iterator is open, so readers stay open
     /// until the log is disposed (after its final commit); <see cref="ImpressionLogReader"/> has no Dispose.
     /// </remarks>
-    public ImpressionLogReader OpenReader(string name)
+    /// <param name="name">The reader's name (its position is persisted under it).</param>
+    /// <param name="holdsRetention">
+    /// True: rotation (<see cref="ImpressionLogOptions.RetainBytes"/>) never drops an entry this reader has not
+    /// acknowledged; its <see cref="ImpressionLogReader.AcknowledgedUntil"/> is a floor under the cut (the fleet's
+    /// shipper: nothing unshipped is rotated away). The log then outgrows RetainBytes while the reader is behind, up to
+    /// what the disk holds (docs/reliability.md, "Retention floor").
+    /// </param>
+    public ImpressionLogReader OpenReader(string name, bool holdsRetention = false)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         lock (_readers)
@@ -155,9 +206,38 @@ public sealed partial class ImpressionLog : IDisposable
                 _readers.Add(name, reader);
             }
 
+            reader.HoldsRetention |= holdsRetention;
             return reader;
         }
     }
+
+    /// <summary>
+    /// The lowest acknowledged position of the readers that hold retention (<see cref="OpenReader"/>), or
+    /// <see cref="long.MaxValue"/> when none does: rotation never cuts above it. An acknowledgement counts once the next
+    /// commit has taken it (the position that is also persisted), so the floor is never above what survives a crash.
+    /// </summary>
+    public long RetentionFloor
+    {
+        get
+        {
+            var floor = long.MaxValue;
+            lock (_readers)
+            {
+                foreach (var reader in _readers.Values)
+                {
+                    if (reader.HoldsRetention)
+                    {
+                        floor = Math.Min(floor, Math.Max(reader.AcknowledgedUntil, _log.BeginAddress));
+                    }
+                }
+            }
+
+            return floor;
+        }
+    }
+
+    /// <summary>Bytes the log holds beyond <see cref="ImpressionLogOptions.RetainBytes"/> because a reader's floor holds rotation (0 when none).</summary>
+    public long RetentionHeldBytes { get; private set; }
 
     /// <summary>
     /// Drops entries below <paramref name="address"/>, which must be an entry boundary such as a reader's
@@ -170,7 +250,11 @@ public sealed partial class ImpressionLog : IDisposable
         MarkIteratorsChanged();
     }
 
-    /// <summary>Stops the committer, commits what is pending, and closes the log.</summary>
+    /// <summary>
+    /// Stops the committer, commits what is pending, and closes the log. The final commit waits at most
+    /// <see cref="ImpressionLogOptions.CloseTimeout"/> (twice if the device must first be told to give up), so closing
+    /// is bounded whatever the disk does; entries not durable by then are lost, as in a crash.
+    /// </summary>
     public void Dispose()
     {
         lock (_readers)
@@ -186,16 +270,19 @@ public sealed partial class ImpressionLog : IDisposable
         _stop.Cancel();
         try
         {
-            _committer.GetAwaiter().GetResult();
+            _committer.Wait(_closeTimeout);
         }
-        catch (OperationCanceledException)
+        catch (AggregateException)
         {
-            // Expected: the loop ends by cancellation.
+            // The loop records its failures; cancellation ends it.
         }
 
-        if (CommitFailure is null)
+        var final = _log.CommitAsync().AsTask();
+        if (!WaitQuietly(final, _closeTimeout))
         {
-            _log.CommitAsync().AsTask().GetAwaiter().GetResult();
+            // The disk is not taking writes: fail them so FasterLog's flush completes and the close can go on.
+            Health.Abandon();
+            WaitQuietly(final, _closeTimeout);
         }
 
         lock (_readers)
@@ -215,6 +302,21 @@ public sealed partial class ImpressionLog : IDisposable
     /// <summary>Dropped segments so far (rotation by <see cref="ImpressionLogOptions.RetainBytes"/>).</summary>
     public long RotatedSegments { get; private set; }
 
+    /// <summary>Reader positions and truncation are persisted by a commit even when no entry is pending.</summary>
+    internal void MarkIteratorsChanged() => Volatile.Write(ref _iteratorsChanged, 1);
+
+    private static bool WaitQuietly(Task task, TimeSpan timeout)
+    {
+        try
+        {
+            return task.Wait(timeout);
+        }
+        catch (AggregateException)
+        {
+            return true; // completed, with the failure the device reported after giving up
+        }
+    }
+
     // Segment boundaries are page boundaries, and FasterLog never lets an entry cross a page, so the cut is always an
     // entry boundary: a reader resuming at BeginAddress reads whole records.
     private void Rotate()
@@ -225,7 +327,12 @@ public sealed partial class ImpressionLog : IDisposable
         }
 
         var tail = _log.CommittedUntilAddress;
-        var cut = (tail - _retainBytes) / _segmentBytes * _segmentBytes;
+        var wanted = (tail - _retainBytes) / _segmentBytes * _segmentBytes;
+
+        // A floor inside a segment keeps that whole segment: the cut stays a segment (so an entry) boundary.
+        var floor = RetentionFloor;
+        var cut = Math.Min(wanted, floor == long.MaxValue ? wanted : floor / _segmentBytes * _segmentBytes);
+        RetentionHeldBytes = Math.Max(0, wanted - Math.Max(cut, _log.BeginAddress));
         if (cut > _log.BeginAddress)
         {
             RotatedSegments += (cut - _log.BeginAddress + _segmentBytes - 1) / _segmentBytes;
@@ -234,36 +341,38 @@ public sealed partial class ImpressionLog : IDisposable
         }
     }
 
-    /// <summary>Reader positions and truncation are persisted by a commit even when no entry is pending.</summary>
-    internal void MarkIteratorsChanged() => Volatile.Write(ref _iteratorsChanged, 1);
-
     private async Task CommitLoopAsync()
     {
         var token = _stop.Token;
-        try
+        var backoff = _commitInterval;
+        while (!token.IsCancellationRequested)
         {
-            while (!token.IsCancellationRequested)
+            try
             {
-                await _wake.WaitAsync(_commitInterval, token).ConfigureAwait(false);
+                await _wake.WaitAsync(backoff, token).ConfigureAwait(false);
                 Volatile.Write(ref _wakePending, 0);
                 bool pending = _log.TailAddress > _log.CommittedUntilAddress;
                 if (pending || Interlocked.Exchange(ref _iteratorsChanged, 0) != 0)
                 {
+                    // While the disk fails this await lasts until the device's retries succeed.
                     await _log.CommitAsync(token).ConfigureAwait(false);
                 }
 
+                CommitFailure = null;
+                backoff = _commitInterval;
                 Rotate();
             }
-        }
-        catch (OperationCanceledException) when (token.IsCancellationRequested)
-        {
-            // Dispose.
-        }
-#pragma warning disable CA1031 // The committer must record, not crash the process; CommitFailure surfaces it.
-        catch (Exception e)
+            catch (OperationCanceledException) when (token.IsCancellationRequested)
+            {
+                return; // Dispose.
+            }
+#pragma warning disable CA1031 // The committer must record and retry, never crash the process; CommitFailure surfaces it.
+            catch (Exception e)
 #pragma warning restore CA1031
-        {
-            CommitFailure = e;
+            {
+                CommitFailure = e;
+                backoff = TimeSpan.FromTicks(Math.Min(TimeSpan.FromSeconds(1).Ticks, Math.Max(backoff.Ticks * 2, TimeSpan.FromMilliseconds(50).Ticks)));
+            }
         }
     }
 }

@@ -24,6 +24,9 @@ public sealed class ImpressionLogReader
     /// <summary>How far this reader has acknowledged (restored on reopen once a commit persisted it).</summary>
     public long AcknowledgedUntil => _iterator.CompletedUntilAddress;
 
+    /// <summary>True when rotation never drops what this reader has not acknowledged (see <see cref="ImpressionLog.OpenReader"/>).</summary>
+    public bool HoldsRetention { get; internal set; }
+
     /// <summary>Hands the next committed entry to <paramref name="consumer"/>; false if the reader is at the committed tail.</summary>
     public bool TryReadNext<TConsumer>(TConsumer consumer)
         where TConsumer : IImpressionConsumer =>

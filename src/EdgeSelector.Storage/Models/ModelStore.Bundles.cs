@@ -1,21 +1,52 @@
+using EdgeSelector.Storage.Health;
 using FASTER.core;
 
 namespace EdgeSelector.Storage.Models;
 
-/// <summary>The push path: bundle writes, commit, rollback and deletion of retired generations.</summary>
+/// <summary>
+/// The push path: bundle writes, commit, rollback and deletion of retired generations. A commit or rollback is made
+/// visible to readers only once the checkpoint holding it is durable, so an acknowledged push survives kill -9 and a
+/// push that could not be made durable never serves (issue 10, docs/reliability.md).
+/// </summary>
 public sealed partial class ModelStore
 {
     /// <summary>
     /// Starts a push of bundle <paramref name="version"/>. With <paramref name="partial"/>, titles the bundle does not
     /// mention are copied from the active bundle at commit. Blocks while another push, rollback or checkpoint runs.
     /// </summary>
-    public ModelBundleWriter BeginBundle(ulong version, bool partial = false)
+    public ModelBundleWriter BeginBundle(ulong version, bool partial = false) =>
+        TryBeginBundle(version, partial, Timeout.InfiniteTimeSpan, out _)!;
+
+    /// <summary>
+    /// As <see cref="BeginBundle"/>, but waits at most <paramref name="wait"/> for the push lock and refuses at once
+    /// while the store's writes are failing; null and the reason when it cannot start.
+    /// </summary>
+    public ModelBundleWriter? TryBeginBundle(ulong version, bool partial, TimeSpan wait, out string? reason)
     {
-        _writeLock.Wait();
+        if (Health.IsWriteStalled)
+        {
+            reason = Health.Describe();
+            return null;
+        }
+
+        if (!_writeLock.Wait(wait))
+        {
+            reason = _pendingWrite is { } pending
+                ? $"models: the {pending} is still waiting for the disk"
+                : "models: another push or rollback is running";
+            return null;
+        }
+
         try
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_nextGeneration >= MetadataKeyBase)
+            {
+                throw new InvalidOperationException("Generation numbers are exhausted.");
+            }
+
             uint generation = _nextGeneration++;
+            reason = null;
             return new ModelBundleWriter(this, generation, version, partial, _store.Log.TailAddress);
         }
         catch
@@ -26,37 +57,136 @@ public sealed partial class ModelStore
     }
 
     /// <summary>
+    /// Null if the volume has room for a push of about <paramref name="bundleBytes"/> (the new generation's log pages,
+    /// the compaction that follows and the hash-index checkpoint, with a margin); else why not.
+    /// </summary>
+    public string? CheckSpaceFor(long bundleBytes)
+    {
+        long need = (2 * bundleBytes) + _indexBytes + (16L << 20);
+        return DiskSpace.AvailableBytes(_root) is { } free && free < need
+            ? $"models: not enough disk space ({free >> 20} MB free; the checkpoint of this change needs about {need >> 20} MB)"
+            : null;
+    }
+
+    /// <summary>
     /// Makes the previous bundle active again and deletes the current one (once no reader holds it). False if there
-    /// is no previous bundle. Checkpoints if configured.
+    /// is no previous bundle. Waits until the change is durable.
     /// </summary>
     public bool Rollback()
     {
-        _writeLock.Wait();
+        var result = TryRollback(Timeout.InfiniteTimeSpan);
+        return result.Status == StoreWriteStatus.Durable
+            ? true
+            : result.Status == StoreWriteStatus.Nothing ? false : throw new InvalidOperationException(result.Reason);
+    }
+
+    /// <summary>
+    /// Rolls back to the previous bundle; visible to readers only once durable. Waits at most <paramref name="within"/>
+    /// for the lock and then for the checkpoint (<see cref="StoreWriteStatus.Pending"/>: it completes when the disk
+    /// takes it); <see cref="StoreWriteStatus.Nothing"/> when there is no previous bundle.
+    /// </summary>
+    public StoreWriteResult TryRollback(TimeSpan within)
+    {
+        if (Health.IsWriteStalled)
+        {
+            return new(StoreWriteStatus.Busy, Health.Describe());
+        }
+
+        if (!_writeLock.Wait(within))
+        {
+            return new(StoreWriteStatus.Busy, _pendingWrite is { } pending ? $"models: the {pending} is still waiting for the disk" : "models: another push or rollback is running");
+        }
+
         try
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             var history = _history;
             if (history.Length < 2)
             {
-                return false;
+                _writeLock.Release();
+                return new(StoreWriteStatus.Nothing, "no previous bundle to roll back to");
+            }
+
+            if (CheckSpaceFor(0) is { } noSpace)
+            {
+                _writeLock.Release();
+                return new(StoreWriteStatus.Busy, noSpace);
             }
 
             var dropped = history[^1];
             var kept = history[..^1];
-            Volatile.Write(ref _history, kept);
-            Volatile.Write(ref _active, kept[^1]);
-            Retire(dropped);
-            DeleteUnpinnedRetired();
-            WriteManifest();
-            CompactBelowKeptGenerations();
-            CheckpointAfterChange();
-
-            return true;
+            WriteManifest(kept, [.. _pendingDelete, dropped], _metadata);
         }
-        finally
+        catch
         {
             _writeLock.Release();
+            throw;
         }
+
+        var rolledBack = _history;
+        return Durably(
+            within,
+            $"rollback to bundle {rolledBack[^2].Version}",
+            onDurable: () =>
+            {
+                Volatile.Write(ref _history, rolledBack[..^1]);
+                Volatile.Write(ref _active, rolledBack[^2]);
+                Retire(rolledBack[^1]);
+                DeleteUnpinnedRetired();
+                WriteManifest();
+                CompactBelowKeptGenerations();
+            },
+            onFailed: WriteManifest);
+    }
+
+    /// <summary>The metadata a push stored in slot <paramref name="slot"/> (a copy), if any. Admin and start-up use.</summary>
+    public bool TryGetMetadata(uint slot, out byte[] value)
+    {
+        if (Volatile.Read(ref _metadata).TryGetValue(slot, out var stored))
+        {
+            value = stored.ToArray();
+            return true;
+        }
+
+        value = [];
+        return false;
+    }
+
+    /// <summary>
+    /// Stores metadata on its own (start-up migration of older files), durably, waiting at most
+    /// <paramref name="within"/>.
+    /// </summary>
+    public StoreWriteResult TryWriteMetadata(uint slot, ReadOnlySpan<byte> value, TimeSpan within)
+    {
+        CheckSlot(slot);
+        if (!_writeLock.Wait(within))
+        {
+            return new(StoreWriteStatus.Busy, "models: another push or rollback is running");
+        }
+
+        var previous = _metadata;
+        var updated = new Dictionary<uint, byte[]>(previous) { [slot] = value.ToArray() };
+        try
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            WriteMetadataValue(slot, value);
+            WriteManifest(_history, _pendingDelete, updated);
+        }
+        catch
+        {
+            _writeLock.Release();
+            throw;
+        }
+
+        return Durably(
+            within,
+            "metadata update",
+            onDurable: () => Volatile.Write(ref _metadata, updated),
+            onFailed: () =>
+            {
+                RestoreMetadata(previous, [slot]);
+                WriteManifest();
+            });
     }
 
     internal void ReleaseWriteLock() => _writeLock.Release();
@@ -72,55 +202,90 @@ public sealed partial class ModelStore
         UpsertScratch(ModelKey(generation, titleId), model.Length);
     }
 
-    internal ModelGenerationInfo CommitBundle(ModelBundleWriter writer)
+    /// <summary>
+    /// Writes everything of the bundle into the KV, then checkpoints; publishes it to readers only once durable.
+    /// Releases the push lock (now, or when a pending checkpoint ends).
+    /// </summary>
+    internal StoreWriteResult CommitBundle(ModelBundleWriter writer, TimeSpan within, out ModelGenerationInfo info)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        var titles = writer.Titles;
-        var current = _active;
-        if (writer.Partial && current is not null)
+        var previousMetadata = _metadata;
+        Dictionary<uint, byte[]> metadata;
+        GenerationState state;
+        GenerationState[] kept;
+        GenerationState[] dropped;
+        try
         {
-            var copy = new CopyVisitor(_scratch);
-            foreach (uint titleId in current.TitleIds)
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            var titles = writer.Titles;
+            var current = _active;
+            if (writer.Partial && current is not null)
             {
-                if (!titles.Contains(titleId))
+                var copy = new CopyVisitor(_scratch);
+                foreach (uint titleId in current.TitleIds)
                 {
-                    if (!ReadCore(current.Generation, titleId, ref copy))
+                    if (!titles.Contains(titleId))
                     {
-                        throw new InvalidOperationException($"Title {titleId} of generation {current.Generation} is missing.");
-                    }
+                        if (!ReadCore(current.Generation, titleId, ref copy))
+                        {
+                            throw new InvalidOperationException($"Title {titleId} of generation {current.Generation} is missing.");
+                        }
 
-                    UpsertScratch(ModelKey(writer.Generation, titleId), copy.Length);
-                    titles.Add(titleId);
+                        UpsertScratch(ModelKey(writer.Generation, titleId), copy.Length);
+                        titles.Add(titleId);
+                    }
                 }
             }
+
+            var titleIds = titles.ToArray();
+            Array.Sort(titleIds);
+            WriteTitleList(writer.Generation, titleIds);
+
+            state = new GenerationState(writer.Generation, writer.Version, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), titleIds, writer.StartAddress);
+            var history = _history;
+            int drop = Math.Max(0, history.Length + 1 - _options.MaxGenerations);
+            kept = new GenerationState[history.Length + 1 - drop];
+            Array.Copy(history, drop, kept, 0, history.Length - drop);
+            kept[^1] = state;
+            dropped = history[..drop];
+
+            metadata = new Dictionary<uint, byte[]>(previousMetadata);
+            foreach (var (slot, value) in writer.Metadata)
+            {
+                WriteMetadataValue(slot, value);
+                metadata[slot] = value;
+            }
+
+            // The manifest the checkpoint captures: the new generation active, the dropped ones to be deleted on recovery.
+            WriteManifest(kept, [.. _pendingDelete, .. dropped], metadata);
         }
-
-        var titleIds = titles.ToArray();
-        Array.Sort(titleIds);
-        WriteTitleList(writer.Generation, titleIds);
-
-        var state = new GenerationState(writer.Generation, writer.Version, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), titleIds, writer.StartAddress);
-        var history = _history;
-        int drop = Math.Max(0, history.Length + 1 - _options.MaxGenerations);
-        var kept = new GenerationState[history.Length + 1 - drop];
-        Array.Copy(history, drop, kept, 0, history.Length - drop);
-        kept[^1] = state;
-
-        // The swap readers observe: one reference write. Everything of the new generation is already in the store.
-        Volatile.Write(ref _history, kept);
-        Volatile.Write(ref _active, state);
-
-        for (int i = 0; i < drop; i++)
+        catch
         {
-            Retire(history[i]);
+            RevertBundle(writer, previousMetadata);
+            _writeLock.Release();
+            throw;
         }
 
-        DeleteUnpinnedRetired();
-        WriteManifest();
-        CompactBelowKeptGenerations();
-        CheckpointAfterChange();
+        info = state.Info;
+        var published = state;
+        return Durably(
+            within,
+            $"push of bundle {writer.Version}",
+            onDurable: () =>
+            {
+                // The swap readers observe: one reference write. Everything of the new generation is already in the store.
+                Volatile.Write(ref _history, kept);
+                Volatile.Write(ref _active, published);
+                Volatile.Write(ref _metadata, metadata);
+                foreach (var generation in dropped)
+                {
+                    Retire(generation);
+                }
 
-        return state.Info;
+                DeleteUnpinnedRetired();
+                WriteManifest();
+                CompactBelowKeptGenerations();
+            },
+            onFailed: () => RevertBundle(writer, previousMetadata));
     }
 
     internal void AbortBundle(ModelBundleWriter writer)
@@ -133,6 +298,149 @@ public sealed partial class ModelStore
         foreach (uint titleId in writer.Titles)
         {
             DeleteKey(ModelKey(writer.Generation, titleId));
+        }
+    }
+
+    /// <summary>
+    /// Checkpoints (the caller holds the push lock and has written the change into the KV), then runs
+    /// <paramref name="onDurable"/> or, if the checkpoint failed, <paramref name="onFailed"/>, and releases the lock.
+    /// If the checkpoint is not durable within <paramref name="within"/> this returns <see cref="StoreWriteStatus.Pending"/>
+    /// and finishes in the background when the disk takes the writes.
+    /// </summary>
+    private StoreWriteResult Durably(TimeSpan within, string what, Action onDurable, Action onFailed)
+    {
+        _changedSinceCheckpoint = true;
+        if (!_options.CheckpointOnChange)
+        {
+            onDurable();
+            _writeLock.Release();
+            RaisePublished();
+            return StoreWriteResult.Durable;
+        }
+
+        var checkpoint = Task.Run(CheckpointCore);
+        bool completed;
+        try
+        {
+            completed = checkpoint.Wait(within);
+        }
+        catch (AggregateException)
+        {
+            completed = true;
+        }
+
+        if (completed)
+        {
+            return Finish(checkpoint, what, onDurable, onFailed);
+        }
+
+        _pendingWrite = what;
+        _ = checkpoint.ContinueWith(
+            task => Finish(task, what, onDurable, onFailed),
+            CancellationToken.None,
+            TaskContinuationOptions.None,
+            TaskScheduler.Default);
+        return new(StoreWriteStatus.Pending, $"models: the {what} is not durable yet ({Health.Describe() ?? "checkpoint still running"}); it takes effect when the disk takes it");
+    }
+
+    private StoreWriteResult Finish(Task checkpoint, string what, Action onDurable, Action onFailed)
+    {
+        try
+        {
+            if (checkpoint.IsCompletedSuccessfully)
+            {
+                onDurable();
+                RaisePublished();
+                return StoreWriteResult.Durable;
+            }
+
+            var error = checkpoint.Exception?.GetBaseException();
+            if (!_disposed)
+            {
+                onFailed();
+            }
+
+            return new(StoreWriteStatus.Failed, $"models: the {what} failed and was undone: {error?.Message}");
+        }
+        finally
+        {
+            _pendingWrite = null;
+            _writeLock.Release();
+        }
+    }
+
+    private void RaisePublished()
+    {
+        try
+        {
+            Published?.Invoke();
+        }
+#pragma warning disable CA1031 // A subscriber's failure must not undo or hide a durable write.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+    }
+
+    /// <summary>Undoes a bundle written into the KV but never published: its keys, its title list, the metadata, the manifest.</summary>
+    private void RevertBundle(ModelBundleWriter writer, Dictionary<uint, byte[]> previous)
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        foreach (uint titleId in writer.Titles)
+        {
+            DeleteKey(ModelKey(writer.Generation, titleId));
+        }
+
+        DeleteKey(ModelKey(0, writer.Generation));
+        RestoreMetadata(previous, writer.Metadata.Keys);
+        WriteManifest();
+    }
+
+    private void CheckpointCore()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+
+        // Everything below the tail at the start is flushed once a fold-over checkpoint completes (only the push path
+        // writes, and it holds the lock, so the tail does not move meanwhile).
+        long flushed = _store.Log.TailAddress;
+        var (success, token) = _store.TakeFullCheckpointAsync(CheckpointType.FoldOver).AsTask().GetAwaiter().GetResult();
+        if (!success)
+        {
+            throw new InvalidOperationException("FASTER refused to start a model-store checkpoint.");
+        }
+
+        _checkpoints.Record(token, token, _store.Log.BeginAddress, flushed);
+        _changedSinceCheckpoint = false;
+    }
+
+    private void PeriodicCheckpoint()
+    {
+        // Never wait for a push: skip this tick if one is running.
+        if (_disposed || !_writeLock.Wait(0))
+        {
+            return;
+        }
+
+        try
+        {
+            if (_changedSinceCheckpoint && !_disposed)
+            {
+                CheckpointCore();
+            }
+        }
+#pragma warning disable CA1031 // A timer callback must not throw (it would end the process); the failure is surfaced instead.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            LastCheckpointFailure = e;
+        }
+        finally
+        {
+            _writeLock.Release();
         }
     }
 

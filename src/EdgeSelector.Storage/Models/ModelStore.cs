@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
+using EdgeSelector.Storage.Health;
 using EdgeSelector.Storage.Internal;
 using FASTER.core;
 
@@ -15,30 +16,40 @@ namespace EdgeSelector.Storage.Models;
 /// generation g. A push writes a whole new generation, then swaps <see cref="_active"/>; nothing is updated in place.
 /// Models are meant to be served from memory only: size <see cref="ModelStoreOptions.MemoryBytes"/> so the log's
 /// in-memory window holds every kept generation (<see cref="IsFullyInMemory"/> reports whether it does).
+/// A push or rollback becomes visible only once its checkpoint is durable (ModelStore.Bundles.cs); files are verified
+/// at open and damage falls back to the previous checkpoint or is moved aside (ModelStore.Open.cs, docs/reliability.md).
 /// </remarks>
 public sealed partial class ModelStore : IDisposable
 {
     private static int _visitorTypeCount;
 
     private readonly ModelStoreOptions _options;
-    private readonly IDevice _logDevice;
-    private readonly FasterKV<long, SpanByte> _store;
+    private readonly string _root;
+    private readonly long _pageBytes;
+    private readonly long _memoryBytes;
+    private readonly long _segmentBytes;
+    private readonly long _indexBytes;
     private readonly int _maxModelBytes;
+    private IDevice _logDevice = null!;
+    private FasterKV<long, SpanByte> _store = null!;
+    private KvCheckpoints _checkpoints = null!;
 
     // Push path state: only touched while _writeLock is held.
     private readonly SemaphoreSlim _writeLock = new(1, 1);
-    private readonly ClientSession<long, SpanByte, SpanByte, Empty, Empty, ModelWriteFunctions> _writer;
+    private ClientSession<long, SpanByte, SpanByte, Empty, Empty, ModelWriteFunctions> _writer = null!;
     private readonly PinnedBuffer _scratch = new();
     private readonly List<GenerationState> _pendingDelete = [];
     private uint _nextGeneration = 1;
     private bool _changedSinceCheckpoint;
     private readonly Timer? _checkpointTimer;
+    private volatile string? _pendingWrite;
 
-    // Read path state: the pools are made once at open (one per declared reader); the generations are replaced
-    // atomically by the push path.
-    private readonly IDisposable?[] _readPools;
+    // Read path state: the pools are made once when FASTER is opened (one per declared reader; again if damaged files
+    // are moved aside and the store is recreated); the generations are replaced atomically by the push path.
+    private IDisposable?[] _readPools = [];
     private GenerationState? _active;
     private GenerationState[] _history = [];
+    private Dictionary<uint, byte[]> _metadata = [];
     private volatile bool _disposed;
 
     private ModelStore(ModelStoreOptions options)
@@ -47,45 +58,21 @@ public sealed partial class ModelStore : IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxGenerations, 2);
         _options = options;
 
-        long pageBytes = Sizes.FloorPow2(options.PageBytes, nameof(options.PageBytes));
-        long memoryBytes = Sizes.FloorPow2(options.MemoryBytes, nameof(options.MemoryBytes));
-        long segmentBytes = Sizes.FloorPow2(options.SegmentBytes, nameof(options.SegmentBytes));
-        if (memoryBytes < 2 * pageBytes || segmentBytes < pageBytes)
+        _pageBytes = Sizes.FloorPow2(options.PageBytes, nameof(options.PageBytes));
+        _memoryBytes = Sizes.FloorPow2(options.MemoryBytes, nameof(options.MemoryBytes));
+        _segmentBytes = Sizes.FloorPow2(options.SegmentBytes, nameof(options.SegmentBytes));
+        _indexBytes = Sizes.FloorPow2(options.IndexBytes, nameof(options.IndexBytes));
+        if (_memoryBytes < 2 * _pageBytes || _segmentBytes < _pageBytes)
         {
             throw new ArgumentException("MemoryBytes must hold at least two pages and SegmentBytes at least one page.", nameof(options));
         }
 
         // A record (header, key, length prefix, value) must fit in one page; keep a margin for the headers.
-        _maxModelBytes = (int)Math.Min(int.MaxValue - 64, (pageBytes / 2) - 64);
+        _maxModelBytes = (int)Math.Min(int.MaxValue - 64, (_pageBytes / 2) - 64);
 
-        string root = Path.GetFullPath(options.DataDirectory);
-        Directory.CreateDirectory(Path.Combine(root, "log"));
-        _logDevice = Devices.CreateLogDevice(Path.Combine(root, "log", "models.log"), preallocateFile: false, deleteOnClose: false, recoverDevice: true);
-        try
-        {
-            using var settings = new FasterKVSettings<long, SpanByte>
-            {
-                IndexSize = Sizes.FloorPow2(options.IndexBytes, nameof(options.IndexBytes)),
-                LogDevice = _logDevice,
-                MemorySize = memoryBytes,
-                PageSize = pageBytes,
-                SegmentSize = segmentBytes,
-                CheckpointDir = Path.Combine(root, "checkpoints"),
-                RemoveOutdatedCheckpoints = true,
-                TryRecoverLatest = true,
-                ValueLength = new SpanByteVarLenStruct(),
-            };
-            _store = new FasterKV<long, SpanByte>(settings);
-            _writer = _store.For(new ModelWriteFunctions()).NewSession<ModelWriteFunctions>();
-            _readPools = CreateReadPools(options.Readers);
-            RecoverManifest();
-        }
-        catch
-        {
-            _store?.Dispose();
-            _logDevice.Dispose();
-            throw;
-        }
+        _root = Path.GetFullPath(options.DataDirectory);
+        Health = new DeviceHealth(options.Name, options.Faults);
+        OpenReport = OpenChecked(options.OnDamage);
 
         if (options.CheckpointInterval is { } interval)
         {
@@ -100,6 +87,25 @@ public sealed partial class ModelStore : IDisposable
         ArgumentNullException.ThrowIfNull(options);
         return new ModelStore(options);
     }
+
+    /// <summary>The state of the store's files: whether writes are failing (disk full, I/O error) and why.</summary>
+    public DeviceHealth Health { get; }
+
+    /// <summary>What the store found when it opened its files (verified, recovered an earlier checkpoint, damaged and moved aside).</summary>
+    public StoreOpenReport OpenReport { get; }
+
+    /// <summary>A push or rollback that was not durable in time and waits for the disk (null when none): no other write runs meanwhile.</summary>
+    public string? PendingWrite => _pendingWrite;
+
+    /// <summary>
+    /// Raised after a push, rollback or metadata write became durable and visible (on the thread that completed it:
+    /// the caller's, or a background thread when the write had been pending on the disk). Subscribers re-read what
+    /// they derive from the store (the server's default images and bundle history).
+    /// </summary>
+    public event Action? Published;
+
+    /// <summary>Bytes a checkpoint writes at most besides new log pages (the hash index), for free-space checks.</summary>
+    public long CheckpointIndexBytes => _indexBytes;
 
     /// <summary>Version of the active bundle (0 if none).</summary>
     public ulong Version => Volatile.Read(ref _active)?.Version ?? 0;
@@ -190,8 +196,48 @@ public sealed partial class ModelStore : IDisposable
     }
 
     /// <summary>
-    /// Disposes the store. Callers must have stopped reading; waits for an open bundle writer to finish. No checkpoint
-    /// is taken.
+    /// Checkpoints if anything changed since the last checkpoint, waiting at most <paramref name="timeout"/> for the
+    /// push lock and for the checkpoint; false if it did not complete in time (shutdown on a failing disk).
+    /// </summary>
+    public bool TryCheckpoint(TimeSpan timeout)
+    {
+        if (!_writeLock.Wait(timeout))
+        {
+            return false;
+        }
+
+        if (_disposed || !_changedSinceCheckpoint)
+        {
+            _writeLock.Release();
+            return true;
+        }
+
+        var task = Task.Run(CheckpointCore);
+        bool done;
+        try
+        {
+            done = task.Wait(timeout);
+        }
+        catch (AggregateException)
+        {
+            done = true; // completed, failed
+        }
+
+        if (done)
+        {
+            _writeLock.Release();
+            return task.IsCompletedSuccessfully;
+        }
+
+        // Still waiting for the disk: the lock stays with the checkpoint until it ends (Dispose does not wait for it).
+        _ = task.ContinueWith(static (_, state) => ((SemaphoreSlim)state!).Release(), _writeLock, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+        return false;
+    }
+
+    /// <summary>
+    /// Disposes the store. Callers must have stopped reading; waits at most <see cref="ModelStoreOptions.CloseTimeout"/>
+    /// for a push or checkpoint still running (one waiting for a failing disk is abandoned: the store is then left to
+    /// the process's exit). No checkpoint is taken.
     /// </summary>
     public void Dispose()
     {
@@ -202,17 +248,18 @@ public sealed partial class ModelStore : IDisposable
 
         _disposed = true;
         _checkpointTimer?.Dispose();
-        _writeLock.Wait();
+        if (!_writeLock.Wait(_options.CloseTimeout))
+        {
+            Health.Abandon();
+            if (!_writeLock.Wait(_options.CloseTimeout))
+            {
+                return;
+            }
+        }
+
         try
         {
-            foreach (var pool in _readPools)
-            {
-                pool?.Dispose();
-            }
-
-            _writer.Dispose();
-            _store.Dispose();
-            _logDevice.Dispose();
+            DestroyFaster();
         }
         finally
         {
@@ -324,55 +371,6 @@ public sealed partial class ModelStore : IDisposable
         return new SessionPool<ClientSession<long, SpanByte, SpanByte, TVisitor, Empty, ModelReadFunctions<TVisitor>>>(
             () => _store.For(functions).NewSession<ModelReadFunctions<TVisitor>>(),
             _options.SessionPoolSize);
-    }
-
-    private void CheckpointCore()
-    {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        var (success, _) = _store.TakeFullCheckpointAsync(CheckpointType.FoldOver).AsTask().GetAwaiter().GetResult();
-        if (!success)
-        {
-            throw new InvalidOperationException("FASTER refused to start a model-store checkpoint.");
-        }
-
-        _changedSinceCheckpoint = false;
-    }
-
-    /// <summary>Called after a commit or rollback (under the push lock): checkpoint now or mark for the timer.</summary>
-    private void CheckpointAfterChange()
-    {
-        _changedSinceCheckpoint = true;
-        if (_options.CheckpointOnChange)
-        {
-            CheckpointCore();
-        }
-    }
-
-    private void PeriodicCheckpoint()
-    {
-        // Never wait for a push: skip this tick if one is running.
-        if (_disposed || !_writeLock.Wait(0))
-        {
-            return;
-        }
-
-        try
-        {
-            if (_changedSinceCheckpoint && !_disposed)
-            {
-                CheckpointCore();
-            }
-        }
-#pragma warning disable CA1031 // A timer callback must not throw (it would end the process); the failure is surfaced instead.
-        catch (Exception e)
-#pragma warning restore CA1031
-        {
-            LastCheckpointFailure = e;
-        }
-        finally
-        {
-            _writeLock.Release();
-        }
     }
 
     /// <summary>A dense id per visitor type, used to index <see cref="_readPools"/> without a dictionary lookup.</summary>

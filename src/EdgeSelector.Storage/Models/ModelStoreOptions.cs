@@ -1,7 +1,9 @@
+using EdgeSelector.Storage.Health;
+
 namespace EdgeSelector.Storage.Models;
 
 /// <summary>Configuration of a <see cref="ModelStore"/>; validated by <see cref="ModelStore.Open"/>.</summary>
-public sealed class ModelStoreOptions
+public sealed record ModelStoreOptions
 {
     /// <summary>Directory holding the store's log segments and checkpoints (created if missing).</summary>
     public required string DataDirectory { get; init; }
@@ -33,7 +35,10 @@ public sealed class ModelStoreOptions
     /// <summary>Idle sessions kept per reader type; sessions beyond this are created and disposed on demand.</summary>
     public int SessionPoolSize { get; init; } = Math.Max(4, Environment.ProcessorCount * 2);
 
-    /// <summary>Take a checkpoint after every bundle commit and rollback, so a restart needs no control plane.</summary>
+    /// <summary>
+    /// Take a checkpoint after every bundle commit and rollback (and publish the change only once it is durable), so a
+    /// restart needs no control plane. Off: changes are published at once and durable only at the next checkpoint.
+    /// </summary>
     public bool CheckpointOnChange { get; init; } = true;
 
     /// <summary>
@@ -41,4 +46,16 @@ public sealed class ModelStoreOptions
     /// <see cref="CheckpointOnChange"/> off, to batch checkpoints of frequent pushes); null turns it off.
     /// </summary>
     public TimeSpan? CheckpointInterval { get; init; }
+
+    /// <summary>The store's name in messages and health reports.</summary>
+    public string Name { get; init; } = "models";
+
+    /// <summary>What to do when no checkpoint can be verified at open (docs/reliability.md); default: move the files aside and start empty.</summary>
+    public DamagePolicy OnDamage { get; init; } = DamagePolicy.Quarantine;
+
+    /// <summary>How long <see cref="ModelStore.Dispose"/> waits for a push or checkpoint still running before giving up on the disk.</summary>
+    public TimeSpan CloseTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Fault injection for tests (writes fail while set); null in production.</summary>
+    public StorageFaults? Faults { get; init; }
 }

@@ -1,4 +1,5 @@
 using EdgeSelector.Core.Features;
+using EdgeSelector.Storage.Health;
 using EdgeSelector.Storage.Internal;
 using FASTER.core;
 
@@ -12,53 +13,43 @@ namespace EdgeSelector.Storage.Profiles;
 /// A read of a profile that was evicted to disk goes pending and is completed synchronously on the calling thread
 /// (CompletePending with wait): one random SSD read, roughly 0.1–1 ms, during which that thread is blocked.
 /// Reads served from memory take no I/O and allocate nothing (see AllocationTests).
+/// <see cref="UpsertManyDurable"/> (the admin import) returns only once the batch is in a durable checkpoint; files are
+/// verified at open (ProfileStore.Open.cs, docs/reliability.md).
 /// </remarks>
-public sealed class ProfileStore : IDisposable
+public sealed partial class ProfileStore : IDisposable
 {
-    private readonly IDevice _logDevice;
-    private readonly FasterKV<long, MemberProfile> _store;
-    private readonly SessionPool<ClientSession<long, MemberProfile, MemberProfile, MemberProfile, Empty, SimpleFunctions<long, MemberProfile, Empty>>> _sessions;
+    private readonly ProfileStoreOptions _options;
+    private readonly string _root;
+    private readonly long _pageBytes;
+    private readonly long _memoryBytes;
+    private readonly long _segmentBytes;
+    private readonly long _indexBytes;
+    private IDevice _logDevice = null!;
+    private FasterKV<long, MemberProfile> _store = null!;
+    private KvCheckpoints _checkpoints = null!;
+    private SessionPool<ClientSession<long, MemberProfile, MemberProfile, MemberProfile, Empty, SimpleFunctions<long, MemberProfile, Empty>>> _sessions = null!;
     private readonly SemaphoreSlim _checkpointLock = new(1, 1);
     private readonly Timer? _checkpointTimer;
+    private Guid _indexToken;
+    private volatile bool _pending;
     private volatile bool _disposed;
 
     private ProfileStore(ProfileStoreOptions options)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(options.DataDirectory);
-        long pageBytes = Sizes.FloorPow2(options.PageBytes, nameof(options.PageBytes));
-        long memoryBytes = Sizes.FloorPow2(options.MemoryBytes, nameof(options.MemoryBytes));
-        long segmentBytes = Sizes.FloorPow2(options.SegmentBytes, nameof(options.SegmentBytes));
-        if (memoryBytes < 4 * pageBytes || segmentBytes < pageBytes)
+        _options = options;
+        _pageBytes = Sizes.FloorPow2(options.PageBytes, nameof(options.PageBytes));
+        _memoryBytes = Sizes.FloorPow2(options.MemoryBytes, nameof(options.MemoryBytes));
+        _segmentBytes = Sizes.FloorPow2(options.SegmentBytes, nameof(options.SegmentBytes));
+        _indexBytes = Sizes.FloorPow2(options.IndexBytes, nameof(options.IndexBytes));
+        if (_memoryBytes < 4 * _pageBytes || _segmentBytes < _pageBytes)
         {
             throw new ArgumentException("MemoryBytes must hold at least four pages and SegmentBytes at least one page.", nameof(options));
         }
 
-        string root = Path.GetFullPath(options.DataDirectory);
-        Directory.CreateDirectory(Path.Combine(root, "log"));
-        _logDevice = Devices.CreateLogDevice(Path.Combine(root, "log", "profiles.log"), preallocateFile: false, deleteOnClose: false, recoverDevice: true);
-        try
-        {
-            using var settings = new FasterKVSettings<long, MemberProfile>
-            {
-                IndexSize = Sizes.FloorPow2(options.IndexBytes, nameof(options.IndexBytes)),
-                LogDevice = _logDevice,
-                MemorySize = memoryBytes,
-                PageSize = pageBytes,
-                SegmentSize = segmentBytes,
-                CheckpointDir = Path.Combine(root, "checkpoints"),
-                RemoveOutdatedCheckpoints = true,
-                TryRecoverLatest = true,
-            };
-            _store = new FasterKV<long, MemberProfile>(settings);
-            var functions = new SimpleFunctions<long, MemberProfile, Empty>();
-            _sessions = new(() => _store.For(functions).NewSession<SimpleFunctions<long, MemberProfile, Empty>>(), options.SessionPoolSize);
-        }
-        catch
-        {
-            _store?.Dispose();
-            _logDevice.Dispose();
-            throw;
-        }
+        _root = Path.GetFullPath(options.DataDirectory);
+        Health = new DeviceHealth(options.Name, options.Faults);
+        OpenReport = KvOpen.Open(options.Name, _root, options.OnDamage, this);
 
         if (options.CheckpointInterval is { } interval)
         {
@@ -76,6 +67,15 @@ public sealed class ProfileStore : IDisposable
 
     /// <summary>The exception of the last failed periodic checkpoint, if any (for health checks and metrics).</summary>
     public Exception? LastCheckpointFailure { get; private set; }
+
+    /// <summary>The state of the store's files: whether writes are failing (disk full, I/O error) and why.</summary>
+    public DeviceHealth Health { get; }
+
+    /// <summary>What the store found when it opened its files.</summary>
+    public StoreOpenReport OpenReport { get; }
+
+    /// <summary>True while a checkpoint waits for the disk (an import answered "not durable yet").</summary>
+    public bool IsCheckpointPending => _pending;
 
     /// <summary>Log address below which records are on disk only (diagnostics: compare with <see cref="TailAddress"/>).</summary>
     public long HeadAddress => _store.Log.HeadAddress;
@@ -160,21 +160,54 @@ public sealed class ProfileStore : IDisposable
         }
     }
 
-    /// <summary>Takes a checkpoint (index and hybrid log) and waits until it is durable.</summary>
-    public void Checkpoint() => CheckpointAsync().GetAwaiter().GetResult();
-
-    /// <summary>Takes a checkpoint (index and hybrid log); completes when it is durable.</summary>
-    public async Task CheckpointAsync(CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Upserts a batch and returns once it is durable (a hybrid-log checkpoint: only the new log pages are written), or
+    /// after <paramref name="within"/> with <see cref="StoreWriteStatus.Pending"/> (the checkpoint waits for the disk;
+    /// the profiles are already readable but would be lost by a crash before it completes). Refused at once
+    /// (<see cref="StoreWriteStatus.Busy"/>) while writes fail, when the disk lacks room, or while an earlier
+    /// checkpoint still waits. Upserts are idempotent, so the caller simply retries.
+    /// </summary>
+    public StoreWriteResult UpsertManyDurable(ReadOnlySpan<ulong> memberIds, ReadOnlySpan<MemberProfile> profiles, TimeSpan within)
     {
-        await _checkpointLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (Health.IsWriteStalled)
+        {
+            return new(StoreWriteStatus.Busy, Health.Describe());
+        }
+
+        long need = (2L * memberIds.Length * 88) + (16L << 20);
+        if (DiskSpace.AvailableBytes(_root) is { } free && free < need)
+        {
+            return new(StoreWriteStatus.Busy, $"profiles: not enough disk space ({free >> 20} MB free; this batch needs about {need >> 20} MB)");
+        }
+
+        if (!_checkpointLock.Wait(within))
+        {
+            return new(StoreWriteStatus.Busy, "profiles: an earlier checkpoint is still waiting for the disk");
+        }
+
+        Task checkpoint;
         try
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            var (success, _) = await _store.TakeFullCheckpointAsync(CheckpointType.FoldOver, cancellationToken).ConfigureAwait(false);
-            if (!success)
-            {
-                throw new InvalidOperationException("FASTER refused to start a profile-store checkpoint.");
-            }
+            UpsertMany(memberIds, profiles);
+            checkpoint = Task.Run(() => CheckpointCore(full: _indexToken == Guid.Empty));
+        }
+        catch
+        {
+            _checkpointLock.Release();
+            throw;
+        }
+
+        return Finish(checkpoint, within, "import");
+    }
+
+    /// <summary>Takes a full checkpoint (index and hybrid log) and waits until it is durable.</summary>
+    public void Checkpoint()
+    {
+        _checkpointLock.Wait();
+        try
+        {
+            CheckpointCore(full: true);
         }
         finally
         {
@@ -182,7 +215,37 @@ public sealed class ProfileStore : IDisposable
         }
     }
 
-    /// <summary>Stops periodic checkpoints and disposes the store. Callers must have stopped using it; no checkpoint is taken.</summary>
+    /// <summary>Takes a full checkpoint (index and hybrid log); completes when it is durable.</summary>
+    public async Task CheckpointAsync(CancellationToken cancellationToken = default)
+    {
+        await _checkpointLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await Task.Run(() => CheckpointCore(full: true), cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _checkpointLock.Release();
+        }
+    }
+
+    /// <summary>A full checkpoint waiting at most <paramref name="within"/> (shutdown); false if it did not complete in time.</summary>
+    public bool TryCheckpoint(TimeSpan within)
+    {
+        if (!_checkpointLock.Wait(within))
+        {
+            return false;
+        }
+
+        var checkpoint = Task.Run(() => CheckpointCore(full: true));
+        return Finish(checkpoint, within, "checkpoint").IsDurable;
+    }
+
+    /// <summary>
+    /// Stops periodic checkpoints and disposes the store. Callers must have stopped using it; no checkpoint is taken.
+    /// Waits at most <see cref="ProfileStoreOptions.CloseTimeout"/> for a checkpoint still running (one waiting for a
+    /// failing disk is abandoned: the store is then left to the process's exit).
+    /// </summary>
     public void Dispose()
     {
         if (_disposed)
@@ -191,18 +254,82 @@ public sealed class ProfileStore : IDisposable
         }
 
         _checkpointTimer?.Dispose();
-        _checkpointLock.Wait();
+        if (!_checkpointLock.Wait(_options.CloseTimeout))
+        {
+            Health.Abandon();
+            if (!_checkpointLock.Wait(_options.CloseTimeout))
+            {
+                _disposed = true;
+                return;
+            }
+        }
+
         try
         {
             _disposed = true;
-            _sessions.Dispose();
-            _store.Dispose();
-            _logDevice.Dispose();
+            DestroyFaster();
         }
         finally
         {
             _checkpointLock.Release();
         }
+    }
+
+    /// <summary>Waits for a checkpoint started under the lock; releases the lock now or when the checkpoint ends.</summary>
+    private StoreWriteResult Finish(Task checkpoint, TimeSpan within, string what)
+    {
+        bool completed;
+        try
+        {
+            completed = checkpoint.Wait(within);
+        }
+        catch (AggregateException)
+        {
+            completed = true;
+        }
+
+        if (completed)
+        {
+            _checkpointLock.Release();
+            return checkpoint.IsCompletedSuccessfully
+                ? StoreWriteResult.Durable
+                : new(StoreWriteStatus.Failed, $"profiles: {what} checkpoint failed ({checkpoint.Exception?.GetBaseException().Message}); the profiles are readable but not durable");
+        }
+
+        _pending = true;
+        _ = checkpoint.ContinueWith(
+            _ =>
+            {
+                _pending = false;
+                _checkpointLock.Release();
+            },
+            CancellationToken.None,
+            TaskContinuationOptions.None,
+            TaskScheduler.Default);
+        return new(StoreWriteStatus.Pending, $"profiles: the {what} is not durable yet ({Health.Describe() ?? "checkpoint still running"}); it becomes durable when the disk takes it");
+    }
+
+    /// <summary>A checkpoint (full: index and log; else the log only, over the last index checkpoint) and its integrity record.</summary>
+    private void CheckpointCore(bool full)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+
+        // Everything below the tail at the start is flushed once a fold-over checkpoint completes.
+        long flushed = _store.Log.TailAddress;
+        var (success, token) = full
+            ? _store.TakeFullCheckpointAsync(CheckpointType.FoldOver).AsTask().GetAwaiter().GetResult()
+            : _store.TakeHybridLogCheckpointAsync(CheckpointType.FoldOver).AsTask().GetAwaiter().GetResult();
+        if (!success)
+        {
+            throw new InvalidOperationException("FASTER refused to start a profile-store checkpoint.");
+        }
+
+        if (full)
+        {
+            _indexToken = token;
+        }
+
+        _checkpoints.Record(_indexToken, token, _store.Log.BeginAddress, flushed);
     }
 
     private static void UpsertOne(
@@ -242,24 +369,40 @@ public sealed class ProfileStore : IDisposable
 
     private void PeriodicCheckpoint()
     {
-        if (_disposed || _checkpointLock.CurrentCount == 0)
+        if (_disposed || !_checkpointLock.Wait(0))
         {
-            return; // one is running already
+            return; // one is running already (or waits for the disk)
         }
 
         try
         {
-            Checkpoint();
-        }
-        catch (ObjectDisposedException)
-        {
-            // Disposed between the check and the checkpoint.
+            var checkpoint = Task.Run(() => CheckpointCore(full: true));
+            if (!checkpoint.Wait(TimeSpan.FromSeconds(1)))
+            {
+                // Waiting for the disk: keep the lock until it ends, without holding a timer thread.
+                _pending = true;
+                _ = checkpoint.ContinueWith(
+                    task =>
+                    {
+                        LastCheckpointFailure = task.Exception?.GetBaseException();
+                        _pending = false;
+                        _checkpointLock.Release();
+                    },
+                    CancellationToken.None,
+                    TaskContinuationOptions.None,
+                    TaskScheduler.Default);
+                return;
+            }
+
+            LastCheckpointFailure = null;
+            _checkpointLock.Release();
         }
 #pragma warning disable CA1031 // A timer callback must not throw (it would end the process); the failure is surfaced instead.
         catch (Exception e)
 #pragma warning restore CA1031
         {
-            LastCheckpointFailure = e;
+            LastCheckpointFailure = e is AggregateException a ? a.GetBaseException() : e;
+            _checkpointLock.Release();
         }
     }
 }

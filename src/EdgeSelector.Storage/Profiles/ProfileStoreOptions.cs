@@ -1,7 +1,9 @@
+using EdgeSelector.Storage.Health;
+
 namespace EdgeSelector.Storage.Profiles;
 
 /// <summary>Configuration of a <see cref="ProfileStore"/>; validated by <see cref="ProfileStore.Open"/>.</summary>
-public sealed class ProfileStoreOptions
+public sealed record ProfileStoreOptions
 {
     /// <summary>Directory holding the profile log segments and checkpoints (created if missing).</summary>
     public required string DataDirectory { get; init; }
@@ -29,4 +31,16 @@ public sealed class ProfileStoreOptions
 
     /// <summary>Take a checkpoint this often in the background; null turns periodic checkpoints off.</summary>
     public TimeSpan? CheckpointInterval { get; init; }
+
+    /// <summary>The store's name in messages and health reports.</summary>
+    public string Name { get; init; } = "profiles";
+
+    /// <summary>What to do when no checkpoint can be verified at open (docs/reliability.md); default: move the files aside and start empty.</summary>
+    public DamagePolicy OnDamage { get; init; } = DamagePolicy.Quarantine;
+
+    /// <summary>How long <see cref="ProfileStore.Dispose"/> waits for a checkpoint still running before giving up on the disk.</summary>
+    public TimeSpan CloseTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Fault injection for tests (writes fail while set); null in production.</summary>
+    public StorageFaults? Faults { get; init; }
 }

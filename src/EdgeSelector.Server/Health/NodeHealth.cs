@@ -1,0 +1,235 @@
+using System.Globalization;
+using System.Text;
+using EdgeSelector.Storage.Health;
+using EdgeSelector.Storage.Impressions;
+using EdgeSelector.Storage.Models;
+using EdgeSelector.Storage.Profiles;
+
+namespace EdgeSelector.Server.Health;
+
+/// <summary>One reason the node is not ready or degraded (docs/reliability.md lists them).</summary>
+/// <param name="Component">What it concerns: "models", "profiles", "impressions", "rewards", "disk", "startup".</param>
+/// <param name="BlocksReadiness">True: /readyz answers 503 while it holds. False: /healthz says "degraded".</param>
+/// <param name="Reason">One line for a person.</param>
+internal sealed record HealthCondition(string Component, bool BlocksReadiness, string Reason);
+
+/// <summary>The node's health at one moment.</summary>
+internal sealed record HealthSnapshot(IReadOnlyList<HealthCondition> Conditions)
+{
+    /// <summary>Ready to take traffic: no condition blocks readiness.</summary>
+    public bool Ready => !Conditions.Any(c => c.BlocksReadiness);
+
+    /// <summary>"ok", "degraded" (ready, with conditions) or "not_ready".</summary>
+    public string Status => !Ready ? "not_ready" : Conditions.Count > 0 ? "degraded" : "ok";
+}
+
+/// <summary>
+/// The node's readiness and health, from the stores' own state (no I/O except a statvfs of the data volume): what
+/// blocks readiness (no bundle, a store whose writes fail, a log whose commit fails) and what only degrades it (damage
+/// found at start-up and moved aside, a low disk, a profile checkpoint still waiting). A type of its own that the host
+/// composes from the stores; <see cref="Monitor"/> logs every change of state so a full disk is in the log too.
+/// </summary>
+internal sealed class NodeHealth : IDisposable
+{
+    private readonly ModelStore _models;
+    private readonly ProfileStore _profiles;
+    private readonly ImpressionLog? _impressions;
+    private readonly ImpressionLog _rewards;
+    private readonly string _dataDir;
+    private readonly long _lowDiskBytes;
+    private readonly List<HealthCondition> _startup = [];
+    private readonly List<Func<HealthCondition?>> _probes = [];
+    private readonly Lock _lock = new();
+    private Timer? _monitor;
+    private string _lastLogged = "ok";
+
+    /// <summary>
+    /// Watches the given stores; below <paramref name="lowDiskBytes"/> free on the data volume (the room the next
+    /// checkpoints need) the node is degraded, and below <see cref="DiskSpace.FullThresholdBytes"/> not ready.
+    /// </summary>
+    public NodeHealth(ModelStore models, ProfileStore profiles, ImpressionLog? impressions, ImpressionLog rewards, string dataDir, long lowDiskBytes)
+    {
+        _lowDiskBytes = lowDiskBytes;
+        _models = models;
+        _profiles = profiles;
+        _impressions = impressions;
+        _rewards = rewards;
+        _dataDir = dataDir;
+    }
+
+    /// <summary>Records damage found at start-up (sticky until the process restarts: damage is never silent).</summary>
+    public void StartupDamage(string component, string reason)
+    {
+        lock (_lock)
+        {
+            _startup.Add(new HealthCondition(component, BlocksReadiness: false, reason));
+        }
+    }
+
+    /// <summary>Adds a condition another part of the node owns (the fleet: "not caught up"), evaluated with the others.</summary>
+    public void AddProbe(Func<HealthCondition?> probe)
+    {
+        lock (_lock)
+        {
+            _probes.Add(probe);
+        }
+    }
+
+    /// <summary>The conditions holding now.</summary>
+    public HealthSnapshot Evaluate()
+    {
+        var conditions = new List<HealthCondition>();
+        if (_models.TitleCount == 0)
+        {
+            conditions.Add(new("models", true, "no model bundle loaded"));
+        }
+
+        Store(conditions, "models", _models.Health);
+        Store(conditions, "profiles", _profiles.Health);
+        if (_impressions is not null)
+        {
+            Log(conditions, _impressions);
+        }
+
+        Log(conditions, _rewards);
+        if (_models.PendingWrite is { } pending && !_models.Health.IsWriteStalled)
+        {
+            conditions.Add(new("models", false, $"the {pending} is still waiting for its checkpoint"));
+        }
+
+        if (_profiles.IsCheckpointPending && !_profiles.Health.IsWriteStalled)
+        {
+            conditions.Add(new("profiles", false, "a checkpoint is still waiting for the disk"));
+        }
+
+        if (_profiles.LastCheckpointFailure is { } failure)
+        {
+            conditions.Add(new("profiles", false, $"the last periodic checkpoint failed: {failure.Message}"));
+        }
+
+        if (!_models.IsFullyInMemory)
+        {
+            conditions.Add(new("models", false, "the kept bundles do not fit in ModelMemoryMB: some model reads go to disk"));
+        }
+
+        if (DiskSpace.AvailableBytes(_dataDir) is { } free && free < _lowDiskBytes)
+        {
+            conditions.Add(new("disk", free < DiskSpace.FullThresholdBytes, $"{free >> 20} MB free on the data volume ({_dataDir}); the next checkpoints need about {_lowDiskBytes >> 20} MB"));
+        }
+
+        lock (_lock)
+        {
+            conditions.AddRange(_startup);
+            foreach (var probe in _probes)
+            {
+                if (probe() is { } condition)
+                {
+                    conditions.Add(condition);
+                }
+            }
+        }
+
+        return new HealthSnapshot(conditions);
+    }
+
+    /// <summary>Evaluates every <paramref name="interval"/> and writes a line to stderr whenever the state changes.</summary>
+    public void Monitor(TimeSpan interval)
+    {
+        _monitor = new Timer(static state => ((NodeHealth)state!).LogIfChanged(), this, interval, interval);
+    }
+
+    /// <summary>The storage gauges for /metrics (Prometheus text): log lags, stalls, write failures, readiness.</summary>
+    public string RenderMetrics()
+    {
+        var sb = new StringBuilder(2048);
+        var ci = CultureInfo.InvariantCulture;
+        Header(sb, "edgeselector_reward_log_lag_bytes", "gauge", "Bytes appended to the reward log but not yet committed to disk (a REWARD is answered once its bytes are committed).");
+        sb.Append(ci, $"edgeselector_reward_log_lag_bytes {_rewards.LagBytes}\n");
+        Header(sb, "edgeselector_log_commit_healthy", "gauge", "1 while a log's commits succeed, 0 while its writes fail (disk full or failing) or its last commit failed.");
+        if (_impressions is not null)
+        {
+            sb.Append(ci, $"edgeselector_log_commit_healthy{{log=\"impressions\"}} {(_impressions.IsHealthy ? 1 : 0)}\n");
+        }
+
+        sb.Append(ci, $"edgeselector_log_commit_healthy{{log=\"rewards\"}} {(_rewards.IsHealthy ? 1 : 0)}\n");
+        Header(sb, "edgeselector_log_retention_held_bytes", "gauge", "Bytes a log keeps beyond LogRetentionMB because a reader that holds retention (the fleet's shipper) has not acknowledged them.");
+        if (_impressions is not null)
+        {
+            sb.Append(ci, $"edgeselector_log_retention_held_bytes{{log=\"impressions\"}} {_impressions.RetentionHeldBytes}\n");
+        }
+
+        sb.Append(ci, $"edgeselector_log_retention_held_bytes{{log=\"rewards\"}} {_rewards.RetentionHeldBytes}\n");
+        Header(sb, "edgeselector_store_write_stalled", "gauge", "1 while a store's writes fail and are being retried (disk full or failing).");
+        Header(sb, "edgeselector_store_write_failures_total", "counter", "Failed write attempts per store (each retry counts).");
+        foreach (var (name, health) in Devices())
+        {
+            sb.Append(ci, $"edgeselector_store_write_stalled{{store=\"{name}\"}} {(health.IsWriteStalled ? 1 : 0)}\n");
+            sb.Append(ci, $"edgeselector_store_write_failures_total{{store=\"{name}\"}} {health.FailedWrites}\n");
+        }
+
+        var snapshot = Evaluate();
+        Header(sb, "edgeselector_ready", "gauge", "1 when /readyz answers 200.");
+        sb.Append(ci, $"edgeselector_ready {(snapshot.Ready ? 1 : 0)}\n");
+        Header(sb, "edgeselector_health_conditions", "gauge", "Conditions holding now (/healthz lists them).");
+        sb.Append(ci, $"edgeselector_health_conditions {snapshot.Conditions.Count}\n");
+        Header(sb, "edgeselector_data_volume_free_bytes", "gauge", "Free bytes on the data volume.");
+        sb.Append(ci, $"edgeselector_data_volume_free_bytes {DiskSpace.AvailableBytes(_dataDir) ?? -1}\n");
+        return sb.ToString();
+    }
+
+    public void Dispose() => _monitor?.Dispose();
+
+    private static void Store(List<HealthCondition> conditions, string name, DeviceHealth health)
+    {
+        if (health.Describe() is { } stalled)
+        {
+            conditions.Add(new(name, true, stalled));
+        }
+    }
+
+    private static void Log(List<HealthCondition> conditions, ImpressionLog log)
+    {
+        if (log.Health.Describe() is { } stalled)
+        {
+            conditions.Add(new(log.Name, true, $"{stalled} ({log.LagBytes} bytes not yet durable)"));
+        }
+        else if (log.CommitFailure is { } failure)
+        {
+            conditions.Add(new(log.Name, true, $"commit failing: {failure.Message}"));
+        }
+    }
+
+    private static void Header(StringBuilder sb, string name, string type, string help) =>
+        sb.Append("# HELP ").Append(name).Append(' ').Append(help).Append("\n# TYPE ").Append(name).Append(' ').Append(type).Append('\n');
+
+    private IEnumerable<(string Name, DeviceHealth Health)> Devices()
+    {
+        yield return ("models", _models.Health);
+        yield return ("profiles", _profiles.Health);
+        if (_impressions is not null)
+        {
+            yield return (_impressions.Name, _impressions.Health);
+        }
+
+        yield return (_rewards.Name, _rewards.Health);
+    }
+
+    private void LogIfChanged()
+    {
+        var snapshot = Evaluate();
+        var line = snapshot.Conditions.Count == 0
+            ? "ok"
+            : $"{snapshot.Status}: {string.Join("; ", snapshot.Conditions.Where(c => c.Component != "startup").Select(c => $"{c.Component}: {c.Reason}"))}";
+
+        // Stall descriptions carry a running duration: compare without digits so a stall is logged once, not every tick.
+        if (Normalize(line) == Normalize(_lastLogged))
+        {
+            return;
+        }
+
+        _lastLogged = line;
+        Console.Error.WriteLine(snapshot.Status == "ok" ? "edgeselector: health: ok (recovered)" : $"edgeselector: health: {line}");
+    }
+
+    private static string Normalize(string line) => new([.. line.Where(c => !char.IsDigit(c))]);
+}

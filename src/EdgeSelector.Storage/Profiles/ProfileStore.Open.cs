@@ -1,0 +1,67 @@
+using EdgeSelector.Core.Features;
+using EdgeSelector.Storage.Internal;
+using FASTER.core;
+
+namespace EdgeSelector.Storage.Profiles;
+
+/// <summary>Opening: the FASTER pieces, verified recovery (<see cref="KvOpen"/>), and tearing them down.</summary>
+public sealed partial class ProfileStore : IKvLifecycle
+{
+    KvCheckpoints IKvLifecycle.Checkpoints => _checkpoints;
+
+    void IKvLifecycle.Create()
+    {
+        Directory.CreateDirectory(Path.Combine(_root, "log"));
+        _checkpoints = new KvCheckpoints(_root, "profiles.log", _segmentBytes, Health);
+        _logDevice = new ResilientDevice(
+            Devices.CreateLogDevice(Path.Combine(_root, "log", "profiles.log"), preallocateFile: false, deleteOnClose: false, recoverDevice: true),
+            Health);
+        try
+        {
+            using var settings = new FasterKVSettings<long, MemberProfile>
+            {
+                IndexSize = _indexBytes,
+                LogDevice = _logDevice,
+                MemorySize = _memoryBytes,
+                PageSize = _pageBytes,
+                SegmentSize = _segmentBytes,
+                CheckpointManager = _checkpoints.Manager,
+                TryRecoverLatest = false,
+            };
+            _store = new FasterKV<long, MemberProfile>(settings);
+            var functions = new SimpleFunctions<long, MemberProfile, Empty>();
+            var store = _store;
+            _sessions = new(() => store.For(functions).NewSession<SimpleFunctions<long, MemberProfile, Empty>>(), _options.SessionPoolSize);
+        }
+        catch
+        {
+            _store?.Dispose();
+            _logDevice.Dispose();
+            throw;
+        }
+    }
+
+    void IKvLifecycle.Destroy() => DestroyFaster();
+
+    void IKvLifecycle.Recover(Guid indexToken, Guid logToken)
+    {
+        _store.Recover(indexToken, logToken);
+        _indexToken = indexToken;
+    }
+
+    void IKvLifecycle.RecoverLatest()
+    {
+        _store.Recover();
+        _indexToken = Guid.Empty; // the next durable write takes a full checkpoint and records it
+    }
+
+    string IKvLifecycle.Describe() => $"log of {_store.Log.TailAddress - _store.Log.BeginAddress} bytes";
+
+    private void DestroyFaster()
+    {
+        _sessions?.Dispose();
+        _store?.Dispose();
+        _logDevice?.Dispose();
+        _indexToken = Guid.Empty;
+    }
+}
