@@ -3,6 +3,7 @@ using EdgeSelector.Server.Admin;
 using EdgeSelector.Server.Configuration;
 using EdgeSelector.Server.Dashboard;
 using EdgeSelector.Server.Demo;
+using EdgeSelector.Server.Diagnostics;
 using EdgeSelector.Server.Fleet;
 using EdgeSelector.Server.Hosting;
 using Microsoft.AspNetCore.Connections;
@@ -21,11 +22,12 @@ internal static class EdgeSelectorHost
     public static (WebApplication App, EdgeSelectorNode Node) Build(string[] args)
     {
         var builder = WebApplication.CreateSlimBuilder(args);
-        var options = new EdgeSelectorOptions();
-        builder.Configuration.GetSection(EdgeSelectorOptions.Section).Bind(options);
-        options.Validate();
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Information);
+        // Every key and value checked, then the data directory and the ports (docs/operations.md, "Exit codes").
+        var options = ServerConfiguration.Load(builder.Configuration);
+        ResourceChecks.DataDirectory(options);
+        ResourceChecks.Ports(options);
+        NodeLogging.AddDefaults(builder.Configuration);
+        NodeLogging.UseConfiguredFormatter(builder);
 
         // Kestrel gets a third of the shutdown bound to let connections finish; the stores get the rest (NodeStores.Dispose).
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(options.ShutdownTimeoutSeconds / 3));
@@ -66,17 +68,22 @@ internal static class EdgeSelectorHost
                 kestrel.AddServerHeader = false;
             });
 
+            builder.Services.AddSingleton(services => new AdminEventLog(node, services.GetRequiredService<ILoggerFactory>().CreateLogger(NodeLog.Admin)));
             var app = builder.Build();
+            var loggers = app.Services.GetRequiredService<ILoggerFactory>();
+            var log = loggers.CreateLogger(NodeLog.Host);
+            NodeLogging.Recovered(log, node.Stores);
             AdminApi.Map(app, node);
+            OpenApiDocument.Map(app); // docs/admin-api.md, "OpenAPI"
             DashboardApi.Map(app, node, app.Services.GetRequiredService<DashboardFeed>());
             if (SyntheticCatalog.SeedIfEmpty(node.Stores, node.Bundles, options))
             {
-                Console.WriteLine($"edgeselector: seeded a synthetic catalog ({node.Stores.Models.TitleCount} titles x {options.SyntheticImages} images) and {options.SyntheticMembers} member profiles");
+                NodeLog.Seeded(log, $"synthetic ({options.SyntheticImages} images per title)", node.Stores.Models.TitleCount, options.SyntheticMembers);
             }
 
             if (options.Demo && DemoData.SeedIfEmpty(node.Stores, node.Bundles))
             {
-                Console.WriteLine($"edgeselector: seeded the demo catalog ({node.Stores.Models.TitleCount} titles) and {DemoData.Members} member profiles");
+                NodeLog.Seeded(log, "demo", node.Stores.Models.TitleCount, DemoData.Members);
             }
 
             if (node.NodeLocalEventKeyPath is { } keyPath)
@@ -88,8 +95,16 @@ internal static class EdgeSelectorHost
             node.Health.Monitor(TimeSpan.FromSeconds(1));
             // Connections say goodbye (ERROR ShuttingDown, after the rewards they owe) before Kestrel stops; the
             // stores close after the last request.
+            var storeEvents = new StoreEvents(node.Stores, loggers.CreateLogger(NodeLog.Storage), TimeSpan.FromSeconds(1));
+            app.Lifetime.ApplicationStopping.Register(() => NodeLog.Stopping(log));
             app.Lifetime.ApplicationStopping.Register(node.Heartbeat.StopAll);
-            app.Lifetime.ApplicationStopped.Register(node.Dispose);
+            app.Lifetime.ApplicationStopped.Register(() =>
+            {
+                var stopping = System.Diagnostics.Stopwatch.GetTimestamp();
+                storeEvents.Dispose();
+                node.Dispose();
+                NodeLog.Stopped(log, (long)System.Diagnostics.Stopwatch.GetElapsedTime(stopping).TotalMilliseconds);
+            });
             return (app, node);
         }
         catch

@@ -59,6 +59,7 @@ public sealed class NativeBinaryTests
                 Assert.Contains("\"reason\":\"none\"", await select.Content.ReadAsStringAsync());
                 var rewards = await http.PostAsync("/v1/rewards", new StringContent($"{{\"rewards\":[{{\"eventId\":\"{page[0].EventId}\",\"eventTag\":\"{page[0].EventTag}\",\"playStarted\":true,\"minutesWatched\":5}}]}}"));
                 Assert.Contains("accepted", await rewards.Content.ReadAsStringAsync());
+                Assert.Contains("\"openapi\": \"3.1.0\"", await http.GetStringAsync("/openapi.json")); // embedded resource, native binary
                 var metrics = await http.GetStringAsync("/metrics");
                 Assert.Contains("edgeselector_selections_total", metrics);
                 Assert.Matches("edgeselector_impressions_total{result=\"logged\"} [1-9]", metrics);

@@ -24,11 +24,15 @@ public sealed class DeploySampleTests
     {
         using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(Deploy, "appsettings.json")));
         var section = json.RootElement.GetProperty(EdgeSelectorOptions.Section);
-        var inSample = section.EnumerateObject().Select(p => p.Name).Where(n => n != NatsSubsection).ToHashSet();
+        var inSample = section.EnumerateObject().Select(p => p.Name).Where(n => n != NatsSubsection && n != "Rollout").ToHashSet();
         var inCode = Keys().Select(p => p.Name).ToHashSet();
 
         Assert.True(inCode.IsSubsetOf(inSample), "missing from deploy/appsettings.json: " + string.Join(", ", inCode.Except(inSample)));
         Assert.True(inSample.IsSubsetOf(inCode), "not configuration keys (renamed or removed?): " + string.Join(", ", inSample.Except(inCode)));
+
+        var rolloutInSample = section.GetProperty("Rollout").EnumerateObject().Select(p => p.Name).ToHashSet();
+        var rolloutInCode = Keys(typeof(EdgeSelector.Server.Rollout.RolloutOptions)).Select(p => p.Name).ToHashSet();
+        Assert.True(rolloutInCode.SetEquals(rolloutInSample), $"Rollout: code has {string.Join(", ", rolloutInCode.Order())}; the sample {string.Join(", ", rolloutInSample.Order())}");
 
         var natsInSample = section.GetProperty(NatsSubsection).EnumerateObject().Select(p => p.Name).ToHashSet();
         var natsInCode = Keys(typeof(NatsOptions)).Select(p => p.Name).ToHashSet();

@@ -37,6 +37,7 @@ internal static class AdminApi
         });
 
         RouteGroupBuilder v1 = admin.MapGroup("/v1");
+        app.Services.GetRequiredService<AdminEventLog>().AddTo(v1); // the audit log (outermost: sees 401s too)
         v1.AddEndpointFilter(async (context, next) =>
             Authorized(context.HttpContext.Request, adminToken)
                 ? await next(context)

@@ -7,7 +7,8 @@ namespace EdgeSelector.Server.Configuration;
 
 /// <summary>
 /// The server's configuration section <c>EdgeSelector</c> (appsettings.json, <c>EdgeSelector__Key</c> environment
-/// variables, <c>--EdgeSelector:Key=value</c> arguments). Every key is listed in the README.
+/// variables, <c>--EdgeSelector:Key=value</c> arguments). Every public settable property is a key: <c>--help</c> lists
+/// them with their defaults (<see cref="ConfigurationKeys"/>) and docs/operations.md explains each.
 /// </summary>
 public sealed class EdgeSelectorOptions
 {
@@ -232,6 +233,7 @@ public sealed class EdgeSelectorOptions
     /// <summary>Throws <see cref="ArgumentException"/> naming the first bad key (checked once at start-up).</summary>
     public EdgeSelectorOptions Validate()
     {
+        Check(System.Net.IPAddress.TryParse(BindAddress, out _), nameof(BindAddress), "must be an IP address (127.0.0.1, 0.0.0.0, ::1, ::)");
         Check(BinaryPort is > 0 and < 65536, nameof(BinaryPort), "must be a TCP port");
         Check(AdminPort is > 0 and < 65536 && AdminPort != BinaryPort, nameof(AdminPort), "must be a TCP port other than BinaryPort");
         Check(RespPort == 0 || (RespPort is > 0 and < 65536 && RespPort != BinaryPort && RespPort != AdminPort), nameof(RespPort), "must be 0 (off) or a TCP port other than BinaryPort and AdminPort");

@@ -47,6 +47,7 @@ internal static class DashboardApi
         });
 
         var v1 = app.MapGroup("/v1");
+        app.Services.GetRequiredService<AdminEventLog>().AddTo(v1); // the audit log (outermost: sees 401s too)
         v1.AddEndpointFilter(async (context, next) =>
             AdminApi.Authorized(context.HttpContext.Request, adminToken)
                 ? await next(context)
