@@ -88,8 +88,10 @@ internal static class EdgeSelectorHost
 
             if (node.NodeLocalEventKeyPath is { } keyPath)
             {
-                Console.WriteLine($"edgeselector: event tags use the node-local key {keyPath}; every node of a fleet must share one key: give them all the same EventKeyFile or EventKey (docs/protocol.md, \"Event ids and tags\")");
+                NodeLog.EventKeyNodeLocal(log, keyPath);
             }
+
+            node.Rollout.Logger = loggers.CreateLogger(NodeLog.Host);
 
             node.Selection.WarmUp();
             node.Health.Monitor(TimeSpan.FromSeconds(1));

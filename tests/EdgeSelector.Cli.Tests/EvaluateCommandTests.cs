@@ -146,14 +146,14 @@ public class EvaluateCommandTests
         var rewards = dir.File("rewards.esrf");
         const int N = 4000;
         var minutes = new float[N];
-        var rows = new (int Chosen, bool Interacted, Core.Features.DeviceClass Device)[N];
+        var rows = new (int Chosen, bool Interacted, Primitives.DeviceClass Device)[N];
         using (var impressions = new RecordFileWriter(log))
         using (var outcomes = new RecordFileWriter(rewards))
         {
             var random = new Random(9);
             for (var i = 0; i < N; i++)
             {
-                rows[i] = (random.Next(4), random.Next(3) == 0, random.Next(2) == 0 ? Core.Features.DeviceClass.Tv : Core.Features.DeviceClass.Phone);
+                rows[i] = (random.Next(4), random.Next(3) == 0, random.Next(2) == 0 ? Primitives.DeviceClass.Tv : Primitives.DeviceClass.Phone);
                 impressions.Append(new ImpressionRecord
                 {
                     EventId = (ulong)i,
@@ -196,7 +196,7 @@ public class EvaluateCommandTests
         Assert.Equal(Hand(5, i => rows[i].Interacted), segments["interacted=yes"].GetProperty("value").GetDouble(), 12);
         Assert.Equal(Hand(5, i => !rows[i].Interacted), segments["interacted=no"].GetProperty("value").GetDouble(), 12);
         Assert.Equal(rows.Count(r => r.Interacted), segments["interacted=yes"].GetProperty("n").GetInt64());
-        Assert.Equal(Hand(5, i => rows[i].Device == Core.Features.DeviceClass.Tv), segments["device=tv"].GetProperty("value").GetDouble(), 12);
+        Assert.Equal(Hand(5, i => rows[i].Device == Primitives.DeviceClass.Tv), segments["device=tv"].GetProperty("value").GetDouble(), 12);
         Assert.True(segments["interacted=no"].GetProperty("ci_high").GetDouble() > segments["interacted=no"].GetProperty("ci_low").GetDouble());
 
         // The default rule (10 minutes, as edgesel train) scores fewer of these plays as quality plays.

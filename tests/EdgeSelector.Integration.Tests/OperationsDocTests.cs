@@ -39,7 +39,7 @@ public sealed partial class OperationsDocTests
 
     private static IEnumerable<(string Key, string Default)> KeysOf(object defaults, string prefix) =>
         defaults.GetType().GetProperties(BindingFlags.Public | BindingFlags.Instance)
-            .Where(p => p.CanWrite)
+            .Where(p => p.CanWrite && !ConfigurationKeys.IsSection(p.PropertyType))
             .Select(p => (prefix + p.Name, p.GetValue(defaults) switch
             {
                 bool b => b ? "true" : "false",

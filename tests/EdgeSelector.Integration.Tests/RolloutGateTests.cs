@@ -106,7 +106,7 @@ public sealed class RolloutGateTests(ITestOutputHelper output)
                 {
                     if (world.Respond(m, r.TitleId, r.ImageId, r.EventId, 0, rng) is { } reward)
                     {
-                        rewards.Add(new RewardRequest(r.EventId, reward.PlayStarted, reward.MinutesWatched, reward.FractionCompleted));
+                        rewards.Add(RewardRequest.For(r, reward.PlayStarted, reward.MinutesWatched, reward.FractionCompleted));
                     }
                 }
 

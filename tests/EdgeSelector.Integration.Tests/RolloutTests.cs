@@ -204,7 +204,7 @@ public sealed class RolloutTests(ITestOutputHelper output)
                 controlServedCandidate += fromCandidate && running && arm == Arm.Control ? 1 : 0;
                 if (world.Respond(m, r.TitleId, r.ImageId, r.EventId, 0, rng) is { } reward)
                 {
-                    pageRewards.Add(new RewardRequest(r.EventId, reward.PlayStarted, reward.MinutesWatched, reward.FractionCompleted));
+                    pageRewards.Add(RewardRequest.For(r, reward.PlayStarted, reward.MinutesWatched, reward.FractionCompleted));
                 }
             }
 

@@ -22,7 +22,7 @@ public sealed class ServerCommandLineTests
         Assert.Equal(0, result.ExitCode);
         var lines = result.Stdout.Split('\n');
         // The keys are read here from the options types by this test's own reflection, not from the server's list.
-        var expected = KeysOf(new EdgeSelectorOptions(), EdgeSelectorOptions.Section).Concat(KeysOf(new NatsOptions(), NatsOptions.Section)).ToList();
+        var expected = KeysOf(new EdgeSelectorOptions(), EdgeSelectorOptions.Section).Concat(KeysOf(new NatsOptions(), NatsOptions.Section)).Concat(KeysOf(new EdgeSelector.Server.Rollout.RolloutOptions(), EdgeSelector.Server.Rollout.RolloutOptions.Section)).ToList();
         Assert.True(expected.Count > 40, $"only {expected.Count} keys found");
         foreach (var (path, value) in expected)
         {
@@ -166,7 +166,7 @@ public sealed class ServerCommandLineTests
 
     private static IEnumerable<(string Path, string Default)> KeysOf(object defaults, string section) =>
         defaults.GetType().GetProperties(BindingFlags.Public | BindingFlags.Instance)
-            .Where(p => p.CanWrite)
+            .Where(p => p.CanWrite && !ConfigurationKeys.IsSection(p.PropertyType))
             .Select(p => ($"{section}:{p.Name}", p.GetValue(defaults) switch
             {
                 bool b => b ? "true" : "false",

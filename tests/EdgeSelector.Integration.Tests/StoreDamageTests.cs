@@ -43,7 +43,7 @@ public sealed class StoreDamageTests(ITestOutputHelper output) : IDisposable
             .ToList();
         foreach (var store in new[] { "models/log", "models/checkpoints", "models/integrity", "profiles/log", "profiles/checkpoints", "impressions/log", "impressions/commits", "rewards/log", "rewards/commits" })
         {
-            Assert.Contains(files, f => f.StartsWith(store, StringComparison.Ordinal));
+            Assert.True(files.Any(f => f.StartsWith(store, StringComparison.Ordinal)), $"no {store} file among {string.Join(", ", files)}");
         }
 
         var failures = new List<string>();
@@ -142,15 +142,15 @@ public sealed class StoreDamageTests(ITestOutputHelper output) : IDisposable
             Assert.Equal(HttpStatusCode.OK, (await server.Http.PutAsync("/v1/models", new ByteArrayContent(ServerTests.Bundle(2, ServerTests.TitleWithWinner(1003, 2, 100302))))).StatusCode);
             var profile = $"{{\"profiles\":[{{\"memberId\":{ImportedMember},\"country\":\"DE\",\"genres\":{{\"scifi\":0.9}}}}]}}";
             Assert.Equal(HttpStatusCode.OK, (await server.Http.PutAsync("/v1/profiles", new StringContent(profile, Encoding.UTF8, "application/json"))).StatusCode);
-            var eventIds = new List<string>();
+            var eventIds = new List<(string Id, string Tag)>();
             for (var m = 1; m <= 40; m++)
             {
                 var select = await server.Http.PostAsync("/v1/select", new StringContent($"{{\"memberId\":{m},\"titles\":[{{\"titleId\":1001}},{{\"titleId\":1002}}]}}"));
                 using var json = JsonDocument.Parse(await select.Content.ReadAsStringAsync());
-                eventIds.AddRange(json.RootElement.GetProperty("results").EnumerateArray().Select(r => r.GetProperty("eventId").GetString()!));
+                eventIds.AddRange(json.RootElement.GetProperty("results").EnumerateArray().Select(r => (r.GetProperty("eventId").GetString()!, r.GetProperty("eventTag").GetString()!)));
             }
 
-            var rewards = string.Join(",", eventIds.Take(30).Select(id => $"{{\"eventId\":\"{id}\",\"playStarted\":true,\"minutesWatched\":3}}"));
+            var rewards = string.Join(",", eventIds.Take(30).Select(e => $"{{\"eventId\":\"{e.Id}\",\"eventTag\":\"{e.Tag}\",\"playStarted\":true,\"minutesWatched\":3}}"));
             Assert.Equal(HttpStatusCode.OK, (await server.Http.PostAsync("/v1/rewards", new StringContent($"{{\"rewards\":[{rewards}]}}"))).StatusCode);
         }
 

@@ -62,12 +62,16 @@ internal static class ConfigurationKeys
         var defaults = new T();
         foreach (var property in typeof(T).GetProperties(BindingFlags.Public | BindingFlags.Instance))
         {
-            if (property.SetMethod is { IsPublic: true } && property.GetMethod is { IsPublic: true })
+            // A nested options object (EdgeSelector:Rollout) is a section, listed through its own type below.
+            if (property.SetMethod is { IsPublic: true } && property.GetMethod is { IsPublic: true } && !IsSection(property.PropertyType))
             {
                 yield return new ConfigurationKey($"{section}:{property.Name}", property, Format(property.GetValue(defaults)));
             }
         }
     }
+
+    /// <summary>Whether a property of this type holds a nested section rather than a value (any class but string).</summary>
+    public static bool IsSection(Type type) => type.IsClass && type != typeof(string) && !type.IsArray;
 
     private static string Format(object? value) => value switch
     {

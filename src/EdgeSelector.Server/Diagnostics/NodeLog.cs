@@ -41,6 +41,9 @@ internal static partial class NodeLog
     public static partial void Seeded(ILogger logger, string catalog, int titles, int members);
 
     // 2xxx: admin API and authentication
+    [LoggerMessage(1020, LogLevel.Warning, "Event tags use the node-local key {KeyPath}; every node of a fleet must share one key: give them all the same EventKeyFile or EventKey (docs/protocol.md, \"Event ids and tags\")")]
+    public static partial void EventKeyNodeLocal(ILogger logger, string keyPath);
+
     [LoggerMessage(2000, LogLevel.Warning, "Admin call refused (401): {Reason}; {Method} {Path} from {RemoteAddress} ({Suppressed} more refusals since the last one logged)")]
     public static partial void AuthenticationFailed(ILogger logger, string reason, string method, string path, string remoteAddress, long suppressed);
 
@@ -74,6 +77,12 @@ internal static partial class NodeLog
 
     [LoggerMessage(3003, LogLevel.Warning, "Rollback refused ({Status}): {Reason}; still serving bundle {ServedVersion}")]
     public static partial void RollbackRefused(ILogger logger, int status, string reason, ulong servedVersion);
+
+    [LoggerMessage(3010, LogLevel.Information, "Rollout {Action} ({By}): candidate {CandidateVersion}, active {ActiveVersion}: {Reason}")]
+    public static partial void RolloutDecision(ILogger logger, string action, string by, ulong candidateVersion, ulong activeVersion, string reason);
+
+    [LoggerMessage(3011, LogLevel.Information, "Rollout resumed: {Summary}")]
+    public static partial void RolloutResumed(ILogger logger, string summary);
 
     // 4xxx: stores and logs
     [LoggerMessage(4001, LogLevel.Error, "Checkpoint of the {Store} store failed: {Reason}")]

@@ -27,8 +27,14 @@ internal sealed class EdgeSelectorNode : IDisposable
         var protocol = options.ToProtocolOptions();
         Engine = new SelectionEngine(options.ToSelectionOptions());
         Defaults = new DefaultImages(stores.Models);
-        EventTags = EventTagKeys.Load(options, stores.DataDir, out var nodeLocalKey);
+        var tagsIssued = stores.Rewards.TailAddress > stores.Rewards.BeginAddress || stores.Impressions is { } log && log.TailAddress > log.BeginAddress;
+        EventTags = EventTagKeys.Load(options, stores.DataDir, tagsIssued, out var nodeLocalKey, out var keyDamage);
         NodeLocalEventKeyPath = nodeLocalKey;
+        if (keyDamage is not null)
+        {
+            stores.Health.StartupDamage(EventTagKeys.NodeLocalFileName, keyDamage);
+            Console.Error.WriteLine($"edgeselector: WARNING: {keyDamage}");
+        }
         Bundles = new BundleService(stores.Models, Defaults, Encoding.UTF8.GetBytes(options.BundleKey), stores.WriteTimeout);
         Selection = new SelectionService(
             Engine,

@@ -191,7 +191,8 @@ internal sealed class NodeStores : IDisposable
         }
         else
         {
-            Console.WriteLine($"edgeselector: {message}");
+            // stderr, beside the warnings: stdout carries only the console logger's lines (JSON with the json formatter).
+            Console.Error.WriteLine($"edgeselector: {message}");
         }
     }
 }

@@ -1,5 +1,7 @@
 using System.Globalization;
 using EdgeSelector.Core.Rollout;
+using EdgeSelector.Server.Diagnostics;
+using Microsoft.Extensions.Logging;
 
 namespace EdgeSelector.Server.Rollout;
 
@@ -235,7 +237,14 @@ internal sealed partial class RolloutService
             Interlocked.Increment(ref _decisionCounts[index]);
         }
 
-        Console.WriteLine($"edgeselector: rollout {decision.Action} ({decision.By}) candidate {decision.CandidateVersion}, active {decision.ActiveVersion}: {decision.Reason}");
+        if (Logger is { } logger)
+        {
+            NodeLog.RolloutDecision(logger, decision.Action, decision.By, decision.CandidateVersion, decision.ActiveVersion, decision.Reason);
+        }
+        else
+        {
+            Console.Error.WriteLine($"edgeselector: rollout {decision.Action} ({decision.By}) candidate {decision.CandidateVersion}, active {decision.ActiveVersion}: {decision.Reason}");
+        }
     }
 
     private void Tick()

@@ -168,7 +168,7 @@ internal sealed partial class RolloutService
             counters.Restore(Arm.Candidate, Counts(saved.Candidate));
             _events = new RecentEvents(_options.RecentEvents);
             _current = new CandidateBundle(saved.Id, manifest, File.ReadAllBytes(CandidatePath), models, saved.Fraction, saved.StartedAtMs, counters);
-            Console.WriteLine($"edgeselector: rollout resumed: candidate {saved.Version} for {saved.Fraction} of members, {saved.Candidate.Impressions} candidate and {saved.Control.Impressions} control impressions so far");
+            _resumed = $"candidate {saved.Version} for {saved.Fraction} of members, {saved.Candidate.Impressions} candidate and {saved.Control.Impressions} control impressions so far";
             return;
         }
 

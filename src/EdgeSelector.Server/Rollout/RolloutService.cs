@@ -1,9 +1,11 @@
 using EdgeSelector.Core.Logging;
 using EdgeSelector.Core.Rollout;
 using EdgeSelector.Protocol;
+using EdgeSelector.Server.Diagnostics;
 using EdgeSelector.Server.Metrics;
 using EdgeSelector.Server.Serving;
 using EdgeSelector.Storage.Models;
+using Microsoft.Extensions.Logging;
 
 namespace EdgeSelector.Server.Rollout;
 
@@ -24,6 +26,26 @@ namespace EdgeSelector.Server.Rollout;
 internal sealed partial class RolloutService : IDisposable
 {
     private const int MaxDecisionsKept = 100;
+
+    private ILogger? _logger;
+    private string? _resumed; // what was resumed at start, logged once the host's logger is set
+
+    /// <summary>
+    /// Where decisions are logged (set by the host once its loggers exist; decisions before that go to stderr). Setting it
+    /// logs the trial resumed at start, if any.
+    /// </summary>
+    public ILogger? Logger
+    {
+        get => _logger;
+        set
+        {
+            _logger = value;
+            if (value is not null && Interlocked.Exchange(ref _resumed, null) is { } resumed)
+            {
+                NodeLog.RolloutResumed(value, resumed);
+            }
+        }
+    }
 
     private readonly ModelStore _models;
     private readonly BundleService _bundles;

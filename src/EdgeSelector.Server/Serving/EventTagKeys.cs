@@ -17,9 +17,20 @@ internal static class EventTagKeys
 
     /// <summary>The tagger for <paramref name="options"/>; <paramref name="nodeLocalPath"/> is set when the node-local key is used.</summary>
     /// <exception cref="ArgumentException">The configured key is unreadable or shorter than 16 bytes (a configuration error).</exception>
-    public static EventTagger Load(EdgeSelectorOptions options, string dataDir, out string? nodeLocalPath)
+    public static EventTagger Load(EdgeSelectorOptions options, string dataDir, out string? nodeLocalPath) =>
+        Load(options, dataDir, tagsIssued: false, out nodeLocalPath, out _);
+
+    /// <summary>
+    /// As <see cref="Load(EdgeSelectorOptions, string, out string?)"/>, checking the node-local key file: it holds the key
+    /// and its CRC-32C (<c>hex key, space, hex CRC</c>; a key alone, as first written, is still read). A file that is
+    /// empty, cut short, altered or (when <paramref name="tagsIssued"/>: the logs already hold events) missing is
+    /// <paramref name="damage"/>: the file is moved aside as <c>event-tag.key.damaged</c> and a new key created, so the
+    /// rewards of events tagged before answer <c>unverified</c>; the caller reports it (or refuses to start).
+    /// </summary>
+    public static EventTagger Load(EdgeSelectorOptions options, string dataDir, bool tagsIssued, out string? nodeLocalPath, out string? damage)
     {
         nodeLocalPath = null;
+        damage = null;
         if (!string.IsNullOrEmpty(options.EventKey))
         {
             return FromSecret(System.Text.Encoding.UTF8.GetBytes(options.EventKey), nameof(options.EventKey));
@@ -33,10 +44,67 @@ internal static class EventTagKeys
         nodeLocalPath = Path.Combine(dataDir, NodeLocalFileName);
         if (!File.Exists(nodeLocalPath))
         {
+            if (tagsIssued)
+            {
+                damage = $"{NodeLocalFileName} is missing although events were issued: a new key was created; rewards for events issued before answer unverified";
+            }
+
+            CreateNodeLocal(nodeLocalPath);
+        }
+        else if (NodeLocalProblem(ReadSecret(nodeLocalPath, "node-local event key")) is { } problem)
+        {
+            damage = $"{NodeLocalFileName} is damaged ({problem}): moved aside as {NodeLocalFileName}.damaged and a new key created; rewards for events issued before answer unverified";
+            if (options.OnDamage == Storage.Health.DamagePolicy.Refuse)
+            {
+                throw new Health.StartupRefusedException($"{damage[..damage.IndexOf(':', StringComparison.Ordinal)]} (EdgeSelector:OnDamage=Refuse)");
+            }
+
+            File.Move(nodeLocalPath, nodeLocalPath + ".damaged", overwrite: true);
             CreateNodeLocal(nodeLocalPath);
         }
 
-        return FromSecret(ReadSecret(nodeLocalPath, "node-local event key"), "node-local event key");
+        return FromSecret(KeyOf(ReadSecret(nodeLocalPath, "node-local event key")), "node-local event key");
+    }
+
+    private const int KeyHexChars = 64;
+
+    // "<64 hex> <8 hex CRC-32C of the 64 characters>", or the 64 hex characters alone (files written before the CRC).
+    private static string? NodeLocalProblem(byte[] text)
+    {
+        if (text.Length is not (KeyHexChars or KeyHexChars + 9))
+        {
+            return text.Length == 0 ? "empty" : $"{text.Length} bytes, not {KeyHexChars + 9}";
+        }
+
+        if (!IsHex(text.AsSpan(0, KeyHexChars)) || (text.Length > KeyHexChars && (text[KeyHexChars] != (byte)' ' || !IsHex(text.AsSpan(KeyHexChars + 1)))))
+        {
+            return "not hexadecimal";
+        }
+
+        return text.Length > KeyHexChars && Convert.ToHexStringLower(Crc(text.AsSpan(0, KeyHexChars))) != System.Text.Encoding.ASCII.GetString(text, KeyHexChars + 1, 8)
+            ? "checksum mismatch"
+            : null;
+    }
+
+    private static byte[] KeyOf(byte[] text) => text.Length > KeyHexChars ? text[..KeyHexChars] : text;
+
+    private static bool IsHex(ReadOnlySpan<byte> text)
+    {
+        foreach (var c in text)
+        {
+            if (!char.IsAsciiHexDigitLower((char)c))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static byte[] Crc(ReadOnlySpan<byte> data)
+    {
+        var crc = Core.Numerics.Crc32C.Compute(data);
+        return [(byte)(crc >> 24), (byte)(crc >> 16), (byte)(crc >> 8), (byte)crc];
     }
 
     private static EventTagger FromSecret(byte[] secret, string key)
@@ -77,7 +145,8 @@ internal static class EventTagKeys
     {
         Span<byte> random = stackalloc byte[32];
         RandomNumberGenerator.Fill(random);
-        var text = System.Text.Encoding.ASCII.GetBytes(Convert.ToHexStringLower(random) + "\n");
+        var hex = System.Text.Encoding.ASCII.GetBytes(Convert.ToHexStringLower(random));
+        var text = System.Text.Encoding.ASCII.GetBytes($"{Convert.ToHexStringLower(random)} {Convert.ToHexStringLower(Crc(hex))}\n");
         var temp = path + ".tmp";
         var create = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
         if (!OperatingSystem.IsWindows())
