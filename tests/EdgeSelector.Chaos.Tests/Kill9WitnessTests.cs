@@ -5,10 +5,10 @@ using System.Text.Json;
 using EdgeSelector.Chaos.Tests.Infrastructure;
 using EdgeSelector.Client;
 using EdgeSelector.Core.Logging;
+using EdgeSelector.Primitives;
 using EdgeSelector.Protocol;
 using EdgeSelector.Storage.Impressions;
 using Xunit.Abstractions;
-using EdgeSelector.Primitives;
 
 namespace EdgeSelector.Chaos.Tests;
 

@@ -2,8 +2,8 @@ using System.Buffers;
 using CsCheck;
 using EdgeSelector.Core.Features;
 using EdgeSelector.Core.Logging;
-using EdgeSelector.Protocol;
 using EdgeSelector.Primitives;
+using EdgeSelector.Protocol;
 
 namespace EdgeSelector.Chaos.Tests.Fuzz;
 

@@ -2,8 +2,8 @@ using System.Text;
 using EdgeSelector.Core.Bundles;
 using EdgeSelector.Core.Features;
 using EdgeSelector.Core.Models;
-using EdgeSelector.Protocol;
 using EdgeSelector.Primitives;
+using EdgeSelector.Protocol;
 
 namespace EdgeSelector.Chaos.Tests.Infrastructure;
 
