@@ -35,6 +35,7 @@ public sealed class RolloutTests(ITestOutputHelper output)
         $"--EdgeSelector:Rollout:PromoteAfterImpressions={PromoteAfter}",
         "--EdgeSelector:Rollout:NonInferiorityMargin=0.02",
         "--EdgeSelector:RewardCommitTimeoutSeconds=60", // the shared machine's disk can stall a group commit for seconds
+        "--EdgeSelector:StoreWriteTimeoutSeconds=60", // and a checkpoint: a promotion is a push, answered once durable
     ];
 
     [Fact]
