@@ -185,10 +185,4 @@ public class RespFrontDoorTests
         return Encoding.ASCII.GetString(buffer);
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }
