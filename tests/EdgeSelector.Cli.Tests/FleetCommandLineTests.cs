@@ -83,5 +83,4 @@ public class FleetCommandLineTests
         Assert.Equal(1, code);
         Assert.Contains($"edgesel push: {file}: not a model bundle (no ESB1 header)", stderr, StringComparison.Ordinal);
     }
-
 }

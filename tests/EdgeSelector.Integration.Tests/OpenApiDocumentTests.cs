@@ -107,5 +107,4 @@ public sealed class OpenApiDocumentTests
         Assert.NotNull(info);
         Assert.Equal(info!.Properties.Select(p => p.Name).Order(), documented);
     }
-
 }

@@ -184,5 +184,4 @@ public class RespFrontDoorTests
         await stream.ReadExactlyAsync(buffer, timeout.Token);
         return Encoding.ASCII.GetString(buffer);
     }
-
 }

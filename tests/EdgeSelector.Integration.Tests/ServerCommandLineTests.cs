@@ -175,5 +175,4 @@ public sealed class ServerCommandLineTests
             }));
 
     private static string TempPath() => Path.Combine(Path.GetTempPath(), "es-cmd-" + Guid.NewGuid().ToString("N"));
-
 }

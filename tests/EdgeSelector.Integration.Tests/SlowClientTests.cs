@@ -236,5 +236,4 @@ public class SlowClientTests
             await Task.Delay(50);
         }
     }
-
 }
