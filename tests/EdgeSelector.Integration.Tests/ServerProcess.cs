@@ -103,7 +103,20 @@ internal sealed class ServerProcess : IDisposable
     }
 
     /// <summary>Waits for the process to exit; false if it is still running after <paramref name="timeout"/>.</summary>
-    public bool WaitForExit(TimeSpan timeout) => _process.WaitForExit(timeout);
+    /// <summary>
+    /// Waits for the process to exit and, once it has, for its redirected output to be read to the end (the timed
+    /// <see cref="Process.WaitForExit(TimeSpan)"/> alone returns before the last lines arrive).
+    /// </summary>
+    public bool WaitForExit(TimeSpan timeout)
+    {
+        if (!_process.WaitForExit(timeout))
+        {
+            return false;
+        }
+
+        _process.WaitForExit();
+        return true;
+    }
 
     /// <summary>SIGKILL: no shutdown, no final checkpoint or commit.</summary>
     public void Kill9()
