@@ -114,6 +114,9 @@ public sealed class NativeBinaryTests
             $"--EdgeSelector:BinaryPort={binaryPort}", $"--EdgeSelector:AdminPort={adminPort}", $"--EdgeSelector:DataDir={dataDir}",
             $"--EdgeSelector:AdminToken={Token}", $"--EdgeSelector:BundleKey={Key}", $"--EdgeSelector:Demo={demo}",
             "--EdgeSelector:ModelMemoryMB=32", "--EdgeSelector:ProfileMemoryMB=32", "--EdgeSelector:ImpressionLogMemoryMB=8",
+            // The smoke tests assert which image wins: greedy, since ε-greedy's sticky draw explores in about ε of the
+            // stickiness windows and such an assertion would fail on some days.
+            "--EdgeSelector:Policy=Greedy",
         }.Concat(extra))
         {
             info.ArgumentList.Add(arg);

@@ -181,7 +181,9 @@ public sealed class RolloutTests(ITestOutputHelper output)
     // stops when `until` holds for GET /v1/rollout (checked every 20 pages) or after maxPages.
     private static async Task<RunSummary> Drive(LiveServer server, LoopWorld world, ArmSplit split, Func<JsonElement, bool> until, int maxPages, ulong candidateVersion = 2)
     {
-        await using var client = server.Client();
+        // A reward is answered once durable, and Settings let a group commit take up to 60 s on this shared disk: the
+        // client waits longer than the server does, so a slow commit is answered (late) rather than timed out here.
+        await using var client = new EdgeSelectorClient(new EdgeSelectorClientOptions { EndPoint = server.BinaryEndPoint, RequestTimeout = TimeSpan.FromSeconds(90) });
         var titles = world.TitleIds.Select(t => new TitleCandidate(t, 0.5f, false)).ToArray();
         var results = new SelectResult[titles.Length];
         var rng = new Random(7);

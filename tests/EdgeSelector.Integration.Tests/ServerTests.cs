@@ -13,10 +13,14 @@ namespace EdgeSelector.Integration.Tests;
 /// <summary>The node over real loopback sockets: binary protocol, admin API, stores, fallbacks.</summary>
 public class ServerTests
 {
+    // Tests that assert which image wins run greedy: under ε-greedy the sticky draw of (member, title, window) explores
+    // in about ε of the stickiness windows, so such an assertion would fail on some days and pass on others.
+    private static readonly string[] Greedy = ["--EdgeSelector:Policy=Greedy"];
+
     [Fact]
     public async Task Select_Page_Reward_Ping_RoundTrip()
     {
-        await using var server = await LiveServer.StartAsync();
+        await using var server = await LiveServer.StartAsync(extra: Greedy);
         await using var client = server.Client();
 
         Assert.Equal(77ul, await client.PingAsync(77));
@@ -79,7 +83,7 @@ public class ServerTests
     [Fact]
     public async Task ModelPush_IsSeenByTheNextSelect_AndRollbackRestoresTheOldModel()
     {
-        await using var server = await LiveServer.StartAsync();
+        await using var server = await LiveServer.StartAsync(extra: Greedy);
         await using var client = server.Client();
         var before = await client.SelectAsync(Member(1), new TitleCandidate(1003, 0.5f, false));
         Assert.Equal(1ul, before.ModelVersion);
@@ -154,7 +158,7 @@ public class ServerTests
         try
         {
             SelectResult before;
-            await using (var server = await LiveServer.StartAsync(dataDir, keepData: true))
+            await using (var server = await LiveServer.StartAsync(dataDir, keepData: true, extra: Greedy))
             {
                 await server.Http.PutAsync("/v1/models", new ByteArrayContent(Bundle(3, TitleWithWinner(1005, 3, 100503))));
                 var profile = "{\"profiles\":[{\"memberId\":777777,\"country\":\"FR\",\"language\":\"FR\",\"device\":\"phone\",\"genres\":{\"horror\":1.0}}]}";
@@ -166,7 +170,7 @@ public class ServerTests
             }
 
             // No demo seeding, no control plane: everything comes back from the data directory.
-            await using (var server = await LiveServer.StartAsync(dataDir, demo: false))
+            await using (var server = await LiveServer.StartAsync(dataDir, demo: false, extra: Greedy))
             {
                 Assert.Equal(3ul, server.Node.Stores.Models.Version);
                 Assert.Equal(12, server.Node.Stores.Models.TitleCount);

@@ -54,8 +54,21 @@ internal sealed class ServerProcess : IDisposable
     /// <summary>Waits for /readyz 200 (generous: a JIT start plus demo seeding on a loaded 2-core machine).</summary>
     public Task WaitReadyAsync(TimeSpan? timeout = null) => ServerLauncher.WaitReadyAsync(Http, _process, () => Output, timeout);
 
-    /// <summary>Waits for the process to exit; false if it is still running after <paramref name="timeout"/>.</summary>
-    public bool WaitForExit(TimeSpan timeout) => _process.WaitForExit(timeout);
+    /// <summary>
+    /// Waits for the process to exit and, once it has, for its redirected output to be read to the end (the timed
+    /// <see cref="Process.WaitForExit(TimeSpan)"/> alone returns before the last lines arrive); false if it is still
+    /// running after <paramref name="timeout"/>.
+    /// </summary>
+    public bool WaitForExit(TimeSpan timeout)
+    {
+        if (!_process.WaitForExit(timeout))
+        {
+            return false;
+        }
+
+        _process.WaitForExit();
+        return true;
+    }
 
     /// <summary>SIGKILL: no shutdown, no final checkpoint or commit.</summary>
     public void Kill9() => ServerLauncher.Kill9(_process);
