@@ -25,7 +25,7 @@ public sealed class Kill9WitnessTests(ITestOutputHelper output)
     [Fact]
     public async Task Kill9UnderLoad_EveryAcknowledgedRewardPushAndProfile_IsThereAfterRestart()
     {
-        using var dir = new TempDir("es-chaos-kill9-");
+        using var dir = new TempDirectory("es-chaos-kill9-");
         // A slow group commit widens the window in which rewards are appended but not yet durable: exactly those must
         // not have been answered "accepted" when the kill lands.
         using var node = ChaosNode.Start(dir.Path, "--EdgeSelector:LogCommitIntervalMs=50");

@@ -210,7 +210,7 @@ public sealed class SlowlorisTests(SlowlorisTests.Node fixture, ITestOutputHelpe
     /// <summary>One node for the class, with short deadlines and small per-port budgets.</summary>
     public sealed class Node : IAsyncLifetime
     {
-        private readonly TempDir _dir = new("es-chaos-slow-");
+        private readonly TempDirectory _dir = new("es-chaos-slow-");
 
         internal ChaosNode Chaos { get; private set; } = null!;
 

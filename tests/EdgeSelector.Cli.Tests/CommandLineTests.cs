@@ -176,7 +176,7 @@ public class CommandLineTests
     [Fact]
     public void MissingFiles_ExitOne_WithAMessageNamingTheFile()
     {
-        using var dir = new ScratchDirectory();
+        using var dir = new TempDirectory();
         var missing = dir.File("missing");
         var key = dir.File("bundle.key");
         File.WriteAllText(key, "k");
@@ -222,7 +222,7 @@ public class CommandLineTests
     [Fact]
     public void UnreachableServer_ExitOne_NoStackTrace()
     {
-        using var dir = new ScratchDirectory();
+        using var dir = new TempDirectory();
         var token = dir.File("admin.token");
         File.WriteAllText(token, "t");
 
@@ -236,7 +236,7 @@ public class CommandLineTests
     [Fact]
     public void DamagedInput_ExitOne_WithTheReadersMessage()
     {
-        using var dir = new ScratchDirectory();
+        using var dir = new TempDirectory();
         var key = dir.File("bundle.key");
         File.WriteAllText(key, "k");
         var catalog = dir.File("catalog.json");
@@ -287,7 +287,7 @@ public class CommandLineTests
             return; // Windows: the pwsh script is the one that applies there.
         }
 
-        using var dir = new ScratchDirectory();
+        using var dir = new TempDirectory();
         var script = dir.File("edgesel.bash");
         File.WriteAllText(script, CompletionCommand.Script("bash"));
         // A stand-in `edgesel` on PATH that answers the directive as the real one does (the test cannot assume an

@@ -10,7 +10,7 @@ public class EvaluateCommandTests
 {
     private static (int Code, string Out, string Err) Run(params string[] args) => CliRunner.Run(args);
 
-    private static string UniformPolicy(ScratchDirectory dir, int items)
+    private static string UniformPolicy(TempDirectory dir, int items)
     {
         var path = dir.File("uniform.csv");
         File.WriteAllLines(path, [
@@ -22,7 +22,7 @@ public class EvaluateCommandTests
     [Fact]
     public void Json_ObdUniform_OneObjectWithEveryEstimatorAndField()
     {
-        using var dir = new ScratchDirectory();
+        using var dir = new TempDirectory();
         var (code, stdout, stderr) = Run(
             "evaluate", "--data", TestPaths.Campaign("men"), "--format", "obd", "--policy", UniformPolicy(dir, 34),
             "--estimators", "ips,snips,dm,dr,replay", "--json");
@@ -50,7 +50,7 @@ public class EvaluateCommandTests
     [Fact]
     public void Json_ExtremeWeights_CarriesWarning()
     {
-        using var dir = new ScratchDirectory();
+        using var dir = new TempDirectory();
         var policy = dir.File("few.csv");
         File.WriteAllLines(policy, ["probability", .. Enumerable.Range(0, 10_000).Select(i => i % 2000 == 0 ? "1" : "0")]);
 
@@ -66,7 +66,7 @@ public class EvaluateCommandTests
     [Fact]
     public void Csv_GenericLogWithPerRowDistribution_Evaluates()
     {
-        using var dir = new ScratchDirectory();
+        using var dir = new TempDirectory();
         var data = dir.File("log.csv");
         var policy = dir.File("policy.csv");
         var rows = new List<string> { "id,x_a,action,propensity,reward" };
@@ -94,7 +94,7 @@ public class EvaluateCommandTests
     [Fact]
     public void Impressions_RecordFileJoinedWithRewards_IpsMatchesHandComputation()
     {
-        using var dir = new ScratchDirectory();
+        using var dir = new TempDirectory();
         var log = dir.File("impressions.esrf");
         var rewards = dir.File("rewards.esrf");
         double handSum = 0;
@@ -141,7 +141,7 @@ public class EvaluateCommandTests
     [Fact]
     public void Impressions_QualityRuleAndBySegment_ScoreTheTrainersLabelWithinEverySegment()
     {
-        using var dir = new ScratchDirectory();
+        using var dir = new TempDirectory();
         var log = dir.File("impressions.esrf");
         var rewards = dir.File("rewards.esrf");
         const int N = 4000;
@@ -219,7 +219,7 @@ public class EvaluateCommandTests
     [Fact]
     public void Errors_BadInput_ExitNonZeroWithClearMessage()
     {
-        using var dir = new ScratchDirectory();
+        using var dir = new TempDirectory();
         var uniform = UniformPolicy(dir, 34);
         var badSum = dir.File("bad-sum.csv");
         File.WriteAllLines(badSum, ["item_id,position,probability", "1,1,0.5", "2,1,0.4"]);
@@ -257,7 +257,7 @@ public class EvaluateCommandTests
         return rows.Sum() / (double)rows.Count;
     }
 
-    private static string PositionTwoOnly(ScratchDirectory dir)
+    private static string PositionTwoOnly(TempDirectory dir)
     {
         var path = dir.File("pos2.csv");
         File.WriteAllLines(path, ["item_id,position,probability", "3,2,1"]);

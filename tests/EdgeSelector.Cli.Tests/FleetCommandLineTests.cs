@@ -50,7 +50,7 @@ public class FleetCommandLineTests
     [Fact]
     public void Nats_NothingListens_ExitOne_NamesTheUrl_NoStackTrace()
     {
-        using var dir = new ScratchDirectory();
+        using var dir = new TempDirectory();
         var profiles = dir.File("profiles.jsonl");
         File.WriteAllText(profiles, """{"memberId":1,"country":"US","genres":{"comedy":0.5}}""" + "\n");
         var url = $"nats://127.0.0.1:{FreePort()}";
@@ -74,7 +74,7 @@ public class FleetCommandLineTests
     [Fact]
     public void PushNats_NotABundle_ExitOne_NamesTheFile()
     {
-        using var dir = new ScratchDirectory();
+        using var dir = new TempDirectory();
         var file = dir.File("not-a-bundle.esb");
         File.WriteAllText(file, "hello");
 
@@ -82,12 +82,5 @@ public class FleetCommandLineTests
 
         Assert.Equal(1, code);
         Assert.Contains($"edgesel push: {file}: not a model bundle (no ESB1 header)", stderr, StringComparison.Ordinal);
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -26,7 +26,7 @@ public class ReadmeTests
 
         var root = CommandLineTests.RepositoryRoot();
         var lines = CommandLines(File.ReadAllText(Path.Combine(root, "README.md")));
-        using var dir = new ScratchDirectory();
+        using var dir = new TempDirectory();
         CopyDirectory(Path.Combine(root, "samples"), Path.Combine(dir.FullName, "samples"));
         var (binaryPort, adminPort) = (FreePort(), FreePort());
 
@@ -153,31 +153,8 @@ public class ReadmeTests
         return request;
     }
 
-    private static async Task WaitUntilReady(HttpClient http, Process node, StringBuilder log)
-    {
-        var deadline = Stopwatch.StartNew();
-        while (deadline.Elapsed < TimeSpan.FromSeconds(180))
-        {
-            Assert.False(node.HasExited, $"the node exited ({(node.HasExited ? node.ExitCode : 0)}):\n{log}");
-            try
-            {
-                if ((await http.GetAsync("/readyz")).IsSuccessStatusCode)
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-            }
-            catch (TaskCanceledException)
-            {
-            }
-
-            await Task.Delay(250);
-        }
-
-        Assert.Fail($"the node was not ready within 180 s:\n{log}");
-    }
+    private static Task WaitUntilReady(HttpClient http, Process node, StringBuilder log) =>
+        ServerLauncher.WaitReadyAsync(http, node, () => log.ToString());
 
     private static Process Start(string file, string workingDirectory, string? pathPrefix, IEnumerable<string> args)
     {
@@ -224,12 +201,6 @@ public class ReadmeTests
         }
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     private static string CultureInvariant(FormattableString text) => text.ToString(System.Globalization.CultureInfo.InvariantCulture);
 }

@@ -13,7 +13,7 @@ public class ReportCommandTests
     [Fact]
     public void Report_SmallRun_WritesEachEstimateBesideItsTrueValueAndTwoPngCharts()
     {
-        using var dir = new ScratchDirectory();
+        using var dir = new TempDirectory();
         var (code, _, stderr) = CliRunner.Run("report", "--out", dir.FullName, "--impressions", "20000", "--seed", "5");
         Assert.True(code == 0, stderr);
 
@@ -46,7 +46,7 @@ public class ReportCommandTests
     [Fact]
     public void Report_Quiet_PrintsNoProgress()
     {
-        using var dir = new ScratchDirectory();
+        using var dir = new TempDirectory();
         var (code, stdout, stderr) = CliRunner.Run("report", "--out", dir.FullName, "--impressions", "4000", "--quiet");
 
         Assert.True(code == 0, stderr);
@@ -102,7 +102,7 @@ public class ReportCommandTests
     [Fact]
     public void Report_MissingScenario_ExitOneNamingTheFile()
     {
-        using var dir = new ScratchDirectory();
+        using var dir = new TempDirectory();
         var (code, _, stderr) = CliRunner.Run("report", "--scenario", dir.File("world.json"), "--out", dir.FullName);
 
         Assert.Equal(1, code);

@@ -11,7 +11,7 @@ public class SimulateCommandTests
     [Fact]
     public void SimulateThenEvaluate_ImpressionFiles_EstimatesCoverTheTruth()
     {
-        using var dir = new ScratchDirectory();
+        using var dir = new TempDirectory();
         var scenario = dir.File("world.json");
         File.WriteAllText(scenario, """{ "members": 100, "titles": 20, "images_min": 3, "images_max": 3, "impressions": 20000 }""");
 
@@ -47,7 +47,7 @@ public class SimulateCommandTests
     [Fact]
     public void Evaluate_EnginePolicyOverModelDirectory_MatchesItsPerRowDistributions()
     {
-        using var dir = new ScratchDirectory();
+        using var dir = new TempDirectory();
         var scenario = dir.File("world.json");
         File.WriteAllText(scenario, """{ "members": 50, "titles": 10, "images_min": 2, "images_max": 5, "impressions": 5000 }""");
         Assert.Equal(0, Run("simulate", "--scenario", scenario, "--out", dir.FullName).Code);
@@ -74,7 +74,7 @@ public class SimulateCommandTests
     [Fact]
     public void Evaluate_EnginePolicyOnNonImpressionData_ExitsWithMessage()
     {
-        using var dir = new ScratchDirectory();
+        using var dir = new TempDirectory();
         Assert.Equal(0, Run("simulate", "--scenario", WriteTiny(dir), "--out", dir.FullName).Code);
 
         var (code, _, stderr) = Run(
@@ -84,7 +84,7 @@ public class SimulateCommandTests
         Assert.Contains("needs an impression log", stderr, StringComparison.Ordinal);
     }
 
-    private static string WriteTiny(ScratchDirectory dir)
+    private static string WriteTiny(TempDirectory dir)
     {
         var path = dir.File("tiny.json");
         File.WriteAllText(path, """{ "members": 5, "titles": 2, "impressions": 10 }""");

@@ -28,8 +28,8 @@ internal sealed class EdgeNode : IAsyncDisposable
         NodeId = nodeId;
         NatsUrl = natsUrl;
         DataDir = Path.Combine(root, string.Create(CultureInfo.InvariantCulture, $"node{nodeId}"));
-        BinaryPort = NatsCluster.FreePort();
-        AdminPort = NatsCluster.FreePort();
+        BinaryPort = FreePorts.Next();
+        AdminPort = FreePorts.Next();
         _extra = extra;
         Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{AdminPort}"), Timeout = TimeSpan.FromSeconds(10) };
         Http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token);
@@ -56,31 +56,20 @@ internal sealed class EdgeNode : IAsyncDisposable
 
     public void Start()
     {
-        var host = Environment.ProcessPath is { } p && Path.GetFileNameWithoutExtension(p) == "dotnet" ? p : "dotnet";
-        var start = new ProcessStartInfo(host) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "edgeselector.dll"));
-        foreach (var arg in new[]
-        {
-            $"--EdgeSelector:BinaryPort={BinaryPort}", $"--EdgeSelector:AdminPort={AdminPort}", $"--EdgeSelector:DataDir={DataDir}",
-            $"--EdgeSelector:AdminToken={Token}", $"--EdgeSelector:BundleKey={BundleKey}",
-            string.Create(CultureInfo.InvariantCulture, $"--EdgeSelector:NodeId={NodeId}"),
-            $"--EdgeSelector:Nats:Url={NatsUrl}", "--EdgeSelector:Nats:HeartbeatSeconds=1",
-            "--EdgeSelector:ModelMemoryMB=16", "--EdgeSelector:ProfileMemoryMB=16", "--EdgeSelector:ImpressionLogMemoryMB=8",
-            "--EdgeSelector:DeadlineMs=1000", "--EdgeSelector:MaxQueueDelayMs=10000", "--EdgeSelector:LogCommitIntervalMs=2",
-        }.Concat(_extra))
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        // Secrets through the environment, as docs/protocol.md advises (not on the command line).
-        start.Environment["EdgeSelector__EventKey"] = EventKey;
+        // Secrets through the environment, as docs/protocol.md advises (not on the command line); the rest after the
+        // shared defaults, which they override (smaller stores: a fleet test runs several nodes).
         _log = new StreamWriter(LogPath, append: true, Encoding.UTF8) { AutoFlush = true };
         var log = _log;
-        _process = Process.Start(start) ?? throw new InvalidOperationException("edgeselector did not start");
-        _process.OutputDataReceived += (_, e) => Write(log, e.Data);
-        _process.ErrorDataReceived += (_, e) => Write(log, e.Data);
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
+        _process = ServerLauncher.Start(
+        [
+            .. ServerArgs.WithSecrets(BinaryPort, AdminPort, DataDir, Token, BundleKey),
+            string.Create(CultureInfo.InvariantCulture, $"--EdgeSelector:NodeId={NodeId}"),
+            $"--EdgeSelector:Nats:Url={NatsUrl}", "--EdgeSelector:Nats:HeartbeatSeconds=1",
+            "--EdgeSelector:ModelMemoryMB=16", "--EdgeSelector:ProfileMemoryMB=16", "--EdgeSelector:LogCommitIntervalMs=2",
+            .. _extra,
+        ],
+            line => Write(log, line),
+            new Dictionary<string, string> { ["EdgeSelector__EventKey"] = EventKey });
     }
 
     /// <summary>SIGKILL: no shutdown, no final commit.</summary>
@@ -88,16 +77,7 @@ internal sealed class EdgeNode : IAsyncDisposable
     {
         if (_process is { } p)
         {
-            try
-            {
-                p.Kill(entireProcessTree: true);
-                p.WaitForExit(10_000);
-            }
-            catch (InvalidOperationException)
-            {
-                // Already exited.
-            }
-
+            ServerLauncher.Kill9(p);
             p.Dispose();
             _process = null;
         }
@@ -147,13 +127,8 @@ internal sealed class EdgeNode : IAsyncDisposable
         return ValueTask.CompletedTask;
     }
 
-    private static void Write(StreamWriter log, string? line)
+    private static void Write(StreamWriter log, string line)
     {
-        if (line is null)
-        {
-            return;
-        }
-
         lock (log)
         {
             try

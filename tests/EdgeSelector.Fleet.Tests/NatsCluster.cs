@@ -169,10 +169,5 @@ internal sealed class NatsCluster : IDisposable
         }
     }
 
-    internal static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    internal static int FreePort() => FreePorts.Next();
 }

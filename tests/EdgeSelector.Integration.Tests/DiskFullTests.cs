@@ -127,15 +127,6 @@ public sealed class DiskFullTests(ITestOutputHelper output)
         Assert.Equal(12, ready.RootElement.GetProperty("titles").GetInt32());
     }
 
-    private static RequestContext Member(ulong id) => new()
-    {
-        MemberId = id,
-        Country = CountryCode.Pack("US"),
-        Device = DeviceClass.Tv,
-        HourOfDay = 21,
-        DayOfWeek = 5,
-    };
-
     private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
 
     private static async Task AssertRetryLater(HttpResponseMessage response)

@@ -16,16 +16,6 @@ public class EventTagTests
 {
     private const string Secret = "fleet-secret-for-the-integration-tests";
 
-    private static RequestContext Member(ulong id) => new()
-    {
-        MemberId = id,
-        Country = CountryCode.Pack("US"),
-        Language = CountryCode.Pack("EN"),
-        Device = DeviceClass.Tv,
-        HourOfDay = 21,
-        DayOfWeek = 5,
-    };
-
     [Fact]
     public async Task Reward_ForgedIds_UnverifiedAndNeverBlockTheGenuineReward()
     {

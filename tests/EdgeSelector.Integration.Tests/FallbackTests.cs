@@ -137,11 +137,4 @@ public class FallbackTests
         replayed.TimestampUnixMs = now - 86_400_000; // a day old: a replayed time, not a send time
         Assert.Equal(FallbackReason.None, (await client.SelectAsync(replayed, new TitleCandidate(1005, 0.5f, false))).Reason);
     }
-
-    private static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

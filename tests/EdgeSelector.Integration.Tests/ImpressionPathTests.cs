@@ -14,16 +14,6 @@ namespace EdgeSelector.Integration.Tests;
 /// <summary>The server's logs under SIGKILL: every impression whose commit was reported, every reward answered "accepted", is on disk.</summary>
 public sealed class ImpressionPathTests(ITestOutputHelper output)
 {
-    private static RequestContext Member(ulong id) => new()
-    {
-        MemberId = id,
-        Country = CountryCode.Pack("US"),
-        Language = CountryCode.Pack("EN"),
-        Device = DeviceClass.Tv,
-        HourOfDay = 21,
-        DayOfWeek = 5,
-    };
-
     [Fact]
     public async Task Kill9_OfTheServerProcess_EveryImpressionWhoseCommitWasReportedIsInTheLog()
     {
@@ -31,16 +21,12 @@ public sealed class ImpressionPathTests(ITestOutputHelper output)
         var dataDir = Path.Combine(Path.GetTempPath(), "es-kill9-" + Guid.NewGuid().ToString("N"));
         var binary = FreePort();
         var admin = FreePort();
-        var start = ServerProcess(dataDir, binary, admin);
+        var args = ServerArgs(dataDir, binary, admin);
         var acknowledged = new Dictionary<ulong, uint>();
         try
         {
-            using (var child = Process.Start(start)!)
+            using (var child = ServerLauncher.Start(args, _ => { }))
             {
-                child.OutputDataReceived += (_, _) => { };
-                child.ErrorDataReceived += (_, _) => { };
-                child.BeginOutputReadLine();
-                child.BeginErrorReadLine();
                 using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{admin}"), Timeout = TimeSpan.FromSeconds(5) };
                 // Generous: on a loaded 2-core CI machine a JIT start plus demo seeding has taken over a minute.
                 await WaitUntil(async () => (await TryGet(http, "/readyz")).Status == HttpStatusCode.OK, TimeSpan.FromSeconds(180));
@@ -103,18 +89,14 @@ public sealed class ImpressionPathTests(ITestOutputHelper output)
         var admin = FreePort();
         // A slow group commit (100 ms) leaves many rewards appended but not yet durable at the kill: exactly the
         // ones that must not have been answered "accepted".
-        var start = ServerProcess(dataDir, binary, admin, "--EdgeSelector:LogCommitIntervalMs=100");
+        var args = ServerArgs(dataDir, binary, admin, "--EdgeSelector:LogCommitIntervalMs=100");
         var acknowledged = new ConcurrentBag<ulong>();
         var answered = 0;
         var sent = 0;
         try
         {
-            using (var child = Process.Start(start)!)
+            using (var child = ServerLauncher.Start(args, _ => { }))
             {
-                child.OutputDataReceived += (_, _) => { };
-                child.ErrorDataReceived += (_, _) => { };
-                child.BeginOutputReadLine();
-                child.BeginErrorReadLine();
                 using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{admin}"), Timeout = TimeSpan.FromSeconds(5) };
                 await WaitUntil(async () => (await TryGet(http, "/readyz")).Status == HttpStatusCode.OK, TimeSpan.FromSeconds(180));
 
@@ -192,23 +174,9 @@ public sealed class ImpressionPathTests(ITestOutputHelper output)
         }
     }
 
-    private static ProcessStartInfo ServerProcess(string dataDir, int binary, int admin, params string[] extra)
-    {
-        var host = Environment.ProcessPath is { } p && Path.GetFileNameWithoutExtension(p) == "dotnet" ? p : "dotnet";
-        var start = new ProcessStartInfo(host) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "edgeselector.dll"));
-        foreach (var arg in new[]
-        {
-            $"--EdgeSelector:BinaryPort={binary}", $"--EdgeSelector:AdminPort={admin}", $"--EdgeSelector:DataDir={dataDir}",
-            "--EdgeSelector:Demo=true", $"--EdgeSelector:AdminToken={LiveServer.Token}", "--EdgeSelector:ModelMemoryMB=32",
-            "--EdgeSelector:ProfileMemoryMB=32", "--EdgeSelector:ImpressionLogMemoryMB=8", "--EdgeSelector:DeadlineMs=1000",
-        }.Concat(extra))
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        return start;
-    }
+    // The test defaults with the demo catalog; the admin token on the command line, the bundle key unset.
+    private static string[] ServerArgs(string dataDir, int binary, int admin, params string[] extra) =>
+        [.. Testing.ServerArgs.Defaults(binary, admin, dataDir), "--EdgeSelector:Demo=true", $"--EdgeSelector:AdminToken={LiveServer.Token}", .. extra];
 
     private static async Task WaitUntil(Func<Task<bool>> condition, TimeSpan timeout)
     {
@@ -233,12 +201,6 @@ public sealed class ImpressionPathTests(ITestOutputHelper output)
         }
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     private readonly struct CollectRewards(HashSet<ulong> ids) : IImpressionConsumer
     {

@@ -107,11 +107,4 @@ public sealed class OpenApiDocumentTests
         Assert.NotNull(info);
         Assert.Equal(info!.Properties.Select(p => p.Name).Order(), documented);
     }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

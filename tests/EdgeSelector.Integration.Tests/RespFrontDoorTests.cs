@@ -184,11 +184,4 @@ public class RespFrontDoorTests
         await stream.ReadExactlyAsync(buffer, timeout.Token);
         return Encoding.ASCII.GetString(buffer);
     }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

@@ -14,16 +14,6 @@ namespace EdgeSelector.Integration.Tests;
 /// </summary>
 public class RewardDurabilityTests
 {
-    private static RequestContext Member(ulong id) => new()
-    {
-        MemberId = id,
-        Country = CountryCode.Pack("US"),
-        Language = CountryCode.Pack("EN"),
-        Device = DeviceClass.Tv,
-        HourOfDay = 21,
-        DayOfWeek = 5,
-    };
-
     [Fact]
     public async Task Reward_PipelinedBeforeASelect_SelectAnsweredFirst_RewardOnceDurable()
     {

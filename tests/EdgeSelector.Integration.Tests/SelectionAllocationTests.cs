@@ -15,16 +15,6 @@ public sealed class SelectionAllocationTests
 {
     public const string Name = "SelectionAllocation";
 
-    private static RequestContext Member(ulong id) => new()
-    {
-        MemberId = id,
-        Country = CountryCode.Pack("US"),
-        Language = CountryCode.Pack("EN"),
-        Device = DeviceClass.Tv,
-        HourOfDay = 21,
-        DayOfWeek = 5,
-    };
-
     [Theory]
     [InlineData(1)]
     [InlineData(40)]

@@ -175,11 +175,4 @@ public sealed class ServerCommandLineTests
             }));
 
     private static string TempPath() => Path.Combine(Path.GetTempPath(), "es-cmd-" + Guid.NewGuid().ToString("N"));
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

@@ -124,36 +124,9 @@ public sealed class ServerLoggingTests
         }
     }
 
-    private static async Task WaitReady(HttpClient http, Process process, ConcurrentQueue<string> lines)
-    {
-        var watch = Stopwatch.StartNew();
-        while (watch.Elapsed < TimeSpan.FromSeconds(180))
-        {
-            Assert.False(process.HasExited, $"the server exited:\n{string.Join('\n', lines)}");
-            try
-            {
-                if ((await http.GetAsync("/readyz")).IsSuccessStatusCode)
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-                // not listening yet
-            }
+    private static Task WaitReady(HttpClient http, Process process, ConcurrentQueue<string> lines) =>
+        ServerLauncher.WaitReadyAsync(http, process, () => string.Join('\n', lines));
 
-            await Task.Delay(200);
-        }
-
-        Assert.Fail($"not ready within 180 s:\n{string.Join('\n', lines)}");
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }
 
 /// <summary>A logged field's text, whether the formatter wrote it as a JSON string or a number.</summary>

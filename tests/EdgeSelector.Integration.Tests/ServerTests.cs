@@ -17,16 +17,6 @@ public class ServerTests
     // in about ε of the stickiness windows, so such an assertion would fail on some days and pass on others.
     private static readonly string[] Greedy = ["--EdgeSelector:Policy=Greedy"];
 
-    private static RequestContext Member(ulong id) => new()
-    {
-        MemberId = id,
-        Country = CountryCode.Pack("US"),
-        Language = CountryCode.Pack("EN"),
-        Device = DeviceClass.Tv,
-        HourOfDay = 21,
-        DayOfWeek = 5,
-    };
-
     [Fact]
     public async Task Select_Page_Reward_Ping_RoundTrip()
     {
@@ -259,44 +249,12 @@ public class ServerTests
         Assert.Equal(FallbackReason.None, still.Reason);
     }
 
-    internal static byte[] Bundle(ulong version, params byte[][] models) =>
-        ModelBundle.Write(new BundleManifest { Version = version, ParentVersion = version - 1, Full = false, CreatedAtMs = 1 }, models, Encoding.UTF8.GetBytes(LiveServer.BundleKey));
+    /// <summary>A partial bundle signed with the integration key (<see cref="TestBundles.Partial"/>).</summary>
+    internal static byte[] Bundle(ulong version, params byte[][] models) => TestBundles.Partial(version, LiveServer.BundleKey, models);
 
-    internal static byte[] TitleWithWinner(uint titleId, ulong version, uint winner)
-    {
-        var model = new TitleModel(titleId, version, titleId * 100 + 1, FeatureSpace.Default) { PriorMean = 0.05f };
-        for (uint i = 1; i <= 3; i++)
-        {
-            var image = new ImageModel((titleId * 100) + i, FeatureSpace.Default.Dimension) { Bias = (titleId * 100) + i == winner ? 0.9f : 0.01f, BiasVariance = 1e-6f };
-            model.Images.Add(image);
-        }
+    /// <summary><see cref="TestBundles.TitleWithWinner"/>, by the name the integration tests call it.</summary>
+    internal static byte[] TitleWithWinner(uint titleId, ulong version, uint winner) => TestBundles.TitleWithWinner(titleId, version, winner);
 
-        return model.Serialize(ModelDefaults.ServingPrecision);
-    }
-
-    private static async Task<byte[]> ReadUntilClosed(Socket socket)
-    {
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        var all = new List<byte>();
-        var buffer = new byte[1024];
-        try
-        {
-            while (true)
-            {
-                var n = await socket.ReceiveAsync(buffer, SocketFlags.None, cts.Token);
-                if (n == 0)
-                {
-                    break;
-                }
-
-                all.AddRange(buffer.AsSpan(0, n));
-            }
-        }
-        catch (SocketException)
-        {
-            // A reset after the ERROR frame is also a close.
-        }
-
-        return [.. all];
-    }
+    private static async Task<byte[]> ReadUntilClosed(Socket socket) =>
+        await Sockets.ReadUntilClosedAsync(socket, TimeSpan.FromSeconds(10)) ?? throw new TimeoutException("the server did not close the connection within 10 s");
 }

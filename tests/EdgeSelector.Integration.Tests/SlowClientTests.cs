@@ -196,35 +196,8 @@ public class SlowClientTests
         return socket;
     }
 
-    private static async Task<byte[]> ReadUntilClosedAsync(Socket socket, TimeSpan timeout)
-    {
-        using var cts = new CancellationTokenSource(timeout);
-        var all = new List<byte>();
-        var buffer = new byte[1024];
-        try
-        {
-            while (true)
-            {
-                var n = await socket.ReceiveAsync(buffer, SocketFlags.None, cts.Token);
-                if (n == 0)
-                {
-                    break;
-                }
-
-                all.AddRange(buffer.AsSpan(0, n));
-            }
-        }
-        catch (SocketException)
-        {
-            // A reset after the goodbye is also a close.
-        }
-        catch (OperationCanceledException)
-        {
-            Assert.Fail($"the server did not close the connection within {timeout.TotalSeconds} s");
-        }
-
-        return [.. all];
-    }
+    private static async Task<byte[]> ReadUntilClosedAsync(Socket socket, TimeSpan timeout) =>
+        await Sockets.ReadUntilClosedAsync(socket, timeout) ?? throw new Xunit.Sdk.XunitException($"the server did not close the connection within {timeout.TotalSeconds} s");
 
     private static async Task<byte[]> ReadAtLeastAsync(Socket socket, int count, TimeSpan timeout)
     {
@@ -262,12 +235,5 @@ public class SlowClientTests
             Assert.True(deadline.Elapsed < timeout, $"condition not met within {timeout.TotalSeconds} s");
             await Task.Delay(50);
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

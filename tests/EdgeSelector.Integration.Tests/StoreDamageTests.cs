@@ -50,10 +50,10 @@ public sealed class StoreDamageTests(ITestOutputHelper output) : IDisposable
         var cases = 0;
         foreach (var file in files)
         {
-            foreach (var damage in new[] { "flip", "truncate", "empty", "delete" })
+            foreach (var damage in Damages)
             {
                 var dataDir = Path.Combine(_root, $"case-{cases}");
-                Copy(template, dataDir);
+                CopyDirectory(template, dataDir);
                 if (!Apply(Path.Combine(dataDir, file), damage))
                 {
                     continue;
@@ -208,44 +208,6 @@ public sealed class StoreDamageTests(ITestOutputHelper output) : IDisposable
         var count = new Counter();
         log.ReadFrom(0, count);
         return count.Box.Value;
-    }
-
-    private static bool Apply(string path, string damage)
-    {
-        var length = new FileInfo(path).Length;
-        switch (damage)
-        {
-            case "flip" when length > 0:
-                var bytes = File.ReadAllBytes(path);
-                bytes[length / 2] ^= 0x5A;
-                File.WriteAllBytes(path, bytes);
-                return true;
-            case "truncate" when length > 1:
-                using (var stream = File.OpenWrite(path))
-                {
-                    stream.SetLength(length / 2);
-                }
-
-                return true;
-            case "empty" when length > 0:
-                File.WriteAllBytes(path, []);
-                return true;
-            case "delete":
-                File.Delete(path);
-                return true;
-            default:
-                return false;
-        }
-    }
-
-    private static void Copy(string from, string to)
-    {
-        foreach (var file in Directory.GetFiles(from, "*", SearchOption.AllDirectories))
-        {
-            var target = Path.Combine(to, Path.GetRelativePath(from, file));
-            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            File.Copy(file, target);
-        }
     }
 
     private sealed class Box

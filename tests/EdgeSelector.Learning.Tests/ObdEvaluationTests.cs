@@ -136,7 +136,7 @@ public class ObdEvaluationTests
     [Fact]
     public void Warning_PolicySupportedByFewRows_IsRaised()
     {
-        using var dir = new ScratchDirectory();
+        using var dir = new TempDirectory();
         var rows = RawRows("men");
         // Per-row target probabilities: 1 on five rows, 0 elsewhere -> effective sample size 5.
         var path = dir.File("policy.csv");

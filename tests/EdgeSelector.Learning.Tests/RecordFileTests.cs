@@ -10,7 +10,7 @@ public class RecordFileTests
     [Fact]
     public void WriteThenRead_MixedImpressionsAndRewards_RoundTripInOrder()
     {
-        using var dir = new ScratchDirectory();
+        using var dir = new TempDirectory();
         var path = dir.File("log.esrf");
         using (var writer = new RecordFileWriter(path))
         {
@@ -58,7 +58,7 @@ public class RecordFileTests
     public void Read_Version1PerTitleRecordsBesidePages_BothReadAsImpressions()
     {
         // A file written before the page entry holds per-title records; one written since, pages. Both read alike.
-        using var dir = new ScratchDirectory();
+        using var dir = new TempDirectory();
         var path = dir.File("mixed.esrf");
         var old = new byte[ImpressionRecord.RecordSize];
         using (var writer = new RecordFileWriter(path))
@@ -85,7 +85,7 @@ public class RecordFileTests
     [Fact]
     public void Read_FileCutMidRecord_ReportsTornTailAfterTheWholeRecords()
     {
-        using var dir = new ScratchDirectory();
+        using var dir = new TempDirectory();
         var path = dir.File("torn.esrf");
         using (var writer = new RecordFileWriter(path))
         {
@@ -116,7 +116,7 @@ public class RecordFileTests
     [Fact]
     public void Read_FlippedPayloadByte_ThrowsNamingTheOffset()
     {
-        using var dir = new ScratchDirectory();
+        using var dir = new TempDirectory();
         var path = dir.File("corrupt.esrf");
         using (var writer = new RecordFileWriter(path))
         {
@@ -138,7 +138,7 @@ public class RecordFileTests
     [Fact]
     public void Open_NotARecordFile_Throws()
     {
-        using var dir = new ScratchDirectory();
+        using var dir = new TempDirectory();
         var path = dir.File("text.csv");
         File.WriteAllText(path, "action,propensity,reward\n");
         Assert.Throws<InvalidDataException>(() => new RecordFileReader(path));

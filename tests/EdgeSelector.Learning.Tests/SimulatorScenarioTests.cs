@@ -9,7 +9,7 @@ public class SimulatorScenarioTests
     [Fact]
     public void Scenario_KeysLeftOut_KeepTheirDefaults()
     {
-        using var dir = new ScratchDirectory();
+        using var dir = new TempDirectory();
         var path = dir.File("s.json");
         File.WriteAllText(path, """{ "members": 7, /* comments are allowed */ "titles": 3 }""");
 

@@ -102,7 +102,7 @@ public class SyntheticEstimatorTests(ITestOutputHelper output)
     [Fact]
     public void Evaluate_DmWithProbabilityOnlyPolicy_IsRejected()
     {
-        using var dir = new ScratchDirectory();
+        using var dir = new TempDirectory();
         var path = dir.File("p.csv");
         File.WriteAllLines(path, ["probability", "0.5"]);
 

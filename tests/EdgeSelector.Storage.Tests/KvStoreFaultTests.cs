@@ -278,47 +278,6 @@ public sealed class KvStoreFaultTests : IDisposable
         Assert.Contains("models.log.0", e.Message);
     }
 
-    internal static readonly string[] Damages = ["flip", "truncate", "empty", "delete"];
-
-    /// <summary>Damages a file; false if the damage does not apply (an empty file cannot be flipped or truncated).</summary>
-    internal static bool Apply(string path, string damage)
-    {
-        var length = new FileInfo(path).Length;
-        switch (damage)
-        {
-            case "flip" when length > 0:
-                var bytes = File.ReadAllBytes(path);
-                bytes[length / 2] ^= 0x5A;
-                File.WriteAllBytes(path, bytes);
-                return true;
-            case "truncate" when length > 1:
-                using (var stream = File.OpenWrite(path))
-                {
-                    stream.SetLength(length / 2);
-                }
-
-                return true;
-            case "empty" when length > 0:
-                File.WriteAllBytes(path, []);
-                return true;
-            case "delete":
-                File.Delete(path);
-                return true;
-            default:
-                return false;
-        }
-    }
-
-    internal static void CopyDirectory(string from, string to)
-    {
-        foreach (var file in Directory.GetFiles(from, "*", SearchOption.AllDirectories))
-        {
-            var target = Path.Combine(to, Path.GetRelativePath(from, file));
-            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            File.Copy(file, target);
-        }
-    }
-
     private static StoreWriteResult Push(ModelStore store, ulong version, TimeSpan within)
     {
         var writer = store.TryBeginBundle(version, partial: false, within, out var reason);

@@ -46,16 +46,22 @@ public sealed record GateReport
     /// <summary>Why it published or refused, in one sentence.</summary>
     public string Reason { get; init; } = string.Empty;
 
+    /// <summary>Version of the bundle the nodes serve now, valued as the baseline.</summary>
     public ulong IncumbentVersion { get; init; }
 
+    /// <summary>Version of the newly trained bundle the gate judged.</summary>
     public ulong CandidateVersion { get; init; }
 
+    /// <summary>Logged examples held out from training and used to value both bundles.</summary>
     public long HoldoutRows { get; init; }
 
+    /// <summary>Logged examples the candidate was trained on.</summary>
     public long TrainingRows { get; init; }
 
+    /// <summary>The margin applied (<see cref="GateOptions.Margin"/>): how far below the incumbent a lower bound may fall.</summary>
     public double Margin { get; init; }
 
+    /// <summary>Each estimator's values, intervals and verdict, in the order of <see cref="GateOptions.Estimators"/>.</summary>
     public List<GateEstimate> Estimates { get; init; } = [];
 }
 

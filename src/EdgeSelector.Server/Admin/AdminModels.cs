@@ -5,20 +5,28 @@ namespace EdgeSelector.Server.Admin;
 /// <summary>A bundle this node applied (GET /v1/models).</summary>
 public sealed record BundleInfo
 {
+    /// <summary>The bundle's version (from its manifest).</summary>
     public ulong Version { get; init; }
 
+    /// <summary>The version it was trained from (0 for the first); a partial bundle is a delta over it.</summary>
     public ulong ParentVersion { get; init; }
 
+    /// <summary>When the trainer made the bundle, Unix milliseconds.</summary>
     public long CreatedAtMs { get; init; }
 
+    /// <summary>Start of its training data's time range, Unix milliseconds (0 for a catalog-only bundle).</summary>
     public long TrainingFromMs { get; init; }
 
+    /// <summary>End of its training data's time range, Unix milliseconds.</summary>
     public long TrainingToMs { get; init; }
 
+    /// <summary>True when it held every title (titles it lacked were removed); false for a partial bundle.</summary>
     public bool Full { get; init; }
 
+    /// <summary>Number of title models it carried.</summary>
     public int Titles { get; init; }
 
+    /// <summary>When this node applied it, Unix milliseconds.</summary>
     public long AppliedAtMs { get; init; }
 
     /// <summary>The training metrics the bundle carried (JSON text).</summary>
@@ -34,26 +42,35 @@ public sealed record BundleInfo
 /// <summary>A store generation.</summary>
 public sealed record GenerationListing
 {
+    /// <summary>Bundle version of the generation.</summary>
     public ulong Version { get; init; }
 
+    /// <summary>Number of titles the generation serves.</summary>
     public int Titles { get; init; }
 
+    /// <summary>When the store made the generation.</summary>
     public DateTimeOffset CreatedAt { get; init; }
 }
 
 /// <summary>Response of GET /v1/models.</summary>
 public sealed record ModelsListing
 {
+    /// <summary>Version of the bundle being served (0 if none).</summary>
     public ulong ActiveVersion { get; init; }
 
+    /// <summary>Version a rollback would return to (0 if none).</summary>
     public ulong PreviousVersion { get; init; }
 
+    /// <summary>Number of titles in the active bundle.</summary>
     public int Titles { get; init; }
 
+    /// <summary>The active bundle's manifest, when this node's history still holds it.</summary>
     public BundleInfo? Active { get; init; }
 
+    /// <summary>The model store's kept generations, oldest first; the last one is active.</summary>
     public List<GenerationListing> Generations { get; init; } = [];
 
+    /// <summary>The last bundles applied (at most 10), oldest first.</summary>
     public List<BundleInfo> History { get; init; } = [];
 }
 
@@ -78,6 +95,7 @@ public sealed record VersionBody(ulong Version, int Titles, string Status);
 /// <summary>One member profile of PUT /v1/profiles (docs/profiles.md).</summary>
 public sealed record ProfileDto
 {
+    /// <summary>The member the profile belongs to.</summary>
     public ulong MemberId { get; init; }
 
     /// <summary>Two-letter country code.</summary>
@@ -96,6 +114,7 @@ public sealed record ProfileDto
 /// <summary>Body of PUT /v1/profiles.</summary>
 public sealed record ProfileBatch
 {
+    /// <summary>The profiles to insert or replace, each whole.</summary>
     public List<ProfileDto> Profiles { get; init; } = [];
 }
 
@@ -105,52 +124,69 @@ public sealed record ProfileBatchResult(int Upserted);
 /// <summary>One title of POST /v1/select.</summary>
 public sealed record SelectTitleDto
 {
+    /// <summary>The title whose image is to be chosen.</summary>
     public uint TitleId { get; init; }
 
+    /// <summary>The recommender's score of the title (a feature of the model).</summary>
     public float Score { get; init; }
 
+    /// <summary>True when the member interacted with the title before (a feature of the model).</summary>
     public bool Interacted { get; init; }
 }
 
 /// <summary>Body of POST /v1/select (debugging: the binary protocol's SELECT_PAGE in JSON).</summary>
 public sealed record SelectRequestDto
 {
+    /// <summary>The member asking; their stored profile is read unless the request carries genres.</summary>
     public ulong MemberId { get; init; }
 
+    /// <summary>Two-letter country code; absent = the stored profile's.</summary>
     public string? Country { get; init; }
 
+    /// <summary>Two-letter language code; absent = the stored profile's.</summary>
     public string? Language { get; init; }
 
+    /// <summary>Device class name (tv, phone, tablet, web, console) or number; absent = the stored profile's.</summary>
     public string? Device { get; init; }
 
+    /// <summary>The member's local hour of day, 0-23.</summary>
     public int Hour { get; init; }
 
+    /// <summary>The member's local day of week, 0-6 (0 = Sunday).</summary>
     public int DayOfWeek { get; init; }
 
     /// <summary>Genre affinities by name; absent = use the stored profile.</summary>
     public Dictionary<string, float>? Genres { get; init; }
 
+    /// <summary>Request time, Unix milliseconds; 0 = the server's clock.</summary>
     public long TimestampMs { get; init; }
 
+    /// <summary>The page's titles, in order (1 to MaxTitlesPerPage).</summary>
     public List<SelectTitleDto> Titles { get; init; } = [];
 }
 
 /// <summary>One title's answer in POST /v1/select.</summary>
 public sealed record SelectResultDto
 {
+    /// <summary>The title, as asked.</summary>
     public uint TitleId { get; init; }
 
+    /// <summary>The image to show; 0 when no image is known for the title.</summary>
     public uint ImageId { get; init; }
 
+    /// <summary>The impression's event id (decimal string, as JSON numbers lose 64-bit precision); send it back with the reward.</summary>
     public string EventId { get; init; } = "0";
 
     /// <summary>The event's tag (decimal string); send it back with the reward.</summary>
     public string EventTag { get; init; } = "0";
 
+    /// <summary>Probability with which the policy chose this image (1 for a default image).</summary>
     public float Propensity { get; init; }
 
+    /// <summary>Version of the model that chose (0 when a default image was answered).</summary>
     public ulong ModelVersion { get; init; }
 
+    /// <summary>Why this image (docs/protocol.md): "none" when the model chose with a stored profile, else the reason's name (a choice without a profile, or a fallback).</summary>
     public string Reason { get; init; } = "none";
 }
 
@@ -166,18 +202,23 @@ public sealed record RewardDto
     /// <summary>The event tag from the SELECT answer (decimal string); absent = no tag, answered "unverified".</summary>
     public string? EventTag { get; init; }
 
+    /// <summary>True when the member started playing the title after seeing the image.</summary>
     public bool PlayStarted { get; init; }
 
+    /// <summary>Minutes of the title watched after the impression (must be finite).</summary>
     public float MinutesWatched { get; init; }
 
+    /// <summary>Share of the title watched, 0 to 1 (must be finite).</summary>
     public float FractionCompleted { get; init; }
 
+    /// <summary>When the outcome was observed, Unix milliseconds; 0 = the server's clock.</summary>
     public long TimestampMs { get; init; }
 }
 
 /// <summary>Body of POST /v1/rewards.</summary>
 public sealed record RewardBatch
 {
+    /// <summary>The rewards, each answered with its own status in the same order.</summary>
     public List<RewardDto> Rewards { get; init; } = [];
 }
 

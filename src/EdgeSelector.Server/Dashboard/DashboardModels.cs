@@ -12,6 +12,7 @@ public sealed record DashboardStats
     /// <summary>When the snapshot was read (unix ms, the node's clock).</summary>
     public long AtMs { get; init; }
 
+    /// <summary>The node: id, start time, policy, readiness, version.</summary>
     public required NodeSection Node { get; init; }
 
     /// <summary>Upper bounds of the latency buckets (microseconds); each op's <c>buckets</c> has one more, above the last.</summary>
@@ -35,18 +36,25 @@ public sealed record DashboardStats
     /// <summary>Rewards by status (edgeselector_rewards_total).</summary>
     public required Dictionary<string, long> Rewards { get; init; }
 
+    /// <summary>Requests refused as unreadable on any front door, as /metrics counts them.</summary>
     public long ProtocolErrors { get; init; }
 
+    /// <summary>Requests read but not yet answered, on every connection.</summary>
     public long InFlight { get; init; }
 
+    /// <summary>TCP connections of the front doors.</summary>
     public required ConnectionSection Connections { get; init; }
 
+    /// <summary>The impression log: pages appended, dropped, lag.</summary>
     public required LogSection ImpressionLog { get; init; }
 
+    /// <summary>The reward log: rewards appended, lag.</summary>
     public required LogSection RewardLog { get; init; }
 
+    /// <summary>The process's memory and garbage collections.</summary>
     public required MemorySection Memory { get; init; }
 
+    /// <summary>The bundle served and the ones before it.</summary>
     public required BundleSection Bundle { get; init; }
 
     /// <summary>The fleet this node belongs to, when it is part of one (absent otherwise).</summary>
@@ -56,8 +64,10 @@ public sealed record DashboardStats
 /// <summary>The node itself.</summary>
 public sealed record NodeSection
 {
+    /// <summary>The node's id (EdgeSelector:NodeId), part of every event id it issues.</summary>
     public int NodeId { get; init; }
 
+    /// <summary>When the process started, Unix milliseconds.</summary>
     public long StartedAtMs { get; init; }
 
     /// <summary>The exploration policy serving (EpsilonGreedy, Thompson, ...).</summary>
@@ -123,11 +133,13 @@ public sealed record MemorySection
 /// <summary>The active bundle and the ones before it.</summary>
 public sealed record BundleSection
 {
+    /// <summary>Version of the bundle being served (0 if none).</summary>
     public ulong ActiveVersion { get; init; }
 
     /// <summary>The version a rollback returns to (0: none).</summary>
     public ulong PreviousVersion { get; init; }
 
+    /// <summary>Number of titles in the active bundle.</summary>
     public int Titles { get; init; }
 
     /// <summary>The active bundle's manifest, when this node applied it (absent after a restart that lost bundles.json).</summary>
@@ -140,20 +152,28 @@ public sealed record BundleSection
 /// <summary>A bundle as the dashboard shows it: the manifest without the free-form training metrics.</summary>
 public sealed record BundleEntry
 {
+    /// <summary>The bundle's version.</summary>
     public ulong Version { get; init; }
 
+    /// <summary>The version it was trained from (0 for the first).</summary>
     public ulong ParentVersion { get; init; }
 
+    /// <summary>When the trainer made it, Unix milliseconds.</summary>
     public long CreatedAtMs { get; init; }
 
+    /// <summary>When this node applied it, Unix milliseconds.</summary>
     public long AppliedAtMs { get; init; }
 
+    /// <summary>Start of its training data's time range, Unix milliseconds (0 for a catalog-only bundle).</summary>
     public long TrainingFromMs { get; init; }
 
+    /// <summary>End of its training data's time range, Unix milliseconds.</summary>
     public long TrainingToMs { get; init; }
 
+    /// <summary>True when it held every title; false for a partial bundle.</summary>
     public bool Full { get; init; }
 
+    /// <summary>Number of title models it carried.</summary>
     public int Titles { get; init; }
 
     /// <summary>Key id of the signature (who made it); empty for the built-in catalogs.</summary>
@@ -166,6 +186,7 @@ public sealed record BundleEntry
 /// <summary>GET /dashboard/titles: candidate images of the busiest titles in a sample of recent decisions.</summary>
 public sealed record TitleSample
 {
+    /// <summary>When the sample was read, Unix milliseconds (the node's clock).</summary>
     public long AtMs { get; init; }
 
     /// <summary>False when the node keeps no impression log: there is nothing to sample.</summary>
@@ -174,9 +195,10 @@ public sealed record TitleSample
     /// <summary>Decisions read from the newest part of the impression log.</summary>
     public int Decisions { get; init; }
 
-    /// <summary>Oldest and newest decision time in the sample (unix ms; 0 when empty).</summary>
+    /// <summary>Oldest decision time in the sample (unix ms; 0 when empty).</summary>
     public long FromMs { get; init; }
 
+    /// <summary>Newest decision time in the sample (Unix ms; 0 when empty).</summary>
     public long ToMs { get; init; }
 
     /// <summary>Titles of the sample, most decided first.</summary>
@@ -186,6 +208,7 @@ public sealed record TitleSample
 /// <summary>One title in the sample.</summary>
 public sealed record TitleView
 {
+    /// <summary>The title.</summary>
     public uint TitleId { get; init; }
 
     /// <summary>Decisions for the title in the sample, fallbacks included.</summary>
@@ -207,6 +230,7 @@ public sealed record TitleView
 /// <summary>One candidate image: how often the model chose it in the sample and with what logged propensity.</summary>
 public sealed record ImageView
 {
+    /// <summary>The image.</summary>
     public uint ImageId { get; init; }
 
     /// <summary>Model decisions that chose it (fallbacks are not counted here).</summary>
@@ -215,11 +239,13 @@ public sealed record ImageView
     /// <summary>Its share of the title's model decisions, 0-1.</summary>
     public double Share { get; init; }
 
-    /// <summary>Mean, lowest and highest logged propensity of those decisions (0 when none).</summary>
+    /// <summary>Mean logged propensity of those decisions (0 when none).</summary>
     public double MeanPropensity { get; init; }
 
+    /// <summary>Lowest logged propensity of those decisions (0 when none).</summary>
     public double MinPropensity { get; init; }
 
+    /// <summary>Highest logged propensity of those decisions (0 when none).</summary>
     public double MaxPropensity { get; init; }
 
     /// <summary>False for an image of the sample that the active model no longer has.</summary>

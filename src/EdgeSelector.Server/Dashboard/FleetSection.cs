@@ -36,11 +36,13 @@ public sealed record FleetPointer(ulong Version, string Sha256, long PointedAtMs
 /// <summary>One node's last heartbeat.</summary>
 public sealed record FleetNode
 {
+    /// <summary>The node's id (EdgeSelector:NodeId).</summary>
     public int NodeId { get; init; }
 
     /// <summary>Which process wrote it (host, pid, random part).</summary>
     public string Instance { get; init; } = string.Empty;
 
+    /// <summary>Whether the node was ready when it wrote the heartbeat: it had a bundle and had caught up with the fleet's pointer.</summary>
     public bool Ready { get; init; }
 
     /// <summary>Version of the bundle the node serves.</summary>

@@ -17,7 +17,7 @@ public sealed class ProfileFileFuzzTests : IDisposable
 {
     private const string Line = """{"memberId":7000001,"country":"US","language":"EN","device":"tv","genres":{"comedy":0.8}}""";
 
-    private readonly TempDir _dir = new("es-chaos-profiles-");
+    private readonly TempDirectory _dir = new("es-chaos-profiles-");
 
     [Fact]
     public Task AnyProfileFile_ReadsOrIsRefusedWithAMessage() =>

@@ -57,33 +57,7 @@ internal static class RawSocket
     }
 
     /// <summary>Reads until the peer closes; the bytes read, or null when it did not close within <paramref name="timeout"/>.</summary>
-    public static async Task<byte[]?> ReadUntilClosedAsync(Socket socket, TimeSpan timeout)
-    {
-        using var cts = new CancellationTokenSource(timeout);
-        var all = new List<byte>();
-        var buffer = new byte[1024];
-        try
-        {
-            while (true)
-            {
-                var n = await socket.ReceiveAsync(buffer, SocketFlags.None, cts.Token);
-                if (n == 0)
-                {
-                    return [.. all];
-                }
-
-                all.AddRange(buffer.AsSpan(0, n));
-            }
-        }
-        catch (SocketException)
-        {
-            return [.. all]; // a reset after the goodbye is also a close
-        }
-        catch (OperationCanceledException)
-        {
-            return null;
-        }
-    }
+    public static Task<byte[]?> ReadUntilClosedAsync(Socket socket, TimeSpan timeout) => Sockets.ReadUntilClosedAsync(socket, timeout);
 
     public static async Task<byte[]> ReadExactlyAsync(Socket socket, int count, TimeSpan timeout)
     {

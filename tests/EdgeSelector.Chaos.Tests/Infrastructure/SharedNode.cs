@@ -9,7 +9,7 @@ public sealed class SharedNode : IAsyncLifetime
     /// <summary>The xUnit collection name.</summary>
     public const string Collection = "shared node";
 
-    private readonly TempDir _dir = new("es-chaos-shared-");
+    private readonly TempDirectory _dir = new("es-chaos-shared-");
 
     internal ChaosNode Chaos { get; private set; } = null!;
 

@@ -41,7 +41,7 @@ public sealed class QualityPlayRuleTests
             }
         }
 
-        using var dir = new ScratchDirectory();
+        using var dir = new TempDirectory();
         var path = dir.File("log.esrf");
         using (var writer = new RecordFileWriter(path))
         {

@@ -1,12 +1,12 @@
 using System.Net;
+using System.Net.Http;
 using System.Net.Http.Headers;
-using System.Net.Sockets;
 using EdgeSelector.Client;
 using EdgeSelector.Server;
 using EdgeSelector.Server.Hosting;
 using Microsoft.AspNetCore.Builder;
 
-namespace EdgeSelector.Integration.Tests;
+namespace EdgeSelector.Testing;
 
 /// <summary>
 /// A real EdgeSelector node in this process: real Kestrel listeners on 127.0.0.1 ports of its own, real FASTER
@@ -14,8 +14,8 @@ namespace EdgeSelector.Integration.Tests;
 /// </summary>
 internal sealed class LiveServer : IAsyncDisposable
 {
-    public const string Token = "integration-admin-token";
-    public const string BundleKey = "integration-bundle-key";
+    public const string Token = ServerArgs.Token;
+    public const string BundleKey = ServerArgs.BundleKey;
 
     private readonly WebApplication _app;
     private readonly bool _keepData;
@@ -28,19 +28,26 @@ internal sealed class LiveServer : IAsyncDisposable
         BinaryPort = binaryPort;
         AdminPort = adminPort;
         _keepData = keepData;
-        Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{adminPort}") };
+        BaseAddress = new Uri($"http://127.0.0.1:{adminPort}");
+        Http = new HttpClient { BaseAddress = BaseAddress };
         Http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token);
-        Anonymous = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{adminPort}") };
+        Anonymous = new HttpClient { BaseAddress = BaseAddress };
     }
 
     /// <summary>The node's composed services and stores.</summary>
     public EdgeSelectorNode Node { get; }
+
+    /// <summary>The ASP.NET Core host, for its services.</summary>
+    public WebApplication App => _app;
 
     public string DataDir { get; }
 
     public int BinaryPort { get; }
 
     public int AdminPort { get; }
+
+    /// <summary>The admin port's address.</summary>
+    public Uri BaseAddress { get; }
 
     /// <summary>An admin client with the bearer token.</summary>
     public HttpClient Http { get; }
@@ -50,31 +57,16 @@ internal sealed class LiveServer : IAsyncDisposable
 
     public IPEndPoint BinaryEndPoint => new(IPAddress.Loopback, BinaryPort);
 
+    /// <summary>
+    /// Starts a node over <paramref name="dataDir"/> (a fresh temp directory when null) with the test defaults
+    /// (<see cref="ServerArgs"/>), the demo catalog unless <paramref name="demo"/> is false, and <paramref name="extra"/> settings.
+    /// </summary>
     public static async Task<LiveServer> StartAsync(string? dataDir = null, bool demo = true, bool keepData = false, params string[] extra)
     {
         dataDir ??= Path.Combine(Path.GetTempPath(), "es-it-" + Guid.NewGuid().ToString("N"));
-        var binary = FreePort();
-        var admin = FreePort();
-        while (admin == binary)
-        {
-            admin = FreePort(); // the OS may hand the same ephemeral port out twice in a row
-        }
-
-        string[] args =
-        [
-            $"--EdgeSelector:BinaryPort={binary}",
-            $"--EdgeSelector:AdminPort={admin}",
-            $"--EdgeSelector:DataDir={dataDir}",
-            $"--EdgeSelector:AdminToken={Token}",
-            $"--EdgeSelector:BundleKey={BundleKey}",
-            $"--EdgeSelector:Demo={demo}",
-            "--EdgeSelector:ModelMemoryMB=32",
-            "--EdgeSelector:ProfileMemoryMB=32",
-            "--EdgeSelector:ImpressionLogMemoryMB=8",
-            "--EdgeSelector:DeadlineMs=1000",
-            "--EdgeSelector:MaxQueueDelayMs=10000",
-            .. extra,
-        ];
+        var binary = FreePorts.Next();
+        var admin = FreePorts.Next();
+        string[] args = [.. ServerArgs.WithSecrets(binary, admin, dataDir), $"--EdgeSelector:Demo={demo}", .. extra];
         var (app, node) = EdgeSelectorHost.Build(args);
         await app.StartAsync();
         return new LiveServer(app, node, dataDir, binary, admin, keepData);
@@ -93,12 +85,5 @@ internal sealed class LiveServer : IAsyncDisposable
         {
             Directory.Delete(DataDir, recursive: true);
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

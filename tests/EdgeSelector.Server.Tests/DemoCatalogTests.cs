@@ -3,7 +3,7 @@ using EdgeSelector.Core.Models;
 using EdgeSelector.Learning.Catalog;
 using EdgeSelector.Server.Demo;
 
-namespace EdgeSelector.Integration.Tests;
+namespace EdgeSelector.Server.Tests;
 
 /// <summary>
 /// The server reads its embedded demo catalog with a reader of its own (it must not reference the learning loop):

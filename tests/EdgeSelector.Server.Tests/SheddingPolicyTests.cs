@@ -2,7 +2,7 @@ using System.Diagnostics;
 using EdgeSelector.Server.Configuration;
 using EdgeSelector.Server.Serving;
 
-namespace EdgeSelector.Integration.Tests;
+namespace EdgeSelector.Server.Tests;
 
 /// <summary>The one overload policy: age counts from arrival (whatever batch a request lands in), and from the client's stamp when trusted. No sockets.</summary>
 public class SheddingPolicyTests

@@ -1,8 +1,6 @@
-using EdgeSelector.Cli;
+namespace EdgeSelector.Testing;
 
-namespace EdgeSelector.Cli.Tests;
-
-/// <summary>Where the shared Open Bandit Dataset sample is, and per-test scratch directories.</summary>
+/// <summary>Where the shared Open Bandit Dataset sample is (read by the CLI's and the learning library's tests).</summary>
 internal static class TestPaths
 {
     private static readonly Lazy<string> Obd = new(FindObd);
@@ -10,6 +8,7 @@ internal static class TestPaths
     /// <summary>The <c>random</c> folder of the OBD sample (holding <c>men/</c> and <c>women/</c>).</summary>
     public static string ObdRandom => Obd.Value;
 
+    /// <summary>One campaign's folder of the sample (<c>men</c> or <c>women</c>).</summary>
     public static string Campaign(string name) => Path.Combine(ObdRandom, name);
 
     // EDGESEL_OBD_DIR wins; else shared/ beside the repository (a worktree, or CI's clone) or any ancestor.
@@ -34,33 +33,5 @@ internal static class TestPaths
         return Directory.Exists(Fallback)
             ? Fallback
             : throw new DirectoryNotFoundException("OBD sample not found: set EDGESEL_OBD_DIR to shared/data/obd/random.");
-    }
-}
-
-/// <summary>A directory of its own for one test, removed when the test ends.</summary>
-internal sealed class ScratchDirectory : IDisposable
-{
-    public ScratchDirectory()
-    {
-        FullName = Path.Combine(Path.GetTempPath(), "edgesel-cli-tests", Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(FullName);
-    }
-
-    public string FullName { get; }
-
-    public string File(string name) => Path.Combine(FullName, name);
-
-    public void Dispose() => Directory.Delete(FullName, recursive: true);
-}
-
-/// <summary>Runs <c>edgesel</c> in-process with captured output (stdout, stderr and the exit code).</summary>
-internal static class CliRunner
-{
-    public static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        var code = Program.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
     }
 }

@@ -5,7 +5,7 @@ namespace EdgeSelector.Testing;
 /// <summary>
 /// A small tmpfs of its own for disk-full tests (we run as root in CI; elsewhere mounting may not be permitted, and
 /// <see cref="TryMount"/> says why so the test can report itself skipped). Unmounted and removed on dispose.
-/// Also compiled into the integration tests (linked file).
+/// Used by the storage tests and the server's disk-full tests.
 /// </summary>
 internal sealed class Tmpfs : IDisposable
 {
