@@ -336,9 +336,12 @@ if [ "$CPU_MODE" = callgrind ]; then
   kill "$ES_PID" 2>/dev/null || true
   for _ in $(seq 120); do kill -0 "$ES_PID" 2>/dev/null || break; sleep 0.5; done
   mkdir -p "$WORK/cg-bin" && cp "$WORK/server/edgeselector" "$WORK/cg-bin/edgeselector"
-  callgrind_run es "curl -sf http://127.0.0.1:$ES_ADMIN/healthz" es_cg_drive -- "$WORK/cg-bin/edgeselector" "${ES_CMD[@]:1}"
+  # Valgrind runs the node ~50× slower: without these, the 50 ms queue limit and the 5 ms page deadline would answer
+  # part of the run with cheap defaults, and the count would measure the timing, not the work.
+  CG_LIMITS=(--EdgeSelector:MaxQueueDelayMs=600000 --EdgeSelector:DeadlineMs=600000)
+  callgrind_run es "curl -sf http://127.0.0.1:$ES_ADMIN/healthz" es_cg_drive -- "$WORK/cg-bin/edgeselector" "${ES_CMD[@]:1}" "${CG_LIMITS[@]}"
   log "CPU work: EdgeSelector under callgrind, $(( CG_N / 20 )) SELECT_PAGEs of 40 titles"
-  callgrind_run es_page "curl -sf http://127.0.0.1:$ES_ADMIN/healthz" es_page_cg_drive -- "$WORK/cg-bin/edgeselector" "${ES_CMD[@]:1}"
+  callgrind_run es_page "curl -sf http://127.0.0.1:$ES_ADMIN/healthz" es_page_cg_drive -- "$WORK/cg-bin/edgeselector" "${ES_CMD[@]:1}" "${CG_LIMITS[@]}"
 fi
 per_request() { awk -v t="${1:-0}" -v n="${2:-0}" 'BEGIN { if (t + 0 > 0 && n + 0 > 0) printf "%.0f", t / n; else print "n/a" }'; }
 ES_IPR=$(per_request "${CPU[es.ir]:-}" "$CPU_IR_N")
