@@ -90,8 +90,13 @@ public class FallbackTests
     {
         await using var server = await LiveServer.StartAsync(extra: "--EdgeSelector:MaxQueueDelayMs=0.000001");
         await using var client = server.Client();
-        var shed = await client.SelectAsync(Member(1), new TitleCandidate(1004, 0.5f, false));
-        Assert.Equal(FallbackReason.Overload, shed.Reason);
+        // Requests are aged with the batch's clock (issue 12.2): read when the batch was read, again at the start of
+        // each page. A page starts after its bytes were read, so with a 1 ns limit it is always too old.
+        var titles = new[] { new TitleCandidate(1004, 0.5f, false), new TitleCandidate(1004, 0.5f, false) };
+        var results = new SelectResult[titles.Length];
+        await client.SelectPageAsync(Member(1), titles, results);
+        var shed = results[1];
+        Assert.All(results, r => Assert.Equal(FallbackReason.Overload, r.Reason));
         Assert.Equal(100401u, shed.ImageId);
         Assert.Equal(1f, shed.Propensity);
         Assert.Matches("edgeselector_fallbacks_total{reason=\"overload\"} [1-9]", await server.Anonymous.GetStringAsync("/metrics"));
@@ -105,20 +110,24 @@ public class FallbackTests
         using var tcp = new System.Net.Sockets.TcpClient();
         await tcp.ConnectAsync(IPAddress.Loopback, resp);
         var stream = tcp.GetStream();
-        await stream.WriteAsync("*4\r\n$10\r\nART.SELECT\r\n$4\r\n1004\r\n$1\r\n1\r\n$8\r\nWITHMETA\r\n"u8.ToArray());
+        // A page first, in the same write: requests are aged with the batch's clock (issue 12.2), read again at the
+        // start of each page, so the ART.SELECT behind it is older than the 1 ns limit when its turn comes.
+        await stream.WriteAsync("*4\r\n$8\r\nART.PAGE\r\n$1\r\n1\r\n$4\r\n1004\r\n$4\r\n1005\r\n*4\r\n$10\r\nART.SELECT\r\n$4\r\n1004\r\n$1\r\n1\r\n$8\r\nWITHMETA\r\n"u8.ToArray());
         var buffer = new byte[256];
         var text = new StringBuilder();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        // [image, event id, propensity, reason, event tag]: nine CRLF-terminated lines in all.
-        while (text.ToString().Split("\r\n").Length <= 9)
+        // The page's answer (*2 and two images: three lines), then [image, event id, propensity, reason, event tag]:
+        // nine CRLF-terminated lines.
+        while (text.ToString().Split("\r\n").Length <= 12)
         {
             var n = await stream.ReadAsync(buffer, timeout.Token);
             Assert.True(n > 0, $"closed after {text}");
             text.Append(Encoding.ASCII.GetString(buffer, 0, n));
         }
 
-        Assert.StartsWith("*5\r\n:100401\r\n", text.ToString(), StringComparison.Ordinal); // the default image
-        Assert.Equal(":6", text.ToString().Split("\r\n")[6]); // reason 6 = overload
+        var select = text.ToString()[text.ToString().IndexOf("*5\r\n", StringComparison.Ordinal)..];
+        Assert.StartsWith("*5\r\n:100401\r\n", select, StringComparison.Ordinal); // the default image
+        Assert.Equal(":6", select.Split("\r\n")[6]); // reason 6 = overload
     }
 
     [Fact]

@@ -324,7 +324,7 @@ public sealed class RolloutAllocationTests
         await using var server = await LiveServer.StartAsync(demo: false, extra: [.. RolloutTests.Settings, "--EdgeSelector:LogImpressions=false", "--EdgeSelector:Rollout:AutoDecide=false"]);
         await RolloutTests.Push(server, RolloutTests.Bundle(world, 1, clickbait: false));
         Assert.Equal(HttpStatusCode.OK, (await RolloutTests.StartCandidate(server, RolloutTests.Bundle(world, 2, clickbait: true), 0.5)).StatusCode);
-        var selection = server.Node.Selection;
+        using var selection = new ServingDriver(server.Node);
         var titles = world.TitleIds.Select(t => new TitleCandidate(t, 0.5f, false)).ToArray();
         var results = new SelectResult[titles.Length];
         var contexts = Enumerable.Range(0, 200).Select(m => RolloutTests.Request(world, m)).ToArray();

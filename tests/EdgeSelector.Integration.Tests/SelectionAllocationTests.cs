@@ -24,7 +24,7 @@ public sealed class SelectionAllocationTests
         await using var server = await LiveServer.StartAsync();
         var titles = Enumerable.Range(0, titleCount).Select(i => new TitleCandidate((uint)(1001 + (i % 12)), 0.5f, i % 2 == 0)).ToArray();
         var results = new SelectResult[titleCount];
-        var selection = server.Node.Selection;
+        using var selection = new ServingDriver(server.Node);
         var log = server.Node.Stores.Impressions!;
         var member = Member(1);
 

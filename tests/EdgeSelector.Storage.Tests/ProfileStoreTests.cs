@@ -134,7 +134,7 @@ public sealed class ProfileStoreTests : IDisposable
         }
     }
 
-    private static MemberProfile MakeProfile(ulong id)
+    internal static MemberProfile MakeProfile(ulong id)
     {
         var profile = new MemberProfile
         {

@@ -145,6 +145,59 @@ public static class FeatureEncoder
         return true;
     }
 
+    /// <summary>
+    /// Encodes the parts of the vector that depend on the member and the moment only (#12.3: once per page): every
+    /// slot of <see cref="TryEncode(in FeatureSpace, in MemberContext, in TitleContext, out SparseFeatures)"/> except the
+    /// title's (recommender score, interacted-before and schema 2's genre × interacted), which
+    /// <see cref="AddTitle"/> writes per title. The two together give bit for bit what TryEncode gives
+    /// (FeatureEncoderTests compares them over random contexts). Returns false when the space is not supported.
+    /// </summary>
+    public static bool TryEncodeMember(in FeatureSpace space, in MemberContext member, out SparseFeatures features)
+    {
+        var title = default(TitleContext);
+        return TryEncode(space, member, title, out features);
+    }
+
+    /// <summary>
+    /// Writes the title's slots into <paramref name="features"/>, encoded for the member by
+    /// <see cref="TryEncodeMember"/> in a space of schema <paramref name="schema"/>: the hashed features and the
+    /// member's dense slots are the title's too, so only these three change from title to title.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void AddTitle(ref SparseFeatures features, ushort schema, in TitleContext title)
+    {
+        Span<float> dense = features.Dense;
+        dense[RecommenderSlot] = Clean(title.RecommenderScore);
+        dense[InteractedSlot] = title.Interacted ? 1f : 0f;
+        if (schema == FeatureSpace.Schema2 && title.Interacted)
+        {
+            dense.Slice(GenreSlot, MemberProfile.GenreCount).CopyTo(dense.Slice(InteractedGenreSlot, MemberProfile.GenreCount));
+        }
+    }
+
+    /// <summary>
+    /// The vector of (member, title) in <paramref name="space"/>, with the member's part taken from
+    /// <paramref name="member"/>'s cache when it was encoded for this space (the page's earlier titles), else encoded
+    /// now and kept there. Same result as TryEncode; false when the space is not supported.
+    /// </summary>
+    public static bool TryEncode(in FeatureSpace space, ref MemberFeatures member, in TitleContext title, out SparseFeatures features)
+    {
+        if (!member.IsEncodedFor(space))
+        {
+            if (!TryEncodeMember(space, member.Context, out member.Features))
+            {
+                features = default;
+                return false;
+            }
+
+            member.MarkEncoded(space);
+        }
+
+        features = member.Features;
+        AddTitle(ref features, space.SchemaVersion, title);
+        return true;
+    }
+
     // Schema 2's slots 20-35: the cleaned genres (slots 0-15) when the member interacted with the title, else zeros.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void InteractedGenres(Span<float> dense, bool interacted)

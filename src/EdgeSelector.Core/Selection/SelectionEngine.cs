@@ -49,8 +49,40 @@ public sealed class SelectionEngine
     /// of this image given the page so far; the chosen image's tags are added to <paramref name="page"/>. With an
     /// inactive page this is the plain selection. <see cref="Decision.Score"/> is then the penalised score.
     /// </summary>
-    [System.Runtime.CompilerServices.SkipLocalsInit] // every scratch span is fully written before it is read
     public Decision Select(scoped in ModelView model, in MemberContext member, in TitleContext title, long unixMs, Span<float> distribution, ref PageState page)
+    {
+        // The sticky key is a long chain of dependent multiplies that nothing needs until the policy runs: computed
+        // first, the CPU works through it while it encodes and scores. Greedy needs it only to break an exact tie,
+        // so it computes it only then.
+        var key = _options.Policy == PolicyKind.Greedy ? 0 : _random.Key(member.MemberId, title.TitleId, unixMs);
+        if (!FeatureEncoder.TryEncode(model.FeatureSpace, member, title, out SparseFeatures features))
+        {
+            ThrowUnsupportedSpace();
+        }
+
+        return Decide(model, member.MemberId, title.TitleId, unixMs, key, features, distribution, ref page);
+    }
+
+    /// <summary>
+    /// Selects an image for one title of a page as the overload above, with the member's part of the feature vector
+    /// encoded once per page (#12.3): <paramref name="member"/> keeps it for the page's next titles whose models share
+    /// the feature space, and only the title's slots are added per title. Decisions and propensities are bit for bit
+    /// those of the overload above (SelectionEngineTests compares them over random contexts).
+    /// </summary>
+    public Decision Select(scoped in ModelView model, ref MemberFeatures member, in TitleContext title, long unixMs, Span<float> distribution, ref PageState page)
+    {
+        var memberId = member.Context.MemberId;
+        var key = _options.Policy == PolicyKind.Greedy ? 0 : _random.Key(memberId, title.TitleId, unixMs);
+        if (!FeatureEncoder.TryEncode(model.FeatureSpace, ref member, title, out SparseFeatures features))
+        {
+            ThrowUnsupportedSpace();
+        }
+
+        return Decide(model, memberId, title.TitleId, unixMs, key, features, distribution, ref page);
+    }
+
+    [System.Runtime.CompilerServices.SkipLocalsInit] // every scratch span is fully written before it is read
+    private Decision Decide(scoped in ModelView model, ulong memberId, uint titleId, long unixMs, ulong key, in SparseFeatures features, Span<float> distribution, ref PageState page)
     {
         var k = model.ImageCount;
         var kp = model.PaddedCount;
@@ -59,16 +91,7 @@ public sealed class SelectionEngine
         Span<float> frame = stackalloc float[2 * ModelFormat.MaxImages];
         var scores = frame[..kp];
         var pmf = frame.Slice(ModelFormat.MaxImages, kp);
-
-        // The sticky key is a long chain of dependent multiplies that nothing needs until the policy runs: computed
-        // first, the CPU works through it while it encodes and scores. Greedy needs it only to break an exact tie,
-        // so it computes it only then.
         var greedy = _options.Policy == PolicyKind.Greedy;
-        var key = greedy ? 0 : _random.Key(member.MemberId, title.TitleId, unixMs);
-        if (!FeatureEncoder.TryEncode(model.FeatureSpace, member, title, out SparseFeatures features))
-        {
-            ThrowUnsupportedSpace();
-        }
 
         Scorer.Score(model, features, scores);
         scores = scores[..k];
@@ -131,7 +154,7 @@ public sealed class SelectionEngine
                 }
                 else
                 {
-                    key = greedy ? _random.Key(member.MemberId, title.TitleId, unixMs) : key;
+                    key = greedy ? _random.Key(memberId, titleId, unixMs) : key;
                     chosen = Direct.Choose(_options.Policy, scores, _options.Epsilon, StickyRandom.Uniform(key), out propensity);
                 }
 

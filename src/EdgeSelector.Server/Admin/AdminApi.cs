@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using EdgeSelector.Core.Features;
 using EdgeSelector.Protocol;
+using EdgeSelector.Server.Connections;
 using EdgeSelector.Server.Health;
 using EdgeSelector.Server.Hosting;
 using EdgeSelector.Server.Metrics;
@@ -132,7 +133,20 @@ internal static class AdminApi
             // reading), not from before its body arrived and was parsed: on a node that has just started, the first
             // JSON read alone took more than MaxQueueDelayMs (JIT), and the README's first query came back `overload`.
             var arrival = System.Diagnostics.Stopwatch.GetTimestamp();
-            node.Selection.Select(context, titles, results, arrivalTicks: arrival);
+            using (var serving = new ServingSession(node.Selection, node.Rewards, titles.Length, TimeSpan.FromSeconds(1), static () => { }))
+            {
+                // A batch of one request on a session of its own (store sessions from the stores' pools).
+                serving.BeginBatch(new Batch(arrival, arrival));
+                try
+                {
+                    serving.Select(context, titles, results);
+                }
+                finally
+                {
+                    serving.EndBatch();
+                }
+            }
+
             node.Metrics.Request(RequestKind.AdminSelect, start);
             return Results.Json(
                 new SelectResponseDto([.. results.Select(r => new SelectResultDto

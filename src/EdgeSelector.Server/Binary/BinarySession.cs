@@ -80,7 +80,11 @@ internal sealed class BinarySession(ServingSession serving, PipeWriter output, P
     public void WriteGoodbye(CloseReason reason) =>
         FrameWriter.WriteError(output, 0, reason == CloseReason.ShuttingDown ? ErrorCode.ShuttingDown : ErrorCode.IdleTimeout);
 
-    public void OnClosed() => serving.Replies.Abandon();
+    public void OnClosed()
+    {
+        serving.Replies.Abandon();
+        serving.Dispose();
+    }
 
     private void WriteDurableReplies(long now)
     {

@@ -188,6 +188,7 @@ internal sealed partial class ServerMetrics
 
         Header(sb, "edgeselector_allocated_bytes_total", "counter", "Bytes allocated by the process since start (GC.GetTotalAllocatedBytes).");
         sb.Append(ci, $"edgeselector_allocated_bytes_total {GC.GetTotalAllocatedBytes()}\n");
+        RenderServing(sb, ci);
         return sb.ToString();
     }
 

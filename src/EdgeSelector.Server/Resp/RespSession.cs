@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Buffers.Text;
-using System.Diagnostics;
 using System.IO.Pipelines;
 using EdgeSelector.Protocol.Resp;
 using EdgeSelector.Server.Connections;
@@ -129,31 +128,28 @@ internal sealed partial class RespSession : IPipelinedSession
         _ => "ERR idle timeout"u8,
     });
 
-    public void OnClosed()
-    {
-    }
+    public void OnClosed() => _serving.Dispose();
 
     // Returns false to close the connection after the reply.
     private bool Execute(ReadOnlySpan<byte> command, int argc)
     {
-        var start = Stopwatch.GetTimestamp();
         switch (RespNames.Command(Arg(command, 0)))
         {
             case RespCommand.Get:
                 Get(command, argc);
-                _metrics.Request(RequestKind.Select, start);
+                _serving.Count(RequestKind.Select);
                 return true;
             case RespCommand.ArtSelect:
                 ArtSelect(command, argc);
-                _metrics.Request(RequestKind.Select, start);
+                _serving.Count(RequestKind.Select);
                 return true;
             case RespCommand.ArtPage:
                 ArtPage(command, argc);
-                _metrics.Request(RequestKind.SelectPage, start);
+                _serving.Count(RequestKind.SelectPage);
                 return true;
             case RespCommand.Ping:
                 Ping(command, argc);
-                _metrics.Request(RequestKind.Ping, start);
+                _serving.Count(RequestKind.Ping);
                 return true;
             case RespCommand.Hello:
                 Hello(command, argc);

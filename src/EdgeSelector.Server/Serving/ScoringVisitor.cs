@@ -9,12 +9,16 @@ namespace EdgeSelector.Server.Serving;
 /// Scores a title's model where FASTER keeps it: the store calls <see cref="Visit"/> inside its read callback with
 /// the record's own bytes, and the engine reads the weights from there (no copy). Never throws: a blob that fails
 /// the structure check or an exception mark the outcome for the caller to fall back. Declared as the model store's
-/// one reader on the request path (<see cref="ModelReader"/>, in the host's composition).
+/// one reader on the request path (<see cref="ModelReader"/>, in the host's composition). One visitor serves a whole
+/// page: the member's part of the feature vector is encoded for the page's first title and reused for the others
+/// (<see cref="MemberFeatures"/>, #12.3); per title only <see cref="Title"/> changes and the outcome is reset.
 /// </summary>
 internal struct ScoringVisitor : IModelVisitor
 {
     public SelectionEngine Engine;
-    public MemberContext Member;
+
+    /// <summary>The member and its encoded part of the vector (encoded by the page's first scored title).</summary>
+    public MemberFeatures Member;
     public TitleContext Title;
     public long UnixMs;
 
@@ -27,6 +31,14 @@ internal struct ScoringVisitor : IModelVisitor
     public Decision Decision;
     public int CandidateCount;
     public VisitOutcome Outcome;
+
+    /// <summary>Readies the visitor for the page's next title (the member's encoding and the page state stay).</summary>
+    public void Next(in TitleContext title)
+    {
+        Title = title;
+        Outcome = VisitOutcome.Failed;
+        CandidateCount = 0;
+    }
 
     public void Visit(uint titleId, ReadOnlySpan<byte> model)
     {
@@ -44,7 +56,7 @@ internal struct ScoringVisitor : IModelVisitor
                 throw new InvalidOperationException($"fault injected for title {titleId}");
             }
 
-            Decision = Engine.Select(view, Member, Title, UnixMs, default, ref Page);
+            Decision = Engine.Select(view, ref Member, Title, UnixMs, default, ref Page);
             Outcome = VisitOutcome.Decided;
         }
         catch (Exception)

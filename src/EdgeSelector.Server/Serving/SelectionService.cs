@@ -14,12 +14,15 @@ using EdgeSelector.Storage.Profiles;
 namespace EdgeSelector.Server.Serving;
 
 /// <summary>
-/// The request path, for every front door: the overload policy first (<see cref="SheddingPolicy"/>: too old at
-/// arrival → defaults without scoring), then the member context (request, else stored profile), the page's event
-/// ids reserved together, one model snapshot per request (a page sees one bundle), each title scored in place until
-/// the page deadline, the default image on anything that fails, every result tagged (<see cref="EventTagger"/>), the
-/// page logged as one entry (docs/impression-log.md), everything counted. Never throws to the caller and allocates
-/// nothing per request (ServingAllocationTests and SelectionAllocationTests count the bytes, scored, shed and paged).
+/// The request path, for every front door, per connection batch (<see cref="ServingSession"/>): the overload policy
+/// first (<see cref="SheddingPolicy"/>: too old at arrival → defaults without scoring), then the member context
+/// (request, else the stored profile through the session's profile-store session), the page's event ids reserved
+/// together, each title scored in place from the model generation the session pinned for its batch (a page sees one
+/// bundle; the epoch is held across the batch) until the page deadline, the default image on anything that fails,
+/// every result tagged (<see cref="EventTagger"/>), the page logged as one entry (docs/impression-log.md), everything
+/// counted in the session's counters (folded into <see cref="ServerMetrics"/> once per batch). Never throws to the
+/// caller and allocates nothing per request (ServingAllocationTests and SelectionAllocationTests count the bytes,
+/// scored, shed and paged).
 /// </summary>
 internal sealed class SelectionService
 {
@@ -66,6 +69,15 @@ internal sealed class SelectionService
         _metrics = metrics;
     }
 
+    /// <summary>The model store (serving sessions open their own reader on it).</summary>
+    public ModelStore Models => _models;
+
+    /// <summary>The profile store (serving sessions open their own reader on it).</summary>
+    public ProfileStore Profiles => _profiles;
+
+    /// <summary>The shared metrics the sessions fold their counters into.</summary>
+    public ServerMetrics Metrics => _metrics;
+
     /// <summary>Test-only: a title whose scoring throws (used only when <see cref="FaultInjection.IsEnabled"/>); 0 = off.</summary>
     public uint FaultInjectionTitleId { get; set; }
 
@@ -80,33 +92,48 @@ internal sealed class SelectionService
     public float PageDiversityPenalty { get; init; }
 
     /// <summary>
-    /// Decides an image for every title of <paramref name="titles"/> into <paramref name="results"/> (same length).
-    /// <paramref name="arrivalTicks"/> is when the server read the request (Stopwatch ticks): its age at arrival
-    /// decides whether it is shed. The page's event ids are reserved together (title i gets the first + i) and the
-    /// page is logged as one entry, whatever each title's outcome.
+    /// Decides an image for every title of <paramref name="titles"/> into <paramref name="results"/> (same length),
+    /// inside <paramref name="session"/>'s batch. A request's age at arrival (the batch's arrival to the session's
+    /// clock) decides whether it is shed. The page's event ids are reserved together (title i gets the first + i) and
+    /// the page is logged as one entry, whatever each title's outcome.
     /// </summary>
-    public void Select(in RequestContext request, ReadOnlySpan<TitleCandidate> titles, Span<SelectResult> results, long arrivalTicks)
+    public void Select(ServingSession session, in RequestContext request, ReadOnlySpan<TitleCandidate> titles, Span<SelectResult> results)
     {
         if (titles.IsEmpty)
         {
             return; // nothing to decide: no ids reserved, nothing logged (a page entry holds at least one title)
         }
 
-        var start = Stopwatch.GetTimestamp();
+        // One clock reading per batch (the session's), read again every 32 SELECTs of a long batch so a request queued
+        // behind earlier ones is aged with a recent reading. A page of several titles reads the clock at its start:
+        // its deadline counts from there, not from a batch start that earlier pages may have used up.
+        var start = titles.Length > 1 ? session.Tick() : session.ClockForRequest();
         var clientStamp = request.TimestampUnixMs;
-        var nowUnixMs = clientStamp != 0 && !_shedding.UsesClientTimestamp ? clientStamp : DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var nowUnixMs = clientStamp != 0 && !_shedding.UsesClientTimestamp ? clientStamp : session.UnixMs(start);
         var unixMs = clientStamp != 0 ? clientStamp : nowUnixMs;
         // Rollout (#15, Rollout/RolloutService.cs): read once per page, so the whole page is served, logged and counted
         // in one arm; a member's arm is a sticky hash of its id (Core/Rollout/ArmSplit.cs). No lock, no allocation.
         var rollout = Rollout?.Current;
         var arm = rollout is null ? Arm.Control : rollout.Split.ArmOf(request.MemberId);
         var candidateBundle = arm == Arm.Candidate ? rollout : null;
+        var counters = session.Counters;
 
-        // Shed: answered at once, without the profile read, the model snapshot or scoring: shedding must cost far less
+        // Shed: answered at once, without the profile read, the model read or scoring: shedding must cost far less
         // than serving, or an overloaded node could never catch up. The page is still logged (reason overload).
-        var shed = _shedding.IsTooOld(start, arrivalTicks, clientStamp, nowUnixMs);
+        var shed = _shedding.IsTooOld(start, session.Arrival, clientStamp, nowUnixMs);
         MemberFlags memberFlags;
-        var member = shed ? ContextOnly(request, out memberFlags) : BuildMember(request, out memberFlags);
+        ModelReadSession<ScoringVisitor>? models = null;
+        MemberContext member;
+        if (shed)
+        {
+            member = ContextOnly(request, out memberFlags);
+        }
+        else
+        {
+            models = session.EnterStores(out var profiles);
+            member = BuildMember(profiles, request, out memberFlags);
+        }
+
         var firstEventId = _eventIds.Reserve(titles.Length);
         var log = _impressions;
         var size = ImpressionPage.SizeOf(titles.Length);
@@ -117,16 +144,16 @@ internal sealed class SelectionService
         var page = log is null ? default : new ImpressionPageWriter(entry, titles.Length, firstEventId, unixMs, member, memberFlags, (byte)arm);
         try
         {
-            if (shed)
+            if (models is null)
             {
                 for (var i = 0; i < titles.Length; i++)
                 {
-                    results[i] = Fallback(firstEventId + (ulong)i, FallbackReason.Overload, Title(titles[i]), page, i, log is not null);
+                    results[i] = Fallback(counters, firstEventId + (ulong)i, FallbackReason.Overload, Title(titles[i]), page, i, log is not null);
                 }
             }
             else
             {
-                Decide(member, memberFlags, titles, results, firstEventId, unixMs, _shedding.PageDeadline(start), page, log is not null, candidateBundle);
+                Decide(models, counters, member, memberFlags, titles, results, firstEventId, unixMs, _shedding.PageDeadline(start), page, log is not null, candidateBundle);
             }
 
             if (rollout is not null)
@@ -136,7 +163,7 @@ internal sealed class SelectionService
 
             if (log is not null)
             {
-                Log(log, page.Entry, titles.Length);
+                Log(counters, log, page.Entry, titles.Length);
             }
         }
         finally
@@ -164,6 +191,8 @@ internal sealed class SelectionService
     }
 
     private void Decide(
+        ModelReadSession<ScoringVisitor> models,
+        SessionCounters counters,
         in MemberContext member,
         MemberFlags memberFlags,
         ReadOnlySpan<TitleCandidate> titles,
@@ -176,40 +205,42 @@ internal sealed class SelectionService
         Rollout.CandidateBundle? candidateBundle)
     {
         var withProfile = memberFlags != MemberFlags.None;
-        using var snapshot = _models.AcquireSnapshot();
-        var pageState = new PageState(PageDiversityPenalty);
+        // One visitor for the page: the member's features are encoded once (#12.3), the page state carries the chosen
+        // images' tags from title to title (it changes only when a title is decided).
+        var visitor = new ScoringVisitor
+        {
+            Engine = _engine,
+            Member = new MemberFeatures(member),
+            UnixMs = unixMs,
+            FaultTitle = FaultInjection.IsEnabled ? FaultInjectionTitleId : 0,
+            Page = new PageState(PageDiversityPenalty),
+        };
         for (var i = 0; i < titles.Length; i++)
         {
             var candidate = titles[i];
             var eventId = firstEventId + (ulong)i;
             var title = Title(candidate);
+            // The deadline needs a clock reading per title after the first (a page's only per-title clock reads): a
+            // title whose model went to disk can take milliseconds, and the deadline is what bounds the page.
             if (i > 0 && Stopwatch.GetTimestamp() > deadline)
             {
-                results[i] = Fallback(eventId, FallbackReason.Deadline, title, page, i, logging);
+                results[i] = Fallback(counters, eventId, FallbackReason.Deadline, title, page, i, logging);
                 continue;
             }
 
-            var visitor = new ScoringVisitor
-            {
-                Engine = _engine,
-                Member = member,
-                Title = title,
-                UnixMs = unixMs,
-                FaultTitle = FaultInjection.IsEnabled ? FaultInjectionTitleId : 0,
-                Page = pageState,
-            };
+            visitor.Next(title);
             bool found;
             try
             {
                 // Rollout (#15): the candidate arm reads the candidate's model; a partial candidate falls through to the
                 // active bundle for the titles it does not carry.
                 found = candidateBundle is null
-                    ? snapshot.TryRead(candidate.TitleId, ref visitor)
-                    : candidateBundle.TryRead(candidate.TitleId, ref visitor) || (!candidateBundle.Full && snapshot.TryRead(candidate.TitleId, ref visitor));
+                    ? models.TryRead(candidate.TitleId, ref visitor)
+                    : candidateBundle.TryRead(candidate.TitleId, ref visitor) || (!candidateBundle.Full && models.TryRead(candidate.TitleId, ref visitor));
             }
             catch (Exception)
             {
-                results[i] = Fallback(eventId, FallbackReason.InternalError, title, page, i, logging);
+                results[i] = Fallback(counters, eventId, FallbackReason.InternalError, title, page, i, logging);
                 continue;
             }
 
@@ -217,7 +248,7 @@ internal sealed class SelectionService
             {
                 // A default known from an earlier bundle: a later bundle dropped the title's model.
                 var missing = _defaults.TryGet(candidate.TitleId, out _) ? FallbackReason.NoModel : FallbackReason.UnknownTitle;
-                results[i] = Fallback(eventId, missing, title, page, i, logging);
+                results[i] = Fallback(counters, eventId, missing, title, page, i, logging);
                 continue;
             }
 
@@ -227,21 +258,20 @@ internal sealed class SelectionService
                     // The model chose. Without a stored profile it chose from the request's context alone, and the
                     // reason says so (NoProfile); it is still the model's decision, not a fallback.
                     var reason = withProfile ? FallbackReason.None : FallbackReason.NoProfile;
-                    var decision = visitor.Decision;
-                    pageState = visitor.Page; // the chosen image's tags join the page
+                    var decision = visitor.Decision; // the chosen image's tags joined visitor.Page
                     results[i] = new SelectResult(candidate.TitleId, decision.ImageId, eventId, decision.Propensity, decision.ModelVersion, reason, _tags.Tag(eventId));
                     if (logging)
                     {
                         page.SetTitle(i, TitleDecision.From(decision, visitor.CandidateCount, title, reason));
                     }
 
-                    _metrics.Decided(withProfile);
+                    counters.Decided(withProfile);
                     break;
                 case VisitOutcome.Corrupt:
-                    results[i] = Fallback(eventId, FallbackReason.CorruptModel, title, page, i, logging);
+                    results[i] = Fallback(counters, eventId, FallbackReason.CorruptModel, title, page, i, logging);
                     break;
                 default:
-                    results[i] = Fallback(eventId, FallbackReason.InternalError, title, page, i, logging);
+                    results[i] = Fallback(counters, eventId, FallbackReason.InternalError, title, page, i, logging);
                     break;
             }
         }
@@ -272,7 +302,7 @@ internal sealed class SelectionService
         return member;
     }
 
-    private MemberContext BuildMember(in RequestContext request, out MemberFlags flags)
+    private static MemberContext BuildMember(ProfileReadSession profiles, in RequestContext request, out MemberFlags flags)
     {
         var member = ContextOnly(request, out flags);
         if (flags == MemberFlags.GenresFromRequest)
@@ -284,7 +314,7 @@ internal sealed class SelectionService
         bool found;
         try
         {
-            found = _profiles.TryGet(request.MemberId, out profile);
+            found = profiles.TryGet(request.MemberId, out profile);
         }
         catch (Exception)
         {
@@ -318,7 +348,7 @@ internal sealed class SelectionService
         return member;
     }
 
-    private SelectResult Fallback(ulong eventId, FallbackReason reason, in TitleContext title, ImpressionPageWriter page, int index, bool logging)
+    private SelectResult Fallback(SessionCounters counters, ulong eventId, FallbackReason reason, in TitleContext title, ImpressionPageWriter page, int index, bool logging)
     {
         var image = _defaults.TryGet(title.TitleId, out var known) ? known : SelectResult.NoArtwork;
         if (logging)
@@ -327,13 +357,13 @@ internal sealed class SelectionService
             page.SetTitle(index, TitleDecision.From(decision, 0, title, reason));
         }
 
-        _metrics.Fallback(reason);
+        counters.Fallback(reason);
         return new SelectResult(title.TitleId, image, eventId, 1f, 0, reason, _tags.Tag(eventId));
     }
 
     // One append per page; a log that cannot take it (memory full: the disk is behind, or failed) drops the page and
     // counts its titles as dropped: selections are answered either way.
-    private void Log(ImpressionLog log, ReadOnlySpan<byte> entry, int titles)
+    private static void Log(SessionCounters counters, ImpressionLog log, ReadOnlySpan<byte> entry, int titles)
     {
         bool logged;
         try
@@ -345,6 +375,6 @@ internal sealed class SelectionService
             logged = false;
         }
 
-        _metrics.Impression(logged, titles);
+        counters.Impression(logged, titles);
     }
 }

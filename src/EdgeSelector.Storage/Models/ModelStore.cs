@@ -181,6 +181,14 @@ public sealed partial class ModelStore : IDisposable
         }
     }
 
+    /// <summary>
+    /// A FASTER session of the store's own for one reader (a connection): it pins the active generation and holds the
+    /// epoch per batch instead of per read (<see cref="ModelReadSession{TVisitor}"/>). Dispose it when the reader is done.
+    /// </summary>
+    /// <exception cref="InvalidOperationException"><typeparamref name="TVisitor"/> is not a declared reader.</exception>
+    public ModelReadSession<TVisitor> OpenReadSession<TVisitor>()
+        where TVisitor : struct, IModelVisitor => new(this, GetReadPool<TVisitor>());
+
     /// <summary>Takes a checkpoint of the store (waits for it to be durable).</summary>
     public void Checkpoint()
     {
@@ -286,6 +294,8 @@ public sealed partial class ModelStore : IDisposable
             pool.Return(session);
         }
     }
+
+    internal GenerationState? PinActiveGeneration() => PinActive();
 
     private GenerationState? PinActive()
     {

@@ -106,6 +106,16 @@ public sealed partial class ProfileStore : IDisposable
         }
     }
 
+    /// <summary>
+    /// A FASTER session of the store's own for one reader (a connection): it holds the epoch per batch instead of per
+    /// read (<see cref="ProfileReadSession"/>). Dispose it when the reader is done.
+    /// </summary>
+    public ProfileReadSession OpenReadSession()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return new ProfileReadSession(_sessions);
+    }
+
     /// <summary>Inserts or replaces one profile.</summary>
     public void Upsert(ulong memberId, in MemberProfile profile)
     {
