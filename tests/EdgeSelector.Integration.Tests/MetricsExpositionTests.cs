@@ -69,6 +69,11 @@ public class MetricsExpositionTests
         Assert.True(samples["process_cpu_seconds_total"] > 0);
         Assert.True(samples["process_resident_memory_bytes"] > 0);
         Assert.True(samples["process_start_time_seconds"] > 1.7e9);
+
+        // docs/operations.md lists every series a node serves.
+        var doc = File.ReadAllText(Path.Combine(RepositoryRoot(), "docs", "operations.md"));
+        var undocumented = families.Keys.Where(name => !doc.Contains($"`{name}`", StringComparison.Ordinal)).ToList();
+        Assert.True(undocumented.Count == 0, "not in docs/operations.md, \"Metrics\": " + string.Join(", ", undocumented));
     }
 
     [Fact]
@@ -139,6 +144,17 @@ public class MetricsExpositionTests
             "x_seconds_sum{path=\"a\\\"b\\\\c\"} 0.25\n" +
             "x_seconds_count{path=\"a\\\"b\\\\c\"} 6\n",
             writer.ToString());
+    }
+
+    private static string RepositoryRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "EdgeSelector.sln")))
+        {
+            dir = dir.Parent;
+        }
+
+        return dir?.FullName ?? throw new InvalidOperationException("EdgeSelector.sln not found above " + AppContext.BaseDirectory);
     }
 
     private static void AssertCumulative(Family family)
