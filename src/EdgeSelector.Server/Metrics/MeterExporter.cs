@@ -27,8 +27,7 @@ internal sealed class MeterExporter : IDisposable
         "Microsoft.AspNetCore.Hosting",
         "Microsoft.AspNetCore.Routing",
         "Microsoft.AspNetCore.Diagnostics",
-        "System.Net.NameResolution",
-        "System.Net.Http",
+        "System.Net.NameResolution", // the NATS servers' host names, in a fleet
     ];
 
     // Instruments the runtime declares as observable counters although they report a level that goes down as well as
