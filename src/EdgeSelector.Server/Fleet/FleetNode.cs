@@ -1,12 +1,12 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
-using EdgeSelector.Server.Metrics;
 using EdgeSelector.Fleet;
 using EdgeSelector.Fleet.Bundles;
 using EdgeSelector.Fleet.Events;
 using EdgeSelector.Fleet.Profiles;
 using EdgeSelector.Fleet.Status;
+using EdgeSelector.Server.Metrics;
 using EdgeSelector.Server.Serving;
 using EdgeSelector.Storage.Impressions;
 using EdgeSelector.Storage.Models;
