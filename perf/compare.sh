@@ -195,7 +195,7 @@ pair() {
   R[$cell.ratios]="${ratios[*]}"
 }
 
-alloc_before=$(metric edgeselector_allocated_bytes_total)
+alloc_before=$(metric dotnet_gc_heap_total_allocated_bytes_total)
 requests_before=$(metric 'edgeselector_requests_total{op="select"}')
 for P in 1 16 64; do
   for DIST in uniform zipf; do
@@ -205,7 +205,7 @@ for P in 1 16 64; do
   done
 done
 # Allocation over every SELECT of the cells above (the impression log on): bytes allocated / SELECT requests.
-alloc_after=$(metric edgeselector_allocated_bytes_total)
+alloc_after=$(metric dotnet_gc_heap_total_allocated_bytes_total)
 requests_after=$(metric 'edgeselector_requests_total{op="select"}')
 run es_resp_artselect_zipf_p64 --protocol resp --port "$ES_RESP" --resp-command art-select -p 64 --title-zipf 1.0
 run es_resp_get_zipf_p64 --protocol resp --port "$ES_RESP" --resp-command get -p 64 --title-zipf 1.0
@@ -411,7 +411,7 @@ when=$(date -u +"%Y-%m-%d %H:%M UTC")
   echo "| SELECT_PAGE(40), P=16, Zipf | ${R[es_page40_p16.selections_per_s]:-?} selections/s (${R[es_page40_p16.requests_per_s]:-?} pages/s; p99 ${R[es_page40_p16.p99_ms]:-?} ms) |"
   echo "| RESP front door ART.SELECT, P=64, Zipf | ${R[es_resp_artselect_zipf_p64.requests_per_s]:-?} req/s (p99 ${R[es_resp_artselect_zipf_p64.p99_ms]:-?} ms) |"
   echo "| RESP front door GET member:title, P=64, Zipf | ${R[es_resp_get_zipf_p64.requests_per_s]:-?} req/s (p99 ${R[es_resp_get_zipf_p64.p99_ms]:-?} ms) |"
-  echo "| allocations over every closed-loop SELECT above (/metrics edgeselector_allocated_bytes_total delta / select requests) | $ALLOC_PER_REQ bytes per request |"
+  echo "| allocations over every closed-loop SELECT above (/metrics dotnet_gc_heap_total_allocated_bytes_total delta / select requests) | $ALLOC_PER_REQ bytes per request |"
   echo "| errors / fallbacks in the SELECT P=64 Zipf runs | $(for r in $(seq "$ROUNDS"); do printf '%s/%s ' "${R[es_zipf_p64_r$r.errors]:-?}" "${R[es_zipf_p64_r$r.fallbacks]:-?}"; done)|"
   echo
   echo "redis-benchmark (\`-c $CONNS -P P -r $TITLES\`, key \`__rand_int__:__rand_int__\`), requests/s:"

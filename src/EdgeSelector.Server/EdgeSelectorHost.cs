@@ -6,6 +6,7 @@ using EdgeSelector.Server.Demo;
 using EdgeSelector.Server.Diagnostics;
 using EdgeSelector.Server.Fleet;
 using EdgeSelector.Server.Hosting;
+using EdgeSelector.Server.Metrics;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 
@@ -68,6 +69,8 @@ internal static class EdgeSelectorHost
                 kestrel.AddServerHeader = false;
             });
 
+            // The runtime's and ASP.NET Core's meters in /metrics (Metrics/MeterExporter.cs): this host's, not another in-process host's.
+            builder.Services.AddSingleton(services => new MeterExporter(services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>()));
             builder.Services.AddSingleton(services => new AdminEventLog(node, services.GetRequiredService<ILoggerFactory>().CreateLogger(NodeLog.Admin)));
             var app = builder.Build();
             var loggers = app.Services.GetRequiredService<ILoggerFactory>();

@@ -35,7 +35,7 @@ public sealed class DashboardApiTests
         {
             Assert.Equal(metrics[$"edgeselector_requests_total{{op=\"{op.Op}\"}}"], op.Total);
             Assert.Equal(op.Total, op.Buckets.Sum());
-            Assert.Equal(metrics[$"edgeselector_request_duration_microseconds_count{{op=\"{op.Op}\"}}"], op.Buckets.Sum());
+            Assert.Equal(metrics[$"edgeselector_request_duration_seconds_count{{op=\"{op.Op}\"}}"], op.Buckets.Sum());
         }
 
         Assert.Equal(20, stats.Requests.Single(o => o.Op == "select_page").Total);

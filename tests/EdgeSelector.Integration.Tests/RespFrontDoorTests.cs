@@ -1,11 +1,10 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
 namespace EdgeSelector.Integration.Tests;
 
-/// <summary>The RESP front door over loopback with a raw RESP client (and redis-cli when installed).</summary>
+/// <summary>The RESP front door over loopback with a raw RESP client, and redis-cli (RespClientTests has more of both real clients).</summary>
 public class RespFrontDoorTests
 {
     private static async Task<(LiveServer Server, int RespPort)> StartAsync(params string[] extra)
@@ -119,25 +118,12 @@ public class RespFrontDoorTests
     }
 
     [Fact]
-    public async Task RedisCli_WhenInstalled_GetsTheArtwork()
+    public async Task RedisCli_ArtSelect_GetsTheArtwork()
     {
-        string? cli = new[] { "/usr/bin/redis-cli", "/usr/local/bin/redis-cli" }.FirstOrDefault(File.Exists);
-        if (cli is null)
-        {
-            return; // redis-cli is optional on developer machines; perf/compare.sh installs it
-        }
-
         var (server, port) = await StartAsync();
         await using var _ = server;
-        var psi = new ProcessStartInfo(cli, ["-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "ART.SELECT", "1001", "1", "COUNTRY", "US", "DEVICE", "1", "HOUR", "21", "DOW", "5"])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        using var process = Process.Start(psi)!;
-        string output = await process.StandardOutput.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        Assert.Equal(0, process.ExitCode);
+        var (exitCode, output, _) = await RedisCli.RunAsync(port, null, "ART.SELECT", "1001", "1", "COUNTRY", "US", "DEVICE", "1", "HOUR", "21", "DOW", "5");
+        Assert.Equal(0, exitCode);
         Assert.Contains("100102", output, StringComparison.Ordinal);
     }
 

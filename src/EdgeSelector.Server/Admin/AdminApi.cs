@@ -31,11 +31,8 @@ internal static class AdminApi
 
         admin.MapGet("/healthz", () => Health(node.Health.Evaluate()));
         admin.MapGet("/readyz", () => Readiness(node.Health.Evaluate(), node));
-        admin.MapGet("/metrics", () =>
-        {
-            var text = node.Metrics.Render(node.Stores, node.Listeners) + node.Health.RenderMetrics() + node.Rollout.RenderMetrics(); // rollout (#15)
-            return Results.Text(fleet is null ? text : Fleet.FleetMetrics.Append(text, fleet), "text/plain; version=0.0.4");
-        });
+        var meters = app.Services.GetRequiredService<MeterExporter>(); // listening from here on: before Kestrel accepts
+        admin.MapGet("/metrics", () => Results.Text(NodeExposition.Render(node, fleet, meters), PrometheusWriter.ContentType));
 
         RouteGroupBuilder v1 = admin.MapGroup("/v1");
         app.Services.GetRequiredService<AdminEventLog>().AddTo(v1); // the audit log (outermost: sees 401s too)

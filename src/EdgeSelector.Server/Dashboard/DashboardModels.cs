@@ -123,10 +123,10 @@ public sealed record MemorySection
     /// <summary>Memory the GC has committed.</summary>
     public long GcCommittedBytes { get; init; }
 
-    /// <summary>Bytes allocated since start (edgeselector_allocated_bytes_total).</summary>
+    /// <summary>Bytes allocated since start (/metrics: dotnet_gc_heap_total_allocated_bytes_total).</summary>
     public long AllocatedBytes { get; init; }
 
-    /// <summary>Collections of generation 0, 1 and 2 (edgeselector_gc_collections_total).</summary>
+    /// <summary>Collections of generation 0, 1 and 2 (GC.CollectionCount: every collection of that generation or higher; /metrics dotnet_gc_collections_total counts each collection once, under its own generation).</summary>
     public required int[] GcCollections { get; init; }
 }
 

@@ -51,15 +51,3 @@ internal static class FleetHosting
         builder.Services.AddSingleton<IFleetView>(services => services.GetRequiredService<FleetNode>().View);
     }
 }
-
-/// <summary>The fleet's part of GET /metrics.</summary>
-internal static class FleetMetrics
-{
-    /// <summary>The node's metrics text followed by the fleet's.</summary>
-    public static string Append(string nodeMetrics, FleetNode fleet)
-    {
-        var sb = new System.Text.StringBuilder(nodeMetrics, nodeMetrics.Length + 4096);
-        fleet.RenderMetrics(sb);
-        return sb.ToString();
-    }
-}

@@ -1,12 +1,12 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
-using System.Text;
 using EdgeSelector.Fleet;
 using EdgeSelector.Fleet.Bundles;
 using EdgeSelector.Fleet.Events;
 using EdgeSelector.Fleet.Profiles;
 using EdgeSelector.Fleet.Status;
+using EdgeSelector.Server.Metrics;
 using EdgeSelector.Server.Serving;
 using EdgeSelector.Storage.Impressions;
 using EdgeSelector.Storage.Models;
@@ -126,62 +126,28 @@ internal sealed class FleetNode : BackgroundService
         return false;
     }
 
-    /// <summary>Appends the fleet's metrics (Prometheus text) to the node's.</summary>
-    public void RenderMetrics(StringBuilder sb)
+    /// <summary>Writes the fleet's series after the node's (GET /metrics, docs/fleet.md).</summary>
+    public void WriteMetrics(PrometheusWriter w)
     {
-        var ci = CultureInfo.InvariantCulture;
-        Header(sb, "edgeselector_fleet_caught_up", "gauge", "1 once the node has handled the current bundle pointer and replayed the profile stream.");
-        sb.Append(ci, $"edgeselector_fleet_caught_up {(_bundles.CaughtUp && _profiles.CaughtUp ? 1 : 0)}\n");
-        Header(sb, "edgeselector_fleet_connected", "gauge", "1 while the NATS connection is open.");
-        sb.Append(ci, $"edgeselector_fleet_connected {(_connection.Nats.ConnectionState == NATS.Client.Core.NatsConnectionState.Open ? 1 : 0)}\n");
-        Header(sb, "edgeselector_fleet_bundle_pointer_version", "gauge", "Version the fleet's bundle pointer names (compare with edgeselector_model_bundle_version).");
-        sb.Append(ci, $"edgeselector_fleet_bundle_pointer_version {_bundles.PointerVersion}\n");
-        Header(sb, "edgeselector_fleet_bundles_refused_total", "counter", "Bundles from the pointer this node refused, by reason (it keeps serving its version).");
+        w.Single("edgeselector_fleet_caught_up", MetricType.Gauge, "1 once the node has handled the current bundle pointer and replayed the profile stream.", _bundles.CaughtUp && _profiles.CaughtUp ? 1 : 0);
+        w.Single("edgeselector_fleet_connected", MetricType.Gauge, "1 while the NATS connection is open.", _connection.Nats.ConnectionState == NATS.Client.Core.NatsConnectionState.Open ? 1 : 0);
+        w.Single("edgeselector_fleet_bundle_pointer_version", MetricType.Gauge, "Version the fleet's bundle pointer names (compare with edgeselector_model_bundle_version).", _bundles.PointerVersion);
+        w.Family("edgeselector_fleet_bundles_refused_total", MetricType.Counter, "Bundles from the pointer this node refused, by reason (it keeps serving its version).");
         foreach (var reason in new[] { "digest", "signature", "model", "version", "refused" })
         {
-            sb.Append(ci, $"edgeselector_fleet_bundles_refused_total{{reason=\"{reason}\"}} {_bundles.Refusals.GetValueOrDefault(reason)}\n");
+            w.Sample("edgeselector_fleet_bundles_refused_total", "reason", reason, _bundles.Refusals.GetValueOrDefault(reason));
         }
 
-        Header(sb, "edgeselector_fleet_profile_position", "gauge", "Last profile-stream sequence applied to the profile store.");
-        sb.Append(ci, $"edgeselector_fleet_profile_position {_profiles.Position}\n");
-        Header(sb, "edgeselector_fleet_profile_batches_total", "counter", "Profile batches from the stream, applied or refused (did not parse).");
-        sb.Append(ci, $"edgeselector_fleet_profile_batches_total{{result=\"applied\"}} {_profiles.AppliedBatches}\n");
-        sb.Append(ci, $"edgeselector_fleet_profile_batches_total{{result=\"refused\"}} {_profiles.RejectedBatches}\n");
-        Header(sb, "edgeselector_fleet_shipping_lag_bytes", "gauge", "Committed log bytes not yet acknowledged by JetStream.");
-        foreach (var s in _shippers)
-        {
-            sb.Append(ci, $"edgeselector_fleet_shipping_lag_bytes{{log=\"{Name(s.Kind)}\"}} {s.LagBytes}\n");
-        }
-
-        Header(sb, "edgeselector_fleet_shipped_entries_total", "counter", "Log entries acknowledged by JetStream.");
-        foreach (var s in _shippers)
-        {
-            sb.Append(ci, $"edgeselector_fleet_shipped_entries_total{{log=\"{Name(s.Kind)}\"}} {s.Entries}\n");
-        }
-
-        Header(sb, "edgeselector_fleet_shipped_messages_total", "counter", "Packed messages acknowledged by JetStream.");
-        foreach (var s in _shippers)
-        {
-            sb.Append(ci, $"edgeselector_fleet_shipped_messages_total{{log=\"{Name(s.Kind)}\"}} {s.Messages}\n");
-        }
-
-        Header(sb, "edgeselector_fleet_shipped_bytes_total", "counter", "Packed payload bytes acknowledged by JetStream.");
-        foreach (var s in _shippers)
-        {
-            sb.Append(ci, $"edgeselector_fleet_shipped_bytes_total{{log=\"{Name(s.Kind)}\"}} {s.Bytes}\n");
-        }
-
-        Header(sb, "edgeselector_fleet_ship_failures_total", "counter", "Publish attempts that failed and were retried.");
-        foreach (var s in _shippers)
-        {
-            sb.Append(ci, $"edgeselector_fleet_ship_failures_total{{log=\"{Name(s.Kind)}\"}} {s.Failures}\n");
-        }
-
-        Header(sb, "edgeselector_fleet_unshipped_rotated_bytes_total", "counter", "Committed bytes rotated away (LogRetentionMB) before they were shipped: lost to the trainer.");
-        foreach (var s in _shippers)
-        {
-            sb.Append(ci, $"edgeselector_fleet_unshipped_rotated_bytes_total{{log=\"{Name(s.Kind)}\"}} {s.RotatedAwayBytes}\n");
-        }
+        w.Single("edgeselector_fleet_profile_position", MetricType.Gauge, "Last profile-stream sequence applied to the profile store.", _profiles.Position);
+        w.Family("edgeselector_fleet_profile_batches_total", MetricType.Counter, "Profile batches from the stream, applied or refused (did not parse).");
+        w.Sample("edgeselector_fleet_profile_batches_total", "result", "applied", _profiles.AppliedBatches);
+        w.Sample("edgeselector_fleet_profile_batches_total", "result", "refused", _profiles.RejectedBatches);
+        PerLog(w, "edgeselector_fleet_shipping_lag_bytes", MetricType.Gauge, "Committed log bytes not yet acknowledged by JetStream.", s => s.LagBytes);
+        PerLog(w, "edgeselector_fleet_shipped_entries_total", MetricType.Counter, "Log entries acknowledged by JetStream.", s => s.Entries);
+        PerLog(w, "edgeselector_fleet_shipped_messages_total", MetricType.Counter, "Packed messages acknowledged by JetStream.", s => s.Messages);
+        PerLog(w, "edgeselector_fleet_shipped_bytes_total", MetricType.Counter, "Packed payload bytes acknowledged by JetStream.", s => s.Bytes);
+        PerLog(w, "edgeselector_fleet_ship_failures_total", MetricType.Counter, "Publish attempts that failed and were retried.", s => s.Failures);
+        PerLog(w, "edgeselector_fleet_unshipped_rotated_bytes_total", MetricType.Counter, "Committed bytes rotated away (LogRetentionMB) before they were shipped: lost to the trainer.", s => s.RotatedAwayBytes);
     }
 
     public override void Dispose()
@@ -339,6 +305,12 @@ internal sealed class FleetNode : BackgroundService
         return File.ReadAllText(path).Trim();
     }
 
-    private static void Header(StringBuilder sb, string name, string type, string help) =>
-        sb.Append("# HELP ").Append(name).Append(' ').Append(help).Append("\n# TYPE ").Append(name).Append(' ').Append(type).Append('\n');
+    private void PerLog(PrometheusWriter w, string name, MetricType type, string help, Func<EventShipper, double> value)
+    {
+        w.Family(name, type, help);
+        foreach (var s in _shippers)
+        {
+            w.Sample(name, "log", Name(s.Kind), value(s));
+        }
+    }
 }

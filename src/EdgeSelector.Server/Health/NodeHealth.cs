@@ -1,5 +1,4 @@
-using System.Globalization;
-using System.Text;
+using EdgeSelector.Server.Metrics;
 using EdgeSelector.Storage.Health;
 using EdgeSelector.Storage.Impressions;
 using EdgeSelector.Storage.Models;
@@ -139,42 +138,40 @@ internal sealed class NodeHealth : IDisposable
     }
 
     /// <summary>The storage gauges for /metrics (Prometheus text): log lags, stalls, write failures, readiness.</summary>
-    public string RenderMetrics()
+    public void WriteMetrics(PrometheusWriter w)
     {
-        var sb = new StringBuilder(2048);
-        var ci = CultureInfo.InvariantCulture;
-        Header(sb, "edgeselector_reward_log_lag_bytes", "gauge", "Bytes appended to the reward log but not yet committed to disk (a REWARD is answered once its bytes are committed).");
-        sb.Append(ci, $"edgeselector_reward_log_lag_bytes {_rewards.LagBytes}\n");
-        Header(sb, "edgeselector_log_commit_healthy", "gauge", "1 while a log's commits succeed, 0 while its writes fail (disk full or failing) or its last commit failed.");
+        w.Single("edgeselector_reward_log_lag_bytes", MetricType.Gauge, "Bytes appended to the reward log but not yet committed to disk (a REWARD is answered once its bytes are committed).", _rewards.LagBytes);
+        w.Family("edgeselector_log_commit_healthy", MetricType.Gauge, "1 while a log's commits succeed, 0 while its writes fail (disk full or failing) or its last commit failed.");
         if (_impressions is not null)
         {
-            sb.Append(ci, $"edgeselector_log_commit_healthy{{log=\"impressions\"}} {(_impressions.IsHealthy ? 1 : 0)}\n");
+            w.Sample("edgeselector_log_commit_healthy", "log", "impressions", _impressions.IsHealthy ? 1 : 0);
         }
 
-        sb.Append(ci, $"edgeselector_log_commit_healthy{{log=\"rewards\"}} {(_rewards.IsHealthy ? 1 : 0)}\n");
-        Header(sb, "edgeselector_log_retention_held_bytes", "gauge", "Bytes a log keeps beyond LogRetentionMB because a reader that holds retention (the fleet's shipper) has not acknowledged them.");
+        w.Sample("edgeselector_log_commit_healthy", "log", "rewards", _rewards.IsHealthy ? 1 : 0);
+        w.Family("edgeselector_log_retention_held_bytes", MetricType.Gauge, "Bytes a log keeps beyond LogRetentionMB because a reader that holds retention (the fleet's shipper) has not acknowledged them.");
         if (_impressions is not null)
         {
-            sb.Append(ci, $"edgeselector_log_retention_held_bytes{{log=\"impressions\"}} {_impressions.RetentionHeldBytes}\n");
+            w.Sample("edgeselector_log_retention_held_bytes", "log", "impressions", _impressions.RetentionHeldBytes);
         }
 
-        sb.Append(ci, $"edgeselector_log_retention_held_bytes{{log=\"rewards\"}} {_rewards.RetentionHeldBytes}\n");
-        Header(sb, "edgeselector_store_write_stalled", "gauge", "1 while a store's writes fail and are being retried (disk full or failing).");
-        Header(sb, "edgeselector_store_write_failures_total", "counter", "Failed write attempts per store (each retry counts).");
-        foreach (var (name, health) in Devices())
+        w.Sample("edgeselector_log_retention_held_bytes", "log", "rewards", _rewards.RetentionHeldBytes);
+        var devices = Devices().ToList();
+        w.Family("edgeselector_store_write_stalled", MetricType.Gauge, "1 while a store's writes fail and are being retried (disk full or failing).");
+        foreach (var (name, health) in devices)
         {
-            sb.Append(ci, $"edgeselector_store_write_stalled{{store=\"{name}\"}} {(health.IsWriteStalled ? 1 : 0)}\n");
-            sb.Append(ci, $"edgeselector_store_write_failures_total{{store=\"{name}\"}} {health.FailedWrites}\n");
+            w.Sample("edgeselector_store_write_stalled", "store", name, health.IsWriteStalled ? 1 : 0);
+        }
+
+        w.Family("edgeselector_store_write_failures_total", MetricType.Counter, "Failed write attempts per store (each retry counts).");
+        foreach (var (name, health) in devices)
+        {
+            w.Sample("edgeselector_store_write_failures_total", "store", name, health.FailedWrites);
         }
 
         var snapshot = Evaluate();
-        Header(sb, "edgeselector_ready", "gauge", "1 when /readyz answers 200.");
-        sb.Append(ci, $"edgeselector_ready {(snapshot.Ready ? 1 : 0)}\n");
-        Header(sb, "edgeselector_health_conditions", "gauge", "Conditions holding now (/healthz lists them).");
-        sb.Append(ci, $"edgeselector_health_conditions {snapshot.Conditions.Count}\n");
-        Header(sb, "edgeselector_data_volume_free_bytes", "gauge", "Free bytes on the data volume.");
-        sb.Append(ci, $"edgeselector_data_volume_free_bytes {DiskSpace.AvailableBytes(_dataDir) ?? -1}\n");
-        return sb.ToString();
+        w.Single("edgeselector_ready", MetricType.Gauge, "1 when /readyz answers 200.", snapshot.Ready ? 1 : 0);
+        w.Single("edgeselector_health_conditions", MetricType.Gauge, "Conditions holding now (/healthz lists them).", snapshot.Conditions.Count);
+        w.Single("edgeselector_data_volume_free_bytes", MetricType.Gauge, "Free bytes on the data volume (-1: unknown).", DiskSpace.AvailableBytes(_dataDir) ?? -1);
     }
 
     public void Dispose() => _monitor?.Dispose();
@@ -198,9 +195,6 @@ internal sealed class NodeHealth : IDisposable
             conditions.Add(new(log.Name, true, $"commit failing: {failure.Message}"));
         }
     }
-
-    private static void Header(StringBuilder sb, string name, string type, string help) =>
-        sb.Append("# HELP ").Append(name).Append(' ').Append(help).Append("\n# TYPE ").Append(name).Append(' ').Append(type).Append('\n');
 
     private IEnumerable<(string Name, DeviceHealth Health)> Devices()
     {

@@ -61,8 +61,9 @@ internal sealed class EdgeSelectorNode : IDisposable
         var rewardCommitTimeout = TimeSpan.FromSeconds(options.RewardCommitTimeoutSeconds);
         Binary = new BinaryConnectionHandler(Selection, Rewards, protocol, timeouts, Heartbeat, Metrics, rewardCommitTimeout);
         BinaryLimit = new ConnectionLimit("binary", options.MaxConnections, BinaryConnectionHandler.Refusal);
-        Resp = new RespConnectionHandler(Selection, Rewards, options.MaxTitlesPerPage, options.RespMaxCommandBytes, timeouts, Heartbeat, Metrics);
         RespLimit = new ConnectionLimit("resp", options.RespMaxConnections > 0 ? options.RespMaxConnections : options.MaxConnections, RespConnectionHandler.Refusal);
+        var respInfo = new RespServerInfo(Metrics, stores, Rollout, RespLimit, BinaryLimit, options.RespPort, options.NodeId, options.IdleTimeoutSeconds);
+        Resp = new RespConnectionHandler(Selection, Rewards, options.MaxTitlesPerPage, options.RespMaxCommandBytes, timeouts, Heartbeat, Metrics, respInfo);
         Listeners = options.RespPort != 0 ? [BinaryLimit, RespLimit] : [BinaryLimit];
     }
 

@@ -161,13 +161,10 @@ internal sealed partial class ServerMetrics
 
     // Appended to the exposition by Render: the serving threads' allocations next to the requests they served, so
     // bytes per request is readable from /metrics over a loaded run (docs/operations.md).
-    private void RenderServing(System.Text.StringBuilder sb, System.Globalization.CultureInfo ci)
+    private void WriteServing(PrometheusWriter w)
     {
-        Header(sb, "edgeselector_serving_allocated_bytes_total", "counter", "Bytes allocated on serving threads while they served request batches (GC.GetAllocatedBytesForCurrentThread, summed per batch).");
-        sb.Append(ci, $"edgeselector_serving_allocated_bytes_total {_servingAllocatedBytes.Value}\n");
-        Header(sb, "edgeselector_serving_requests_total", "counter", "Requests served in the batches edgeselector_serving_allocated_bytes_total counts (their ratio is bytes per request).");
-        sb.Append(ci, $"edgeselector_serving_requests_total {_servingRequests.Value}\n");
-        Header(sb, "edgeselector_serving_batches_total", "counter", "Request batches served (one per read of a pipelined connection that carried requests).");
-        sb.Append(ci, $"edgeselector_serving_batches_total {_servingBatches.Value}\n");
+        w.Single("edgeselector_serving_allocated_bytes_total", MetricType.Counter, "Bytes allocated on serving threads while they served request batches (GC.GetAllocatedBytesForCurrentThread, summed per batch).", _servingAllocatedBytes.Value);
+        w.Single("edgeselector_serving_requests_total", MetricType.Counter, "Requests served in the batches edgeselector_serving_allocated_bytes_total counts (their ratio is bytes per request).", _servingRequests.Value);
+        w.Single("edgeselector_serving_batches_total", MetricType.Counter, "Request batches served (one per read of a pipelined connection that carried requests).", _servingBatches.Value);
     }
 }

@@ -18,6 +18,31 @@ internal enum RespCommand : byte
     Client,
     Select,
     Quit,
+    Info,
+    Echo,
+    Auth,
+    Cluster,
+}
+
+/// <summary>
+/// The subcommands of CLIENT, CONFIG and COMMAND (docs/resp.md), and the section names of INFO. Connection set-up and
+/// introspection only, never a serving command: matched with a chain of case-insensitive comparisons.
+/// </summary>
+internal enum RespSubcommand : byte
+{
+    Unknown = 0,
+    SetName,
+    GetName,
+    SetInfo,
+    Id,
+    Info,
+    Get,
+    Set,
+    ResetStat,
+    Docs,
+    Count,
+    List,
+    Help,
 }
 
 /// <summary>The optional fields of <c>ART.SELECT</c>.</summary>
@@ -40,6 +65,10 @@ internal static class RespNames
 {
     private static readonly ulong GetWord = Word("GET");
     private static readonly ulong PingWord = Word("PING");
+    private static readonly ulong InfoWord = Word("INFO");
+    private static readonly ulong EchoWord = Word("ECHO");
+    private static readonly ulong AuthWord = Word("AUTH");
+    private static readonly ulong ClusterWord = Word("CLUSTER");
     private static readonly ulong QuitWord = Word("QUIT");
     private static readonly ulong HelloWord = Word("HELLO");
     private static readonly ulong ConfigWord = Word("CONFIG");
@@ -69,16 +98,36 @@ internal static class RespNames
             3 when head == GetWord => RespCommand.Get,
             4 when head == PingWord => RespCommand.Ping,
             4 when head == QuitWord => RespCommand.Quit,
+            4 when head == InfoWord => RespCommand.Info,
+            4 when head == EchoWord => RespCommand.Echo,
+            4 when head == AuthWord => RespCommand.Auth,
             5 when head == HelloWord => RespCommand.Hello,
             6 when head == ConfigWord => RespCommand.Config,
             6 when head == ClientWord => RespCommand.Client,
             6 when head == SelectWord => RespCommand.Select,
             7 when head == CommandWord => RespCommand.Command,
+            7 when head == ClusterWord => RespCommand.Cluster,
             8 when head == ArtPageWord => RespCommand.ArtPage,
             10 when head == ArtSelectHead && tail == ArtSelectTail => RespCommand.ArtSelect,
             _ => RespCommand.Unknown,
         };
     }
+
+    /// <summary>The subcommand a name stands for (any letter case).</summary>
+    public static RespSubcommand Subcommand(ReadOnlySpan<byte> name) =>
+        Ascii.EqualsIgnoreCase(name, "SETNAME"u8) ? RespSubcommand.SetName
+        : Ascii.EqualsIgnoreCase(name, "GETNAME"u8) ? RespSubcommand.GetName
+        : Ascii.EqualsIgnoreCase(name, "SETINFO"u8) ? RespSubcommand.SetInfo
+        : Ascii.EqualsIgnoreCase(name, "ID"u8) ? RespSubcommand.Id
+        : Ascii.EqualsIgnoreCase(name, "INFO"u8) ? RespSubcommand.Info
+        : Ascii.EqualsIgnoreCase(name, "GET"u8) ? RespSubcommand.Get
+        : Ascii.EqualsIgnoreCase(name, "SET"u8) ? RespSubcommand.Set
+        : Ascii.EqualsIgnoreCase(name, "RESETSTAT"u8) ? RespSubcommand.ResetStat
+        : Ascii.EqualsIgnoreCase(name, "DOCS"u8) ? RespSubcommand.Docs
+        : Ascii.EqualsIgnoreCase(name, "COUNT"u8) ? RespSubcommand.Count
+        : Ascii.EqualsIgnoreCase(name, "LIST"u8) ? RespSubcommand.List
+        : Ascii.EqualsIgnoreCase(name, "HELP"u8) ? RespSubcommand.Help
+        : RespSubcommand.Unknown;
 
     /// <summary>The <c>ART.SELECT</c> field a name stands for (any letter case).</summary>
     public static RespSelectField SelectField(ReadOnlySpan<byte> name)

@@ -16,8 +16,11 @@ internal sealed class RespConnectionHandler(
     int maxCommandBytes,
     ConnectionTimeouts timeouts,
     ConnectionHeartbeat heartbeat,
-    Metrics.ServerMetrics metrics)
+    Metrics.ServerMetrics metrics,
+    RespServerInfo info)
 {
+    private long _lastClientId;
+
     /// <summary>What a client over the budget reads before the close (Redis's own words).</summary>
     public static ReadOnlyMemory<byte> Refusal { get; } = "-ERR max number of clients reached\r\n"u8.ToArray();
 
@@ -27,6 +30,7 @@ internal sealed class RespConnectionHandler(
         var loop = new PipelinedConnection(connection, timeouts, heartbeat);
         // RESP takes no rewards: the serving session's durable replies stay empty.
         var serving = new ServingSession(selection, rewards, maxTitlesPerPage, TimeSpan.FromSeconds(1), loop.Wake);
-        return loop.RunAsync(new RespSession(serving, connection.Transport.Output, metrics, maxTitlesPerPage, maxCommandBytes, timeouts.MaxInFlight));
+        var clientId = Interlocked.Increment(ref _lastClientId); // CLIENT ID, HELLO's id: once per connection
+        return loop.RunAsync(new RespSession(serving, connection.Transport.Output, metrics, maxTitlesPerPage, maxCommandBytes, timeouts.MaxInFlight, info, clientId));
     }
 }

@@ -11,7 +11,7 @@ namespace EdgeSelector.Server.Resp;
 /// <summary>
 /// The RESP2 subset on one connection (docs/resp.md): reads each whole command (<see cref="RespCommandReader"/>),
 /// parses its name to a <see cref="RespCommand"/> and switches on it; the command families live in their own files
-/// (<c>RespSession.ArtCommands.cs</c>, <c>RespSession.ServerCommands.cs</c>), as Garnet's <c>RespServerSession</c>
+/// (<c>RespSession.ArtCommands.cs</c>, <c>RespSession.ServerCommands.cs</c>, <c>RespSession.ClientCommands.cs</c>), as Garnet's <c>RespServerSession</c>
 /// does. Parsing works on the pipe's first segment, or on a copy of just enough of the input when a command spans
 /// segments. A command longer than <c>RespMaxCommandBytes</c> is answered <c>-ERR command too large</c> in its turn
 /// and discarded as it streams in (<see cref="RespCommandSkipper"/>): the connection stays (docs/resp.md#limits).
@@ -26,14 +26,18 @@ internal sealed partial class RespSession : IPipelinedSession
     private readonly int[] _starts;
     private readonly int[] _lengths;
     private readonly byte[] _tooLarge;
+    private readonly RespServerInfo _info;
+    private readonly long _clientId;
     private RespCommandSkipper _skipper;
     private bool _skipping;
     private byte[]? _scratch;
     private byte _hour;
     private byte _dayOfWeek;
 
-    public RespSession(ServingSession serving, PipeWriter output, ServerMetrics metrics, int maxTitlesPerPage, int maxCommandBytes, int maxInFlight)
+    public RespSession(ServingSession serving, PipeWriter output, ServerMetrics metrics, int maxTitlesPerPage, int maxCommandBytes, int maxInFlight, RespServerInfo info, long clientId)
     {
+        _info = info;
+        _clientId = clientId;
         _serving = serving;
         _output = output;
         _metrics = metrics;
@@ -71,6 +75,15 @@ internal sealed partial class RespSession : IPipelinedSession
                 }
 
                 var data = buffer.FirstSpan;
+                if (!data.IsEmpty && data[0] is (byte)'\r' or (byte)'\n')
+                {
+                    // An empty line between commands: Redis ignores it (an empty inline command), and redis-cli --pipe
+                    // sends one before the ECHO that closes its batch.
+                    var blank = data.IndexOfAnyExcept("\r\n"u8);
+                    buffer = buffer.Slice(blank < 0 ? data.Length : blank);
+                    continue;
+                }
+
                 var status = RespCommandReader.TryRead(data, _starts, _lengths, _maxCommandBytes, out var argc, out var used);
                 if (status == RespReadStatus.Incomplete && !buffer.IsSingleSegment)
                 {
@@ -154,13 +167,29 @@ internal sealed partial class RespSession : IPipelinedSession
             case RespCommand.Hello:
                 Hello(command, argc);
                 return true;
+            case RespCommand.Info:
+                Info(command, argc);
+                return true;
             case RespCommand.Command:
+                Command(command, argc);
+                return true;
             case RespCommand.Config:
-                RespWriter.WriteArrayHeader(_output, 0); // nothing to describe: clients fall back to their defaults
+                Config(command, argc);
                 return true;
             case RespCommand.Client:
+                Client(command, argc);
+                return true;
             case RespCommand.Select:
-                RespWriter.WriteSimpleString(_output, "OK"u8);
+                Select(command, argc);
+                return true;
+            case RespCommand.Echo:
+                Echo(command, argc);
+                return true;
+            case RespCommand.Auth:
+                Auth(argc);
+                return true;
+            case RespCommand.Cluster:
+                Cluster();
                 return true;
             case RespCommand.Quit:
                 RespWriter.WriteSimpleString(_output, "OK"u8);

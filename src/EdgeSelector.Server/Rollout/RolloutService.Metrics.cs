@@ -1,74 +1,63 @@
-using System.Globalization;
-using System.Text;
 using EdgeSelector.Core.Rollout;
+using EdgeSelector.Server.Metrics;
 
 namespace EdgeSelector.Server.Rollout;
 
 /// <summary>The rollout's series in /metrics (docs/rollout.md, "Metrics").</summary>
 internal sealed partial class RolloutService
 {
-    /// <summary>Prometheus text of the rollout, appended to the node's /metrics.</summary>
-    public string RenderMetrics()
+    /// <summary>Writes the rollout's series after the node's (GET /metrics).</summary>
+    public void WriteMetrics(PrometheusWriter w)
     {
-        var sb = new StringBuilder(2048);
-        var ci = CultureInfo.InvariantCulture;
         var candidate = Current;
-        Header(sb, "edgeselector_rollout_candidate_version", "gauge", "Version of the candidate bundle being tried (0: none).");
-        sb.Append(ci, $"edgeselector_rollout_candidate_version {candidate?.Version ?? 0}\n");
-        Header(sb, "edgeselector_rollout_fraction", "gauge", "Share of members served the candidate bundle.");
-        sb.Append(ci, $"edgeselector_rollout_fraction {candidate?.Split.Fraction ?? 0}\n");
-        Header(sb, "edgeselector_rollout_decisions_total", "counter", "Rollout decisions since the process started, by action.");
+        w.Single("edgeselector_rollout_candidate_version", MetricType.Gauge, "Version of the candidate bundle being tried (0: none).", candidate?.Version ?? 0);
+        w.Single("edgeselector_rollout_fraction", MetricType.Gauge, "Share of members served the candidate bundle.", candidate?.Split.Fraction ?? 0);
+        w.Family("edgeselector_rollout_decisions_total", MetricType.Counter, "Rollout decisions since the process started, by action.");
         for (var i = 0; i < DecisionActions.Length; i++)
         {
-            sb.Append(ci, $"edgeselector_rollout_decisions_total{{action=\"{DecisionActions[i]}\"}} {Interlocked.Read(ref _decisionCounts[i])}\n");
+            w.Sample("edgeselector_rollout_decisions_total", "action", DecisionActions[i], Interlocked.Read(ref _decisionCounts[i]));
         }
 
-        Header(sb, "edgeselector_rollout_rewards_unjoined_total", "counter", "Rewards whose event the in-memory index did not hold (another node's, overwritten, or before a restart).");
-        sb.Append(ci, $"edgeselector_rollout_rewards_unjoined_total {_unjoined.Value}\n");
+        w.Single("edgeselector_rollout_rewards_unjoined_total", MetricType.Counter, "Rewards whose event the in-memory index did not hold (another node's, overwritten, or before a restart).", _unjoined.Value);
         if (candidate is null)
         {
-            return sb.ToString();
+            return;
         }
 
         var control = candidate.Counters.Read(Arm.Control);
         var tried = candidate.Counters.Read(Arm.Candidate);
-        var controlLabels = $"arm=\"control\",bundle=\"{_models.Version}\"";
-        var candidateLabels = $"arm=\"candidate\",bundle=\"{candidate.Version}\"";
-        Family(sb, "edgeselector_rollout_impressions_total", "counter", "Titles served in each arm of the running rollout.", controlLabels, control.Impressions, candidateLabels, tried.Impressions);
-        Family(sb, "edgeselector_rollout_fallbacks_total", "counter", "Titles of each arm answered with the default image.", controlLabels, control.Fallbacks, candidateLabels, tried.Fallbacks);
-        Family(sb, "edgeselector_rollout_rewards_total", "counter", "Rewards joined to each arm in memory.", controlLabels, control.Rewards, candidateLabels, tried.Rewards);
-        Family(sb, "edgeselector_rollout_takes_total", "counter", "Joined rewards that are takes (quality plays), by arm.", controlLabels, control.Takes, candidateLabels, tried.Takes);
-        Header(sb, "edgeselector_rollout_take_fraction", "gauge", "Takes per impression by arm, with its 95% Wilson interval (bound=estimate|low|high).");
+        var controlLabels = PrometheusWriter.Labels(("arm", "control"), ("bundle", _models.Version.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        var candidateLabels = PrometheusWriter.Labels(("arm", "candidate"), ("bundle", candidate.Version.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        Family(w, "edgeselector_rollout_impressions_total", "Titles served in each arm of the running rollout.", controlLabels, control.Impressions, candidateLabels, tried.Impressions);
+        Family(w, "edgeselector_rollout_fallbacks_total", "Titles of each arm answered with the default image.", controlLabels, control.Fallbacks, candidateLabels, tried.Fallbacks);
+        Family(w, "edgeselector_rollout_rewards_total", "Rewards joined to each arm in memory.", controlLabels, control.Rewards, candidateLabels, tried.Rewards);
+        Family(w, "edgeselector_rollout_takes_total", "Joined rewards that are takes (quality plays), by arm.", controlLabels, control.Takes, candidateLabels, tried.Takes);
+        w.Family("edgeselector_rollout_take_fraction", MetricType.Gauge, "Takes per impression by arm, with its 95% Wilson interval (bound=estimate|low|high).");
         foreach (var (labels, counts) in (ReadOnlySpan<(string, ArmCounts)>)[(controlLabels, control), (candidateLabels, tried)])
         {
             if (counts.Impressions > 0)
             {
                 var take = ConfidenceSequence.Wilson(counts.Takes, counts.Impressions);
-                sb.Append(ci, $"edgeselector_rollout_take_fraction{{{labels},bound=\"estimate\"}} {take.Estimate}\n");
-                sb.Append(ci, $"edgeselector_rollout_take_fraction{{{labels},bound=\"low\"}} {take.Low}\n");
-                sb.Append(ci, $"edgeselector_rollout_take_fraction{{{labels},bound=\"high\"}} {take.High}\n");
+                w.Sample("edgeselector_rollout_take_fraction", labels + ",bound=\"estimate\"", take.Estimate);
+                w.Sample("edgeselector_rollout_take_fraction", labels + ",bound=\"low\"", take.Low);
+                w.Sample("edgeselector_rollout_take_fraction", labels + ",bound=\"high\"", take.High);
             }
         }
 
         var test = Judge(candidate, out _);
         if (test.TakeDifference is { } difference)
         {
-            Header(sb, "edgeselector_rollout_take_difference", "gauge", "Take fraction candidate - control with its always-valid confidence sequence (bound=estimate|low|high).");
-            sb.Append(ci, $"edgeselector_rollout_take_difference{{bound=\"estimate\"}} {difference}\n");
-            sb.Append(ci, $"edgeselector_rollout_take_difference{{bound=\"low\"}} {test.TakeDifferenceLow}\n");
-            sb.Append(ci, $"edgeselector_rollout_take_difference{{bound=\"high\"}} {test.TakeDifferenceHigh}\n");
+            w.Family("edgeselector_rollout_take_difference", MetricType.Gauge, "Take fraction candidate - control with its always-valid confidence sequence (bound=estimate|low|high).");
+            w.Sample("edgeselector_rollout_take_difference", "bound", "estimate", difference);
+            w.Sample("edgeselector_rollout_take_difference", "bound", "low", test.TakeDifferenceLow ?? double.NaN);
+            w.Sample("edgeselector_rollout_take_difference", "bound", "high", test.TakeDifferenceHigh ?? double.NaN);
         }
-
-        return sb.ToString();
     }
 
-    private static void Family(StringBuilder sb, string name, string type, string help, string labels0, long value0, string labels1, long value1)
+    private static void Family(PrometheusWriter w, string name, string help, string labels0, long value0, string labels1, long value1)
     {
-        Header(sb, name, type, help);
-        sb.Append(CultureInfo.InvariantCulture, $"{name}{{{labels0}}} {value0}\n");
-        sb.Append(CultureInfo.InvariantCulture, $"{name}{{{labels1}}} {value1}\n");
+        w.Family(name, MetricType.Counter, help);
+        w.Sample(name, labels0, value0);
+        w.Sample(name, labels1, value1);
     }
-
-    private static void Header(StringBuilder sb, string name, string type, string help) =>
-        sb.Append("# HELP ").Append(name).Append(' ').Append(help).Append("\n# TYPE ").Append(name).Append(' ').Append(type).Append('\n');
 }

@@ -49,8 +49,11 @@ export function renderTotals(stats) {
   row('edgeselector_impressions_total{result="logged"}', 'counter', stats.impressionLog.appended);
   row('edgeselector_impressions_total{result="dropped"}', 'counter', stats.impressionLog.dropped);
   row('edgeselector_impression_log_lag_bytes', 'gauge', stats.impressionLog.lagBytes);
-  stats.memory.gcCollections.forEach((n, g) => row(`edgeselector_gc_collections_total{generation="${g}"}`, 'counter', n));
-  row('edgeselector_allocated_bytes_total', 'counter', stats.memory.allocatedBytes);
+  // The runtime's own series (System.Runtime meter): collections of exactly that generation, so a gen-1 collection is
+  // not counted under gen0 too (gcCollections[g] is GC.CollectionCount(g), which counts every collection of g or higher).
+  const gc = stats.memory.gcCollections;
+  gc.forEach((n, g) => row(`dotnet_gc_collections_total{gc_heap_generation="gen${g}"}`, 'counter', n - (gc[g + 1] ?? 0)));
+  row('dotnet_gc_heap_total_allocated_bytes_total', 'counter', stats.memory.allocatedBytes);
   fill($('totals-table').tBodies[0], rows);
 }
 
