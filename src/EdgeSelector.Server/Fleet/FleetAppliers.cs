@@ -14,7 +14,7 @@ internal static class FleetAppliers
     /// <summary>
     /// Applies a downloaded bundle through <see cref="BundleService"/> (signature, every model, generation swap). The
     /// pointer is the fleet's truth, so an older version is applied too (a rollback is a re-point). A bundle the disk
-    /// could not make durable in time (<see cref="BundleResultKind.Unavailable"/>) is not a refusal: the applier throws
+    /// could not make durable in time (<see cref="BundleResultKind.Pending"/>, <see cref="BundleResultKind.Unavailable"/>) is not a refusal: the applier throws
     /// <see cref="FleetException"/>, so the follower stays not caught up (readiness says why) and handles the pointer
     /// again a second later; by then the pending write has taken effect (answered "already applied") or is retried.
     /// </summary>
@@ -27,7 +27,7 @@ internal static class FleetAppliers
             return new BundleApplyResult(true, "applied", outcome.Message);
         }
 
-        if (outcome.Kind == BundleResultKind.Unavailable)
+        if (outcome.Kind is BundleResultKind.Unavailable or BundleResultKind.Pending)
         {
             throw new FleetException($"bundle {pointer.Version} not durable yet, will retry: {outcome.Message}");
         }

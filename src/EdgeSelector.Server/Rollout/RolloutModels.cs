@@ -23,6 +23,9 @@ public sealed record CandidateState
 
     public long StartedAtMs { get; init; }
 
+    /// <summary>Published by the fleet's control plane (decided there).</summary>
+    public bool Fleet { get; init; }
+
     public ArmCountsDto Control { get; init; } = new();
 
     public ArmCountsDto Candidate { get; init; } = new();
@@ -45,10 +48,10 @@ public sealed record RolloutDecision
 {
     public long AtMs { get; init; }
 
-    /// <summary><c>started</c>, <c>fraction</c>, <c>promote</c>, <c>rollback</c>, <c>superseded</c>, <c>replaced</c>.</summary>
+    /// <summary><c>started</c>, <c>fraction</c>, <c>promote</c>, <c>promote_pending</c>, <c>rollback</c>, <c>superseded</c>, <c>replaced</c>, <c>promote_failed</c>, <c>dropped</c>.</summary>
     public string Action { get; init; } = string.Empty;
 
-    /// <summary>Who decided: <c>auto</c> (the sequential test) or <c>operator</c> (an admin call).</summary>
+    /// <summary>Who decided: <c>auto</c> (the node's sequential test), <c>operator</c> (an admin call) or <c>fleet</c> (the control plane's test on the fleet's counts).</summary>
     public string By { get; init; } = "auto";
 
     public ulong CandidateVersion { get; init; }
@@ -74,6 +77,9 @@ public sealed record RolloutStatus
     public ulong ActiveVersion { get; init; }
 
     public CandidateInfo? Candidate { get; init; }
+
+    /// <summary>A promoted candidate the model store is still making durable (null: none): promoted once it takes effect.</summary>
+    public ulong? PromotionPending { get; init; }
 
     public List<ArmStatus> Arms { get; init; } = [];
 
@@ -103,6 +109,9 @@ public sealed record CandidateInfo
     public long StartedAtMs { get; init; }
 
     public string KeyId { get; init; } = string.Empty;
+
+    /// <summary>Who decides it: <c>node</c> (this node's test) or <c>fleet</c> (the control plane, on the fleet's counts).</summary>
+    public string DecidedBy { get; init; } = "node";
 }
 
 /// <summary>One arm's online take fraction.</summary>

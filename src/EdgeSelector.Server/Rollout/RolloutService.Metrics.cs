@@ -50,7 +50,7 @@ internal sealed partial class RolloutService
             }
         }
 
-        var test = Judge(candidate, out _);
+        var test = TestOf(Judge(candidate));
         if (test.TakeDifference is { } difference)
         {
             Header(sb, "edgeselector_rollout_take_difference", "gauge", "Take fraction candidate - control with its always-valid confidence sequence (bound=estimate|low|high).");
