@@ -3,6 +3,7 @@ using EdgeSelector.Core.Features;
 using EdgeSelector.Fleet;
 using EdgeSelector.Fleet.Bundles;
 using EdgeSelector.Server.Admin;
+using EdgeSelector.Server.Rollout;
 using EdgeSelector.Server.Serving;
 using EdgeSelector.Storage.Profiles;
 
@@ -40,6 +41,39 @@ internal static class FleetAppliers
             _ => "refused",
         };
         return new BundleApplyResult(false, reason, $"object {pointer.Object}: {outcome.Message}");
+    }
+
+    /// <summary>
+    /// Applies a value of the fleet's candidate pointer through the rollout service (docs/rollout.md, "Fleet"): a
+    /// running candidate with its bytes is started as a fleet candidate (the checks of <c>PUT /v1/rollout/candidate</c>;
+    /// this node's test then only reports), a running one already tried gets the pointer's fraction, a decision is
+    /// applied to the candidate this node tries. Returns null, or why this node refused.
+    /// </summary>
+    public static string? ApplyCandidate(RolloutService rollout, CandidatePointer pointer, byte[]? bytes)
+    {
+        var tried = rollout.Current;
+        switch (pointer.State)
+        {
+            case CandidatePointer.Running when bytes is not null:
+                var started = rollout.Start(bytes, pointer.Fraction, "fleet", fleet: true);
+                return started.Success ? null : started.Message;
+            case CandidatePointer.Running:
+                if (tried is not null && tried.Version == pointer.Version && tried.Split.Fraction != pointer.Fraction)
+                {
+                    var resized = rollout.SetFraction(pointer.Fraction, "fleet");
+                    return resized.Success ? null : resized.Message;
+                }
+
+                return null;
+            default:
+                if (tried is null || tried.Version != pointer.Version)
+                {
+                    return null; // not tried here (joined later, or already ended): the bundle pointer brings a promotion
+                }
+
+                var decided = rollout.FleetDecision(pointer.Version, pointer.State == CandidatePointer.Promoted, $"fleet: {pointer.Reason}");
+                return decided.Success ? null : decided.Message;
+        }
     }
 
     /// <summary>Parses a profile batch (the body of PUT /v1/profiles) and upserts it; the error names the first bad profile.</summary>

@@ -34,8 +34,13 @@ internal sealed partial class RolloutService
             var active = _models.Version;
             if (candidate.Fleet && active == candidate.Version)
             {
-                // The fleet's bundle pointer reached this node before the control plane's "promoted" did.
-                return End(candidate, "promote", "fleet", $"the fleet's bundle pointer made the candidate {candidate.Version} the active bundle");
+                // The fleet's bundle pointer made the candidate active: the control plane's promotion (its reason, if
+                // this node saw the candidate pointer's "promoted" first).
+                var reason = _fleetPromotion is { } promoted && promoted.Version == candidate.Version
+                    ? promoted.Reason
+                    : $"the fleet's bundle pointer made the candidate {candidate.Version} the active bundle";
+                _fleetPromotion = null;
+                return End(candidate, "promote", "fleet", reason);
             }
 
             if (active >= candidate.Version)
@@ -69,7 +74,8 @@ internal sealed partial class RolloutService
 
     /// <summary>
     /// The control plane's decision on a fleet candidate (<c>bundle.candidate</c> moved to promoted or rolled back,
-    /// docs/fleet.md): applied when this node tries that candidate; 409 otherwise (nothing to do here).
+    /// docs/fleet.md): a rollback ends the trial at once; a promotion is recorded when the fleet's bundle pointer (moved
+    /// to the candidate by the control plane) has made it active here. 409 when this node does not try that candidate.
     /// </summary>
     public RolloutOutcome FleetDecision(ulong version, bool promote, string reason)
     {
@@ -82,10 +88,11 @@ internal sealed partial class RolloutService
 
             if (promote)
             {
-                var decision = Promote(candidate, "fleet", reason);
-                return decision.Action is "promote" or "promote_pending"
-                    ? RolloutOutcome.Ok(decision.Action, version, candidate.Split.Fraction, _models.Version, decision.Reason)
-                    : RolloutOutcome.Refused(409, decision.Reason);
+                // The fleet's bundle pointer carries the promotion (the control plane moves it right after this value):
+                // the node keeps serving the candidate to its arm until the pointer's bundle is applied, then records
+                // the promotion with this reason (Evaluate). One write to the model store, by the bundle follower.
+                _fleetPromotion = (version, reason);
+                return RolloutOutcome.Ok("promote_pending", version, candidate.Split.Fraction, _models.Version, reason);
             }
 
             End(candidate, "rollback", "fleet", reason);

@@ -63,6 +63,7 @@ internal sealed partial class RolloutService : IDisposable
     private RecentEvents? _events;
     private CandidateBundle? _current;
     private PendingPromotion? _pendingPromotion;
+    private (ulong Version, string Reason)? _fleetPromotion; // the control plane promoted it; the bundle pointer brings it
     private List<RolloutDecision> _decisions = [];
     private int _nextId = 1;
     private long _lastPersistMs;
