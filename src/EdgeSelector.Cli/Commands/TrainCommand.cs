@@ -153,7 +153,7 @@ internal sealed class TrainCommand : CliCommand
         var start = Start(repo, key, latest, catalogPath, join, asOf, options, now);
         if (nats is not null && _gate.Enabled(parse))
         {
-            throw new UsageException("--gate works with --data-dir: a fleet has no candidate slot yet (docs/rollout.md, \"Not done\").");
+            throw new UsageException("--gate works with --data-dir; in a fleet, start a bundle as the candidate with edgesel rollout start --nats (docs/rollout.md, \"Fleet\").");
         }
 
         if (nats is not null)
