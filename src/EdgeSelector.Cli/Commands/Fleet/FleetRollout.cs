@@ -108,15 +108,13 @@ internal sealed class FleetRolloutRun
     private readonly CandidatePointer _pointer;
     private readonly FleetRolloutTally _tally;
     private readonly string _path;
-    private readonly bool _counting;
 
-    private FleetRolloutRun(CandidateChannel channel, CandidatePointer pointer, FleetRolloutTally tally, string path, bool counting)
+    private FleetRolloutRun(CandidateChannel channel, CandidatePointer pointer, FleetRolloutTally tally, string path)
     {
         _channel = channel;
         _pointer = pointer;
         _tally = tally;
         _path = path;
-        _counting = counting;
     }
 
     /// <summary>True while the fleet's candidate is being tried (the run does not move the active pointer then).</summary>
@@ -125,7 +123,10 @@ internal sealed class FleetRolloutRun
     /// <summary>The fleet's candidate pointer as the run read it.</summary>
     public CandidatePointer Pointer => _pointer;
 
-    /// <summary>The run's part, or null when the fleet never had a candidate (or the tally is about an older one).</summary>
+    /// <summary>
+    /// The run's part, or null when the fleet never had a candidate or its candidate was decided before this trainer
+    /// counted it. A decided candidate it did count is still counted (late events) and reported, not decided again.
+    /// </summary>
     public static FleetRolloutRun? Open(FleetConnection connection, string stateDir, CancellationToken cancellation)
     {
         var channel = new CandidateChannel(connection);
@@ -144,17 +145,11 @@ internal sealed class FleetRolloutRun
         }
 
         tally.Track(pointer.Version, pointer.ActiveVersion, pointer.StartedAtMs);
-        return new FleetRolloutRun(channel, pointer, tally, path, counting);
+        return new FleetRolloutRun(channel, pointer, tally, path);
     }
 
     /// <summary>Counts an impression (only those served since the trial started count).</summary>
-    public void AddImpression(in ImpressionRecord impression)
-    {
-        if (_counting)
-        {
-            _tally.AddImpression(impression);
-        }
-    }
+    public void AddImpression(in ImpressionRecord impression) => _tally.AddImpression(impression);
 
     /// <summary>Joins the run's rewards (and those that waited from earlier runs) to the trial's impressions.</summary>
     public void AddRewards(List<RewardRecord> rewards, QualityPlayRule rule)
