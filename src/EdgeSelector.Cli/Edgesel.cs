@@ -32,6 +32,7 @@ internal static class Edgesel
             new LearningCurveCommand(),
             new ReportCommand(),
             new FleetCommand(),
+            new RolloutCommand(),
             new CompletionCommand(),
         };
 

@@ -25,6 +25,66 @@ public sealed record BundlePointer
     public long PointedAtMs { get; init; }
 }
 
+/// <summary>
+/// The value of <see cref="FleetNames.CandidatePointerKey"/>: the fleet's candidate bundle, its share of members and
+/// the control plane's decision on it (docs/rollout.md, "Fleet"). Every node tries a <c>running</c> candidate
+/// (<c>PUT /v1/rollout/candidate</c>'s checks); <c>promoted</c> makes it active everywhere (the bundle pointer moves to
+/// it too), <c>rolled_back</c> withdraws it everywhere. Written by <c>edgesel rollout --nats</c> and <c>edgesel train --nats</c>.
+/// </summary>
+public sealed record CandidatePointer
+{
+    /// <summary>Tried on every node.</summary>
+    public const string Running = "running";
+
+    /// <summary>Made the active bundle everywhere.</summary>
+    public const string Promoted = "promoted";
+
+    /// <summary>Withdrawn everywhere.</summary>
+    public const string RolledBack = "rolled_back";
+
+    /// <summary>The candidate bundle's version (newer than the bundle pointer's).</summary>
+    public ulong Version { get; init; }
+
+    /// <summary>Object name in <see cref="FleetNames.BundleBucket"/>.</summary>
+    public string Object { get; init; } = string.Empty;
+
+    /// <summary>SHA-256 of the bundle bytes, lowercase hex.</summary>
+    public string Sha256 { get; init; } = string.Empty;
+
+    /// <summary>Size of the bundle in bytes.</summary>
+    public long Size { get; init; }
+
+    /// <summary>Share of members in the candidate arm, in [0, 1].</summary>
+    public double Fraction { get; init; }
+
+    /// <summary>The active version it is tried against.</summary>
+    public ulong ActiveVersion { get; init; }
+
+    /// <summary><see cref="Running"/>, <see cref="Promoted"/> or <see cref="RolledBack"/>.</summary>
+    public string State { get; init; } = Running;
+
+    /// <summary>Why it was started or decided (the test's interval, or an operator's words).</summary>
+    public string Reason { get; init; } = string.Empty;
+
+    /// <summary>Who wrote this value: <c>operator</c> or <c>auto</c> (the control plane's sequential test).</summary>
+    public string By { get; init; } = "operator";
+
+    /// <summary>When the trial started (unix ms): the fleet's counts take impressions from then on.</summary>
+    public long StartedAtMs { get; init; }
+
+    /// <summary>When this value was written (unix ms).</summary>
+    public long PointedAtMs { get; init; }
+
+    /// <summary>Impressions per arm at the decision (control, candidate), when decided by the test.</summary>
+    public long ControlImpressions { get; init; }
+
+    /// <summary>Candidate-arm impressions at the decision.</summary>
+    public long CandidateImpressions { get; init; }
+
+    /// <summary>The bundle pointer a node downloads the candidate through (same object, digest and size checks).</summary>
+    public BundlePointer AsBundlePointer() => new() { Version = Version, Object = Object, Sha256 = Sha256, Size = Size, PointedAtMs = PointedAtMs };
+}
+
 /// <summary>A node's heartbeat in <see cref="FleetNames.NodeBucket"/> (what <c>edgesel fleet status</c> shows).</summary>
 public sealed record NodeStatus
 {
@@ -75,6 +135,7 @@ public sealed record NodeStatus
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(BundlePointer))]
 [JsonSerializable(typeof(NodeStatus))]
+[JsonSerializable(typeof(CandidatePointer))]
 public sealed partial class FleetJsonContext : JsonSerializerContext
 {
     /// <summary>Parses a pointer; a clear <see cref="FleetException"/> when the value is not one.</summary>
@@ -93,6 +154,31 @@ public sealed partial class FleetJsonContext : JsonSerializerContext
         catch (JsonException e)
         {
             throw new FleetException($"{FleetNames.PointerBucket}/{FleetNames.BundlePointerKey} is not valid JSON: {e.Message}", e);
+        }
+    }
+}
+
+/// <summary>Parsing of <see cref="CandidatePointer"/> values.</summary>
+public static class CandidatePointers
+{
+    /// <summary>Parses a candidate pointer; a clear <see cref="FleetException"/> when the value is not one.</summary>
+    public static CandidatePointer Parse(ReadOnlySpan<byte> json)
+    {
+        try
+        {
+            var pointer = JsonSerializer.Deserialize(json, FleetJsonContext.Default.CandidatePointer);
+            if (pointer is null || pointer.Version == 0 || string.IsNullOrEmpty(pointer.Object) || pointer.Sha256.Length != 64
+                || !double.IsFinite(pointer.Fraction) || pointer.Fraction is < 0 or > 1
+                || pointer.State is not (CandidatePointer.Running or CandidatePointer.Promoted or CandidatePointer.RolledBack))
+            {
+                throw new FleetException($"{FleetNames.PointerBucket}/{FleetNames.CandidatePointerKey} is not a candidate pointer (version, object, sha256, fraction in [0, 1], state)");
+            }
+
+            return pointer;
+        }
+        catch (JsonException e)
+        {
+            throw new FleetException($"{FleetNames.PointerBucket}/{FleetNames.CandidatePointerKey} is not valid JSON: {e.Message}", e);
         }
     }
 }

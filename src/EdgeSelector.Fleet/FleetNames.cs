@@ -15,6 +15,13 @@ public static class FleetNames
     /// <summary>Key in <see cref="PointerBucket"/> of the bundle every node should serve.</summary>
     public const string BundlePointerKey = "bundle.current";
 
+    /// <summary>
+    /// Key in <see cref="PointerBucket"/> of the fleet's candidate bundle (<see cref="CandidatePointer"/>): the bundle tried
+    /// on a sticky fraction of members next to <see cref="BundlePointerKey"/>'s, and the control plane's decision on it
+    /// (docs/rollout.md, "Fleet"). Its history is the fleet's decision log.
+    /// </summary>
+    public const string CandidatePointerKey = "bundle.candidate";
+
     /// <summary>KV bucket of node heartbeats, key <c>node.&lt;nodeId&gt;.&lt;instance&gt;</c>; entries expire with <see cref="NodeStatusMaxAge"/>.</summary>
     public const string NodeBucket = "es_nodes";
 

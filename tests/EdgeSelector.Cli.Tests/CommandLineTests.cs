@@ -60,7 +60,7 @@ public class CommandLineTests
     public void Help_CommandTree_HasEveryDocumentedCommand()
     {
         var names = Edgesel.Create().Subcommands.Select(c => c.Name).ToList();
-        Assert.Equal(["bundle", "push", "rollback", "profiles", "train", "evaluate", "simulate", "learning-curve", "report", "fleet", "completion"], names);
+        Assert.Equal(["bundle", "push", "rollback", "profiles", "train", "evaluate", "simulate", "learning-curve", "report", "fleet", "rollout", "completion"], names);
         // docs/cli.md has a section for each command that does something (a parent's subcommands each have one).
         var doc = File.ReadAllText(Path.Combine(RepositoryRoot(), "docs", "cli.md"));
         var leaves = CommandPaths(leavesOnly: true);

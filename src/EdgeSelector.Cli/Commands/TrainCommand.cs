@@ -92,6 +92,9 @@ internal sealed class TrainCommand : CliCommand
     // Offline gate (#15): --gate, --gate-holdout, --gate-margin, --gate-policy, --gate-epsilon, --server, --token-file, --candidate-fraction.
     private readonly TrainGate _gate = new();
 
+    // Fleet rollout (#15): --rollout-alpha, --rollout-tau, --rollout-min-impressions, --rollout-promote-after, --rollout-margin, --rollout-fallback-margin, --no-rollout-decide.
+    private readonly FleetRolloutOptions _rollout = new();
+
     public TrainCommand()
         : base("train", "Join a node's (or with --nats a fleet's) impressions and rewards, fit the models, write the next signed bundle (exit 0 also when nothing was new: then no bundle is written)")
     {
@@ -113,6 +116,7 @@ internal sealed class TrainCommand : CliCommand
         Options.Add(_dedupeDays);
         Options.Add(_noPublish);
         _gate.AddTo(this);
+        _rollout.AddTo(this, _nats);
         FleetCli.OneTarget(this, _dataDir, _nats);
         FleetCli.OnlyWith(this, _nats, _maxMessages, _examplesOut, _dedupeDays, _noPublish);
     }
@@ -149,12 +153,13 @@ internal sealed class TrainCommand : CliCommand
         var start = Start(repo, key, latest, catalogPath, join, asOf, options, now);
         if (nats is not null && _gate.Enabled(parse))
         {
-            throw new UsageException("--gate works with --data-dir: a fleet has no candidate slot yet (docs/rollout.md, \"Not done\").");
+            throw new UsageException("--gate works with --data-dir; in a fleet, start a bundle as the candidate with edgesel rollout start --nats (docs/rollout.md, \"Fleet\").");
         }
 
         if (nats is not null)
         {
-            var fleet = new FleetTrainOptions(nats, parse.GetValue(_maxMessages), examplesOut, parse.GetValue(_dedupeDays), Publish: !parse.GetValue(_noPublish), Json: parse.GetValue(_json));
+            var fleet = new FleetTrainOptions(nats, parse.GetValue(_maxMessages), examplesOut, parse.GetValue(_dedupeDays), Publish: !parse.GetValue(_noPublish), Json: parse.GetValue(_json),
+                RolloutTest: _rollout.Test(parse), RolloutDecide: _rollout.Decide(parse));
             return FleetTrain.Run(start, fleet, progress, context);
         }
 

@@ -26,6 +26,17 @@ public sealed class BundleChannel
     /// </summary>
     public async Task<BundlePointer> PublishAsync(ReadOnlyMemory<byte> bundle, ulong version, CancellationToken cancellationToken = default)
     {
+        var pointer = await UploadAsync(bundle, version, cancellationToken).ConfigureAwait(false);
+        await PointAsync(pointer, cancellationToken).ConfigureAwait(false);
+        return pointer;
+    }
+
+    /// <summary>
+    /// Uploads <paramref name="bundle"/> as version <paramref name="version"/> (unless that object already holds exactly
+    /// these bytes) without pointing the fleet at it; the pointer it would take. Refuses different bytes for a stored version.
+    /// </summary>
+    public async Task<BundlePointer> UploadAsync(ReadOnlyMemory<byte> bundle, ulong version, CancellationToken cancellationToken = default)
+    {
         var store = await _connection.GetBundleStoreAsync(cancellationToken).ConfigureAwait(false);
         var name = FleetNames.BundleObject(version);
         var sha = Sha256Hex(bundle.Span);
@@ -43,7 +54,7 @@ public sealed class BundleChannel
             await store.PutAsync(name, bundle.ToArray(), cancellationToken).ConfigureAwait(false);
         }
 
-        var pointer = new BundlePointer
+        return new BundlePointer
         {
             Version = version,
             Object = name,
@@ -51,8 +62,6 @@ public sealed class BundleChannel
             Size = bundle.Length,
             PointedAtMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
         };
-        await PointAsync(pointer, cancellationToken).ConfigureAwait(false);
-        return pointer;
     }
 
     /// <summary>

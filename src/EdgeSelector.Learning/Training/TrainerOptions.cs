@@ -124,6 +124,9 @@ public sealed record TrainingReport
 
     /// <summary>The offline gate's decision (<c>edgesel train --gate</c>, issue 15); null without the gate.</summary>
     public Rollout.GateReport? Gate { get; init; }
+
+    /// <summary>The fleet-wide take fraction per arm and the control plane's test (<c>edgesel train --nats</c> while a fleet candidate is tried); null otherwise.</summary>
+    public Rollout.FleetRolloutReport? Rollout { get; init; }
 }
 
 /// <summary>What the trainer keeps between runs (in its state directory, next to the bundles).</summary>

@@ -3,6 +3,7 @@ using EdgeSelector.Core.Features;
 using EdgeSelector.Fleet;
 using EdgeSelector.Fleet.Bundles;
 using EdgeSelector.Server.Admin;
+using EdgeSelector.Server.Rollout;
 using EdgeSelector.Server.Serving;
 using EdgeSelector.Storage.Profiles;
 
@@ -14,7 +15,7 @@ internal static class FleetAppliers
     /// <summary>
     /// Applies a downloaded bundle through <see cref="BundleService"/> (signature, every model, generation swap). The
     /// pointer is the fleet's truth, so an older version is applied too (a rollback is a re-point). A bundle the disk
-    /// could not make durable in time (<see cref="BundleResultKind.Unavailable"/>) is not a refusal: the applier throws
+    /// could not make durable in time (<see cref="BundleResultKind.Pending"/>, <see cref="BundleResultKind.Unavailable"/>) is not a refusal: the applier throws
     /// <see cref="FleetException"/>, so the follower stays not caught up (readiness says why) and handles the pointer
     /// again a second later; by then the pending write has taken effect (answered "already applied") or is retried.
     /// </summary>
@@ -27,7 +28,7 @@ internal static class FleetAppliers
             return new BundleApplyResult(true, "applied", outcome.Message);
         }
 
-        if (outcome.Kind == BundleResultKind.Unavailable)
+        if (outcome.Kind is BundleResultKind.Unavailable or BundleResultKind.Pending)
         {
             throw new FleetException($"bundle {pointer.Version} not durable yet, will retry: {outcome.Message}");
         }
@@ -40,6 +41,39 @@ internal static class FleetAppliers
             _ => "refused",
         };
         return new BundleApplyResult(false, reason, $"object {pointer.Object}: {outcome.Message}");
+    }
+
+    /// <summary>
+    /// Applies a value of the fleet's candidate pointer through the rollout service (docs/rollout.md, "Fleet"): a
+    /// running candidate with its bytes is started as a fleet candidate (the checks of <c>PUT /v1/rollout/candidate</c>;
+    /// this node's test then only reports), a running one already tried gets the pointer's fraction, a decision is
+    /// applied to the candidate this node tries. Returns null, or why this node refused.
+    /// </summary>
+    public static string? ApplyCandidate(RolloutService rollout, CandidatePointer pointer, byte[]? bytes)
+    {
+        var tried = rollout.Current;
+        switch (pointer.State)
+        {
+            case CandidatePointer.Running when bytes is not null:
+                var started = rollout.Start(bytes, pointer.Fraction, "fleet", fleet: true);
+                return started.Success ? null : started.Message;
+            case CandidatePointer.Running:
+                if (tried is not null && tried.Version == pointer.Version && tried.Split.Fraction != pointer.Fraction)
+                {
+                    var resized = rollout.SetFraction(pointer.Fraction, "fleet");
+                    return resized.Success ? null : resized.Message;
+                }
+
+                return null;
+            default:
+                if (tried is null || tried.Version != pointer.Version)
+                {
+                    return null; // not tried here (joined later, or already ended): the bundle pointer brings a promotion
+                }
+
+                var decided = rollout.FleetDecision(pointer.Version, pointer.State == CandidatePointer.Promoted, $"fleet: {pointer.Reason}");
+                return decided.Success ? null : decided.Message;
+        }
     }
 
     /// <summary>Parses a profile batch (the body of PUT /v1/profiles) and upserts it; the error names the first bad profile.</summary>

@@ -40,7 +40,8 @@ internal static class FleetHosting
             node.Stores.Profiles,
             node.Stores.Impressions,
             node.Stores.Rewards,
-            () => node.Stores.Models.Version > 0); // has a bundle of its own (not IsReady: readiness asks the fleet, which asks this)
+            () => node.Stores.Models.Version > 0, // has a bundle of its own (not IsReady: readiness asks the fleet, which asks this)
+            node.Rollout);
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(parts);
         builder.Services.AddSingleton<FleetNode>();

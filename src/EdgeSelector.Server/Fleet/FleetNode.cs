@@ -24,7 +24,8 @@ internal sealed record FleetNodeParts(
     ProfileStore Profiles,
     ImpressionLog? Impressions,
     ImpressionLog Rewards,
-    Func<bool> HasBundle);
+    Func<bool> HasBundle,
+    Rollout.RolloutService Rollout);
 
 /// <summary>
 /// The node's membership of the fleet (docs/fleet.md): one hosted service running the bundle follower, the profile
@@ -39,6 +40,7 @@ internal sealed class FleetNode : BackgroundService
     private readonly ILogger _logger;
     private readonly FleetConnection _connection;
     private readonly BundleFollower _bundles;
+    private readonly CandidateFollower _candidates;
     private readonly ProfileFollower _profiles;
     private readonly List<EventShipper> _shippers = [];
     private readonly StatusChannel _status;
@@ -58,6 +60,7 @@ internal sealed class FleetNode : BackgroundService
         _instance = string.Create(CultureInfo.InvariantCulture, $"{Environment.MachineName}-{Environment.ProcessId}-{RandomNumberGenerator.GetHexString(4, lowercase: true)}");
         _connection = FleetConnection.Create(options.Url, $"edgeselector-node-{parts.NodeId}", TimeSpan.FromSeconds(10));
         _bundles = new BundleFollower(_connection, (pointer, bytes) => FleetAppliers.ApplyBundle(parts.Bundles, pointer, bytes), () => parts.Models.Version, _logger);
+        _candidates = new CandidateFollower(_connection, () => parts.Rollout.Current?.Version ?? 0, (pointer, bytes) => FleetAppliers.ApplyCandidate(parts.Rollout, pointer, bytes), _logger);
         var fleetDir = Path.Combine(parts.DataDir, "fleet");
         Directory.CreateDirectory(fleetDir);
         _profiles = new ProfileFollower(
@@ -166,6 +169,7 @@ internal sealed class FleetNode : BackgroundService
         var tasks = new List<Task>
         {
             Guard("bundle follower", () => _bundles.RunAsync(stoppingToken), stoppingToken),
+            Guard("candidate follower", () => _candidates.RunAsync(stoppingToken), stoppingToken),
             Guard("profile follower", () => _profiles.RunAsync(stoppingToken), stoppingToken),
             Guard("heartbeat", () => HeartbeatAsync(stoppingToken), stoppingToken),
             Guard("dashboard's fleet view", () => View.RunAsync(stoppingToken), stoppingToken),

@@ -14,8 +14,9 @@ namespace EdgeSelector.Server.Rollout;
 /// </summary>
 internal sealed class CandidateBundle
 {
-    public CandidateBundle(int id, BundleManifest manifest, byte[] bytes, FrozenDictionary<uint, byte[]> models, double fraction, long startedAtMs, RolloutCounters counters)
+    public CandidateBundle(int id, BundleManifest manifest, byte[] bytes, FrozenDictionary<uint, byte[]> models, double fraction, long startedAtMs, RolloutCounters counters, bool fleet = false)
     {
+        Fleet = fleet;
         Id = id;
         Manifest = manifest;
         Bytes = bytes;
@@ -27,6 +28,9 @@ internal sealed class CandidateBundle
 
     /// <summary>This node's number for the rollout (tags the events of <see cref="RecentEvents"/>).</summary>
     public int Id { get; }
+
+    /// <summary>Published by the fleet's control plane, which decides it on the fleet's counts (this node's test only reports).</summary>
+    public bool Fleet { get; }
 
     /// <summary>The candidate's manifest.</summary>
     public BundleManifest Manifest { get; }
@@ -53,7 +57,7 @@ internal sealed class CandidateBundle
     public RolloutCounters Counters { get; }
 
     /// <summary>The same candidate with another fraction; the evidence so far is kept.</summary>
-    public CandidateBundle WithFraction(double fraction) => new(Id, Manifest, Bytes, Models, fraction, StartedAtMs, Counters);
+    public CandidateBundle WithFraction(double fraction) => new(Id, Manifest, Bytes, Models, fraction, StartedAtMs, Counters, Fleet);
 
     /// <summary>Scores the title's candidate model in place; false when the candidate has no model for it.</summary>
     public bool TryRead<TVisitor>(uint titleId, ref TVisitor visitor)
@@ -98,6 +102,3 @@ internal sealed class RolloutCounters
         Takes(arm).Add(counts.Takes);
     }
 }
-
-/// <summary>The counts of one arm at a moment.</summary>
-internal readonly record struct ArmCounts(long Impressions, long Fallbacks, long Rewards, long Takes);

@@ -55,7 +55,7 @@ internal static class RolloutApi
     }
 
     private static IResult Answer(RolloutOutcome outcome) => outcome.Success
-        ? Results.Json(new RolloutResult(outcome.Action, outcome.CandidateVersion, outcome.Fraction, outcome.ActiveVersion, outcome.Message), RolloutJsonContext.Default.RolloutResult)
+        ? Results.Json(new RolloutResult(outcome.Action, outcome.CandidateVersion, outcome.Fraction, outcome.ActiveVersion, outcome.Message), RolloutJsonContext.Default.RolloutResult, statusCode: outcome.Status)
         : Error(outcome.Status, outcome.Message);
 
     private static IResult Error(int status, string message) =>

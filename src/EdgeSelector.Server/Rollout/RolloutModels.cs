@@ -30,6 +30,9 @@ public sealed record CandidateState
     /// <summary>When the candidate started, Unix milliseconds.</summary>
     public long StartedAtMs { get; init; }
 
+    /// <summary>Published by the fleet's control plane (decided there).</summary>
+    public bool Fleet { get; init; }
+
     /// <summary>Counts of the members served by the active bundle.</summary>
     public ArmCountsDto Control { get; init; } = new();
 
@@ -59,10 +62,10 @@ public sealed record RolloutDecision
     /// <summary>When it was decided, Unix milliseconds.</summary>
     public long AtMs { get; init; }
 
-    /// <summary><c>started</c>, <c>fraction</c>, <c>promote</c>, <c>rollback</c>, <c>superseded</c>, <c>replaced</c>.</summary>
+    /// <summary><c>started</c>, <c>fraction</c>, <c>promote</c>, <c>promote_pending</c>, <c>rollback</c>, <c>superseded</c>, <c>replaced</c>, <c>promote_failed</c>, <c>dropped</c>.</summary>
     public string Action { get; init; } = string.Empty;
 
-    /// <summary>Who decided: <c>auto</c> (the sequential test) or <c>operator</c> (an admin call).</summary>
+    /// <summary>Who decided: <c>auto</c> (the node's sequential test), <c>operator</c> (an admin call) or <c>fleet</c> (the control plane's test on the fleet's counts).</summary>
     public string By { get; init; } = "auto";
 
     /// <summary>The candidate bundle's version at the time.</summary>
@@ -98,6 +101,9 @@ public sealed record RolloutStatus
 
     /// <summary>The candidate being tried; null when none.</summary>
     public CandidateInfo? Candidate { get; init; }
+
+    /// <summary>A promoted candidate the model store is still making durable (null: none): promoted once it takes effect.</summary>
+    public ulong? PromotionPending { get; init; }
 
     /// <summary>Control and candidate arms' counts and take fractions (empty without a candidate).</summary>
     public List<ArmStatus> Arms { get; init; } = [];
@@ -138,6 +144,9 @@ public sealed record CandidateInfo
 
     /// <summary>Key id it was signed with (who made it).</summary>
     public string KeyId { get; init; } = string.Empty;
+
+    /// <summary>Who decides it: <c>node</c> (this node's test) or <c>fleet</c> (the control plane, on the fleet's counts).</summary>
+    public string DecidedBy { get; init; } = "node";
 }
 
 /// <summary>One arm's online take fraction.</summary>

@@ -1,3 +1,5 @@
+using EdgeSelector.Core.Rollout;
+
 namespace EdgeSelector.Server.Rollout;
 
 /// <summary>
@@ -44,6 +46,17 @@ public sealed class RolloutOptions
 
     /// <summary>… or at least this fraction of the title (the trainer's quality-play rule, docs/learning.md).</summary>
     public double TakeMinFraction { get; set; } = 0.25;
+
+    /// <summary>The sequential test's settings (the test is Core's, shared with the control plane: <see cref="RolloutTest"/>).</summary>
+    public RolloutTestOptions Test() => new()
+    {
+        Alpha = Alpha,
+        MixtureTau = MixtureTau,
+        MinImpressionsPerArm = MinImpressionsPerArm,
+        PromoteAfterImpressions = PromoteAfterImpressions,
+        NonInferiorityMargin = NonInferiorityMargin,
+        FallbackMargin = FallbackMargin,
+    };
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first bad key.</summary>
     public RolloutOptions Validate()

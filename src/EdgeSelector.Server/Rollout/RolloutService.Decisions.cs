@@ -1,6 +1,7 @@
 using System.Globalization;
 using EdgeSelector.Core.Rollout;
 using EdgeSelector.Server.Diagnostics;
+using EdgeSelector.Server.Serving;
 using Microsoft.Extensions.Logging;
 
 namespace EdgeSelector.Server.Rollout;
@@ -20,32 +21,43 @@ internal sealed partial class RolloutService
     {
         lock (_lock)
         {
+            if (_pendingPromotion is { } pending)
+            {
+                return FinishPendingPromotion(pending);
+            }
+
             if (_current is not { } candidate)
             {
                 return null;
             }
 
             var active = _models.Version;
+            if (candidate.Fleet && active == candidate.Version)
+            {
+                // The fleet's bundle pointer made the candidate active: the control plane's promotion (its reason, if
+                // this node saw the candidate pointer's "promoted" first).
+                var reason = _fleetPromotion is { } promoted && promoted.Version == candidate.Version
+                    ? promoted.Reason
+                    : $"the fleet's bundle pointer made the candidate {candidate.Version} the active bundle";
+                _fleetPromotion = null;
+                return End(candidate, "promote", "fleet", reason);
+            }
+
             if (active >= candidate.Version)
             {
                 return End(candidate, "superseded", "auto", $"the active bundle {active} is not older than the candidate {candidate.Version} (pushed as active meanwhile)");
             }
 
-            var test = Judge(candidate, out var verdict);
-            if (_options.AutoDecide)
+            // A fleet candidate is decided by the control plane on the fleet's counts (docs/rollout.md, "Fleet").
+            if (_options.AutoDecide && !candidate.Fleet)
             {
-                var ci = CultureInfo.InvariantCulture;
-                switch (verdict)
+                var judgement = Judge(candidate);
+                switch (judgement.Action)
                 {
-                    case "worse":
-                        return End(candidate, "rollback", "auto", string.Create(ci,
-                            $"worse: take fraction candidate - control {test.TakeDifference:0.#####}, always-valid {1 - _options.Alpha:0.##} interval [{test.TakeDifferenceLow:0.#####}, {test.TakeDifferenceHigh:0.#####}] is below 0"));
-                    case "fallbacks":
-                        return End(candidate, "rollback", "auto", string.Create(ci,
-                            $"fallbacks: fallback fraction candidate - control {test.FallbackDifference:0.#####}, interval [{test.FallbackDifferenceLow:0.#####}, {test.FallbackDifferenceHigh:0.#####}] is above the margin {_options.FallbackMargin}"));
-                    case "not_worse" when test.ImpressionsToPromotion == 0:
-                        return Promote(candidate, "auto", string.Create(ci,
-                            $"not worse: take fraction candidate - control {test.TakeDifference:0.#####}, interval [{test.TakeDifferenceLow:0.#####}, {test.TakeDifferenceHigh:0.#####}] is above -{_options.NonInferiorityMargin} after {candidate.Counters.Impressions(Arm.Candidate).Value} candidate impressions"));
+                    case RolloutAction.Rollback:
+                        return End(candidate, "rollback", "auto", judgement.Reason);
+                    case RolloutAction.Promote:
+                        return Promote(candidate, "auto", judgement.Reason);
                 }
             }
 
@@ -60,6 +72,34 @@ internal sealed partial class RolloutService
         }
     }
 
+    /// <summary>
+    /// The control plane's decision on a fleet candidate (<c>bundle.candidate</c> moved to promoted or rolled back,
+    /// docs/fleet.md): a rollback ends the trial at once; a promotion is recorded when the fleet's bundle pointer (moved
+    /// to the candidate by the control plane) has made it active here. 409 when this node does not try that candidate.
+    /// </summary>
+    public RolloutOutcome FleetDecision(ulong version, bool promote, string reason)
+    {
+        lock (_lock)
+        {
+            if (_current is not { } candidate || candidate.Version != version)
+            {
+                return RolloutOutcome.Refused(409, $"candidate {version} is not being tried on this node");
+            }
+
+            if (promote)
+            {
+                // The fleet's bundle pointer carries the promotion (the control plane moves it right after this value):
+                // the node keeps serving the candidate to its arm until the pointer's bundle is applied, then records
+                // the promotion with this reason (Evaluate). One write to the model store, by the bundle follower.
+                _fleetPromotion = (version, reason);
+                return RolloutOutcome.Ok("promote_pending", version, candidate.Split.Fraction, _models.Version, reason);
+            }
+
+            End(candidate, "rollback", "fleet", reason);
+            return RolloutOutcome.Ok("rollback", version, 0, _models.Version, reason);
+        }
+    }
+
     /// <summary>Promotes the candidate now (an operator's call); 409 when none is being tried.</summary>
     public RolloutOutcome PromoteNow(string by)
     {
@@ -71,9 +111,12 @@ internal sealed partial class RolloutService
             }
 
             var decision = Promote(candidate, by, "promoted by an operator");
-            return decision.Action == "promote"
-                ? RolloutOutcome.Ok("promote", candidate.Version, candidate.Split.Fraction, _models.Version, $"candidate {candidate.Version} is now the active bundle")
-                : RolloutOutcome.Refused(409, decision.Reason);
+            return decision.Action switch
+            {
+                "promote" => RolloutOutcome.Ok("promote", candidate.Version, candidate.Split.Fraction, _models.Version, $"candidate {candidate.Version} is now the active bundle"),
+                "promote_pending" => RolloutOutcome.Accepted("promote_pending", candidate.Version, _models.Version, decision.Reason),
+                _ => RolloutOutcome.Refused(409, decision.Reason),
+            };
         }
     }
 
@@ -116,7 +159,7 @@ internal sealed partial class RolloutService
         };
         if (candidate is null)
         {
-            return new RolloutStatus { ActiveVersion = active, RewardsUnjoined = _unjoined.Value, Decisions = decisions, Settings = settings };
+            return new RolloutStatus { ActiveVersion = active, PromotionPending = PendingPromotionVersion, RewardsUnjoined = _unjoined.Value, Decisions = decisions, Settings = settings };
         }
 
         return new RolloutStatus
@@ -131,39 +174,31 @@ internal sealed partial class RolloutService
                 Titles = candidate.Models.Count,
                 StartedAtMs = candidate.StartedAtMs,
                 KeyId = candidate.Manifest.KeyId,
+                DecidedBy = candidate.Fleet ? "fleet" : "node",
             },
             Arms = [ArmOf(candidate, Arm.Control, active), ArmOf(candidate, Arm.Candidate, candidate.Version)],
-            Test = Judge(candidate, out _),
+            Test = TestOf(Judge(candidate)),
             RewardsUnjoined = _unjoined.Value,
             Decisions = decisions,
             Settings = settings,
         };
     }
 
-    /// <summary>The always-valid intervals of candidate − control and what they say.</summary>
-    private TestStatus Judge(CandidateBundle candidate, out string verdict)
+    /// <summary>The always-valid intervals of candidate − control and what they say (Core's test, shared with the control plane).</summary>
+    private RolloutJudgement Judge(CandidateBundle candidate) =>
+        RolloutTest.Judge(candidate.Counters.Read(Arm.Control), candidate.Counters.Read(Arm.Candidate), _test);
+
+    private static TestStatus TestOf(RolloutJudgement judgement) => new()
     {
-        var control = candidate.Counters.Read(Arm.Control);
-        var tried = candidate.Counters.Read(Arm.Candidate);
-        var take = ConfidenceSequence.Difference(tried.Takes, tried.Impressions, control.Takes, control.Impressions, _options.MixtureTau, _options.Alpha);
-        var fallback = ConfidenceSequence.Difference(tried.Fallbacks, tried.Impressions, control.Fallbacks, control.Impressions, _options.MixtureTau, _options.Alpha);
-        verdict = control.Impressions < _options.MinImpressionsPerArm || tried.Impressions < _options.MinImpressionsPerArm ? "collecting"
-            : take.High < 0 ? "worse"
-            : fallback.Low > _options.FallbackMargin ? "fallbacks"
-            : take.Low > -_options.NonInferiorityMargin ? "not_worse"
-            : "inconclusive";
-        return new TestStatus
-        {
-            TakeDifference = Finite(take.Estimate),
-            TakeDifferenceLow = Finite(take.Low),
-            TakeDifferenceHigh = Finite(take.High),
-            FallbackDifference = Finite(fallback.Estimate),
-            FallbackDifferenceLow = Finite(fallback.Low),
-            FallbackDifferenceHigh = Finite(fallback.High),
-            Verdict = verdict,
-            ImpressionsToPromotion = Math.Max(0, _options.PromoteAfterImpressions - tried.Impressions),
-        };
-    }
+        TakeDifference = Finite(judgement.Take.Estimate),
+        TakeDifferenceLow = Finite(judgement.Take.Low),
+        TakeDifferenceHigh = Finite(judgement.Take.High),
+        FallbackDifference = Finite(judgement.Fallback.Estimate),
+        FallbackDifferenceLow = Finite(judgement.Fallback.Low),
+        FallbackDifferenceHigh = Finite(judgement.Fallback.High),
+        Verdict = judgement.VerdictName,
+        ImpressionsToPromotion = judgement.ImpressionsToPromotion,
+    };
 
     private static ArmStatus ArmOf(CandidateBundle candidate, Arm arm, ulong version)
     {
@@ -185,16 +220,58 @@ internal sealed partial class RolloutService
     }
 
     // Under _lock. Applies the candidate through the same path as PUT /v1/models (signature, every model, version,
-    // atomic generation swap), then ends the trial either way.
+    // atomic generation swap), then ends the trial. A push the store answers Pending (written, not yet durable) takes
+    // effect later, when the disk takes it: recorded as promote_pending now and finished (promote, or promote_failed
+    // if the store undid it) by the evaluation that sees the active version reach the candidate's.
     private RolloutDecision Promote(CandidateBundle candidate, string by, string reason)
     {
         // The trial ends before the bundle becomes active: no page sees "control" served from the promoted bundle
         // while the candidate still counts as running.
         Volatile.Write(ref _current, null);
         var outcome = _bundles.Apply(candidate.Bytes, force: false);
-        return outcome.Ok
-            ? End(candidate, "promote", by, reason)
-            : End(candidate, "promote_failed", by, $"promotion refused by the model store ({outcome.Kind}): {outcome.Message}");
+        if (outcome.Ok)
+        {
+            return End(candidate, "promote", by, reason);
+        }
+
+        if (outcome.Kind == BundleResultKind.Pending)
+        {
+            _pendingPromotion = new PendingPromotion(candidate, by, reason);
+            var decision = Decision(candidate, "promote_pending", by, $"{reason}; the model store has not made the bundle durable yet ({outcome.Message}): promoted once it takes effect");
+            AddDecision(decision);
+            SaveState();
+            return decision;
+        }
+
+        return End(candidate, "promote_failed", by, $"promotion refused by the model store ({outcome.Kind}): {outcome.Message}");
+    }
+
+    // Under _lock: the promotion answered Pending has taken effect (promote), was overtaken by a newer bundle
+    // (superseded), or failed and was undone (promote_failed: the store has no write pending and the version did not move).
+    private RolloutDecision? FinishPendingPromotion(PendingPromotion pending)
+    {
+        var stillWaiting = _models.PendingWrite is not null; // read before the version: the store sets the version, then clears this
+        var active = _models.Version;
+        var candidate = pending.Candidate;
+        if (active == candidate.Version)
+        {
+            _pendingPromotion = null;
+            return End(candidate, "promote", pending.By, $"{pending.Reason} (took effect once the model store made it durable)");
+        }
+
+        if (active > candidate.Version)
+        {
+            _pendingPromotion = null;
+            return End(candidate, "superseded", pending.By, $"the active bundle {active} was pushed while the promotion of {candidate.Version} waited for the disk");
+        }
+
+        if (!stillWaiting)
+        {
+            _pendingPromotion = null;
+            return End(candidate, "promote_failed", pending.By, $"the model store could not make candidate {candidate.Version} durable and undid it; the active bundle stays {active}");
+        }
+
+        return null;
     }
 
     // Under _lock: every member goes to the active bundle at once (the next page reads null), the decision is
@@ -202,6 +279,11 @@ internal sealed partial class RolloutService
     private RolloutDecision End(CandidateBundle candidate, string action, string by, string reason)
     {
         var decision = Decision(candidate, action, by, reason);
+        if (action == "promote")
+        {
+            decision = decision with { ActiveVersion = _models.Version };
+        }
+
         Volatile.Write(ref _current, null);
         AddDecision(decision);
         SaveState();
@@ -211,7 +293,7 @@ internal sealed partial class RolloutService
 
     private RolloutDecision Decision(CandidateBundle candidate, string action, string by, string reason)
     {
-        var take = Judge(candidate, out _);
+        var take = TestOf(Judge(candidate));
         return new RolloutDecision
         {
             AtMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),

@@ -44,7 +44,7 @@ internal sealed partial class RolloutService
             }
         }
 
-        var test = Judge(candidate, out _);
+        var test = TestOf(Judge(candidate));
         if (test.TakeDifference is { } difference)
         {
             w.Family("edgeselector_rollout_take_difference", MetricType.Gauge, "Take fraction candidate - control with its always-valid confidence sequence (bound=estimate|low|high).");

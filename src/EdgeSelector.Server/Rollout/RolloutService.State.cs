@@ -108,6 +108,7 @@ internal sealed partial class RolloutService
                 Version = candidate.Version,
                 Fraction = candidate.Split.Fraction,
                 StartedAtMs = candidate.StartedAtMs,
+                Fleet = candidate.Fleet,
                 Control = Dto(candidate.Counters.Read(Arm.Control)),
                 Candidate = Dto(candidate.Counters.Read(Arm.Candidate)),
             },
@@ -167,7 +168,7 @@ internal sealed partial class RolloutService
             counters.Restore(Arm.Control, Counts(saved.Control));
             counters.Restore(Arm.Candidate, Counts(saved.Candidate));
             _events = new RecentEvents(_options.RecentEvents);
-            _current = new CandidateBundle(saved.Id, manifest, File.ReadAllBytes(CandidatePath), models, saved.Fraction, saved.StartedAtMs, counters);
+            _current = new CandidateBundle(saved.Id, manifest, File.ReadAllBytes(CandidatePath), models, saved.Fraction, saved.StartedAtMs, counters, saved.Fleet);
             _resumed = $"candidate {saved.Version} for {saved.Fraction} of members, {saved.Candidate.Impressions} candidate and {saved.Control.Impressions} control impressions so far";
             return;
         }

@@ -25,6 +25,9 @@ namespace EdgeSelector.Server.Rollout;
 /// </remarks>
 internal sealed partial class RolloutService : IDisposable
 {
+    /// <summary>A promotion the model store answered Pending: finished by <see cref="Evaluate"/> once it took effect or failed.</summary>
+    private sealed record PendingPromotion(CandidateBundle Candidate, string By, string Reason);
+
     private const int MaxDecisionsKept = 100;
 
     private ILogger? _logger;
@@ -51,6 +54,7 @@ internal sealed partial class RolloutService : IDisposable
     private readonly BundleService _bundles;
     private readonly byte[] _bundleKey;
     private readonly RolloutOptions _options;
+    private readonly RolloutTestOptions _test;
     private readonly string _directory;
     private readonly Lock _lock = new();
     private readonly StripedCounter _unjoined = new();
@@ -58,6 +62,8 @@ internal sealed partial class RolloutService : IDisposable
     private readonly Timer _timer;
     private RecentEvents? _events;
     private CandidateBundle? _current;
+    private PendingPromotion? _pendingPromotion;
+    private (ulong Version, string Reason)? _fleetPromotion; // the control plane promoted it; the bundle pointer brings it
     private List<RolloutDecision> _decisions = [];
     private int _nextId = 1;
     private long _lastPersistMs;
@@ -68,6 +74,7 @@ internal sealed partial class RolloutService : IDisposable
         _bundles = bundles;
         _bundleKey = bundleKey;
         _options = options.Validate();
+        _test = _options.Test();
         _directory = Path.Combine(dataDir, "rollout");
         Directory.CreateDirectory(_directory);
         Restore();
@@ -76,10 +83,13 @@ internal sealed partial class RolloutService : IDisposable
     }
 
     /// <summary>The actions a decision can record (the label values of <c>edgeselector_rollout_decisions_total</c>).</summary>
-    public static readonly string[] DecisionActions = ["started", "fraction", "promote", "rollback", "superseded", "replaced", "promote_failed", "dropped"];
+    public static readonly string[] DecisionActions = ["started", "fraction", "promote", "promote_pending", "rollback", "superseded", "replaced", "promote_failed", "dropped"];
 
     /// <summary>The candidate being tried, or null (every member is served the active bundle). One volatile read.</summary>
     public CandidateBundle? Current => Volatile.Read(ref _current);
+
+    /// <summary>The version of a promoted candidate the model store is still making durable (null: none).</summary>
+    public ulong? PendingPromotionVersion => Volatile.Read(ref _pendingPromotion)?.Candidate.Version;
 
     /// <summary>The configuration in force.</summary>
     public RolloutOptions Options => _options;
@@ -154,7 +164,13 @@ internal sealed partial class RolloutService : IDisposable
     /// candidate already being tried, or its feature space differs from the active bundle's (409). A newer candidate
     /// replaces the one being tried. Answered only once the candidate is durable.
     /// </summary>
-    public RolloutOutcome Start(ReadOnlyMemory<byte> bytes, double? fraction, string by)
+    public RolloutOutcome Start(ReadOnlyMemory<byte> bytes, double? fraction, string by) => Start(bytes, fraction, by, fleet: false);
+
+    /// <summary>
+    /// <see cref="Start(ReadOnlyMemory{byte}, double?, string)"/>; a <paramref name="fleet"/> candidate (published by
+    /// the control plane, docs/fleet.md) is not decided by this node's test: the control plane decides on the fleet's counts.
+    /// </summary>
+    public RolloutOutcome Start(ReadOnlyMemory<byte> bytes, double? fraction, string by, bool fleet)
     {
         var share = fraction ?? _options.DefaultFraction;
         if (!double.IsFinite(share) || share < 0 || share > 1)
@@ -168,6 +184,11 @@ internal sealed partial class RolloutService : IDisposable
             if (!TryLoad(bytes, out var manifest, out var models, out var status, out var message))
             {
                 return RolloutOutcome.Refused(status, message);
+            }
+
+            if (_pendingPromotion is { } pending)
+            {
+                return RolloutOutcome.Refused(409, $"the promotion of candidate {pending.Candidate.Version} is waiting for the model store to make it durable; try again once it took effect");
             }
 
             if (active == 0)
@@ -191,7 +212,7 @@ internal sealed partial class RolloutService : IDisposable
                 return RolloutOutcome.Refused(409, message);
             }
 
-            var candidate = new CandidateBundle(_nextId++, manifest, bytes.ToArray(), models, share, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), new RolloutCounters());
+            var candidate = new CandidateBundle(_nextId++, manifest, bytes.ToArray(), models, share, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), new RolloutCounters(), fleet);
             _events ??= new RecentEvents(_options.RecentEvents);
             SaveCandidate(candidate);
             if (running is not null)
@@ -247,6 +268,9 @@ internal sealed partial class RolloutService : IDisposable
 internal readonly record struct RolloutOutcome(bool Success, int Status, string Action, ulong CandidateVersion, double Fraction, ulong ActiveVersion, string Message)
 {
     public static RolloutOutcome Ok(string action, ulong candidate, double fraction, ulong active, string message) => new(true, 200, action, candidate, fraction, active, message);
+
+    /// <summary>202: the promotion is written and takes effect once the model store made it durable.</summary>
+    public static RolloutOutcome Accepted(string action, ulong candidate, ulong active, string message) => new(true, 202, action, candidate, 0, active, message);
 
     public static RolloutOutcome Refused(int status, string message) => new(false, status, string.Empty, 0, 0, 0, message);
 }

@@ -24,7 +24,15 @@ internal enum BundleResultKind
     /// <summary>A rollback with no previous bundle.</summary>
     NoPrevious,
 
-    /// <summary>Refused or not made durable in time because of the disk (full, failing, or an earlier write still waiting): retry.</summary>
+    /// <summary>
+    /// Written, not yet durable within the time allowed: the model store finishes the write in the background and the
+    /// bundle becomes active only once the disk takes it (or the store undoes it). Answered like <see cref="Unavailable"/>
+    /// (retry; a retry of the same bytes is answered <see cref="AlreadyApplied"/> once it took effect); the rollout's
+    /// promotion waits for it (docs/rollout.md).
+    /// </summary>
+    Pending,
+
+    /// <summary>Refused or not made durable in time because of the disk (full, failing, or an earlier write still waiting): nothing was written; retry.</summary>
     Unavailable,
 }
 

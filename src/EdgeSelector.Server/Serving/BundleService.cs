@@ -133,9 +133,12 @@ internal sealed class BundleService
                 writer.SetMetadata(DefaultImages.Slot, DefaultImages.Encode(_defaults.MergedWith(defaults)));
 
                 var result = writer.Commit(_writeTimeout, out var info);
-                return result.Status == StoreWriteStatus.Durable
-                    ? new(BundleResultKind.Applied, "applied", info.Version, info.TitleCount)
-                    : new(BundleResultKind.Unavailable, result.Reason ?? "models: not durable");
+                return result.Status switch
+                {
+                    StoreWriteStatus.Durable => new(BundleResultKind.Applied, "applied", info.Version, info.TitleCount),
+                    StoreWriteStatus.Pending => new(BundleResultKind.Pending, result.Reason ?? "models: not durable yet", manifest.Version),
+                    _ => new(BundleResultKind.Unavailable, result.Reason ?? "models: not durable"),
+                };
             }
         }
     }
@@ -150,6 +153,7 @@ internal sealed class BundleService
             {
                 StoreWriteStatus.Durable => new(BundleResultKind.RolledBack, "rolled back", _models.Version, _models.TitleCount),
                 StoreWriteStatus.Nothing => new(BundleResultKind.NoPrevious, "no previous bundle to roll back to"),
+                StoreWriteStatus.Pending => new(BundleResultKind.Pending, result.Reason ?? "models: rollback not durable yet"),
                 _ => new(BundleResultKind.Unavailable, result.Reason ?? "models: not durable"),
             };
         }

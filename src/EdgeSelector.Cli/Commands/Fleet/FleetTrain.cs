@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using EdgeSelector.Cli.Infrastructure;
 using EdgeSelector.Core.Logging;
+using EdgeSelector.Core.Rollout;
 using EdgeSelector.Fleet;
 using EdgeSelector.Fleet.Bundles;
 using EdgeSelector.Fleet.Events;
@@ -13,7 +14,7 @@ using NATS.Client.Core;
 namespace EdgeSelector.Cli.Commands.Fleet;
 
 /// <summary>The <c>--nats</c> options of <c>edgesel train</c>.</summary>
-internal sealed record FleetTrainOptions(string Url, int MaxMessages, string? ExamplesOut, double DedupeDays, bool Publish, bool Json);
+internal sealed record FleetTrainOptions(string Url, int MaxMessages, string? ExamplesOut, double DedupeDays, bool Publish, bool Json, RolloutTestOptions RolloutTest, bool RolloutDecide);
 
 /// <summary>
 /// <c>edgesel train --nats URL</c>: the fleet-wide trainer (docs/fleet.md, "Training"). Pulls the impressions and
@@ -45,12 +46,13 @@ internal static class FleetTrain
         using var _ = FleetCli.AsDisposable(connection);
         var rewardsIn = EventFetcher.OpenAsync(connection, EventKind.Rewards, FleetNames.TrainerConsumer, cancellation).GetAwaiter().GetResult();
         var impressionsIn = EventFetcher.OpenAsync(connection, EventKind.Impressions, FleetNames.TrainerConsumer, cancellation).GetAwaiter().GetResult();
+        var rollout = FleetRolloutRun.Open(connection, stateDir, cancellation); // the fleet's candidate, if one is tried (docs/rollout.md, "Fleet")
 
         // Rewards first, as edgesel train does: a reward held for an impression not read yet waits in the join.
         var rewardMessages = rewardsIn.FetchAvailableAsync(fleet.MaxMessages, cancellation).GetAwaiter().GetResult();
         var impressionMessages = impressionsIn.FetchAvailableAsync(fleet.MaxMessages, cancellation).GetAwaiter().GetResult();
         var rewards = new List<RewardRecord>();
-        var decoder = new Decoder(joiner, dedupe, rewards);
+        var decoder = new Decoder(joiner, dedupe, rewards, rollout);
         foreach (var msg in rewardMessages)
         {
             EventBatch.ForEach(msg.Data ?? [], ref decoder);
@@ -65,6 +67,8 @@ internal static class FleetTrain
         {
             joiner.AddReward(reward);
         }
+
+        rollout?.AddRewards(rewards, start.Join.Rule);
 
         var examples = joiner.Close(start.AsOfMs);
         var cross = repo.LoadCrossTitle();
@@ -88,6 +92,7 @@ internal static class FleetTrain
         joiner.SavePending(pendingPath);
         dedupe.Prune(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - (long)TimeSpan.FromDays(fleet.DedupeDays).TotalMilliseconds);
         dedupe.Save(dedupePath);
+        rollout?.Save();
         File.WriteAllText(statePath + ".tmp", JsonSerializer.Serialize(new TrainerState { LastVersion = bundlePath is null ? lastVersion : version }, TrainingJsonContext.Default.TrainerState));
         File.Move(statePath + ".tmp", statePath, overwrite: true);
         // Acknowledged without the command's cancellation: once the state is on disk, stopping half-way through the
@@ -104,10 +109,16 @@ internal static class FleetTrain
         }
 
         var exit = ExitCodes.Ok;
+        var rolloutReport = rollout?.Decide(fleet.RolloutTest, fleet.RolloutDecide, context);
         if (bundlePath is not null)
         {
             context.Message($"bundle {version} -> {bundlePath}");
-            if (fleet.Publish)
+            if (fleet.Publish && rollout is { Running: true } && rolloutReport is { Published: false })
+            {
+                // Pointing the fleet at a newer active bundle would end the trial on every node (superseded).
+                context.Message($"bundle {version} is written but not published: candidate {rollout.Pointer.Version} is being tried in the fleet (publish it with edgesel push --nats once it is decided)");
+            }
+            else if (fleet.Publish)
             {
                 try
                 {
@@ -126,7 +137,12 @@ internal static class FleetTrain
             context.Message("no impression's window has closed since the last run; no bundle written.");
         }
 
-        TrainCommand.PrintReport(context, report, joiner, fleet.Json);
+        if (rolloutReport is not null && !fleet.Json)
+        {
+            FleetRolloutRun.Print(context.Out, rolloutReport);
+        }
+
+        TrainCommand.PrintReport(context, report with { Rollout = rolloutReport }, joiner, fleet.Json);
         return exit;
     }
 
@@ -148,7 +164,7 @@ internal static class FleetTrain
     }
 
     /// <summary>Decodes the entries of packed messages with the shared record readers (PLAN decision 4).</summary>
-    private struct Decoder(RewardJoiner joiner, EventDedupe dedupe, List<RewardRecord> rewards) : IEntryConsumer
+    private struct Decoder(RewardJoiner joiner, EventDedupe dedupe, List<RewardRecord> rewards, FleetRolloutRun? rollout) : IEntryConsumer
     {
         public readonly void Consume(ReadOnlySpan<byte> entry)
         {
@@ -160,6 +176,7 @@ internal static class FleetTrain
                         if (dedupe.TakeImpression(impression))
                         {
                             joiner.AddImpression(impression);
+                            rollout?.AddImpression(impression);
                         }
                     }
 
