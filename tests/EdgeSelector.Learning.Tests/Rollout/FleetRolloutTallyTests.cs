@@ -14,7 +14,7 @@ public class FleetRolloutTallyTests
     [Fact]
     public void Counts_PerArmAndBundle_OnlySinceTheTrialStarted_RewardsJoinedAcrossRuns()
     {
-        using var dir = new ScratchDirectory();
+        using var dir = new TempDirectory();
         var path = dir.File("rollout.json");
         var tally = FleetRolloutTally.Load(path);
         tally.Track(candidateVersion: 2, activeVersion: 1, startedAtMs: Start);
