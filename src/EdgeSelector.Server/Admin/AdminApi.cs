@@ -274,12 +274,19 @@ internal static class AdminApi
         [.. health.Conditions.Select(c => new ConditionBody(c.Component, c.Reason, c.BlocksReadiness))];
 
     /// <summary>503 + <c>Retry-After</c> + <see cref="ErrorBody"/> with <c>retry: true</c>.</summary>
-    private sealed class RetryLater(string reason) : IResult
+    /// <remarks>Status and body are exposed as the framework's result interfaces, so the admin event log names them.</remarks>
+    private sealed class RetryLater(string reason) : IResult, IStatusCodeHttpResult, IValueHttpResult
     {
+        private readonly ErrorBody _body = new(reason, Retry: true);
+
+        public int? StatusCode => StatusCodes.Status503ServiceUnavailable;
+
+        public object? Value => _body;
+
         public Task ExecuteAsync(HttpContext httpContext)
         {
             httpContext.Response.Headers.RetryAfter = "5";
-            return Results.Json(new ErrorBody(reason, Retry: true), AdminJsonContext.Default.ErrorBody, statusCode: 503).ExecuteAsync(httpContext);
+            return Results.Json(_body, AdminJsonContext.Default.ErrorBody, statusCode: StatusCodes.Status503ServiceUnavailable).ExecuteAsync(httpContext);
         }
     }
 
