@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text.Json;
 using NATS.Client.Core;
@@ -127,23 +126,8 @@ public sealed class BundleChannel
     /// node that boots before the first push knows it is caught up). A value may be repeated; ends with
     /// <paramref name="cancellationToken"/>.
     /// </summary>
-    public async IAsyncEnumerable<BundlePointer?> WatchAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
-    {
-        var kv = await _connection.GetBucketAsync(FleetNames.PointerBucket, cancellationToken).ConfigureAwait(false);
-
-        // Read first, then watch (which delivers the latest value again, then every update): nothing flipped in between
-        // is missed, and an empty bucket is reported at once instead of waiting for a watch that has nothing to say.
-        var entry = await kv.TryGetEntryAsync<byte[]>(FleetNames.BundlePointerKey, cancellationToken: cancellationToken).ConfigureAwait(false);
-        yield return entry.Success && entry.Value.Value is { Length: > 0 } current ? FleetJsonContext.ParsePointer(current) : null;
-
-        await foreach (var update in kv.WatchAsync<byte[]>(FleetNames.BundlePointerKey, cancellationToken: cancellationToken).ConfigureAwait(false))
-        {
-            if (update.Operation == NatsKVOperation.Put && update.Value is { Length: > 0 } value)
-            {
-                yield return FleetJsonContext.ParsePointer(value);
-            }
-        }
-    }
+    public IAsyncEnumerable<BundlePointer?> WatchAsync(CancellationToken cancellationToken = default) =>
+        PointerWatch.WatchKeyAsync(_connection, FleetNames.BundlePointerKey, v => FleetJsonContext.ParsePointer(v), cancellationToken);
 
     /// <summary>
     /// Downloads the pointer's object and checks its size and SHA-256; a <see cref="FleetException"/> saying which

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Runtime.CompilerServices;
 using System.Text.Json;
 using NATS.Client.KeyValueStore;
 
@@ -138,20 +137,8 @@ public sealed class CandidateChannel
     }
 
     /// <summary>Every value of the candidate pointer, starting with the current one (null first when there is none).</summary>
-    public async IAsyncEnumerable<CandidatePointer?> WatchAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
-    {
-        var kv = await _connection.GetBucketAsync(FleetNames.PointerBucket, cancellationToken).ConfigureAwait(false);
-        var entry = await kv.TryGetEntryAsync<byte[]>(FleetNames.CandidatePointerKey, cancellationToken: cancellationToken).ConfigureAwait(false);
-        yield return entry.Success && entry.Value.Value is { Length: > 0 } current ? CandidatePointers.Parse(current) : null;
-
-        await foreach (var update in kv.WatchAsync<byte[]>(FleetNames.CandidatePointerKey, cancellationToken: cancellationToken).ConfigureAwait(false))
-        {
-            if (update.Operation == NatsKVOperation.Put && update.Value is { Length: > 0 } value)
-            {
-                yield return CandidatePointers.Parse(value);
-            }
-        }
-    }
+    public IAsyncEnumerable<CandidatePointer?> WatchAsync(CancellationToken cancellationToken = default) =>
+        PointerWatch.WatchKeyAsync(_connection, FleetNames.CandidatePointerKey, v => CandidatePointers.Parse(v), cancellationToken);
 
     private async Task PutAsync(CandidatePointer pointer, CancellationToken cancellationToken)
     {

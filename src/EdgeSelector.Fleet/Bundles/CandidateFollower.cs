@@ -38,39 +38,17 @@ public sealed class CandidateFollower
     public string? LastError { get; private set; }
 
     /// <summary>Follows the candidate pointer until <paramref name="cancellationToken"/> fires.</summary>
-    public async Task RunAsync(CancellationToken cancellationToken)
-    {
-        while (!cancellationToken.IsCancellationRequested)
-        {
-            try
-            {
-                await foreach (var pointer in _channel.WatchAsync(cancellationToken).ConfigureAwait(false))
-                {
-                    await HandleAsync(pointer, cancellationToken).ConfigureAwait(false);
-                }
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                break;
-            }
-            catch (Exception e) when (e is NatsException or FleetException or TimeoutException or OperationCanceledException)
-            {
-                if (LastError != e.Message)
-                {
-                    _logger.LogWarning("fleet: cannot follow the candidate pointer ({Error}); retrying", e.Message);
-                }
+    public Task RunAsync(CancellationToken cancellationToken) =>
+        PointerWatch.FollowAsync(_channel.WatchAsync, HandleAsync, Failed, cancellationToken);
 
-                LastError = e.Message;
-                try
-                {
-                    await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    break;
-                }
-            }
+    private void Failed(Exception e)
+    {
+        if (LastError != e.Message)
+        {
+            _logger.LogWarning("fleet: cannot follow the candidate pointer ({Error}); retrying", e.Message);
         }
+
+        LastError = e.Message;
     }
 
     private async Task HandleAsync(CandidatePointer? pointer, CancellationToken cancellationToken)
