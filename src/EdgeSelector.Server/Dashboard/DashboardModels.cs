@@ -142,7 +142,10 @@ public sealed record BundleSection
     /// <summary>Number of titles in the active bundle.</summary>
     public int Titles { get; init; }
 
-    /// <summary>The active bundle's manifest, when this node applied it (absent after a restart that lost bundles.json).</summary>
+    /// <summary>
+    /// The active bundle's manifest, from the applied-bundle history kept in the model store (absent when the active
+    /// version is not among the last ten applied, e.g. a rollback to an older generation).
+    /// </summary>
     public BundleEntry? Active { get; init; }
 
     /// <summary>The last bundles applied, oldest first.</summary>
