@@ -161,6 +161,10 @@ public sealed partial class ImpressionLog
                 {
                     _appenderWake.Wait(AppenderIdleWait);
                 }
+                else
+                {
+                    Thread.Yield(); // a poster is between its reservation and its publication: let it run
+                }
 
                 Volatile.Write(ref _appenderIdle, 0);
             }
