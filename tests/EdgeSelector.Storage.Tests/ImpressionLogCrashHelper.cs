@@ -12,6 +12,7 @@ internal static class ImpressionLogCrashHelper
 {
     public const string Verb = "impression-log-crash-helper";
     public const int RecordBytes = 48;
+    public const string PostMode = "post";
 
     public static int Run(string directory)
     {
@@ -37,6 +38,44 @@ internal static class ImpressionLogCrashHelper
                 Console.Out.WriteLine($"committed {committed}");
                 Console.Out.Flush();
                 lastReported = committed;
+            }
+        }
+
+        return 0;
+    }
+
+    /// <summary>
+    /// Through the appender ring (<see cref="ImpressionLog.TryPost"/>): posts numbered entries and, after every 256, prints
+    /// "committed N" once <see cref="ImpressionLog.LagBytes"/> reads 0 (what the server reports in /metrics), N being
+    /// every entry posted so far.
+    /// </summary>
+    public static int RunPosting(string directory)
+    {
+        var log = ImpressionLog.Open(ImpressionLogTests.Options(directory) with { AppendRingBytes = 256L << 10 });
+        Span<byte> record = stackalloc byte[RecordBytes];
+        ulong posted = 0;
+        var deadline = DateTime.UtcNow.AddSeconds(60); // the parent kills us long before; never outlive a dead parent
+        while (DateTime.UtcNow < deadline)
+        {
+            for (int i = 0; i < 256; i++)
+            {
+                Fill(record, posted);
+                if (log.TryPost(record))
+                {
+                    posted++;
+                }
+            }
+
+            var wait = DateTime.UtcNow.AddSeconds(5);
+            while (log.LagBytes != 0 && DateTime.UtcNow < wait)
+            {
+                Thread.Sleep(1);
+            }
+
+            if (log.LagBytes == 0)
+            {
+                Console.Out.WriteLine($"committed {posted}");
+                Console.Out.Flush();
             }
         }
 

@@ -223,7 +223,12 @@ public sealed class ImpressionLogTests : IDisposable
     }
 
     [Fact]
-    public void Kill9_AfterReportedCommits_EveryReportedEntryIsReadable()
+    public void Kill9_AfterReportedCommits_EveryReportedEntryIsReadable() => Kill9(posting: false);
+
+    [Fact]
+    public void Kill9_PostedThroughTheRing_EveryEntryReportedCommittedIsReadable() => Kill9(posting: true);
+
+    private void Kill9(bool posting)
     {
         string host = Environment.ProcessPath is { } path && Path.GetFileNameWithoutExtension(path) == "dotnet" ? path : "dotnet";
         var start = new ProcessStartInfo(host)
@@ -234,6 +239,10 @@ public sealed class ImpressionLogTests : IDisposable
         start.ArgumentList.Add(typeof(ImpressionLogCrashHelper).Assembly.Location);
         start.ArgumentList.Add(ImpressionLogCrashHelper.Verb);
         start.ArgumentList.Add(_dir.Path);
+        if (posting)
+        {
+            start.ArgumentList.Add(ImpressionLogCrashHelper.PostMode);
+        }
 
         long reported = 0;
         using (var child = Process.Start(start)!)

@@ -10,6 +10,11 @@ public static class Program
             return ImpressionLogCrashHelper.Run(args[1]);
         }
 
+        if (args.Length == 3 && args[0] == ImpressionLogCrashHelper.Verb && args[2] == ImpressionLogCrashHelper.PostMode)
+        {
+            return ImpressionLogCrashHelper.RunPosting(args[1]);
+        }
+
         Console.Error.WriteLine("This is a test assembly; run it with dotnet test.");
         return 2;
     }

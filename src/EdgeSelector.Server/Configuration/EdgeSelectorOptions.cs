@@ -149,6 +149,13 @@ public sealed class EdgeSelectorOptions
     /// <summary>Memory budget of the impression log's in-memory tail in MB.</summary>
     public int ImpressionLogMemoryMB { get; set; } = 64;
 
+    /// <summary>
+    /// Size of the impression log's appender ring in MB (0..1024; 0: none). Serving threads copy each page's entry into
+    /// it and one appender thread appends to the log, so FasterLog's work never runs (and allocates) on a serving
+    /// thread; a page that finds the ring full is dropped and counted. 0 appends on the serving threads (as before #12).
+    /// </summary>
+    public int ImpressionLogRingMB { get; set; } = 4;
+
     /// <summary>Group commit interval of the impression log in milliseconds.</summary>
     public double LogCommitIntervalMs { get; set; } = 5;
 
@@ -252,6 +259,7 @@ public sealed class EdgeSelectorOptions
         Check(FrameTimeoutSeconds > 0, nameof(FrameTimeoutSeconds), "must be positive");
         Check(RewardCommitTimeoutSeconds > 0, nameof(RewardCommitTimeoutSeconds), "must be positive");
         Check(ModelMemoryMB >= 8 && ProfileMemoryMB >= 8 && ImpressionLogMemoryMB >= 4, "memory budgets", "are too small (models/profiles at least 8 MB, log at least 4 MB)");
+        Check(ImpressionLogRingMB is >= 0 and <= 1024, nameof(ImpressionLogRingMB), "must be in 0..1024 (0 = no ring: appends on the serving threads)");
         Check(float.IsFinite(PageDiversityPenalty) && PageDiversityPenalty is >= 0 and <= 1, nameof(PageDiversityPenalty), "must be in 0..1 (0 = off)");
         Check(SyntheticTitles >= 0, nameof(SyntheticTitles), "must be 0 (off) or positive");
         Check(SyntheticImages is >= 1 and <= 99, nameof(SyntheticImages), "must be in 1..99");

@@ -155,6 +155,14 @@ internal sealed class NodeHealth : IDisposable
         }
 
         w.Sample("edgeselector_log_retention_held_bytes", "log", "rewards", _rewards.RetentionHeldBytes);
+        if (_impressions is not null)
+        {
+            // The appender ring between the serving threads and the impression log (docs/storage.md#the-appender-ring).
+            w.Single("edgeselector_impression_ring_capacity_bytes", MetricType.Gauge, "Bytes of the impression log's appender ring (0: no ring, serving threads append themselves).", _impressions.RingCapacityBytes);
+            w.Single("edgeselector_impression_ring_depth_bytes", MetricType.Gauge, "Bytes posted to the appender ring by serving threads and not yet appended to the impression log.", _impressions.RingDepthBytes);
+            w.Single("edgeselector_impression_ring_full_total", MetricType.Counter, "Pages refused because the appender ring was full (also counted in edgeselector_impressions_total{result=\"dropped\"} by their titles).", _impressions.RingRefused);
+            w.Single("edgeselector_impression_appender_dropped_total", MetricType.Counter, "Pages the appender took from the ring but could not append (the log gave up on the disk at close, or an append failed); lost, never reported committed.", _impressions.AppenderDropped);
+        }
         var devices = Devices().ToList();
         w.Family("edgeselector_store_write_stalled", MetricType.Gauge, "1 while a store's writes fail and are being retried (disk full or failing).");
         foreach (var (name, health) in devices)
@@ -193,6 +201,10 @@ internal sealed class NodeHealth : IDisposable
         else if (log.CommitFailure is { } failure)
         {
             conditions.Add(new(log.Name, true, $"commit failing: {failure.Message}"));
+        }
+        else if (log.AppendFailure is { } appendFailure)
+        {
+            conditions.Add(new(log.Name, true, $"appender failing: {appendFailure.Message}"));
         }
     }
 

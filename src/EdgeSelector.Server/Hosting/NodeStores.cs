@@ -38,8 +38,8 @@ internal sealed class NodeStores : IDisposable
     /// <summary>Bytes held by the impression log (tail minus begin).</summary>
     public long ImpressionLogBytes => Impressions is null ? 0 : Impressions.TailAddress - Impressions.BeginAddress;
 
-    /// <summary>Bytes appended to the impression log but not yet durable.</summary>
-    public long ImpressionLogLagBytes => Impressions is null ? 0 : Math.Max(0, Impressions.TailAddress - Impressions.CommittedUntilAddress);
+    /// <summary>Bytes accepted by the impression log (in its appender ring or appended) but not yet durable.</summary>
+    public long ImpressionLogLagBytes => Impressions?.LagBytes ?? 0;
 
     /// <summary>Readiness and health of the stores (docs/reliability.md).</summary>
     public NodeHealth Health { get; private set; } = null!;
@@ -90,6 +90,8 @@ internal sealed class NodeStores : IDisposable
                 {
                     DataDirectory = Path.Combine(dataDir, "impressions"),
                     MemoryBytes = (long)options.ImpressionLogMemoryMB << 20,
+                    // Serving threads only post into the ring; its appender thread runs FasterLog (issue 12.6).
+                    AppendRingBytes = (long)options.ImpressionLogRingMB << 20,
                     CommitInterval = TimeSpan.FromMilliseconds(options.LogCommitIntervalMs),
                     RetainBytes = options.LogRetentionMB << 20,
                     RetentionReaders = retentionReaders ?? [],

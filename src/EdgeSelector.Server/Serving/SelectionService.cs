@@ -361,14 +361,15 @@ internal sealed class SelectionService
         return new SelectResult(title.TitleId, image, eventId, 1f, 0, reason, _tags.Tag(eventId));
     }
 
-    // One append per page; a log that cannot take it (memory full: the disk is behind, or failed) drops the page and
-    // counts its titles as dropped: selections are answered either way.
+    // One post per page, into the log's appender ring (this thread never enters FasterLog); a log that cannot take it
+    // (ring full: the appender or the disk is behind, or the log closing) drops the page and counts its titles as
+    // dropped: selections are answered either way.
     private static void Log(SessionCounters counters, ImpressionLog log, ReadOnlySpan<byte> entry, int titles)
     {
         bool logged;
         try
         {
-            logged = log.TryEnqueue(entry, out _);
+            logged = log.TryPost(entry);
         }
         catch (Exception)
         {

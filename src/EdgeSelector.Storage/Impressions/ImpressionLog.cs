@@ -60,6 +60,19 @@ public sealed partial class ImpressionLog : IDisposable
         _commitInterval = options.CommitInterval;
         _closeTimeout = options.CloseTimeout;
         MaxRecordBytes = (int)Math.Min(int.MaxValue, pageBytes - 64);
+        ArgumentOutOfRangeException.ThrowIfNegative(options.AppendRingBytes);
+        if (options.AppendRingBytes > 0)
+        {
+            long ringBytes = Sizes.FloorPow2(options.AppendRingBytes, nameof(options.AppendRingBytes));
+            if (ringBytes > 1L << 30)
+            {
+                throw new ArgumentOutOfRangeException(nameof(options), options.AppendRingBytes, "AppendRingBytes must be at most 1 GiB.");
+            }
+
+            _ring = new AppendRing((int)ringBytes);
+            _wakeDepth = ringBytes / 4;
+            MaxRecordBytes = Math.Min(MaxRecordBytes, _ring.MaxRecordBytes);
+        }
 
         _root = Path.GetFullPath(options.DataDirectory);
         Name = options.Name ?? Path.GetFileName(_root.TrimEnd(Path.DirectorySeparatorChar));
@@ -71,6 +84,7 @@ public sealed partial class ImpressionLog : IDisposable
         }
 
         _committer = Task.Run(CommitLoopAsync);
+        _appender = _ring is null ? null : StartAppender(this);
     }
 
     /// <summary>Opens the log in <see cref="ImpressionLogOptions.DataDirectory"/>, recovering everything committed before.</summary>
@@ -80,7 +94,7 @@ public sealed partial class ImpressionLog : IDisposable
         return new ImpressionLog(options);
     }
 
-    /// <summary>The largest record <see cref="TryEnqueue"/> accepts.</summary>
+    /// <summary>The largest record <see cref="TryEnqueue"/> and <see cref="TryPost"/> accept.</summary>
     public int MaxRecordBytes { get; }
 
     /// <summary>The log's name in messages and health reports.</summary>
@@ -101,8 +115,22 @@ public sealed partial class ImpressionLog : IDisposable
     /// <summary>Every entry whose address is below this is durable (survives a crash).</summary>
     public long CommittedUntilAddress => _log.CommittedUntilAddress;
 
-    /// <summary>Bytes appended but not yet durable (tail minus committed): the log's lag behind the disk.</summary>
-    public long LagBytes => Math.Max(0, _log.TailAddress - _log.CommittedUntilAddress);
+    /// <summary>
+    /// Bytes accepted but not yet durable: posted and still in the appender ring, plus appended and not yet committed
+    /// (tail minus committed). 0 means everything accepted before the call is durable.
+    /// </summary>
+    /// <remarks>
+    /// The ring is read first: the appender appends a record before it releases it from the ring, so a record that has
+    /// left the ring by then is already in the tail read after.
+    /// </remarks>
+    public long LagBytes
+    {
+        get
+        {
+            var ring = RingDepthBytes;
+            return ring + Math.Max(0, _log.TailAddress - _log.CommittedUntilAddress);
+        }
+    }
 
     /// <summary>
     /// The exception of the last commit attempt if it failed for a reason other than the disk (which stalls instead,
@@ -110,8 +138,8 @@ public sealed partial class ImpressionLog : IDisposable
     /// </summary>
     public Exception? CommitFailure { get; private set; }
 
-    /// <summary>True when appends are being made durable: no write is failing and the last commit succeeded.</summary>
-    public bool IsHealthy => !Health.IsWriteStalled && CommitFailure is null;
+    /// <summary>True when appends are being made durable: no write is failing, the last commit and the last append succeeded.</summary>
+    public bool IsHealthy => !Health.IsWriteStalled && CommitFailure is null && AppendFailure is null;
 
     /// <summary>
     /// Appends a record without waiting for disk; no allocation. False if the record is too big or the in-memory
@@ -121,15 +149,22 @@ public sealed partial class ImpressionLog : IDisposable
     {
         try
         {
-            if (record.Length > MaxRecordBytes || !_log.TryEnqueue(record, out address))
-            {
-                address = 0;
-                return false;
-            }
+            return TryAppend(record, out address);
         }
         catch (FasterException)
         {
             // Only after the device gave up (shutdown): FasterLog then refuses every append.
+            address = 0;
+            return false;
+        }
+    }
+
+    // The append itself, on the calling thread (TryEnqueue's callers, or the appender thread for the ring); throws
+    // FasterException once the device gave up.
+    private bool TryAppend(ReadOnlySpan<byte> record, out long address)
+    {
+        if (record.Length > MaxRecordBytes || !_log.TryEnqueue(record, out address))
+        {
             address = 0;
             return false;
         }
@@ -156,20 +191,31 @@ public sealed partial class ImpressionLog : IDisposable
     public ValueTask WaitForCommitAsync(long address, CancellationToken cancellationToken = default) =>
         IsCommitted(address) ? ValueTask.CompletedTask : _log.WaitForCommitAsync(address + 1, token: cancellationToken);
 
-    /// <summary>Commits everything appended so far now and waits until it is durable (shutdown, tests, tools).</summary>
+    /// <summary>
+    /// Commits everything appended or posted so far now and waits until it is durable (shutdown, tests, tools): the
+    /// appender first takes every record posted before the call (<see cref="TryPost"/>).
+    /// </summary>
     public void Commit()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        DrainRing(Timeout.InfiniteTimeSpan);
         _log.CommitAsync().AsTask().GetAwaiter().GetResult();
     }
 
-    /// <summary>As <see cref="Commit"/>, but gives up after <paramref name="timeout"/>; true if everything appended is durable.</summary>
+    /// <summary>As <see cref="Commit"/>, but gives up after <paramref name="timeout"/>; true if everything appended or posted is durable.</summary>
     public bool TryCommit(TimeSpan timeout)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        var start = System.Diagnostics.Stopwatch.GetTimestamp();
+        if (!DrainRing(timeout))
+        {
+            return false;
+        }
+
         try
         {
-            return _log.CommitAsync().AsTask().Wait(timeout);
+            var left = timeout == Timeout.InfiniteTimeSpan ? timeout : timeout - System.Diagnostics.Stopwatch.GetElapsedTime(start);
+            return _log.CommitAsync().AsTask().Wait(left < TimeSpan.Zero ? TimeSpan.Zero : left);
         }
         catch (AggregateException e) when (e.InnerException is FasterException)
         {
@@ -251,9 +297,10 @@ public sealed partial class ImpressionLog : IDisposable
     }
 
     /// <summary>
-    /// Stops the committer, commits what is pending, and closes the log. The final commit waits at most
-    /// <see cref="ImpressionLogOptions.CloseTimeout"/> (twice if the device must first be told to give up), so closing
-    /// is bounded whatever the disk does; entries not durable by then are lost, as in a crash.
+    /// Appends what was posted to the ring, stops the committer, commits what is pending, and closes the log. Draining
+    /// the ring waits at most <see cref="ImpressionLogOptions.CloseTimeout"/> (what is left then is dropped and counted
+    /// in <see cref="AppenderDropped"/>), and the final commit as long (twice if the device must first be told to give
+    /// up), so closing is bounded whatever the disk does; entries not durable by then are lost, as in a crash.
     /// </summary>
     public void Dispose()
     {
@@ -267,6 +314,7 @@ public sealed partial class ImpressionLog : IDisposable
             _disposed = true;
         }
 
+        StopAppender();
         _stop.Cancel();
         try
         {
@@ -297,6 +345,10 @@ public sealed partial class ImpressionLog : IDisposable
         _device.Dispose();
         _stop.Dispose();
         _wake.Dispose();
+        if (_appender is null || !_appender.IsAlive)
+        {
+            _appenderWake.Dispose();
+        }
     }
 
     /// <summary>Dropped segments so far (rotation by <see cref="ImpressionLogOptions.RetainBytes"/>).</summary>

@@ -27,6 +27,16 @@ public sealed record ImpressionLogOptions
     public long CommitBytes { get; init; } = 1L << 20;
 
     /// <summary>
+    /// Bytes of the appender ring (rounded down to a power of two, at most 1 GiB; 0: none). With a ring,
+    /// <see cref="ImpressionLog.TryPost"/> only copies the record into it and one dedicated appender thread appends to
+    /// FasterLog, so the posting threads (the server's serving threads) never run FasterLog's epoch work; a full ring
+    /// refuses the post. Records larger than half the ring are refused. Without one, TryPost appends on the caller's
+    /// thread. Callers that need an entry's address (<see cref="ImpressionLog.TryEnqueue"/>, the reward log) append
+    /// directly either way.
+    /// </summary>
+    public long AppendRingBytes { get; init; }
+
+    /// <summary>
     /// Rotation: once the log holds more than this many bytes, whole segments at its head are dropped (the
     /// committer truncates to the segment boundary at or below tail − RetainBytes; FASTER deletes the files after the
     /// next commit). 0 keeps everything. Readers further behind lose what was dropped (docs/storage.md), except readers

@@ -1,0 +1,177 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace EdgeSelector.Storage.Impressions;
+
+/// <summary>
+/// A bounded, lock-free byte ring with many producers and one consumer: how the serving threads hand impression
+/// entries to the log's appender thread without entering FasterLog's epoch (docs/storage.md, "The appender ring").
+/// </summary>
+/// <remarks>
+/// Positions are byte counts that only grow; position <c>p</c> lives at <c>p &amp; mask</c>. A producer reserves a
+/// frame by moving <c>_tail</c> with one compare-and-swap, copies its record behind an 8-byte header and then publishes
+/// the header (the record's length); until then the header reads 0 and the consumer waits there. A frame that would
+/// cross the end of the buffer is preceded by a padding frame (negative length) to the end. The consumer clears each
+/// frame it has taken before moving <c>_head</c> past it, so a header the producers have not published yet always
+/// reads 0. Full is refused (<see cref="TryWrite"/> returns false), never waited for. No allocation after the
+/// constructor (<c>AppendRingTests.TryWrite_ManyRecords_AllocatesNothing</c>).
+/// </remarks>
+internal sealed class AppendRing
+{
+    /// <summary>Bytes in front of each record: its length, then 4 reserved bytes; frames are 8-byte aligned.</summary>
+    public const int HeaderBytes = 8;
+
+    private readonly byte[] _buffer;
+    private readonly int _mask;
+    private Padded _tail;
+    private Padded _head;
+    private Padded _headCache;
+
+    /// <summary>A ring of <paramref name="capacity"/> bytes (a power of two, at least 64).</summary>
+    public AppendRing(int capacity)
+    {
+        if (capacity < 64 || (capacity & (capacity - 1)) != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(capacity), capacity, "A power of two of at least 64 bytes.");
+        }
+
+        _buffer = new byte[capacity]; // zeroed: every header reads "not published"
+        _mask = capacity - 1;
+    }
+
+    /// <summary>Bytes of the buffer.</summary>
+    public int Capacity => _buffer.Length;
+
+    /// <summary>The largest record that always fits into an empty ring (a frame and its worst-case padding).</summary>
+    public int MaxRecordBytes => (_buffer.Length / 2) - HeaderBytes;
+
+    /// <summary>Position after the last reserved frame (records published or being copied).</summary>
+    public long Tail => Volatile.Read(ref _tail.Value);
+
+    /// <summary>Position of the first frame the consumer has not released.</summary>
+    public long Head => Volatile.Read(ref _head.Value);
+
+    /// <summary>Bytes reserved and not yet released by the consumer (0 when everything written was taken).</summary>
+    /// <remarks>Tail is read before head: a depth of 0 means every record written before the call has been released.</remarks>
+    public long Depth
+    {
+        get
+        {
+            var tail = Tail;
+            return Math.Max(0, tail - Head);
+        }
+    }
+
+    /// <summary>
+    /// Copies <paramref name="record"/> into the ring; false (nothing written) if it is empty, larger than
+    /// <see cref="MaxRecordBytes"/>, or the ring has no room. <paramref name="depth"/> is the ring's depth as this
+    /// producer saw it after its reservation (a hint for waking the consumer). Lock-free; allocates nothing.
+    /// </summary>
+    public bool TryWrite(ReadOnlySpan<byte> record, out long depth)
+    {
+        depth = 0;
+        if (record.IsEmpty || record.Length > MaxRecordBytes)
+        {
+            return false;
+        }
+
+        int frame = FrameBytes(record.Length);
+        int capacity = _buffer.Length;
+        long tail;
+        long need;
+        int index;
+        do
+        {
+            tail = Volatile.Read(ref _tail.Value);
+            long head = Volatile.Read(ref _headCache.Value);
+            index = (int)(tail & _mask);
+            int toEnd = capacity - index;
+            need = frame <= toEnd ? frame : toEnd + frame;
+            if (tail + need - head > capacity)
+            {
+                head = Volatile.Read(ref _head.Value);
+                if (tail + need - head > capacity)
+                {
+                    return false;
+                }
+
+                Volatile.Write(ref _headCache.Value, head);
+            }
+
+            depth = tail + need - head;
+        }
+        while (Interlocked.CompareExchange(ref _tail.Value, tail + need, tail) != tail);
+
+        if (need != frame)
+        {
+            // Pad to the end of the buffer; the record starts the next lap at index 0.
+            Volatile.Write(ref Header(index), -(capacity - index));
+            index = 0;
+        }
+
+        record.CopyTo(_buffer.AsSpan(index + HeaderBytes));
+        Volatile.Write(ref Header(index), record.Length); // publish: the copy above is visible before the length
+        return true;
+    }
+
+    /// <summary>
+    /// Consumer only: the next published record, in the ring (valid until <see cref="Release"/>); false if the ring is
+    /// empty or the next frame is still being copied. Padding frames are released on the way.
+    /// </summary>
+    public bool TryPeek(out ReadOnlySpan<byte> record)
+    {
+        while (true)
+        {
+            long head = _head.Value; // only the consumer writes it
+            int index = (int)(head & _mask);
+            int length = Volatile.Read(ref Header(index));
+            if (length > 0)
+            {
+                record = new ReadOnlySpan<byte>(_buffer, index + HeaderBytes, length);
+                return true;
+            }
+
+            if (length == 0)
+            {
+                record = default;
+                return false;
+            }
+
+            ReleaseFrame(head, index, -length);
+        }
+    }
+
+    /// <summary>Consumer only: clears the record <see cref="TryPeek"/> returned and gives its space back to the producers.</summary>
+    public void Release()
+    {
+        long head = _head.Value;
+        int index = (int)(head & _mask);
+        int length = Volatile.Read(ref Header(index));
+        if (length <= 0)
+        {
+            throw new InvalidOperationException("Release without a peeked record.");
+        }
+
+        ReleaseFrame(head, index, FrameBytes(length));
+    }
+
+    private static int FrameBytes(int length) => (HeaderBytes + length + 7) & ~7;
+
+    private void ReleaseFrame(long head, int index, int frame)
+    {
+        // Cleared before the head moves (a release write): a producer that sees the new head sees zeroed headers.
+        _buffer.AsSpan(index, frame).Clear();
+        Volatile.Write(ref _head.Value, head + frame);
+    }
+
+    // Frames start at multiples of 8 and the array's data is 8-byte aligned, so the length is an aligned int.
+    private ref int Header(int index) => ref Unsafe.As<byte, int>(ref _buffer[index]);
+
+    // One cache line each for tail, head and the producers' cached head, so that they do not bounce together.
+    [StructLayout(LayoutKind.Explicit, Size = 128)]
+    private struct Padded
+    {
+        [FieldOffset(64)]
+        public long Value;
+    }
+}

@@ -1,0 +1,214 @@
+using System.Diagnostics;
+using FASTER.core;
+
+namespace EdgeSelector.Storage.Impressions;
+
+/// <summary>
+/// The appender ring (<see cref="ImpressionLogOptions.AppendRingBytes"/>): callers of <see cref="TryPost"/> copy their
+/// record into a lock-free ring and return; one dedicated thread appends the ring to FasterLog, so FasterLog's epoch
+/// work (page flushes and commit bookkeeping, which allocate) runs on that thread and never on a caller's.
+/// </summary>
+public sealed partial class ImpressionLog
+{
+    // The appender polls an empty ring this often (a posted record waits at most this long before it is appended); a
+    // poster wakes it sooner only when the ring is getting full, so a steady load costs no wake-up per record.
+    private static readonly TimeSpan AppenderIdleWait = TimeSpan.FromMilliseconds(1);
+
+    private readonly AppendRing? _ring;
+    private readonly Thread? _appender;
+    private readonly SemaphoreSlim _appenderWake = new(0, int.MaxValue);
+    private readonly long _wakeDepth;
+    private int _appenderIdle;
+    private int _appenderStopping;
+    private int _appenderAbandon;
+    private long _appenderDropped;
+    private long _ringRefused;
+    private Exception? _appendFailure;
+
+    /// <summary>Bytes of the appender ring (0: no ring, <see cref="TryPost"/> appends on the caller's thread).</summary>
+    public long RingCapacityBytes => _ring?.Capacity ?? 0;
+
+    /// <summary>Bytes posted to the ring and not yet appended to the log (framing included).</summary>
+    public long RingDepthBytes => _ring?.Depth ?? 0;
+
+    /// <summary>Records <see cref="TryPost"/> refused because the ring was full (the appender, or the disk, is behind).</summary>
+    public long RingRefused => Volatile.Read(ref _ringRefused);
+
+    /// <summary>
+    /// Records the appender took from the ring but could not append (the log gave up on the disk at close, or an
+    /// append failed: <see cref="AppendFailure"/>); lost as in a crash, and never reported committed.
+    /// </summary>
+    public long AppenderDropped => Volatile.Read(ref _appenderDropped);
+
+    /// <summary>The last unexpected failure of the appender thread, cleared by its next successful append.</summary>
+    public Exception? AppendFailure => Volatile.Read(ref _appendFailure);
+
+    /// <summary>
+    /// Hands a record to the log without touching FasterLog on this thread: copies it into the appender ring and
+    /// returns (the appender thread appends it, in post order per thread, and the committer makes it durable). False
+    /// if it is too big, the ring is full (the appender or the disk is behind) or the log is closing: the caller drops
+    /// it and counts it. Allocation-free and lock-free; never throws. Without a ring this is <see cref="TryEnqueue"/>.
+    /// </summary>
+    /// <remarks>
+    /// A posted record has no address yet; it counts in <see cref="LagBytes"/> until it is committed, and
+    /// <see cref="Commit"/>, <see cref="TryCommit"/> and <see cref="Dispose"/> append every record posted before them.
+    /// Mixing with <see cref="TryEnqueue"/> on one log gives no order between the two.
+    /// </remarks>
+    public bool TryPost(ReadOnlySpan<byte> record)
+    {
+        if (_ring is null)
+        {
+            return TryEnqueue(record, out _);
+        }
+
+        if (record.Length > MaxRecordBytes || Volatile.Read(ref _appenderStopping) != 0)
+        {
+            return false;
+        }
+
+        if (!_ring.TryWrite(record, out var depth))
+        {
+            Interlocked.Increment(ref _ringRefused);
+            return false;
+        }
+
+        if (depth >= _wakeDepth && Volatile.Read(ref _appenderIdle) != 0 && Interlocked.Exchange(ref _appenderIdle, 0) != 0)
+        {
+            _appenderWake.Release();
+        }
+
+        return true;
+    }
+
+    private static Thread StartAppender(ImpressionLog log)
+    {
+        var thread = new Thread(log.AppendLoop) { IsBackground = true, Name = $"{log.Name} log appender" };
+        thread.Start();
+        return thread;
+    }
+
+    /// <summary>Waits until every record posted before the call has left the ring (appended, or dropped and counted).</summary>
+    private bool DrainRing(TimeSpan timeout)
+    {
+        if (_ring is null)
+        {
+            return true;
+        }
+
+        var target = _ring.Tail;
+        var start = Stopwatch.GetTimestamp();
+        while (_ring.Head < target)
+        {
+            if (!_appender!.IsAlive || (timeout != Timeout.InfiniteTimeSpan && Stopwatch.GetElapsedTime(start) > timeout))
+            {
+                return _ring.Head >= target;
+            }
+
+            Volatile.Write(ref _appenderIdle, 0);
+            _appenderWake.Release();
+            Thread.Sleep(1);
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Drains what was posted (bounded by <see cref="ImpressionLogOptions.CloseTimeout"/>) and stops the appender; if
+    /// the log cannot take it in time (the disk is failing) the rest is dropped and counted, as a crash would lose it.
+    /// </summary>
+    private void StopAppender()
+    {
+        if (_appender is null)
+        {
+            return;
+        }
+
+        Volatile.Write(ref _appenderStopping, 1);
+        _appenderWake.Release();
+        if (!_appender.Join(_closeTimeout))
+        {
+            Volatile.Write(ref _appenderAbandon, 1);
+            _appenderWake.Release();
+            _appender.Join(_closeTimeout);
+        }
+    }
+
+    private void AppendLoop()
+    {
+        var ring = _ring!;
+        while (true)
+        {
+            try
+            {
+                if (ring.TryPeek(out var record))
+                {
+                    AppendOne(ring, record);
+                    continue;
+                }
+
+                if (Volatile.Read(ref _appenderStopping) != 0 && ring.Head >= ring.Tail)
+                {
+                    return; // everything posted before the close is appended
+                }
+
+                if (Volatile.Read(ref _appenderAbandon) != 0)
+                {
+                    return; // a poster never published its reservation: nothing more can be read
+                }
+
+                Volatile.Write(ref _appenderIdle, 1);
+                if (ring.Depth == 0)
+                {
+                    _appenderWake.Wait(AppenderIdleWait);
+                }
+                else
+                {
+                    Thread.Yield(); // a poster is between its reservation and its publication: let it run
+                }
+
+                Volatile.Write(ref _appenderIdle, 0);
+            }
+#pragma warning disable CA1031 // The appender must record and go on, never die silently; AppendFailure and IsHealthy surface it.
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                Volatile.Write(ref _appendFailure, e);
+                _appenderWake.Wait(AppenderIdleWait);
+            }
+        }
+    }
+
+    // Appends the peeked record, waiting while FasterLog's memory is full (the disk is behind: the ring fills and posters
+    // drop and count, as direct appends did), and releases it. A record FasterLog refuses for good is dropped and counted.
+    private void AppendOne(AppendRing ring, ReadOnlySpan<byte> record)
+    {
+        try
+        {
+            while (!TryAppend(record, out _))
+            {
+                if (Volatile.Read(ref _appenderAbandon) != 0)
+                {
+                    Interlocked.Increment(ref _appenderDropped);
+                    break;
+                }
+
+                _appenderWake.Wait(AppenderIdleWait);
+            }
+
+            Volatile.Write(ref _appendFailure, null);
+        }
+        catch (FasterException)
+        {
+            Interlocked.Increment(ref _appenderDropped); // the device gave up (close): FasterLog refuses every append
+        }
+#pragma warning disable CA1031 // Counted and surfaced (AppendFailure); the record is dropped so the ring keeps moving.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            Interlocked.Increment(ref _appenderDropped);
+            Volatile.Write(ref _appendFailure, e);
+        }
+
+        ring.Release();
+    }
+}
