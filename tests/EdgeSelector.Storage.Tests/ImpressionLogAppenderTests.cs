@@ -40,9 +40,12 @@ public sealed class ImpressionLogAppenderTests : IDisposable
         Post(log, 0, 3_000);
 
         Assert.True(log.TryCommit(TimeSpan.FromSeconds(30)));
+        Assert.Equal(0, log.LagBytes);
+        Post(log, 3_000, 3_000);
+        Assert.True(log.TryCommit(Timeout.InfiniteTimeSpan));
 
         Assert.Equal(0, log.LagBytes);
-        Assert.Equal(3_000, Read(log, "all"));
+        Assert.Equal(6_000, Read(log, "all"));
     }
 
     [Fact]

@@ -214,8 +214,10 @@ public sealed partial class ImpressionLog : IDisposable
 
         try
         {
-            var left = timeout == Timeout.InfiniteTimeSpan ? timeout : timeout - System.Diagnostics.Stopwatch.GetElapsedTime(start);
-            return _log.CommitAsync().AsTask().Wait(left < TimeSpan.Zero ? TimeSpan.Zero : left);
+            var left = timeout == Timeout.InfiniteTimeSpan
+                ? Timeout.InfiniteTimeSpan
+                : TimeSpan.FromTicks(Math.Max(0, (timeout - System.Diagnostics.Stopwatch.GetElapsedTime(start)).Ticks));
+            return _log.CommitAsync().AsTask().Wait(left);
         }
         catch (AggregateException e) when (e.InnerException is FasterException)
         {
