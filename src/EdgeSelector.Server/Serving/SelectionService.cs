@@ -232,6 +232,12 @@ internal sealed class SelectionService
             }
 
             visitor.Next(title);
+            if (candidateBundle is null && i + 1 < titles.Length)
+            {
+                // A hint (#12.1): the next title's record starts loading while this one is scored (ModelReadSession.Prefetch).
+                models.Prefetch(titles[i + 1].TitleId);
+            }
+
             bool found;
             try
             {
