@@ -94,6 +94,61 @@ public sealed class ReadSessionTests : IDisposable
     }
 
     [Fact]
+    public void ModelReadSession_Prefetch_VisitsNothingAndChangesNoRead()
+    {
+        using var store = OpenModels();
+        ModelStoreTests.Push(store, version: 1, titles: [1, 2]);
+        using var session = store.OpenReadSession<CountingProbe>();
+        var probe = default(CountingProbe);
+        session.Prefetch(1); // outside a batch: nothing
+        session.Begin();
+        CountingProbe.Visits = 0;
+        session.Prefetch(1);
+        session.Prefetch(2);
+        session.Prefetch(3); // no such title
+        Assert.Equal(0, CountingProbe.Visits);
+        Assert.True(session.TryRead(1, ref probe));
+        Assert.Equal(1, CountingProbe.Visits);
+        Assert.Equal(1u, probe.Title);
+        Assert.True(session.TryRead(2, ref probe));
+        Assert.Equal(2u, probe.Title);
+        Assert.False(session.TryRead(3, ref probe));
+        session.End();
+    }
+
+    [Fact]
+    public void ModelReadSession_PrefetchWithTheGenerationOnDisk_ReadsStillCorrect()
+    {
+        // A 4 MB model store under ~6 MB of models: the generation's first records are on disk; a prefetch leaves them
+        // there (no pending read of its own) and every read still returns its title's model.
+        using var store = ModelStore.Open(new ModelStoreOptions
+        {
+            DataDirectory = _dir.Path,
+            MemoryBytes = 4L << 20,
+            PageBytes = 512L << 10,
+            SegmentBytes = 8L << 20,
+            IndexBytes = 1L << 20,
+            MaxGenerations = 3,
+            CheckpointOnChange = false,
+            Readers = [ModelReader.For<CountingProbe>()],
+        });
+        var titles = Enumerable.Range(1, 1500).Select(t => (uint)t).ToArray();
+        ModelStoreTests.Push(store, version: 1, titles: titles, length: 4000);
+        Assert.False(store.IsFullyInMemory);
+        using var session = store.OpenReadSession<CountingProbe>();
+        var probe = default(CountingProbe);
+        session.Begin();
+        for (var i = 0; i < titles.Length; i++)
+        {
+            session.Prefetch(titles[(i + 1) % titles.Length]);
+            Assert.True(session.TryRead(titles[i], ref probe));
+            Assert.Equal(titles[i], probe.Title);
+        }
+
+        session.End();
+    }
+
+    [Fact]
     public void ProfileReadSession_ReadManyMixedMemoryAndDisk_EveryProfileAndUnknownMember()
     {
         const int Count = 100_000; // ≈ 9 MB of records against a 2 MB in-memory budget: most reads go to disk
@@ -163,6 +218,21 @@ public sealed class ReadSessionTests : IDisposable
         IndexBytes = 1L << 20,
         MaxGenerations = 3,
         CheckpointOnChange = false,
-        Readers = [ModelReader.For<ModelStoreTests.ModelProbe>()],
+        Readers = [ModelReader.For<ModelStoreTests.ModelProbe>(), ModelReader.For<CountingProbe>()],
     });
+
+    // Counts its visits (a prefetch must make none) and keeps the title of the last model it saw.
+    private struct CountingProbe : IModelVisitor
+    {
+        [ThreadStatic]
+        public static int Visits;
+
+        public uint Title;
+
+        public void Visit(uint titleId, ReadOnlySpan<byte> model)
+        {
+            Visits++;
+            Title = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(model[8..]);
+        }
+    }
 }

@@ -1,6 +1,7 @@
 using EdgeSelector.Core.Features;
 using EdgeSelector.Protocol;
 using EdgeSelector.Protocol.Resp;
+using EdgeSelector.Server.Serving;
 
 namespace EdgeSelector.Server.Resp;
 
@@ -109,6 +110,65 @@ internal sealed partial class RespSession
         {
             RespWriter.WriteInteger(_output, result.ImageId);
         }
+    }
+
+    // Looks over the next whole commands of the input's first segment (at most `limit`, and ServingSession.ProfilesAhead)
+    // without consuming them, names the members of GET, ART.SELECT and ART.PAGE (RESP requests carry no genres: each
+    // reads its profile), and reads those profiles together. Stops at the first command it cannot read whole from the
+    // segment, and after QUIT: the dispatch loop answers those. Returns how many commands it covered (at least 1, so
+    // the loop looks again only after it has answered them). The argument offsets are the dispatch's scratch: reused.
+    private int ReadProfilesAhead(ReadOnlySpan<byte> data, int limit)
+    {
+        var max = Math.Min(limit, ServingSession.ProfilesAhead);
+        var seen = 0;
+        while (seen < max && !data.IsEmpty)
+        {
+            if (data[0] is (byte)'\r' or (byte)'\n')
+            {
+                var blank = data.IndexOfAnyExcept("\r\n"u8);
+                if (blank < 0)
+                {
+                    break;
+                }
+
+                data = data[blank..];
+                continue;
+            }
+
+            if (RespCommandReader.TryRead(data, _starts, _lengths, _maxCommandBytes, out var argc, out var used) != RespReadStatus.Command)
+            {
+                break;
+            }
+
+            var command = data[..used];
+            data = data[used..];
+            seen++;
+            ulong member;
+            switch (RespNames.Command(Arg(command, 0)))
+            {
+                case RespCommand.Get:
+                    var key = argc == 2 ? Arg(command, 1) : default;
+                    var colon = key.IndexOf((byte)':');
+                    if (colon > 0 && TryParse(key[..colon], out member))
+                    {
+                        _serving.ExpectProfile(member);
+                    }
+
+                    break;
+                case RespCommand.ArtSelect when argc >= 3 && TryParse(Arg(command, 2), out member):
+                    _serving.ExpectProfile(member);
+                    break;
+                case RespCommand.ArtPage when argc >= 3 && TryParse(Arg(command, 1), out member):
+                    _serving.ExpectProfile(member);
+                    break;
+                case RespCommand.Quit:
+                    max = seen; // nothing after QUIT is answered
+                    break;
+            }
+        }
+
+        _serving.ReadProfiles();
+        return Math.Max(seen, 1);
     }
 
     // Country, language and device come from the stored profile unless the command sets them; hour and day from the

@@ -15,6 +15,8 @@ namespace EdgeSelector.Server.Resp;
 /// does. Parsing works on the pipe's first segment, or on a copy of just enough of the input when a command spans
 /// segments. A command longer than <c>RespMaxCommandBytes</c> is answered <c>-ERR command too large</c> in its turn
 /// and discarded as it streams in (<see cref="RespCommandSkipper"/>): the connection stays (docs/resp.md#limits).
+/// Before the commands of a batch are answered, the profiles their members need are read together
+/// (<c>ReadProfilesAhead</c>, in <c>RespSession.ArtCommands.cs</c>).
 /// </summary>
 internal sealed partial class RespSession : IPipelinedSession
 {
@@ -57,6 +59,7 @@ internal sealed partial class RespSession : IPipelinedSession
             var now = DateTime.UtcNow;
             _hour = (byte)now.Hour;
             _dayOfWeek = (byte)now.DayOfWeek;
+            var ahead = 0; // commands whose profiles were read ahead
             while (true)
             {
                 if (completed >= _maxInFlight)
@@ -72,6 +75,11 @@ internal sealed partial class RespSession : IPipelinedSession
                 if (_skipping && !Skip(ref buffer, out var close))
                 {
                     return close ? BatchOutcome.Close : BatchOutcome.Done;
+                }
+
+                if (completed >= ahead)
+                {
+                    ahead = completed + ReadProfilesAhead(buffer.FirstSpan, _maxInFlight - completed);
                 }
 
                 var data = buffer.FirstSpan;

@@ -78,6 +78,9 @@ internal sealed class SelectionService
     /// <summary>The shared metrics the sessions fold their counters into.</summary>
     public ServerMetrics Metrics => _metrics;
 
+    /// <summary>The overload policy (a session reads no profiles ahead for a batch already too old to serve).</summary>
+    public SheddingPolicy Shedding => _shedding;
+
     /// <summary>Test-only: a title whose scoring throws (used only when <see cref="FaultInjection.IsEnabled"/>); 0 = off.</summary>
     public uint FaultInjectionTitleId { get; set; }
 
@@ -131,7 +134,7 @@ internal sealed class SelectionService
         else
         {
             models = session.EnterStores(out var profiles);
-            member = BuildMember(profiles, request, out memberFlags);
+            member = BuildMember(session, profiles, request, out memberFlags);
         }
 
         var firstEventId = _eventIds.Reserve(titles.Length);
@@ -229,6 +232,12 @@ internal sealed class SelectionService
             }
 
             visitor.Next(title);
+            if (candidateBundle is null && i + 1 < titles.Length)
+            {
+                // A hint (#12.1): the next title's record starts loading while this one is scored (ModelReadSession.Prefetch).
+                models.Prefetch(titles[i + 1].TitleId);
+            }
+
             bool found;
             try
             {
@@ -302,7 +311,8 @@ internal sealed class SelectionService
         return member;
     }
 
-    private static MemberContext BuildMember(ProfileReadSession profiles, in RequestContext request, out MemberFlags flags)
+    // The stored profile is the one the session read ahead with the batch's other requests', else read now.
+    private static MemberContext BuildMember(ServingSession session, ProfileReadSession profiles, in RequestContext request, out MemberFlags flags)
     {
         var member = ContextOnly(request, out flags);
         if (flags == MemberFlags.GenresFromRequest)
@@ -314,7 +324,7 @@ internal sealed class SelectionService
         bool found;
         try
         {
-            found = profiles.TryGet(request.MemberId, out profile);
+            found = session.TryGetProfile(profiles, request.MemberId, out profile);
         }
         catch (Exception)
         {

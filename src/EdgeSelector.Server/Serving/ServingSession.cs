@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using EdgeSelector.Core.Features;
 using EdgeSelector.Protocol;
 using EdgeSelector.Server.Connections;
 using EdgeSelector.Server.Metrics;
@@ -16,6 +17,10 @@ namespace EdgeSelector.Server.Serving;
 /// rollback reclaims the old generation as soon as the batches that started before it end, busy or idle). The batch
 /// must not await between the two: the epochs belong to the thread (PipelinedConnection flushes after EndBatch).
 /// The counters are folded into <see cref="ServerMetrics"/> once per batch, which is also timed once.
+/// The profiles of a batch's SELECTs are read together, ahead of the requests (<see cref="ExpectProfile"/>,
+/// <see cref="ReadProfiles"/>): a front door looks over the next whole requests it has buffered, names the members
+/// whose profile a decision will need, and the reads are issued together, the ones that went to disk completed
+/// together, once; each decision then takes its member's profile from that table (<see cref="TryGetProfile"/>).
 /// </summary>
 internal sealed class ServingSession : IDisposable
 {
@@ -24,6 +29,12 @@ internal sealed class ServingSession : IDisposable
     /// of a long batch are aged (shed) with a reading at most this many requests old (a page reads it at its start).
     /// </summary>
     internal const int RequestsPerClockReading = 32;
+
+    /// <summary>
+    /// Requests a front door looks ahead over to read their profiles together (at most the in-flight limit): a longer
+    /// batch is read in chunks of this many, each just before its first request is served.
+    /// </summary>
+    internal const int ProfilesAhead = 64;
 
     private static readonly double TicksToMs = 1000.0 / Stopwatch.Frequency;
 
@@ -40,6 +51,15 @@ internal sealed class ServingSession : IDisposable
     private long _allocatedAtStart;
     private int _sinceClockReading;
     private bool _disposed;
+
+    // The profiles read ahead for the batch's next requests: member ids in request order, the profiles and found flags
+    // ReadMany fills, how many are named and read (0 when none were, or the read threw), and the next unused one.
+    private readonly ulong[] _aheadMembers = new ulong[ProfilesAhead];
+    private readonly MemberProfile[] _aheadProfiles = new MemberProfile[ProfilesAhead];
+    private readonly bool[] _aheadFound = new bool[ProfilesAhead];
+    private int _aheadNamed;
+    private int _aheadRead;
+    private int _aheadNext;
 
     public ServingSession(SelectionService selection, RewardService rewards, int maxTitlesPerPage, TimeSpan rewardCommitTimeout, Action wake)
     {
@@ -62,6 +82,9 @@ internal sealed class ServingSession : IDisposable
     /// <summary>The batch's counters (folded into the shared metrics at <see cref="EndBatch"/>).</summary>
     public SessionCounters Counters { get; } = new();
 
+    /// <summary>Profiles read ahead together since the session opened (tests: the batch's reads were issued together).</summary>
+    internal long ProfilesReadAhead { get; private set; }
+
     /// <summary>The batch's clock reading (Stopwatch ticks); a page of several titles moves it to its own start.</summary>
     public long Now => _now;
 
@@ -76,6 +99,7 @@ internal sealed class ServingSession : IDisposable
         _arrival = batch.Arrival;
         _batchUnixMs = 0;
         _sinceClockReading = 0;
+        _aheadNamed = _aheadRead = _aheadNext = 0;
         _allocatedAtStart = GC.GetAllocatedBytesForCurrentThread();
     }
 
@@ -85,6 +109,7 @@ internal sealed class ServingSession : IDisposable
     /// </summary>
     public void EndBatch()
     {
+        _aheadNamed = _aheadRead = _aheadNext = 0;
         if (_storesEntered)
         {
             _storesEntered = false;
@@ -119,6 +144,55 @@ internal sealed class ServingSession : IDisposable
         var result = Results.AsSpan(0, 1);
         _selection.Select(this, in context, new ReadOnlySpan<TitleCandidate>(in title), result);
         return result[0];
+    }
+
+    /// <summary>
+    /// Names the member of one of the batch's next requests whose decision will read its stored profile (a SELECT or
+    /// SELECT_PAGE without request genres), in request order, for the next <see cref="ReadProfiles"/>; the first call
+    /// after a read starts a new table. False when the table is full (<see cref="ProfilesAhead"/>).
+    /// </summary>
+    public bool ExpectProfile(ulong memberId)
+    {
+        if (_aheadRead > 0 || _aheadNext > 0)
+        {
+            _aheadNamed = _aheadRead = _aheadNext = 0;
+        }
+
+        if (_aheadNamed == ProfilesAhead)
+        {
+            return false;
+        }
+
+        _aheadMembers[_aheadNamed++] = memberId;
+        return true;
+    }
+
+    /// <summary>
+    /// Reads the profiles named since the last read together (<see cref="ProfileReadSession.ReadMany"/>: every read
+    /// issued, the ones that went to disk completed together, once), entering the stores for the batch. Nothing is
+    /// read when the batch is already too old to serve (every request left in it will be shed without its profile),
+    /// and a read that throws leaves each request to read its own (a member whose read throws again is not found).
+    /// </summary>
+    public void ReadProfiles()
+    {
+        var count = _aheadNamed;
+        _aheadNamed = _aheadRead = _aheadNext = 0;
+        if (count == 0 || _selection.Shedding.IsTooOld(_now, _arrival, 0, 0))
+        {
+            return;
+        }
+
+        var profiles = EnterProfiles();
+        try
+        {
+            profiles.ReadMany(_aheadMembers.AsSpan(0, count), _aheadProfiles.AsSpan(0, count), _aheadFound.AsSpan(0, count));
+            _aheadRead = count;
+            ProfilesReadAhead += count;
+        }
+        catch (Exception)
+        {
+            // Each request reads its own profile (SelectionService.BuildMember: a read that throws is "not found").
+        }
     }
 
     /// <summary>
@@ -179,6 +253,32 @@ internal sealed class ServingSession : IDisposable
         }
 
         return _batchUnixMs + (long)((ticks - _unixBaseTicks) * TicksToMs);
+    }
+
+    /// <summary>
+    /// The stored profile of <paramref name="memberId"/> for the request being decided: the one read ahead for it
+    /// (the next entry of the table for this member, in request order), else read now through <paramref name="profiles"/>.
+    /// </summary>
+    internal bool TryGetProfile(ProfileReadSession profiles, ulong memberId, out MemberProfile profile)
+    {
+        // Usually the entry at _aheadNext; a request named ahead that was not decided (shed, refused) is passed over.
+        for (var i = _aheadNext; i < _aheadRead; i++)
+        {
+            if (_aheadMembers[i] == memberId)
+            {
+                _aheadNext = i + 1;
+                profile = _aheadProfiles[i];
+                return _aheadFound[i];
+            }
+        }
+
+        return profiles.TryGet(memberId, out profile);
+    }
+
+    private ProfileReadSession EnterProfiles()
+    {
+        EnterStores(out var profiles);
+        return profiles;
     }
 
     /// <summary>

@@ -10,14 +10,32 @@ namespace EdgeSelector.Storage.Models;
 internal sealed class ModelReadFunctions<TVisitor> : SpanByteFunctions<long, TVisitor, Empty>
     where TVisitor : struct, IModelVisitor
 {
+    /// <summary>
+    /// Most of a record asked for by <see cref="ModelReadSession{TVisitor}.Prefetch"/> (an input of one byte): the CPU is
+    /// asked to start loading it, the visitor is not called. 16 KB covers a K=32, d=64 model at any precision.
+    /// </summary>
+    internal const int PrefetchBytes = 16 << 10;
+
     public override bool SingleReader(ref long key, ref SpanByte input, ref SpanByte value, ref TVisitor dst, ref ReadInfo readInfo)
     {
+        if (input.Length != 0)
+        {
+            Core.Scoring.Scorer.Prefetch(value.AsReadOnlySpan(), PrefetchBytes);
+            return true;
+        }
+
         dst.Visit((uint)key, value.AsReadOnlySpan());
         return true;
     }
 
     public override bool ConcurrentReader(ref long key, ref SpanByte input, ref SpanByte value, ref TVisitor dst, ref ReadInfo readInfo)
     {
+        if (input.Length != 0)
+        {
+            Core.Scoring.Scorer.Prefetch(value.AsReadOnlySpan(), PrefetchBytes);
+            return true;
+        }
+
         dst.Visit((uint)key, value.AsReadOnlySpan());
         return true;
     }

@@ -23,6 +23,10 @@ namespace EdgeSelector.Storage.Models;
 public sealed class ModelReadSession<TVisitor> : IDisposable
     where TVisitor : struct, IModelVisitor
 {
+    // A prefetch's input (ModelReadFunctions: a non-empty input asks for a prefetch, not a visit); pinned, because a
+    // read that goes pending copies its input.
+    private static readonly byte[] PrefetchMarker = GC.AllocateArray<byte>(1, pinned: true);
+
     private readonly ModelStore _store;
     private readonly SessionPool<ClientSession<long, SpanByte, SpanByte, TVisitor, Empty, ModelReadFunctions<TVisitor>>> _pool;
     private readonly ClientSession<long, SpanByte, SpanByte, TVisitor, Empty, ModelReadFunctions<TVisitor>> _session;
@@ -89,6 +93,42 @@ public sealed class ModelReadSession<TVisitor> : IDisposable
         SpanByte input = default;
         var status = _context.Read(ref key, ref input, ref visitor, default, 0);
         return status.IsPending ? CompletePending(ref visitor) : status.Found;
+    }
+
+    /// <summary>
+    /// A hint: starts loading <paramref name="titleId"/>'s record of the pinned generation into the CPU caches (its hash
+    /// bucket and header on the way, its bytes by prefetch instructions) so the <see cref="TryRead"/> that follows finds
+    /// them there. A lookup through FASTER like any read (FASTER gives no record address before a read), so it can never
+    /// touch a wrong or stale model: nothing is read from what it loads. Nothing is done unless the pinned generation is
+    /// wholly in memory (a record on disk is left there). Only between Begin and End; never throws.
+    /// </summary>
+    public void Prefetch(uint titleId)
+    {
+        // Only while the whole pinned generation is in memory (its records are at or above its start address): FASTER
+        // 2.6 lets no caller stop a lookup at the head, and a hint must not read a model from disk twice.
+        var generation = _pinned;
+        if (generation is null || !_inBatch || _store.HeadAddress > generation.StartAddress)
+        {
+            return;
+        }
+
+        long key = ModelStore.ModelKey(generation.Generation, titleId);
+        var input = SpanByte.FromFixedSpan(PrefetchMarker);
+        var unused = default(TVisitor);
+        try
+        {
+            var status = _context.Read(ref key, ref input, ref unused, default, 0);
+            if (status.IsPending)
+            {
+                // The head moved past the record between reading it and the lookup: complete it, so no read of ours is
+                // left pending for the next TryRead's completion to pick up.
+                CompletePending(ref unused);
+            }
+        }
+        catch (Exception)
+        {
+            // A hint: the read that follows reports whatever is wrong.
+        }
     }
 
     /// <summary>Leaves the epoch (any pending read was completed by its TryRead) and releases the pinned generation.</summary>

@@ -275,6 +275,9 @@ public sealed partial class ModelStore : IDisposable
         }
     }
 
+    /// <summary>The lowest log address still in memory (a prefetch does not look below it).</summary>
+    internal long HeadAddress => _store.Log.HeadAddress;
+
     internal static long ModelKey(uint generation, uint titleId) => (long)(((ulong)generation << 32) | titleId);
 
     internal bool ReadCore<TVisitor>(uint generation, uint titleId, ref TVisitor visitor)

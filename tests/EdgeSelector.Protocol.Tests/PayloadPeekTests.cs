@@ -1,0 +1,68 @@
+using System.Buffers;
+
+namespace EdgeSelector.Protocol.Tests;
+
+/// <summary>
+/// The look-ahead a server runs over a batch before answering it (issue 12.1): the member id and "has genres" of a
+/// SELECT or SELECT_PAGE, the same as <see cref="PayloadReader"/> decodes them, at every split of the payload.
+/// </summary>
+public class PayloadPeekTests
+{
+    [Theory]
+    [InlineData(true, false)]
+    [InlineData(false, false)]
+    [InlineData(true, true)]
+    [InlineData(false, true)]
+    public void TryReadMember_SelectAndPage_MatchesTheFullReader(bool withGenres, bool page)
+    {
+        var context = TestFrames.Context(withGenres);
+        var payload = TestFrames.Payload(TestFrames.Build(b =>
+        {
+            if (page)
+            {
+                FrameWriter.WriteSelectPage(b, 1, in context, TestFrames.Titles(30));
+            }
+            else
+            {
+                FrameWriter.WriteSelect(b, 1, in context, in TestFrames.Title);
+            }
+        }));
+        var scratch = new TitleCandidate[new ProtocolOptions().MaxTitlesPerPage];
+        var error = page
+            ? PayloadReader.ReadSelectPage(new ReadOnlySequence<byte>(payload), new ProtocolOptions(), out var decoded, scratch, out _)
+            : PayloadReader.ReadSelect(new ReadOnlySequence<byte>(payload), out decoded, out _);
+        Assert.Equal(ErrorCode.None, error);
+
+        for (var at = 0; at <= payload.Length; at++)
+        {
+            Assert.True(PayloadPeek.TryReadMember(TestFrames.Split(payload, at), out var member, out var hasGenres));
+            Assert.Equal(decoded.MemberId, member);
+            Assert.Equal(decoded.GenreCount > 0, hasGenres);
+        }
+    }
+
+    [Fact]
+    public void TryReadMember_ContextOfSixFieldsOrNilOrEmptyGenres_NoGenres()
+    {
+        // [[member, country, language, device, hour, dow], title] and the same with genres nil and [].
+        byte[] six = [0x92, 0x96, 0x07, 0x00, 0x00, 0x01, 0x0A, 0x03, 0x93, 0x09, 0x00, 0xC2];
+        byte[] nil = [0x92, 0x97, 0x07, 0x00, 0x00, 0x01, 0x0A, 0x03, 0xC0, 0x93, 0x09, 0x00, 0xC2];
+        byte[] empty = [0x92, 0x97, 0x07, 0x00, 0x00, 0x01, 0x0A, 0x03, 0x90, 0x93, 0x09, 0x00, 0xC2];
+        foreach (var payload in new[] { six, nil, empty })
+        {
+            Assert.True(PayloadPeek.TryReadMember(new ReadOnlySequence<byte>(payload), out var member, out var hasGenres));
+            Assert.Equal(7UL, member);
+            Assert.False(hasGenres);
+        }
+    }
+
+    [Theory]
+    [InlineData(new byte[0])]
+    [InlineData(new byte[] { 0x91, 0x96 })] // one element
+    [InlineData(new byte[] { 0x92, 0x95, 0x07 })] // a context of five
+    [InlineData(new byte[] { 0x92, 0x96 })] // cut short
+    [InlineData(new byte[] { 0x92, 0x97, 0x07, 0x91, 0x00, 0x00, 0x01, 0x0A, 0x03, 0xC0 })] // a nested country
+    [InlineData(new byte[] { 0xC1 })] // never used
+    public void TryReadMember_NotARequest_False(byte[] payload) =>
+        Assert.False(PayloadPeek.TryReadMember(new ReadOnlySequence<byte>(payload), out _, out _));
+}
