@@ -1,5 +1,7 @@
 using System.Buffers;
+using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using MessagePack;
 
 namespace EdgeSelector.Protocol;
@@ -26,6 +28,7 @@ public static class FrameWriter
     private const int Nil = 1;
     private const int TitleSize = 1 + U32 + F32 + Bool;
     private const int ResultSize = 1 + U32 + U32 + U64 + F32 + U64 + U8 + U64;
+    private const int SelectResultFrameSize = FrameHeader.Size + ResultSize;
 
     /// <summary>Writes a SELECT request: <c>[context, title]</c>.</summary>
     public static void WriteSelect(IBufferWriter<byte> output, ulong requestId, in RequestContext context, in TitleCandidate title)
@@ -80,24 +83,59 @@ public static class FrameWriter
         WriteNonce(output, Opcode.Pong, requestId, nonce);
 
     /// <summary>Writes a SELECT_RESULT response: <c>[title_id, image_id, event_id, propensity, model_version, reason, event_tag]</c>.</summary>
+    /// <remarks>
+    /// Every field has one fixed-width form here, so the 61 bytes are stored straight into one span: one
+    /// <see cref="IBufferWriter{T}.GetSpan"/> and one <see cref="IBufferWriter{T}.Advance"/> per frame, no MessagePackWriter
+    /// (FrameWriterTests compare the bytes with MessagePackWriter's).
+    /// </remarks>
     public static void WriteSelectResult(IBufferWriter<byte> output, ulong requestId, in SelectResult result)
     {
-        var writer = Begin(output, Opcode.SelectResult, requestId, ResultSize);
-        WriteResult(ref writer, in result);
-        writer.Flush();
+        Span<byte> span = output.GetSpan(SelectResultFrameSize);
+        if (span.Length < SelectResultFrameSize)
+        {
+            ThrowHelper.ThrowShortSpan();
+        }
+
+        ref byte frame = ref MemoryMarshal.GetReference(span);
+        WriteHeader(ref frame, Opcode.SelectResult, requestId, SelectResultFrameSize);
+        WriteResultFixed(ref Unsafe.Add(ref frame, FrameHeader.Size), in result);
+        output.Advance(SelectResultFrameSize);
     }
 
     /// <summary>Writes a SELECT_PAGE_RESULT response: <c>[result, ...]</c>, one entry per requested title, in order.</summary>
+    /// <remarks>As <see cref="WriteSelectResult"/>: the results are stored straight, as many per span as fit.</remarks>
     public static void WriteSelectPageResult(IBufferWriter<byte> output, ulong requestId, ReadOnlySpan<SelectResult> results)
     {
-        var writer = Begin(output, Opcode.SelectPageResult, requestId, ArrayHeaderSize(results.Length) + (results.Length * ResultSize));
-        writer.WriteArrayHeader(results.Length);
-        foreach (ref readonly SelectResult result in results)
+        int arrayHeader = ArrayHeaderSize(results.Length);
+        Span<byte> span = output.GetSpan(FrameHeader.Size + 5);
+        if (span.Length < FrameHeader.Size + 5)
         {
-            WriteResult(ref writer, in result);
+            ThrowHelper.ThrowShortSpan();
         }
 
-        writer.Flush();
+        ref byte frame = ref MemoryMarshal.GetReference(span);
+        WriteHeader(ref frame, Opcode.SelectPageResult, requestId, SelectPageResultFrameSize(results.Length));
+        WriteArrayHeaderFixed(ref Unsafe.Add(ref frame, FrameHeader.Size), results.Length, arrayHeader);
+        output.Advance(FrameHeader.Size + arrayHeader);
+        int i = 0;
+        while (i < results.Length)
+        {
+            span = output.GetSpan(ResultSize);
+            int fit = Math.Min(span.Length / ResultSize, results.Length - i);
+            if (fit <= 0)
+            {
+                ThrowHelper.ThrowShortSpan();
+            }
+
+            ref byte next = ref MemoryMarshal.GetReference(span);
+            for (int k = 0; k < fit; k++)
+            {
+                WriteResultFixed(ref Unsafe.Add(ref next, k * ResultSize), in results[i + k]);
+            }
+
+            output.Advance(fit * ResultSize);
+            i += fit;
+        }
     }
 
     /// <summary>Writes a REWARD_RESULT response: <c>[status]</c>.</summary>
@@ -136,6 +174,71 @@ public static class FrameWriter
         output.Advance(FrameHeader.Size);
         return new MessagePackWriter(output);
     }
+
+    // header: u32 length | u8 version | u8 opcode | u16 flags | u64 request id (docs/protocol.md#frame-header), stored
+    // at frame[0..16); the caller checked the span.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void WriteHeader(ref byte frame, Opcode opcode, ulong requestId, int frameSize)
+    {
+        // length, version, opcode and flags (0) as one little-endian word
+        ulong first = (uint)frameSize | ((ulong)FrameHeader.CurrentVersion << 32) | ((ulong)opcode << 40);
+        Unsafe.WriteUnaligned(ref frame, ToLittleEndian(first));
+        Unsafe.WriteUnaligned(ref Unsafe.Add(ref frame, 8), ToLittleEndian(requestId));
+    }
+
+    // A fixed-width array header as MessagePackWriter.WriteArrayHeader writes it: fixarray, array16 or array32.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void WriteArrayHeaderFixed(ref byte p, int count, int size)
+    {
+        if (size == 1)
+        {
+            p = (byte)(0x90 | count);
+        }
+        else if (size == 3)
+        {
+            p = 0xdc;
+            Unsafe.WriteUnaligned(ref Unsafe.Add(ref p, 1), ToBigEndian((ushort)count));
+        }
+        else
+        {
+            p = 0xdd;
+            Unsafe.WriteUnaligned(ref Unsafe.Add(ref p, 1), ToBigEndian((uint)count));
+        }
+    }
+
+    // result: 97 | ce title_id | ce image_id | cf event_id | ca propensity | cf model_version | cc reason | cf event_tag
+    // (45 bytes, big-endian values: MessagePack's fixed-width forms, what WriteResult writes through MessagePackWriter).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void WriteResultFixed(ref byte p, in SelectResult result)
+    {
+        p = 0x97;
+        Unsafe.Add(ref p, 1) = 0xce;
+        Unsafe.WriteUnaligned(ref Unsafe.Add(ref p, 2), ToBigEndian(result.TitleId));
+        Unsafe.Add(ref p, 6) = 0xce;
+        Unsafe.WriteUnaligned(ref Unsafe.Add(ref p, 7), ToBigEndian(result.ImageId));
+        Unsafe.Add(ref p, 11) = 0xcf;
+        Unsafe.WriteUnaligned(ref Unsafe.Add(ref p, 12), ToBigEndian(result.EventId));
+        Unsafe.Add(ref p, 20) = 0xca;
+        Unsafe.WriteUnaligned(ref Unsafe.Add(ref p, 21), ToBigEndian(BitConverter.SingleToUInt32Bits(result.Propensity)));
+        Unsafe.Add(ref p, 25) = 0xcf;
+        Unsafe.WriteUnaligned(ref Unsafe.Add(ref p, 26), ToBigEndian(result.ModelVersion));
+        Unsafe.Add(ref p, 34) = 0xcc;
+        Unsafe.Add(ref p, 35) = (byte)result.Reason;
+        Unsafe.Add(ref p, 36) = 0xcf;
+        Unsafe.WriteUnaligned(ref Unsafe.Add(ref p, 37), ToBigEndian(result.EventTag));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ushort ToBigEndian(ushort value) => BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(value) : value;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint ToBigEndian(uint value) => BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(value) : value;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong ToBigEndian(ulong value) => BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(value) : value;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong ToLittleEndian(ulong value) => BitConverter.IsLittleEndian ? value : BinaryPrimitives.ReverseEndianness(value);
 
     private static void WriteNonce(IBufferWriter<byte> output, Opcode opcode, ulong requestId, ulong nonce)
     {
@@ -178,19 +281,6 @@ public static class FrameWriter
         writer.WriteUInt32(title.TitleId);
         writer.Write(title.Score);
         writer.Write(title.InteractedBefore);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void WriteResult(ref MessagePackWriter writer, in SelectResult result)
-    {
-        writer.WriteArrayHeader(7);
-        writer.WriteUInt32(result.TitleId);
-        writer.WriteUInt32(result.ImageId);
-        writer.WriteUInt64(result.EventId);
-        writer.Write(result.Propensity);
-        writer.WriteUInt64(result.ModelVersion);
-        writer.WriteUInt8((byte)result.Reason);
-        writer.WriteUInt64(result.EventTag);
     }
 
     private static void WriteTimestamp(ref MessagePackWriter writer, long timestamp)

@@ -13,11 +13,17 @@ namespace EdgeSelector.Protocol;
 /// skip extra trailing elements (forward compatibility: a newer peer may append fields) and reject bytes after the
 /// array. Integers and floats are accepted in any MessagePack encoding whose value fits.
 /// </remarks>
-public static class PayloadReader
+public static partial class PayloadReader
 {
     /// <summary>SELECT: <c>[context, title]</c>.</summary>
     public static ErrorCode ReadSelect(in ReadOnlySequence<byte> payload, out RequestContext context, out TitleCandidate title)
     {
+        context = default;
+        if (payload.IsSingleSegment && TryReadSelectFast(payload.FirstSpan, ref context, out title))
+        {
+            return ErrorCode.None;
+        }
+
         context = default;
         title = default;
         try
@@ -60,6 +66,12 @@ public static class PayloadReader
         if (titles.Length < options.MaxTitlesPerPage)
         {
             ThrowHelper.ThrowScratchTooSmall(nameof(titles), options.MaxTitlesPerPage);
+        }
+
+        context = default;
+        if (payload.IsSingleSegment && TryReadSelectPageFast(payload.FirstSpan, options.MaxTitlesPerPage, ref context, titles, out titleCount))
+        {
+            return ErrorCode.None;
         }
 
         context = default;

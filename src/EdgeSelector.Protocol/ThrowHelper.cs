@@ -15,4 +15,9 @@ internal static class ThrowHelper
     [MethodImpl(MethodImplOptions.NoInlining)]
     public static void ThrowScratchTooSmall(string paramName, int needed) =>
         throw new ArgumentException($"must hold at least {needed} elements (ProtocolOptions.MaxTitlesPerPage)", paramName);
+
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static void ThrowShortSpan() =>
+        throw new InvalidOperationException("the buffer writer returned a span shorter than the size asked for");
 }

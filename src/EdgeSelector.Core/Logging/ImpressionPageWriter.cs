@@ -1,4 +1,6 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using EdgeSelector.Core.Features;
 using static EdgeSelector.Core.Logging.ImpressionPage;
 
@@ -34,26 +36,36 @@ public readonly ref struct ImpressionPageWriter
         }
 
         _entry = destination[..size];
-        var header = _entry[..HeaderSize];
-        header[0] = ImpressionPage.Version;
-        header[1] = (byte)LogRecordKind.ImpressionPage;
-        BinaryPrimitives.WriteUInt16LittleEndian(header[CountOffset..], (ushort)titleCount);
-        BinaryPrimitives.WriteUInt16LittleEndian(header[StrideOffset..], TitleSize);
-        header[ArmOffset] = arm;
-        header[FlagsOffset] = (byte)flags;
-        BinaryPrimitives.WriteUInt64LittleEndian(header[FirstEventIdOffset..], firstEventId);
-        BinaryPrimitives.WriteInt64LittleEndian(header[TimestampOffset..], timestampMs);
-        BinaryPrimitives.WriteUInt64LittleEndian(header[MemberIdOffset..], member.MemberId);
-        BinaryPrimitives.WriteUInt16LittleEndian(header[CountryOffset..], member.Country);
-        BinaryPrimitives.WriteUInt16LittleEndian(header[LanguageOffset..], member.Language);
-        header[DeviceOffset] = (byte)member.Device;
-        header[HourOffset] = member.LocalHour;
-        header[DayOffset] = member.DayOfWeek;
-        header[DayOffset + 1] = 0;
-        var genres = header[GenresOffset..];
-        for (var i = 0; i < MemberProfile.GenreCount; i++)
+        // One length check above, then plain little-endian stores (the header's fields are aligned, and every byte of
+        // it is written: the reserved byte 39 as 0). ImpressionPageTests read each field back.
+        ref byte header = ref MemoryMarshal.GetReference(_entry);
+        header = ImpressionPage.Version;
+        Unsafe.Add(ref header, 1) = (byte)LogRecordKind.ImpressionPage;
+        Store(ref header, CountOffset, (ushort)titleCount);
+        Store(ref header, StrideOffset, (ushort)TitleSize);
+        Unsafe.Add(ref header, ArmOffset) = arm;
+        Unsafe.Add(ref header, FlagsOffset) = (byte)flags;
+        Store(ref header, FirstEventIdOffset, firstEventId);
+        Store(ref header, TimestampOffset, (ulong)timestampMs);
+        Store(ref header, MemberIdOffset, member.MemberId);
+        Store(ref header, CountryOffset, member.Country);
+        Store(ref header, LanguageOffset, member.Language);
+        Unsafe.Add(ref header, DeviceOffset) = (byte)member.Device;
+        Unsafe.Add(ref header, HourOffset) = member.LocalHour;
+        Unsafe.Add(ref header, DayOffset) = member.DayOfWeek;
+        Unsafe.Add(ref header, DayOffset + 1) = 0;
+        if (BitConverter.IsLittleEndian)
         {
-            BinaryPrimitives.WriteSingleLittleEndian(genres[(i * sizeof(float))..], member.Genres[i]);
+            // f32[16] little-endian is the genre vector's own bytes: one 64-byte struct store (inside the checked size).
+            Unsafe.WriteUnaligned(ref Unsafe.Add(ref header, GenresOffset), member.Genres);
+        }
+        else
+        {
+            var genres = _entry[GenresOffset..];
+            for (var i = 0; i < MemberProfile.GenreCount; i++)
+            {
+                BinaryPrimitives.WriteSingleLittleEndian(genres[(i * sizeof(float))..], member.Genres[i]);
+            }
         }
     }
 
@@ -66,19 +78,25 @@ public readonly ref struct ImpressionPageWriter
     /// <summary>Writes title <paramref name="index"/> (its event id is the page's first event id + <paramref name="index"/>).</summary>
     public void SetTitle(int index, in TitleDecision decision)
     {
-        var title = _entry.Slice(HeaderSize + (index * TitleSize), TitleSize);
-        BinaryPrimitives.WriteDoubleLittleEndian(title[PropensityOffset..], decision.Propensity);
-        BinaryPrimitives.WriteUInt64LittleEndian(title[ModelVersionOffset..], decision.ModelVersion);
-        BinaryPrimitives.WriteUInt32LittleEndian(title[TitleIdOffset..], decision.TitleId);
-        BinaryPrimitives.WriteUInt32LittleEndian(title[ImageIdOffset..], decision.ChosenImageId);
-        BinaryPrimitives.WriteSingleLittleEndian(title[PolicyParameterOffset..], decision.PolicyParameter);
-        BinaryPrimitives.WriteSingleLittleEndian(title[ScoreOffset..], decision.RecommenderScore);
-        BinaryPrimitives.WriteUInt16LittleEndian(title[IndexOffset..], decision.ChosenIndex);
-        BinaryPrimitives.WriteUInt16LittleEndian(title[CandidatesOffset..], decision.CandidateCount);
-        title[FallbackOffset] = (byte)decision.Fallback;
-        title[PolicyOffset] = (byte)decision.PolicyKind;
-        title[InteractedOffset] = decision.Interacted ? (byte)1 : (byte)0;
-        title[InteractedOffset + 1] = 0;
+        if ((uint)index >= (uint)TitleCount)
+        {
+            LogRecordThrow.TitleIndexOutOfRange(index, TitleCount);
+        }
+
+        // Every byte of the block is written (the reserved byte 39 as 0); the index check above bounds the stores.
+        ref byte title = ref Unsafe.Add(ref MemoryMarshal.GetReference(_entry), HeaderSize + (index * TitleSize));
+        Store(ref title, PropensityOffset, BitConverter.DoubleToUInt64Bits(decision.Propensity));
+        Store(ref title, ModelVersionOffset, decision.ModelVersion);
+        Store(ref title, TitleIdOffset, decision.TitleId);
+        Store(ref title, ImageIdOffset, decision.ChosenImageId);
+        Store(ref title, PolicyParameterOffset, BitConverter.SingleToUInt32Bits(decision.PolicyParameter));
+        Store(ref title, ScoreOffset, BitConverter.SingleToUInt32Bits(decision.RecommenderScore));
+        Store(ref title, IndexOffset, decision.ChosenIndex);
+        Store(ref title, CandidatesOffset, decision.CandidateCount);
+        Unsafe.Add(ref title, FallbackOffset) = (byte)decision.Fallback;
+        Unsafe.Add(ref title, PolicyOffset) = (byte)decision.PolicyKind;
+        Unsafe.Add(ref title, InteractedOffset) = decision.Interacted ? (byte)1 : (byte)0;
+        Unsafe.Add(ref title, InteractedOffset + 1) = 0;
     }
 
     /// <summary>
@@ -92,4 +110,16 @@ public readonly ref struct ImpressionPageWriter
         page.SetTitle(0, TitleDecision.From(record));
         return page.Entry.Length;
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(ref byte at, int offset, ushort value) =>
+        Unsafe.WriteUnaligned(ref Unsafe.Add(ref at, offset), BitConverter.IsLittleEndian ? value : BinaryPrimitives.ReverseEndianness(value));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(ref byte at, int offset, uint value) =>
+        Unsafe.WriteUnaligned(ref Unsafe.Add(ref at, offset), BitConverter.IsLittleEndian ? value : BinaryPrimitives.ReverseEndianness(value));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(ref byte at, int offset, ulong value) =>
+        Unsafe.WriteUnaligned(ref Unsafe.Add(ref at, offset), BitConverter.IsLittleEndian ? value : BinaryPrimitives.ReverseEndianness(value));
 }

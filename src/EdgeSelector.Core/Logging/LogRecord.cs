@@ -47,4 +47,9 @@ internal static class LogRecordThrow
     [MethodImpl(MethodImplOptions.NoInlining)]
     public static void TitleCountOutOfRange(int count) =>
         throw new ArgumentOutOfRangeException("titleCount", count, $"a page entry holds 1 to {ImpressionPage.MaxTitles} titles");
+
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static void TitleIndexOutOfRange(int index, int count) =>
+        throw new ArgumentOutOfRangeException("index", index, $"the page holds {count} titles");
 }

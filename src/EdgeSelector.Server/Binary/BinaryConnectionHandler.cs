@@ -27,7 +27,7 @@ internal sealed class BinaryConnectionHandler(
     {
         var loop = new PipelinedConnection(connection, timeouts, heartbeat);
         var serving = new ServingSession(selection, rewards, protocol.MaxTitlesPerPage, rewardCommitTimeout, loop.Wake);
-        return loop.RunAsync(new BinarySession(serving, connection.Transport.Output, protocol, metrics, timeouts.MaxInFlight));
+        return loop.RunAsync(new BinarySession(serving, loop.Output, protocol, metrics, timeouts.MaxInFlight));
     }
 
     private static byte[] ErrorFrame(ErrorCode code)

@@ -20,13 +20,19 @@ namespace EdgeSelector.Server.Connections;
 internal sealed class PipelinedConnection(ConnectionContext connection, ConnectionTimeouts timeouts, ConnectionHeartbeat heartbeat)
 {
     private readonly PipeReader _input = connection.Transport.Input;
-    private readonly PipeWriter _output = connection.Transport.Output;
+    private readonly BatchedPipeWriter _output = new(connection.Transport.Output);
     private IPipelinedSession? _session;
     private long _idleDeadline;
     private long _frameDeadline = long.MaxValue;
     private long _writeDeadline = long.MaxValue;
     private int _closeReason;
     private volatile bool _closed;
+
+    /// <summary>
+    /// The connection's output for its protocol session: answers are handed to the transport's pipe once per batch (at
+    /// the flush), not per answer (<see cref="BatchedPipeWriter"/>). Every write of the connection goes through it.
+    /// </summary>
+    public PipeWriter Output => _output;
 
     /// <summary>Runs the loop until the peer leaves, a fatal error is answered, a deadline passes or the node stops.</summary>
     public async Task RunAsync(IPipelinedSession session)

@@ -53,7 +53,7 @@ internal sealed partial class ServerMetrics
 
         w.Single("edgeselector_rewards_refused_total", MetricType.Counter, "Rewards answered Unavailable (retry): the reward log could not take them or make them durable in time.", _rewardsRefused.Value);
         w.Single("edgeselector_protocol_errors_total", MetricType.Counter, "Frames answered with an ERROR frame (binary) or -ERR (RESP, unknown command or unreadable input).", _protocolErrors.Value);
-        w.Single("edgeselector_in_flight_requests", MetricType.Gauge, "Requests being processed.", Volatile.Read(ref _inFlight));
+        w.Single("edgeselector_in_flight_requests", MetricType.Gauge, "Requests being processed.", Math.Max(0, _inFlight.Value));
         w.Family("edgeselector_connections", MetricType.Gauge, "Open connections, by listener (binary, resp).");
         foreach (var listener in listeners)
         {

@@ -63,7 +63,7 @@ internal sealed partial class ServerMetrics
             ImpressionsLogged = _impressionsLogged.Value,
             ImpressionsDropped = _impressionsDropped.Value,
             ProtocolErrors = _protocolErrors.Value,
-            InFlight = Volatile.Read(ref _inFlight),
+            InFlight = Math.Max(0, _inFlight.Value), // a read across the stripes can see a -1 and miss its +1
         };
     }
 }

@@ -42,7 +42,9 @@ internal sealed partial class ServerMetrics
     private readonly StripedCounter _impressionsLogged = new();
     private readonly StripedCounter _impressionsDropped = new();
     private readonly StripedCounter _protocolErrors = new();
-    private long _inFlight;
+    // Striped: every serving thread adds and removes each request, so one shared word would bounce between the cores
+    // twice per request; a request's +1 and -1 may land in different stripes (the thread moved), the sum is exact.
+    private readonly StripedCounter _inFlight = new();
 
     /// <summary>Titles answered (one per title of a page), model decisions and fallbacks alike.</summary>
     public long Selections => _decidedWithProfile.Value + _decidedWithoutProfile.Value + Fallbacks();
@@ -97,7 +99,7 @@ internal sealed partial class ServerMetrics
     public void ProtocolError() => _protocolErrors.Increment();
 
     /// <summary>Requests being processed now.</summary>
-    public void InFlight(int delta) => Interlocked.Add(ref _inFlight, delta);
+    public void InFlight(int delta) => _inFlight.Add(delta);
 
     /// <summary>The label value of a fallback reason in /metrics and the admin API.</summary>
     public static string ReasonName(FallbackReason reason) => reason switch

@@ -31,6 +31,6 @@ internal sealed class RespConnectionHandler(
         // RESP takes no rewards: the serving session's durable replies stay empty.
         var serving = new ServingSession(selection, rewards, maxTitlesPerPage, TimeSpan.FromSeconds(1), loop.Wake);
         var clientId = Interlocked.Increment(ref _lastClientId); // CLIENT ID, HELLO's id: once per connection
-        return loop.RunAsync(new RespSession(serving, connection.Transport.Output, metrics, maxTitlesPerPage, maxCommandBytes, timeouts.MaxInFlight, info, clientId));
+        return loop.RunAsync(new RespSession(serving, loop.Output, metrics, maxTitlesPerPage, maxCommandBytes, timeouts.MaxInFlight, info, clientId));
     }
 }

@@ -236,6 +236,34 @@ public class ImpressionPageTests
     }
 
     [Fact]
+    public void Write_EveryByteWritten_WhateverTheDestinationHeld()
+    {
+        // The server builds entries in uninitialised stack or pooled memory: no byte may keep what was there.
+        var member = Member();
+        var zeros = new byte[ImpressionPage.SizeOf(3)];
+        var ones = Enumerable.Repeat((byte)0xFF, zeros.Length).ToArray();
+        foreach (var destination in new[] { zeros, ones })
+        {
+            var page = new ImpressionPageWriter(destination, 3, FirstEventId, Timestamp, member, MemberFlags.ProfileFound, arm: 1);
+            for (var i = 0; i < 3; i++)
+            {
+                page.SetTitle(i, Title(i));
+            }
+        }
+
+        Assert.Equal(zeros, ones);
+    }
+
+    [Fact]
+    public void SetTitle_IndexOutsideThePage_Throws()
+    {
+        var member = Member();
+        var destination = new byte[ImpressionPage.SizeOf(3)];
+        Assert.Throws<ArgumentOutOfRangeException>(() => new ImpressionPageWriter(destination, 2, 1, 1, member, MemberFlags.None).SetTitle(2, Title(0)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new ImpressionPageWriter(destination, 2, 1, 1, member, MemberFlags.None).SetTitle(-1, Title(0)));
+    }
+
+    [Fact]
     public void Writer_BadCountOrShortDestination_Throws()
     {
         var member = Member();
