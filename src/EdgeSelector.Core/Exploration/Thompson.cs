@@ -161,6 +161,7 @@ public static partial class Thompson
         //    Φ(5.6) within 10.8/b_j of u_lo, since it is at least Φ(−5.2) there.
         var m = 0;
         var bMax = 1f;
+        var hiTimesSigma = float.NegativeInfinity; // (4.75 − a_j)/b_j = (4.75·σ_j − (μ_c − μ_j))/σ_c, see 3.
         for (var i = 0; i < kept; i++)
         {
             var d = a[i];
@@ -170,6 +171,7 @@ public static partial class Thompson
                 continue;
             }
 
+            hiTimesSigma = Math.Max(hiTimesSigma, (TailIsOne * s) - d);
             var inverse = 1f / s;
             a[m] = d * inverse;
             b[m] = sigmaC * inverse;
@@ -178,11 +180,11 @@ public static partial class Thompson
         }
 
         // 3. Tighter ends, each still within the range cut's share of the bound. G only grows with u, so the mass below
-        //    c is at most Φ(c)·G(c) ≤ Φ(c)·Π_j Φ(a_j + b_j·c): the highest of a few trial points where that product is
-        //    under 1e-7 becomes the lower end (for the top image, usually u ≈ −2 instead of −5.2). Above
+        //    c is at most Φ(c)·G(c) ≤ Φ(c)·Π_j Φ(a_j + b_j·c): the higher of the trial points −3 and −4 where that product
+        //    is under 1e-7 becomes the lower end (for the top image, usually instead of −5.2). Above
         //    u_hi = max_j (4.75 − a_j)/b_j every factor is over Φ(4.75) = 1 − 1.02e-6, so 1 − G < m·1.02e-6 there and
         //    ∫_{u_hi}^∞ φG is 1 − Φ(u_hi) in closed form within m·1.02e-6·(1 − Φ(u_hi)) ≤ 4.3e-8 (u_hi ≥ 3).
-        foreach (var c in (ReadOnlySpan<float>)[-2f, -2.5f, -3f, -3.5f, -4f])
+        foreach (var c in (ReadOnlySpan<float>)[-3f, -4f])
         {
             if (!(c > lo))
             {
@@ -196,12 +198,7 @@ public static partial class Thompson
             }
         }
 
-        var hi = 3f;
-        for (var i = 0; i < m; i++)
-        {
-            hi = Math.Max(hi, (TailIsOne - a[i]) / b[i]);
-        }
-
+        var hi = Math.Max(3f, hiTimesSigma / sigmaC);
         var tail = 0.0;
         if (hi < Tail && lo < hi)
         {
