@@ -110,6 +110,38 @@ public class ScorerTests
     }
 
     [Theory]
+    [InlineData(44)]
+    [InlineData(64)]
+    [InlineData(75)]
+    [InlineData(128)]
+    public void ScoreInt8_HashedSlotsNotIntegers_RoundAsTheScalarReference(int dimension)
+    {
+        // The dense-vector int8 path (the variance's x² takes it) rounds the hashed slots to even, clamps them to ±127
+        // and reads NaN as 0, sixteen or eight at a time; the reference applies the rule one slot at a time.
+        var rng = new Random(dimension);
+        var blob = TestModels.Random(32, dimension, seed: 5).Serialize(WeightPrecision.Int8);
+        Assert.True(ModelView.TryOpen(blob, ModelCheck.Full, out var view, out _));
+        float[] awkward = [0.5f, 1.5f, 2.5f, -0.5f, -2.5f, 126.5f, 127.5f, -127.5f, 300f, -300f, float.NaN, float.PositiveInfinity, float.NegativeInfinity, 0.49999997f];
+        for (var trial = 0; trial < 50; trial++)
+        {
+            var x = new float[dimension];
+            for (var j = 0; j < dimension; j++)
+            {
+                x[j] = j < view.DenseSlots ? (float)rng.NextDouble() : rng.Next(3) == 0 ? awkward[rng.Next(awkward.Length)] : (float)((rng.NextDouble() - 0.5) * 20);
+            }
+
+            var simd = new float[view.PaddedCount];
+            var scalar = new float[view.PaddedCount];
+            Scorer.Score(view, x, simd);
+            Scorer.ScoreScalar(view, x, scalar);
+            for (var i = 0; i < 32; i++)
+            {
+                Assert.True(Math.Abs(simd[i] - scalar[i]) <= 1e-5f * Math.Max(1f, Math.Abs(scalar[i])), $"d={dimension}, image {i}: {simd[i]} vs {scalar[i]}");
+            }
+        }
+    }
+
+    [Theory]
     [InlineData(64)] // past the dimension
     [InlineData(5)]  // a dense slot
     public void ScoreInt8_SparseFormWithABadHashedSlot_IsRefused(int slot)

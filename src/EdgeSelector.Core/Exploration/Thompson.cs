@@ -37,6 +37,18 @@ public static partial class Thompson
     // A factor at or above Φ(5.6) (1 − 1.1e-8) over the whole range is 1 to float precision: dropped.
     private const float FactorIsOne = 5.6f;
 
+    // Above the point where every factor is at Φ(4.75) (1 − 1.02e-6) or more, the integral is taken in closed form.
+    private const float TailIsOne = 4.75f;
+
+    // The mass left out below the lower end (the bound Φ(c)·Π Φ(a_j + b_j·c), computed with single-precision Φ, is
+    // held under 0.99 of Φ(−5.2) ≈ 1.0e-7, the share this end had before).
+    private const double BelowBudget = 0.99e-7;
+
+    // A range at most this wide starts as two panels rather than three.
+    private const float NarrowRange = 7.5f;
+
+    private const double InvSqrt2 = 0.70710678118654752440;
+
     // The sum over dropped images of P(X_j > X_c) stays under this (a per-K threshold, see DropZ). Far below the
     // bound: a whole pmf must still sum to 1 within 1e-5 (the simulator in EdgeSelector.Learning checks that).
     private const double DropBudget = 1e-6;
@@ -149,6 +161,7 @@ public static partial class Thompson
         //    Φ(5.6) within 10.8/b_j of u_lo, since it is at least Φ(−5.2) there.
         var m = 0;
         var bMax = 1f;
+        var hiTimesSigma = float.NegativeInfinity; // (4.75 − a_j)/b_j = (4.75·σ_j − (μ_c − μ_j))/σ_c, see 3.
         for (var i = 0; i < kept; i++)
         {
             var d = a[i];
@@ -158,6 +171,7 @@ public static partial class Thompson
                 continue;
             }
 
+            hiTimesSigma = Math.Max(hiTimesSigma, (TailIsOne * s) - d);
             var inverse = 1f / s;
             a[m] = d * inverse;
             b[m] = sigmaC * inverse;
@@ -165,40 +179,117 @@ public static partial class Thompson
             m++;
         }
 
-        return (float)Math.Clamp(Panels(a[..m], b[..m], lo, bMax, scratch[(2 * ModelFormat.MaxImages)..], vector), 0, 1);
+        // 3. Tighter ends, each still within the range cut's share of the bound. G only grows with u, so the mass below
+        //    c is at most Φ(c)·G(c) ≤ Φ(c)·Π_j Φ(a_j + b_j·c): the higher of the trial points −3 and −4 where that product
+        //    is under 1e-7 becomes the lower end (for the top image, usually instead of −5.2). Above
+        //    u_hi = max_j (4.75 − a_j)/b_j every factor is over Φ(4.75) = 1 − 1.02e-6, so 1 − G < m·1.02e-6 there and
+        //    ∫_{u_hi}^∞ φG is 1 − Φ(u_hi) in closed form within m·1.02e-6·(1 − Φ(u_hi)) ≤ 4.3e-8 (u_hi ≥ 3).
+        foreach (var c in (ReadOnlySpan<float>)[-3f, -4f])
+        {
+            if (!(c > lo))
+            {
+                break;
+            }
+
+            if (MassBelow(a, b, m, c, vector) <= BelowBudget)
+            {
+                lo = c;
+                break;
+            }
+        }
+
+        var hi = Math.Max(3f, hiTimesSigma / sigmaC);
+        var tail = 0.0;
+        if (hi < Tail && lo < hi)
+        {
+            tail = 0.5 * Normal.Erfc(hi * InvSqrt2);
+        }
+        else
+        {
+            hi = Tail;
+        }
+
+        return (float)Math.Clamp(tail + Panels(a[..m], b[..m], lo, hi, bMax, scratch[(2 * ModelFormat.MaxImages)..], vector), 0, 1);
     }
 
-    // 3. Adaptive Gauss–Kronrod on [lo, Tail]: start from a few panels placed where the integrand bends, then bisect the
+    // Φ(c)·Π_j Φ(a_j + b_j·c) over the m factors (in a and b, which have room past m): the bound on the mass below c.
+    // The vector form rounds Φ in single precision (relative error < 1e-5 each), which BelowBudget leaves room for.
+    private static double MassBelow(Span<float> a, Span<float> b, int m, float c, bool vector)
+    {
+        var product = Normal.Cdf((double)c);
+        var j = 0;
+        if (vector && Vector512.IsHardwareAccelerated)
+        {
+            var p = Vector512<float>.One;
+            for (; j < m; j += 16)
+            {
+                var z = Vector512.FusedMultiplyAdd(Vector512.Create(b.Slice(j, 16)), Vector512.Create(c), Vector512.Create(a.Slice(j, 16)));
+                var past = Vector512.GreaterThanOrEqual(Vector512.Create((float)j) + Vector512.Create(0f, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), Vector512.Create((float)m));
+                p *= Normal.Cdf(Vector512.ConditionalSelect(past, Vector512.Create(10f), z));
+            }
+
+            var half = p.GetLower() * p.GetUpper();
+            var quarter = half.GetLower() * half.GetUpper();
+            return product * quarter[0] * quarter[1] * quarter[2] * quarter[3];
+        }
+
+        if (vector && Vector256.IsHardwareAccelerated)
+        {
+            var p = Vector256<float>.One;
+            for (; j < m; j += 8)
+            {
+                var z = Vector256.FusedMultiplyAdd(Vector256.Create(b.Slice(j, 8)), Vector256.Create(c), Vector256.Create(a.Slice(j, 8)));
+                var past = Vector256.GreaterThanOrEqual(Vector256.Create((float)j) + Vector256.Create(0f, 1, 2, 3, 4, 5, 6, 7), Vector256.Create((float)m));
+                p *= Normal.Cdf(Vector256.ConditionalSelect(past, Vector256.Create(10f), z));
+            }
+
+            var quarter = p.GetLower() * p.GetUpper();
+            return product * quarter[0] * quarter[1] * quarter[2] * quarter[3];
+        }
+
+        for (; j < m; j++)
+        {
+            product *= Normal.Cdf(a[j] + ((double)b[j] * c));
+        }
+
+        return product;
+    }
+
+    // 4. Adaptive Gauss–Kronrod on [lo, hi]: start from a few panels placed where the integrand bends, then bisect the
     // panel with the largest |K15 − G7| until their sum is under QuadratureTolerance (or MaxPanels are used).
-    private static double Panels(ReadOnlySpan<float> a, ReadOnlySpan<float> b, float lo, float bMax, Span<float> scratch, bool vector)
+    private static double Panels(ReadOnlySpan<float> a, ReadOnlySpan<float> b, float lo, float hi, float bMax, Span<float> scratch, bool vector)
     {
         var panels = new PanelList(scratch);
-        // Where a steep factor rises, a panel of its own; then breaks at ±1.5, where φ bends, when they are inside.
+        // Where a steep factor rises, a panel of its own. Then a range up to 7.5 wide (the usual one once the ends are
+        // tightened) starts as two halves, a wider one breaks at ±1.5, where φ bends, when they are inside.
         var rise = (FactorIsOne + Tail) / bMax;
         var start = lo;
-        if (rise < (Tail - lo) / 3)
+        if (rise < (hi - lo) / 3)
         {
             panels.Add(a, b, lo, lo + rise, vector);
             start = lo + rise;
         }
 
-        foreach (var cut in (ReadOnlySpan<float>)[-1.5f, 1.5f])
+        if (hi - start > NarrowRange)
         {
-            if (cut > start + 0.5f && cut < Tail - 0.5f)
+            foreach (var cut in (ReadOnlySpan<float>)[-1.5f, 1.5f])
             {
-                panels.Add(a, b, start, cut, vector);
-                start = cut;
+                if (cut > start + 0.5f && cut < hi - 0.5f)
+                {
+                    panels.Add(a, b, start, cut, vector);
+                    start = cut;
+                }
             }
         }
 
         if (panels.Count == 0)
         {
-            var mid = (lo + Tail) / 2;
-            panels.Add(a, b, lo, mid, vector);
+            var mid = (start + hi) / 2;
+            panels.Add(a, b, start, mid, vector);
             start = mid;
         }
 
-        panels.Add(a, b, start, Tail, vector);
+        panels.Add(a, b, start, hi, vector);
         while (panels.Count < MaxPanels && panels.TotalError() > QuadratureTolerance)
         {
             var (l, r) = panels.RemoveWorst();

@@ -21,6 +21,7 @@ public static class Normal
 
     private const double InvSqrt2 = 0.70710678118654752440;
     private const double InvSqrt2Pi = 0.39894228040143267794;
+    private const double Ln2 = 0.69314718055994530942;
 
     // e^x = 2^n · e^r with n = round(x·log₂e) and r = x − n·ln 2, ln 2 split in two (Cephes' expf) so r is exact.
     private const float Log2E = 1.44269504f;
@@ -53,10 +54,10 @@ public static class Normal
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Cdf(Vector256<float> z)
     {
-        // erfc(x) with x = -z/√2; Φ = erfc/2.
-        var x = z * Vector256.Create((float)-InvSqrt2);
-        var ax = Vector256.Abs(x);
-        var t = Vector256<float>.One / (Vector256<float>.One + (Vector256.Create(0.5f) * ax));
+        // erfc(x) with x = −z/√2; Φ = erfc(x)/2, which is h = t·exp(poly − ln 2 − x²) for z ≤ 0 and 1 − h above. The
+        // exponent is never above 0 (the polynomial is at most ~3e-8 at t = 1), so only its lower end is clamped.
+        var ax = Vector256.Abs(z) * Vector256.Create((float)InvSqrt2);
+        var t = Vector256<float>.One / Vector256.FusedMultiplyAdd(ax, Vector256.Create(0.5f), Vector256<float>.One);
         var poly = Vector256.Create((float)E9);
         poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create((float)E8));
         poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create((float)E7));
@@ -66,19 +67,19 @@ public static class Normal
         poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create((float)E3));
         poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create((float)E2));
         poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create((float)E1));
-        poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create((float)E0));
-        var erfc = t * Exp(poly - (ax * ax));
-        var signed = Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(x, Vector256<float>.Zero), erfc, Vector256.Create(2f) - erfc);
-        return signed * Vector256.Create(0.5f);
+        poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create((float)(E0 - Ln2)));
+        var h = t * ExpNonPositive(Vector256.FusedMultiplyAdd(-ax, ax, poly));
+        return Vector256.ConditionalSelect(Vector256.LessThanOrEqual(z, Vector256<float>.Zero), h, Vector256<float>.One - h);
     }
 
     /// <summary>Φ(z) for sixteen lanes at once (same fit as <see cref="Cdf(double)"/>, in single precision).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Cdf(Vector512<float> z)
     {
-        var x = z * Vector512.Create((float)-InvSqrt2);
-        var ax = Vector512.Abs(x);
-        var t = Vector512<float>.One / (Vector512<float>.One + (Vector512.Create(0.5f) * ax));
+        // erfc(x) with x = −z/√2; Φ = erfc(x)/2, which is h = t·exp(poly − ln 2 − x²) for z ≤ 0 and 1 − h above. The
+        // exponent is never above 0 (the polynomial is at most ~3e-8 at t = 1), so only its lower end is clamped.
+        var ax = Vector512.Abs(z) * Vector512.Create((float)InvSqrt2);
+        var t = Vector512<float>.One / Vector512.FusedMultiplyAdd(ax, Vector512.Create(0.5f), Vector512<float>.One);
         var poly = Vector512.Create((float)E9);
         poly = Vector512.FusedMultiplyAdd(poly, t, Vector512.Create((float)E8));
         poly = Vector512.FusedMultiplyAdd(poly, t, Vector512.Create((float)E7));
@@ -88,10 +89,9 @@ public static class Normal
         poly = Vector512.FusedMultiplyAdd(poly, t, Vector512.Create((float)E3));
         poly = Vector512.FusedMultiplyAdd(poly, t, Vector512.Create((float)E2));
         poly = Vector512.FusedMultiplyAdd(poly, t, Vector512.Create((float)E1));
-        poly = Vector512.FusedMultiplyAdd(poly, t, Vector512.Create((float)E0));
-        var erfc = t * Exp(poly - (ax * ax));
-        var signed = Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(x, Vector512<float>.Zero), erfc, Vector512.Create(2f) - erfc);
-        return signed * Vector512.Create(0.5f);
+        poly = Vector512.FusedMultiplyAdd(poly, t, Vector512.Create((float)(E0 - Ln2)));
+        var h = t * ExpNonPositive(Vector512.FusedMultiplyAdd(-ax, ax, poly));
+        return Vector512.ConditionalSelect(Vector512.LessThanOrEqual(z, Vector512<float>.Zero), h, Vector512<float>.One - h);
     }
 
     /// <summary>φ(z), the standard normal density, for sixteen lanes at once (relative error below 3e-7).</summary>
@@ -131,6 +131,43 @@ public static class Normal
     public static Vector256<float> Exp(Vector256<float> x)
     {
         x = Vector256.Min(Vector256.Max(x, Vector256.Create(-86f)), Vector256.Create(88f));
+        var n = Vector256.Round(x * Vector256.Create(Log2E));
+        var r = Vector256.FusedMultiplyAdd(n, Vector256.Create(-Ln2High), x);
+        r = Vector256.FusedMultiplyAdd(n, Vector256.Create(-Ln2Low), r);
+        var p = Vector256.Create(1f / 5040);
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(1f / 720));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(1f / 120));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(1f / 24));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(1f / 6));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(0.5f));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256<float>.One);
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256<float>.One);
+        return (p.AsInt32() + (Vector256.ConvertToInt32Native(n) << 23)).AsSingle();
+    }
+
+    // Exp for x ≤ 0 (Φ's exponent): the same polynomial as Exp without the upper clamp, which x never reaches.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> ExpNonPositive(Vector512<float> x)
+    {
+        x = Vector512.Max(x, Vector512.Create(-86f));
+        var n = Vector512.Round(x * Vector512.Create(Log2E));
+        var r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-Ln2High), x);
+        r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-Ln2Low), r);
+        var p = Vector512.Create(1f / 5040);
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1f / 720));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1f / 120));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1f / 24));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1f / 6));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(0.5f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512<float>.One);
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512<float>.One);
+        return (p.AsInt32() + (Vector512.ConvertToInt32Native(n) << 23)).AsSingle();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> ExpNonPositive(Vector256<float> x)
+    {
+        x = Vector256.Max(x, Vector256.Create(-86f));
         var n = Vector256.Round(x * Vector256.Create(Log2E));
         var r = Vector256.FusedMultiplyAdd(n, Vector256.Create(-Ln2High), x);
         r = Vector256.FusedMultiplyAdd(n, Vector256.Create(-Ln2Low), r);

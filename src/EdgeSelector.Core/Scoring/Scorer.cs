@@ -63,7 +63,31 @@ public static unsafe partial class Scorer
             return;
         }
 
-        for (var j = 0; j < d; j++)
+        if ((uint)x.Length < (uint)d || (uint)xSquared.Length < (uint)d)
+        {
+            ThrowSizes();
+        }
+
+        var j = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (; j + 16 <= d; j += 16)
+            {
+                var v = Vector512.Create(x.Slice(j, 16));
+                (v * v).CopyTo(xSquared[j..]);
+            }
+        }
+
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; j + 8 <= d; j += 8)
+            {
+                var v = Vector256.Create(x.Slice(j, 8));
+                (v * v).CopyTo(xSquared[j..]);
+            }
+        }
+
+        for (; j < d; j++)
         {
             xSquared[j] = x[j] * x[j];
         }
