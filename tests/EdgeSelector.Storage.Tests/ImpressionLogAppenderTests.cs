@@ -75,9 +75,16 @@ public sealed class ImpressionLogAppenderTests : IDisposable
                 {
                     BinaryPrimitives.WriteInt32LittleEndian(record, t);
                     BinaryPrimitives.WriteInt64LittleEndian(record.AsSpan(4), i);
+                    // Paced to the appender (a post the ring cannot take is appended by the poster, out of the ring's
+                    // order): this checks the ring's order, so no post may overflow.
+                    while (log.RingDepthBytes > log.RingCapacityBytes / 2 && DateTime.UtcNow < deadline)
+                    {
+                        Thread.Yield();
+                    }
+
                     while (!log.TryPost(record) && DateTime.UtcNow < deadline)
                     {
-                        Thread.Yield(); // ring full: the appender catches up
+                        Thread.Yield();
                     }
                 }
             })).ToArray();
@@ -155,13 +162,47 @@ public sealed class ImpressionLogAppenderTests : IDisposable
         using var log = ImpressionLog.Open(Options(_dir.Path));
         Post(log, 0, 1_000); // warm up (JIT)
 
+        // Paced to the appender (a full ring falls back to appending on the posting thread, which is FasterLog's work
+        // and allocates at its page turns): this measures the posting path itself, and that it never overflowed.
+        var overflowed = log.RingRefused;
         var before = GC.GetAllocatedBytesForCurrentThread();
         Post(log, 1_000, Count);
         var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
 
+        Assert.Equal(overflowed, log.RingRefused);
         Assert.Equal(0, allocated);
         log.Commit();
         Assert.Equal(1_000 + Count, Read(log, "all"));
+    }
+
+    [Fact]
+    public void TryPost_RingFull_AppendsOnThePostingThreadInsteadOfDropping()
+    {
+        // The smallest ring (512 bytes) holds nine 48-byte entries: a tight loop outruns the appender thread (which
+        // appends each through FasterLog), and every post the ring cannot take must still reach the log (appended by
+        // the poster), none lost, none twice.
+        const int Count = 20_000;
+        using var log = ImpressionLog.Open(ImpressionLogTests.Options(_dir.Path) with { AppendRingBytes = 512 });
+        Assert.Equal(512, log.RingCapacityBytes);
+        Span<byte> record = stackalloc byte[ImpressionLogCrashHelper.RecordBytes];
+        for (var i = 0; i < Count; i++)
+        {
+            ImpressionLogCrashHelper.Fill(record, (ulong)i);
+            Assert.True(log.TryPost(record), $"post {i} refused with room in the log");
+        }
+
+        log.Commit();
+
+        Assert.True(log.RingRefused > 0, "the ring never overflowed");
+        var seen = new bool[Count];
+        var errors = new List<string>();
+        var reader = log.OpenReader("unordered");
+        while (reader.TryReadNext(new OnceChecker(seen, errors)))
+        {
+        }
+
+        Assert.Empty(errors);
+        Assert.All(seen, Assert.True);
     }
 
     [Fact]
@@ -178,14 +219,21 @@ public sealed class ImpressionLogAppenderTests : IDisposable
         Assert.True(log.TailAddress > tail); // appended before TryPost returned
     }
 
-    // Posts entries start..start+count-1, retrying while the ring is full (bounded).
-    private static void Post(ImpressionLog log, int start, int count)
+    // Posts entries start..start+count-1, retrying while the log refuses (bounded); paced: waiting while the ring is
+    // more than half full, so that no post overflows to the posting thread.
+    private static void Post(ImpressionLog log, int start, int count, bool paced = true)
     {
         Span<byte> record = stackalloc byte[ImpressionLogCrashHelper.RecordBytes];
         var spins = 0L;
         for (var i = start; i < start + count; i++)
         {
             ImpressionLogCrashHelper.Fill(record, (ulong)i);
+            while (paced && log.RingDepthBytes > log.RingCapacityBytes / 2)
+            {
+                Assert.True(++spins < 100_000_000, "the ring never drained");
+                Thread.Yield();
+            }
+
             while (!log.TryPost(record))
             {
                 Assert.True(++spins < 100_000_000, "the ring never drained");
@@ -232,6 +280,22 @@ public sealed class ImpressionLogAppenderTests : IDisposable
             }
 
             seen.Count++;
+        }
+    }
+
+    // Entries in any order (an overflow appended by the poster may pass entries still in the ring), each exactly once.
+    private readonly struct OnceChecker(bool[] seen, List<string> errors) : IImpressionConsumer
+    {
+        public void Consume(ReadOnlySpan<byte> record, long address, long nextAddress)
+        {
+            var sequence = record.Length >= 8 ? BinaryPrimitives.ReadUInt64LittleEndian(record) : ulong.MaxValue;
+            if (sequence >= (ulong)seen.Length || !ImpressionLogCrashHelper.Check(record, sequence) || seen[sequence])
+            {
+                errors.Add($"unexpected or repeated entry {sequence} at {address}");
+                return;
+            }
+
+            seen[sequence] = true;
         }
     }
 

@@ -160,7 +160,7 @@ internal sealed class NodeHealth : IDisposable
             // The appender ring between the serving threads and the impression log (docs/storage.md#the-appender-ring).
             w.Single("edgeselector_impression_ring_capacity_bytes", MetricType.Gauge, "Bytes of the impression log's appender ring (0: no ring, serving threads append themselves).", _impressions.RingCapacityBytes);
             w.Single("edgeselector_impression_ring_depth_bytes", MetricType.Gauge, "Bytes posted to the appender ring by serving threads and not yet appended to the impression log.", _impressions.RingDepthBytes);
-            w.Single("edgeselector_impression_ring_full_total", MetricType.Counter, "Pages refused because the appender ring was full (also counted in edgeselector_impressions_total{result=\"dropped\"} by their titles).", _impressions.RingRefused);
+            w.Single("edgeselector_impression_ring_full_total", MetricType.Counter, "Pages the appender ring was too full to take, appended on the serving thread instead (dropped, and counted in edgeselector_impressions_total{result=\"dropped\"}, only if the log's memory was full too).", _impressions.RingRefused);
             w.Single("edgeselector_impression_appender_dropped_total", MetricType.Counter, "Pages the appender took from the ring but could not append (the log gave up on the disk at close, or an append failed); lost, never reported committed.", _impressions.AppenderDropped);
         }
         var devices = Devices().ToList();

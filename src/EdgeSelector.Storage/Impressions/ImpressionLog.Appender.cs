@@ -31,7 +31,10 @@ public sealed partial class ImpressionLog
     /// <summary>Bytes posted to the ring and not yet appended to the log (framing included).</summary>
     public long RingDepthBytes => _ring?.Depth ?? 0;
 
-    /// <summary>Records <see cref="TryPost"/> refused because the ring was full (the appender, or the disk, is behind).</summary>
+    /// <summary>
+    /// Records the ring could not take because it was full (the appender, or the disk, is behind): <see cref="TryPost"/>
+    /// appended them on the caller's thread instead (or refused them, if the log's memory was full too).
+    /// </summary>
     public long RingRefused => Volatile.Read(ref _ringRefused);
 
     /// <summary>
@@ -45,14 +48,18 @@ public sealed partial class ImpressionLog
 
     /// <summary>
     /// Hands a record to the log without touching FasterLog on this thread: copies it into the appender ring and
-    /// returns (the appender thread appends it, in post order per thread, and the committer makes it durable). False
-    /// if it is too big, the ring is full (the appender or the disk is behind) or the log is closing: the caller drops
-    /// it and counts it. Allocation-free and lock-free; never throws. Without a ring this is <see cref="TryEnqueue"/>.
+    /// returns (the appender thread appends it, in post order per thread, and the committer makes it durable). When
+    /// the ring is full (the appender thread is behind) the record is appended on this thread instead, as
+    /// <see cref="TryEnqueue"/> (counted in <see cref="RingRefused"/>), so a slow appender costs allocation-free
+    /// serving, never records. False if it is too big, the log's memory is full too (the disk is behind) or the log is
+    /// closing: the caller drops it and counts it. Allocation-free and lock-free while the ring has room; never throws.
+    /// Without a ring this is <see cref="TryEnqueue"/>.
     /// </summary>
     /// <remarks>
     /// A posted record has no address yet; it counts in <see cref="LagBytes"/> until it is committed, and
     /// <see cref="Commit"/>, <see cref="TryCommit"/> and <see cref="Dispose"/> append every record posted before them.
-    /// Mixing with <see cref="TryEnqueue"/> on one log gives no order between the two.
+    /// Mixing with <see cref="TryEnqueue"/> on one log gives no order between the two, and a record appended directly
+    /// on overflow may land before records posted earlier that still wait in the ring.
     /// </remarks>
     public bool TryPost(ReadOnlySpan<byte> record)
     {
@@ -68,16 +75,28 @@ public sealed partial class ImpressionLog
 
         if (!_ring.TryWrite(record, out var depth))
         {
+            // Overflow (the appender thread is behind: descheduled on a busy machine, or a record bigger than half the
+            // ring): append on this thread, as without a ring, rather than lose the record. Only a log whose memory is
+            // full too (the disk is behind) refuses it.
             Interlocked.Increment(ref _ringRefused);
-            return false;
+            WakeAppender();
+            return TryEnqueue(record, out _);
         }
 
-        if (depth >= _wakeDepth && Volatile.Read(ref _appenderIdle) != 0 && Interlocked.Exchange(ref _appenderIdle, 0) != 0)
+        if (depth >= _wakeDepth)
         {
-            _appenderWake.Release();
+            WakeAppender();
         }
 
         return true;
+    }
+
+    private void WakeAppender()
+    {
+        if (Volatile.Read(ref _appenderIdle) != 0 && Interlocked.Exchange(ref _appenderIdle, 0) != 0)
+        {
+            _appenderWake.Release();
+        }
     }
 
     private static Thread StartAppender(ImpressionLog log)
