@@ -258,7 +258,7 @@ public sealed class EdgeSelectorOptions
         Check(IdleTimeoutSeconds > 0, nameof(IdleTimeoutSeconds), "must be positive");
         Check(FrameTimeoutSeconds > 0, nameof(FrameTimeoutSeconds), "must be positive");
         Check(RewardCommitTimeoutSeconds > 0, nameof(RewardCommitTimeoutSeconds), "must be positive");
-        Check(ModelMemoryMB >= 8 && ProfileMemoryMB >= 8 && ImpressionLogMemoryMB >= 4, "memory budgets", "are too small (models/profiles at least 8 MB, log at least 4 MB)");
+        Check(ModelMemoryMB >= 8 && ProfileMemoryMB >= 16 && ImpressionLogMemoryMB >= 4, "memory budgets", "are too small (models at least 8 MB: two 4 MB pages; profiles at least 16 MB: four 4 MB pages; log at least 4 MB)");
         Check(ImpressionLogRingMB is >= 0 and <= 1024, nameof(ImpressionLogRingMB), "must be in 0..1024 (0 = no ring: appends on the serving threads)");
         Check(float.IsFinite(PageDiversityPenalty) && PageDiversityPenalty is >= 0 and <= 1, nameof(PageDiversityPenalty), "must be in 0..1 (0 = off)");
         Check(SyntheticTitles >= 0, nameof(SyntheticTitles), "must be 0 (off) or positive");
