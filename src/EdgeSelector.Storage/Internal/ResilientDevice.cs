@@ -21,6 +21,9 @@ internal sealed class ResilientDevice : IDevice
     private static readonly TimeSpan FirstRetry = TimeSpan.FromMilliseconds(50);
     private static readonly TimeSpan MaxRetry = TimeSpan.FromMilliseconds(500);
 
+    /// <summary>How long <see cref="Dispose"/> waits for FASTER's device to close.</summary>
+    internal static readonly TimeSpan DisposeTimeout = TimeSpan.FromSeconds(10);
+
     private readonly IDevice _inner;
     private readonly DeviceHealth _health;
 
@@ -86,7 +89,23 @@ internal sealed class ResilientDevice : IDevice
 
     public void Reset() => _inner.Reset();
 
-    public void Dispose() => _inner.Dispose();
+    /// <summary>
+    /// Closes the device, waiting at most <see cref="DisposeTimeout"/>. FASTER's local device waits, without a bound,
+    /// for every pooled file handle to come back before it closes; one still held (an I/O that never completed, seen
+    /// once in CI closing an impression log after a truncation) would hang the close, and closing must be bounded
+    /// whatever the disk does. After the timeout the handles are left to the process's exit, with one line on stderr.
+    /// </summary>
+    public void Dispose()
+    {
+        var close = Task.Run(_inner.Dispose);
+        if (close.Wait(DisposeTimeout))
+        {
+            close.GetAwaiter().GetResult(); // an exception of the close, as before
+            return;
+        }
+
+        Console.Error.WriteLine($"{_health.Store} ({FileName}): closing its device did not finish within {DisposeTimeout.TotalSeconds:0} s (a file handle is still in use); left to the process's exit");
+    }
 
     /// <summary>One write and its retries. Off the request path (page flushes, checkpoints, commits): one object per write.</summary>
     private sealed class Write(
