@@ -209,10 +209,16 @@ public sealed class EventShipper : IDisposable
             try
             {
                 var ack = await _connection.JetStream.PublishAsync(_subject, _batch.Payload, opts: opts, cancellationToken: cancellationToken).ConfigureAwait(false);
-                ack.EnsureSuccess();
-                if (ack.Duplicate)
+                // A duplicate is a batch JetStream already holds (a publish whose ack was lost, e.g. to a server's
+                // kill -9, then retried under the same message id): shipped. EnsureSuccess would throw for it
+                // ("Duplicate of N"), and the shipper would retry that batch for ever.
+                if (ack.Duplicate && ack.Error is null)
                 {
                     Interlocked.Increment(ref _duplicates);
+                }
+                else
+                {
+                    ack.EnsureSuccess();
                 }
 
                 Interlocked.Add(ref _entries, _batch.Count);

@@ -32,7 +32,11 @@ public sealed class ProfileChannel
             try
             {
                 var ack = await _connection.JetStream.PublishAsync(FleetNames.ProfileSubject, batchJson, opts: opts, cancellationToken: cancellationToken).ConfigureAwait(false);
-                ack.EnsureSuccess();
+                if (!ack.Duplicate || ack.Error is not null)
+                {
+                    ack.EnsureSuccess(); // a duplicate is the same batch stored before (a retried publish): done
+                }
+
                 return ack.Seq;
             }
             catch (Exception e) when (attempt < 10 && e is NATS.Client.Core.NatsException or TimeoutException && !cancellationToken.IsCancellationRequested)
