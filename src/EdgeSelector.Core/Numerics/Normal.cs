@@ -109,43 +109,13 @@ public static class Normal
     /// <see cref="Math.Exp"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> Exp(Vector512<float> x)
-    {
-        x = Vector512.Min(Vector512.Max(x, Vector512.Create(-86f)), Vector512.Create(88f));
-        var n = Vector512.Round(x * Vector512.Create(Log2E));
-        var r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-Ln2High), x);
-        r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-Ln2Low), r);
-        var p = Vector512.Create(1f / 5040);
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1f / 720));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1f / 120));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1f / 24));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1f / 6));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(0.5f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512<float>.One);
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512<float>.One);
-        return (p.AsInt32() + (Vector512.ConvertToInt32Native(n) << 23)).AsSingle();
-    }
+    public static Vector512<float> Exp(Vector512<float> x) => ExpNonPositive(Vector512.Min(x, Vector512.Create(88f)));
 
     /// <summary>e^x for eight lanes at once; see <see cref="Exp(Vector512{float})"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> Exp(Vector256<float> x)
-    {
-        x = Vector256.Min(Vector256.Max(x, Vector256.Create(-86f)), Vector256.Create(88f));
-        var n = Vector256.Round(x * Vector256.Create(Log2E));
-        var r = Vector256.FusedMultiplyAdd(n, Vector256.Create(-Ln2High), x);
-        r = Vector256.FusedMultiplyAdd(n, Vector256.Create(-Ln2Low), r);
-        var p = Vector256.Create(1f / 5040);
-        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(1f / 720));
-        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(1f / 120));
-        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(1f / 24));
-        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(1f / 6));
-        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(0.5f));
-        p = Vector256.FusedMultiplyAdd(p, r, Vector256<float>.One);
-        p = Vector256.FusedMultiplyAdd(p, r, Vector256<float>.One);
-        return (p.AsInt32() + (Vector256.ConvertToInt32Native(n) << 23)).AsSingle();
-    }
+    public static Vector256<float> Exp(Vector256<float> x) => ExpNonPositive(Vector256.Min(x, Vector256.Create(88f)));
 
-    // Exp for x ≤ 0 (Φ's exponent): the same polynomial as Exp without the upper clamp, which x never reaches.
+    // e^x for x ≤ 88, clamped below at −86 (Φ's exponent is never above 0, so it needs no upper clamp; Exp adds it).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> ExpNonPositive(Vector512<float> x)
     {
