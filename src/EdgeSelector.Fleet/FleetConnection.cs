@@ -1,3 +1,4 @@
+using System.Globalization;
 using NATS.Client.Core;
 using NATS.Client.JetStream;
 using NATS.Client.JetStream.Models;
@@ -12,6 +13,9 @@ namespace EdgeSelector.Fleet;
 /// </summary>
 public sealed class FleetConnection : IAsyncDisposable
 {
+    // How long one attempt of InitTopologyAsync may take: a healthy cluster answers each of its requests in milliseconds.
+    private static readonly TimeSpan AttemptTimeout = TimeSpan.FromSeconds(5);
+
     private FleetConnection(string url, NatsConnection nats)
     {
         Url = url;
@@ -94,9 +98,56 @@ public sealed class FleetConnection : IAsyncDisposable
     /// Creates (or updates) every stream and bucket of the fleet (docs/fleet.md). Idempotent: run it once per
     /// cluster, or again to change retention.
     /// </summary>
+    /// <remarks>
+    /// A cluster that is still forming (its servers just started, no JetStream meta leader yet, fewer servers up than
+    /// <see cref="FleetTopology.Replicas"/>) answers "no suitable peers for placement", "JetStream system temporarily
+    /// unavailable" or not at all: the whole sequence (each step is idempotent) is tried again every half second, each
+    /// try bounded to 5 s, for up to <see cref="FleetTopology.PlacementWait"/>; then a <see cref="FleetException"/> says why.
+    /// </remarks>
     public async Task InitTopologyAsync(FleetTopology topology, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(topology);
+        var deadline = DateTime.UtcNow + topology.PlacementWait;
+        while (true)
+        {
+            // Each attempt is bounded on its own: a request that reaches a server before the cluster has a meta leader
+            // is dropped, and the connection's request timeout (30 s for the tools) would spend the whole wait on it.
+            using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var left = deadline - DateTime.UtcNow;
+            attempt.CancelAfter(left < AttemptTimeout ? TimeSpan.FromTicks(Math.Max(left.Ticks, TimeSpan.TicksPerSecond)) : AttemptTimeout);
+            try
+            {
+                await CreateTopologyAsync(topology, attempt.Token).ConfigureAwait(false);
+                return;
+            }
+            catch (Exception e) when (IsClusterForming(e) || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+            {
+                if (DateTime.UtcNow >= deadline)
+                {
+                    throw new FleetException(string.Create(CultureInfo.InvariantCulture,
+                        $"cannot place {topology.Replicas} replica(s) at {Url} after waiting {topology.PlacementWait.TotalSeconds:0.#} s ({(e is OperationCanceledException ? "no answer" : e.Message)}): fewer than {topology.Replicas} JetStream servers are up and clustered, or the cluster has no JetStream leader yet"), e);
+                }
+
+                await Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>
+    /// True for the answers of a JetStream cluster that cannot place a stream yet but may soon: 503 (temporarily
+    /// unavailable), "no suitable peers for placement" (10005), "JetStream system temporarily unavailable" (10008), or
+    /// no answer at all (no meta leader to answer the API request).
+    /// </summary>
+    internal static bool IsClusterForming(Exception e) => e switch
+    {
+        NatsJSApiException api => api.Error.Code == 503 || api.Error.ErrCode is 10005 or 10008,
+        NatsJSApiNoResponseException or NatsNoRespondersException or NatsNoReplyException => true,
+        _ => false,
+    };
+
+    // Each call is idempotent (create-or-update), so a retry after a partial run finishes the topology.
+    private async Task CreateTopologyAsync(FleetTopology topology, CancellationToken cancellationToken)
+    {
         var replicas = topology.Replicas;
         foreach (var kind in new[] { EventKind.Impressions, EventKind.Rewards })
         {
@@ -209,4 +260,10 @@ public sealed record FleetTopology
 
     /// <summary>How long JetStream remembers message ids to drop a re-sent batch.</summary>
     public TimeSpan DuplicateWindow { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// How long <see cref="FleetConnection.InitTopologyAsync"/> waits for a forming cluster to place the replicas
+    /// (servers just started, JetStream leader not yet elected) before it gives up.
+    /// </summary>
+    public TimeSpan PlacementWait { get; init; } = TimeSpan.FromSeconds(30);
 }

@@ -17,6 +17,21 @@ namespace EdgeSelector.Fleet.Tests;
 public sealed class FleetFaultTests(ITestOutputHelper output)
 {
     [Fact]
+    public void FleetInit_OnAClusterTooSmallForTheReplicas_WaitsThenSaysWhy()
+    {
+        // Two JetStream servers cannot hold three replicas: init retries while the cluster might still be forming, then
+        // gives up after --wait with the reason (exit 1, no stack trace); the same cluster takes one replica at once.
+        using var nats = new NatsCluster(2);
+        var tooMany = Cli.Run("fleet", "init", "--nats", nats.Url, "--replicas", "3", "--wait", "2");
+        Assert.True(tooMany.Exit == 1, $"exit {tooMany.Exit}\n{tooMany.Out}\n{tooMany.Err}");
+        Assert.Contains("cannot place 3 replica(s)", tooMany.Err, StringComparison.Ordinal);
+        Assert.Contains("after waiting 2 s", tooMany.Err, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", tooMany.Err, StringComparison.Ordinal);
+
+        Cli.Ok("fleet", "init", "--nats", nats.Url, "--replicas", "1");
+    }
+
+    [Fact]
     public async Task BadBundlesAndBatches_AreRefusedWithTheReason_UnreachableOrUninitialisedNats_ClearErrors_NodesKeepServing()
     {
         var root = Path.Combine(Path.GetTempPath(), "es-fleet-faults-" + Guid.NewGuid().ToString("N"));

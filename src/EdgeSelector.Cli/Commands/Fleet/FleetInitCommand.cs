@@ -27,6 +27,13 @@ internal sealed class FleetInitCommand : CliCommand
         HelpName = "G",
     });
 
+    private readonly Option<int> _wait = SharedOptions.Range(new Option<int>("--wait")
+    {
+        Description = "Seconds to wait for a forming NATS cluster (servers just started, no JetStream leader yet) to place the replicas",
+        HelpName = "S",
+        DefaultValueFactory = _ => 30,
+    }, 0, 3600);
+
     public FleetInitCommand()
         : base("init", "Create (or update) the fleet's streams and buckets: ES_IMPRESSIONS, ES_REWARDS, ES_PROFILES, es_fleet, es_nodes, es_bundles (idempotent)")
     {
@@ -34,6 +41,7 @@ internal sealed class FleetInitCommand : CliCommand
         Options.Add(_replicas);
         Options.Add(_eventMaxAgeHours);
         Options.Add(_eventMaxGb);
+        Options.Add(_wait);
     }
 
     /// <summary><c>--replicas</c>: copies of every stream and bucket, 1, 3 or 5 (3 survives the loss of one NATS server).</summary>
@@ -55,6 +63,7 @@ internal sealed class FleetInitCommand : CliCommand
             Replicas = parse.GetValue(_replicas),
             EventMaxAge = TimeSpan.FromHours(parse.GetValue(_eventMaxAgeHours)),
             EventMaxBytes = parse.GetResult(_eventMaxGb) is { Implicit: false } ? (long)parse.GetValue(_eventMaxGb) << 30 : -1,
+            PlacementWait = TimeSpan.FromSeconds(parse.GetValue(_wait)),
         };
         var connection = FleetCli.Connect(url, "fleet-init", context.Cancellation);
         using var _ = FleetCli.AsDisposable(connection);
