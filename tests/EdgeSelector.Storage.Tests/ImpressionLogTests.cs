@@ -106,6 +106,7 @@ public sealed class ImpressionLogTests : IDisposable
         const int PerThread = 25_000;
         using (var log = ImpressionLog.Open(Options(_dir.Path)))
         {
+            var deadline = DateTime.UtcNow.AddSeconds(60); // a log that stops taking entries fails the count below, never hangs
             var writers = Enumerable.Range(0, Threads).Select(t => new Thread(() =>
             {
                 var record = new byte[16];
@@ -113,7 +114,7 @@ public sealed class ImpressionLogTests : IDisposable
                 {
                     System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(record, t);
                     System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(record.AsSpan(4), i);
-                    while (!log.TryEnqueue(record, out _))
+                    while (!log.TryEnqueue(record, out _) && DateTime.UtcNow < deadline)
                     {
                         Thread.Yield();
                     }
@@ -126,7 +127,7 @@ public sealed class ImpressionLogTests : IDisposable
 
             foreach (var writer in writers)
             {
-                writer.Join();
+                Assert.True(writer.Join(TimeSpan.FromMinutes(2)), "a writer is still appending after 2 minutes");
             }
         }
 

@@ -335,7 +335,7 @@ public sealed class ModelStoreTests : IDisposable
         stop.Cancel();
         foreach (var reader in readers)
         {
-            reader.Join();
+            Assert.True(reader.Join(TimeSpan.FromMinutes(2)), "a snapshot reader did not stop within 2 minutes");
         }
 
         Assert.Null(failure);
