@@ -24,7 +24,8 @@ public sealed class DiskFullTests(ITestOutputHelper output)
     {
         using var disk = Tmpfs.TryMount(48, out var reason);
         Skip.If(disk is null, reason);
-        using var node = ServerProcess.Start(Path.Combine(disk!.Path, "data"), "--EdgeSelector:Demo=true");
+        // The production default indexes (16 + 64 MB; the tests' defaults are smaller) do not fit on a 48 MB disk.
+        using var node = ServerProcess.Start(Path.Combine(disk!.Path, "data"), "--EdgeSelector:Demo=true", "--EdgeSelector:ModelIndexMB=16", "--EdgeSelector:ProfileIndexMB=64");
         Assert.True(node.WaitForExit(TimeSpan.FromSeconds(120)), "the server neither started nor exited: it hangs");
         output.WriteLine(node.Output);
         Assert.Equal(3, node.ExitCode);

@@ -1,7 +1,7 @@
 namespace EdgeSelector.Testing;
 
 /// <summary>
-/// The settings every test node starts with: its own ports and data directory, small stores (the machine running the
+/// The settings every test node starts with: its own ports and data directory, small stores and indexes (the machine running the
 /// tests is small and runs several nodes), and deadlines generous enough for a loaded 2-core machine. A later
 /// <c>--EdgeSelector:Key=value</c> in the same argument list overrides one of these.
 /// </summary>
@@ -22,6 +22,11 @@ internal static class ServerArgs
         "--EdgeSelector:ModelMemoryMB=32",
         "--EdgeSelector:ProfileMemoryMB=32",
         "--EdgeSelector:ImpressionLogMemoryMB=8",
+        // Small hash indexes: a checkpoint writes the whole index, and the demo's seeding checkpoints; with the default
+        // 16 + 64 MB a node's first checkpoint on a loaded 2-core machine took longer than a write's timeout.
+        "--EdgeSelector:ModelIndexMB=1",
+        "--EdgeSelector:ProfileIndexMB=4",
+        "--EdgeSelector:StoreWriteTimeoutSeconds=30",
         "--EdgeSelector:DeadlineMs=1000",
         "--EdgeSelector:MaxQueueDelayMs=10000",
     ];
