@@ -232,12 +232,9 @@ internal sealed class SelectionService
                 continue;
             }
 
+            // The next title's model is not prefetched (ModelReadSession.Prefetch): that second FASTER lookup per title
+            // cost more instructions than the cache misses it saved (docs/performance.md, "Model prefetch within a page").
             scorer.Next(title);
-            if (candidateBundle is null && i + 1 < titles.Length)
-            {
-                // A hint (#12.1): the next title's record starts loading while this one is scored (ModelReadSession.Prefetch).
-                models.Prefetch(titles[i + 1].TitleId);
-            }
 
             bool found;
             try
