@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace EdgeSelector.Protocol;
 
@@ -53,26 +54,41 @@ public static partial class PayloadReader
         return pos == s.Length;
     }
 
+    // The six fixed fields as FrameWriter writes them: fixarray(8), uint64 member, uint16 country, uint16 language,
+    // uint8 device, uint8 hour, uint8 day (22 bytes; docs/protocol.md#payloads).
+    private const int FixedContextBytes = 22;
+    private const int FixedTitleBytes = 12;
+
     // context: [member_id, country, language, device, hour, day_of_week, genres?, timestamp_ms?] (6 to 8 elements)
     private static bool TryReadContextFast(ReadOnlySpan<byte> s, ref int pos, ref RequestContext context)
     {
-        if (!TryReadArrayHeader(s, ref pos, out int count) || count < 6 || count > 8
-            || !TryReadUInt(s, ref pos, out ulong member)
-            || !TryReadUInt(s, ref pos, out ulong country) || country > ushort.MaxValue || !CountryCode.IsValidPacked((ushort)country)
-            || !TryReadUInt(s, ref pos, out ulong language) || language > ushort.MaxValue || !CountryCode.IsValidPacked((ushort)language)
-            || !TryReadUInt(s, ref pos, out ulong device) || device > byte.MaxValue
-            || !TryReadUInt(s, ref pos, out ulong hour) || hour > 23
-            || !TryReadUInt(s, ref pos, out ulong day) || day > 6)
+        int count;
+        if (!TryReadFixedContext(s, ref pos, ref context))
         {
-            return false;
+            // Another layout (compact integers, fewer elements): element by element.
+            if (!TryReadArrayHeader(s, ref pos, out count) || count < 6 || count > 8
+                || !TryReadUInt(s, ref pos, out ulong member)
+                || !TryReadUInt(s, ref pos, out ulong country) || country > ushort.MaxValue || !CountryCode.IsValidPacked((ushort)country)
+                || !TryReadUInt(s, ref pos, out ulong language) || language > ushort.MaxValue || !CountryCode.IsValidPacked((ushort)language)
+                || !TryReadUInt(s, ref pos, out ulong device) || device > byte.MaxValue
+                || !TryReadUInt(s, ref pos, out ulong hour) || hour > 23
+                || !TryReadUInt(s, ref pos, out ulong day) || day > 6)
+            {
+                return false;
+            }
+
+            context.MemberId = member;
+            context.Country = (ushort)country;
+            context.Language = (ushort)language;
+            context.Device = (DeviceClass)device;
+            context.HourOfDay = (byte)hour;
+            context.DayOfWeek = (byte)day;
+        }
+        else
+        {
+            count = 8;
         }
 
-        context.MemberId = member;
-        context.Country = (ushort)country;
-        context.Language = (ushort)language;
-        context.Device = (DeviceClass)device;
-        context.HourOfDay = (byte)hour;
-        context.DayOfWeek = (byte)day;
         if (count > 6)
         {
             if ((uint)pos >= (uint)s.Length)
@@ -130,11 +146,51 @@ public static partial class PayloadReader
         return true;
     }
 
+    // FrameWriter's context header and six fixed fields (FixedContextBytes) read at their fixed offsets, with the checks
+    // of the element-by-element path; false (pos and context untouched) for any other layout, or a value out of range.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool TryReadFixedContext(ReadOnlySpan<byte> s, ref int pos, ref RequestContext context)
+    {
+        if (s.Length - pos < FixedContextBytes)
+        {
+            return false;
+        }
+
+        ref byte p = ref Unsafe.Add(ref MemoryMarshal.GetReference(s), pos);
+        if (p != 0x98 || Unsafe.Add(ref p, 1) != 0xcf || Unsafe.Add(ref p, 10) != 0xcd || Unsafe.Add(ref p, 13) != 0xcd
+            || Unsafe.Add(ref p, 16) != 0xcc || Unsafe.Add(ref p, 18) != 0xcc || Unsafe.Add(ref p, 20) != 0xcc)
+        {
+            return false;
+        }
+
+        ushort country = BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref p, 11)));
+        ushort language = BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref p, 14)));
+        byte hour = Unsafe.Add(ref p, 19);
+        byte day = Unsafe.Add(ref p, 21);
+        if (!CountryCode.IsValidPacked(country) || !CountryCode.IsValidPacked(language) || hour > 23 || day > 6)
+        {
+            return false;
+        }
+
+        context.MemberId = BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref p, 2)));
+        context.Country = country;
+        context.Language = language;
+        context.Device = (DeviceClass)Unsafe.Add(ref p, 17);
+        context.HourOfDay = hour;
+        context.DayOfWeek = day;
+        pos += FixedContextBytes;
+        return true;
+    }
+
     // title: [title_id, score, interacted] (exactly 3 elements)
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool TryReadTitleFast(ReadOnlySpan<byte> s, ref int pos, out TitleCandidate title)
     {
-        title = default;
+        if (TryReadFixedTitle(s, ref pos, out title))
+        {
+            return true;
+        }
+
         if (!TryReadArrayHeader(s, ref pos, out int count) || count != 3
             || !TryReadUInt(s, ref pos, out ulong id) || id > uint.MaxValue
             || !TryReadFloat32(s, ref pos, out float score)
@@ -152,6 +208,28 @@ public static partial class PayloadReader
         pos++;
         title = new TitleCandidate((uint)id, score, flag == True);
         return true;
+    }
+
+    // FrameWriter's title layout at fixed offsets: fixarray(3), uint32 id, float32 score, bool (FixedTitleBytes).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool TryReadFixedTitle(ReadOnlySpan<byte> s, ref int pos, out TitleCandidate title)
+    {
+        if (s.Length - pos >= FixedTitleBytes)
+        {
+            ref byte p = ref Unsafe.Add(ref MemoryMarshal.GetReference(s), pos);
+            byte flag = Unsafe.Add(ref p, 11);
+            if (p == 0x93 && Unsafe.Add(ref p, 1) == 0xce && Unsafe.Add(ref p, 6) == Float32 && flag is True or False)
+            {
+                uint id = BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref p, 2)));
+                uint score = BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref p, 7)));
+                title = new TitleCandidate(id, BitConverter.UInt32BitsToSingle(score), flag == True);
+                pos += FixedTitleBytes;
+                return true;
+            }
+        }
+
+        title = default;
+        return false;
     }
 
     // fixarray, array16, array32 (a count above int.MaxValue is left to the full reader).

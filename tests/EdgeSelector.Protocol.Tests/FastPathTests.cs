@@ -104,6 +104,53 @@ public class FastPathTests
         }
     }
 
+    [Theory]
+    [InlineData(31, false)]
+    [InlineData(32, true)]
+    public void ReadSelect_FixedLayoutEveryByteMutatedOrCut_FastAndGeneralAgree(int seed, bool page)
+    {
+        // FrameWriter's layout is read at fixed offsets (the context's six fields, each title): every byte of a frame
+        // set to each interesting value and to its neighbours (a wrong marker, an invalid locale, hour 24, day 7, a
+        // bad bool), and the payload cut at every length, must give the general reader's answer.
+        var random = new Random(seed);
+        var options = new ProtocolOptions { MaxTitlesPerPage = 40 };
+        for (int n = 0; n < 6; n++)
+        {
+            var context = RandomContext(random);
+            byte[] payload = page
+                ? TestFrames.Payload(TestFrames.Build(w => FrameWriter.WriteSelectPage(w, 1, in context, TestFrames.Titles(3))))
+                : SelectPayload(random);
+            for (int at = 0; at < payload.Length; at++)
+            {
+                Check(payload[..at]);
+                foreach (byte value in Interesting.Append((byte)(payload[at] + 1)).Append((byte)(payload[at] - 1)))
+                {
+                    var bytes = payload.ToArray();
+                    bytes[at] = value;
+                    Check(bytes);
+                }
+            }
+        }
+
+        void Check(byte[] bytes)
+        {
+            if (!page)
+            {
+                AssertSelectAgrees(bytes);
+                return;
+            }
+
+            var fastTitles = new TitleCandidate[40];
+            var slowTitles = new TitleCandidate[40];
+            var fast = PayloadReader.ReadSelectPage(new ReadOnlySequence<byte>(bytes), options, out var fastContext, fastTitles, out int fastCount);
+            var slow = PayloadReader.ReadSelectPage(TestFrames.OneBytePerSegment(bytes), options, out var slowContext, slowTitles, out int slowCount);
+            Assert.Equal(slow, fast);
+            Assert.Equal(slowCount, fastCount);
+            AssertSameContext(slowContext, fastContext);
+            Assert.Equal(slowTitles.AsSpan(0, slowCount).ToArray(), fastTitles.AsSpan(0, fastCount).ToArray());
+        }
+    }
+
     [Fact]
     public void ReadSelect_CompactAndSignedIntegerForms_MatchTheGeneralReader()
     {

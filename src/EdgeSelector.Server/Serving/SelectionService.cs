@@ -156,7 +156,7 @@ internal sealed class SelectionService
             }
             else
             {
-                Decide(models, counters, member, memberFlags, titles, results, firstEventId, unixMs, _shedding.PageDeadline(start), page, log is not null, candidateBundle);
+                Decide(models, session.Scorer, counters, member, memberFlags, titles, results, firstEventId, unixMs, _shedding.PageDeadline(start), page, log is not null, candidateBundle);
             }
 
             if (rollout is not null)
@@ -178,6 +178,9 @@ internal sealed class SelectionService
         }
     }
 
+    /// <summary>A connection's page scorer (<see cref="ServingSession.Scorer"/>): this service's engine and page policy.</summary>
+    public PageScorer CreateScorer() => new(_engine, PageDiversityPenalty);
+
     /// <summary>
     /// Scores every title of the active bundle once for a synthetic member, logging nothing, so the first real
     /// requests do not pay for JIT compilation or cold caches (a JIT build; the native binary has no JIT).
@@ -185,16 +188,19 @@ internal sealed class SelectionService
     public void WarmUp()
     {
         using var snapshot = _models.AcquireSnapshot();
-        var visitor = new ScoringVisitor { Engine = _engine, UnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() };
+        var scorer = CreateScorer();
+        var visitor = new ScoringVisitor(scorer);
+        scorer.BeginPage(default, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), 0);
         foreach (var title in snapshot.TitleIds)
         {
-            visitor.Title = new TitleContext { TitleId = title };
+            scorer.Next(new TitleContext { TitleId = title });
             snapshot.TryRead(title, ref visitor);
         }
     }
 
     private void Decide(
         ModelReadSession<ScoringVisitor> models,
+        PageScorer scorer,
         SessionCounters counters,
         in MemberContext member,
         MemberFlags memberFlags,
@@ -208,16 +214,11 @@ internal sealed class SelectionService
         Rollout.CandidateBundle? candidateBundle)
     {
         var withProfile = memberFlags != MemberFlags.None;
-        // One visitor for the page: the member's features are encoded once (#12.3), the page state carries the chosen
-        // images' tags from title to title (it changes only when a title is decided).
-        var visitor = new ScoringVisitor
-        {
-            Engine = _engine,
-            Member = new MemberFeatures(member),
-            UnixMs = unixMs,
-            FaultTitle = FaultInjection.IsEnabled ? FaultInjectionTitleId : 0,
-            Page = new PageState(PageDiversityPenalty),
-        };
+        // The connection's scorer serves the page: the member's features are encoded once (#12.3), the page state
+        // carries the chosen images' tags from title to title (it changes only when a title is decided). The visitor
+        // FASTER is handed holds only the scorer's reference.
+        scorer.BeginPage(member, unixMs, FaultInjection.IsEnabled ? FaultInjectionTitleId : 0);
+        var visitor = new ScoringVisitor(scorer);
         for (var i = 0; i < titles.Length; i++)
         {
             var candidate = titles[i];
@@ -231,12 +232,9 @@ internal sealed class SelectionService
                 continue;
             }
 
-            visitor.Next(title);
-            if (candidateBundle is null && i + 1 < titles.Length)
-            {
-                // A hint (#12.1): the next title's record starts loading while this one is scored (ModelReadSession.Prefetch).
-                models.Prefetch(titles[i + 1].TitleId);
-            }
+            // The next title's model is not prefetched (ModelReadSession.Prefetch): that second FASTER lookup per title
+            // cost more instructions than the cache misses it saved (docs/performance.md, "Model prefetch within a page").
+            scorer.Next(title);
 
             bool found;
             try
@@ -261,17 +259,17 @@ internal sealed class SelectionService
                 continue;
             }
 
-            switch (visitor.Outcome)
+            switch (scorer.Outcome)
             {
                 case VisitOutcome.Decided:
                     // The model chose. Without a stored profile it chose from the request's context alone, and the
                     // reason says so (NoProfile); it is still the model's decision, not a fallback.
                     var reason = withProfile ? FallbackReason.None : FallbackReason.NoProfile;
-                    var decision = visitor.Decision; // the chosen image's tags joined visitor.Page
+                    var decision = scorer.Decision; // the chosen image's tags joined the scorer's page state
                     results[i] = new SelectResult(candidate.TitleId, decision.ImageId, eventId, decision.Propensity, decision.ModelVersion, reason, _tags.Tag(eventId));
                     if (logging)
                     {
-                        page.SetTitle(i, TitleDecision.From(decision, visitor.CandidateCount, title, reason));
+                        page.SetTitle(i, TitleDecision.From(decision, scorer.CandidateCount, title, reason));
                     }
 
                     counters.Decided(withProfile);

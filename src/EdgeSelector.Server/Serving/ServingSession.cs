@@ -68,6 +68,7 @@ internal sealed class ServingSession : IDisposable
         Titles = new TitleCandidate[maxTitlesPerPage];
         Results = new SelectResult[maxTitlesPerPage];
         Replies = new DurableReplies(rewards, rewardCommitTimeout, wake);
+        Scorer = selection.CreateScorer();
     }
 
     /// <summary>Scratch for a page's titles (protocol parsers fill it).</summary>
@@ -75,6 +76,9 @@ internal sealed class ServingSession : IDisposable
 
     /// <summary>Scratch for a page's results.</summary>
     public SelectResult[] Results { get; }
+
+    /// <summary>The connection's page-scoring state, reset for each page (its reads' visitors hold only this reference).</summary>
+    public PageScorer Scorer { get; }
 
     /// <summary>REWARD answers waiting for their commit.</summary>
     public DurableReplies Replies { get; }

@@ -165,26 +165,12 @@ public sealed class ModelReadSession<TVisitor> : IDisposable
     }
 
     // Slow path: the record was below the log's head (on disk). FASTER calls the visitor during CompletePending on its
-    // copy of the output; copy that back to the caller.
+    // copy of the output; ModelStore.TakeCompleted copies that back to the caller.
     [MethodImpl(MethodImplOptions.NoInlining)]
     private bool CompletePending(ref TVisitor visitor)
     {
         _context.CompletePendingWithOutputs(out var outputs, wait: true);
-        try
-        {
-            var found = false;
-            while (outputs.Next())
-            {
-                found = outputs.Current.Status.Found;
-                visitor = outputs.Current.Output;
-            }
-
-            return found;
-        }
-        finally
-        {
-            outputs.Dispose();
-        }
+        return ModelStore.TakeCompleted(outputs, ref visitor);
     }
 
     [DoesNotReturn]

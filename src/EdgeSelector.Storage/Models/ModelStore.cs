@@ -323,6 +323,17 @@ public sealed partial class ModelStore : IDisposable
         where TVisitor : struct, IModelVisitor
     {
         session.CompletePendingWithOutputs(out var outputs, wait: true);
+        return TakeCompleted(outputs, ref visitor);
+    }
+
+    /// <summary>
+    /// The result of the one read a caller left pending, from the outputs its CompletePending returned (every session
+    /// completes its pending read before it reads again, so there is at most one): FASTER called the visitor on its
+    /// copy of the output, which is copied back to the caller. Disposes the outputs.
+    /// </summary>
+    internal static bool TakeCompleted<TVisitor>(CompletedOutputIterator<long, SpanByte, SpanByte, TVisitor, Empty> outputs, ref TVisitor visitor)
+        where TVisitor : struct, IModelVisitor
+    {
         try
         {
             bool found = false;
