@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using EdgeSelector.Core.Models;
@@ -82,11 +83,23 @@ public static partial class Thompson
             stream += Vector256.Create(unchecked(4 * Hash64.Golden));
             var q = p - Vector256.Create(0.5);
             var r = q * q;
-            var num = Step(Step(Step(Step(Step(Vector256.Create(-3.969683028665376e+01) * r, 2.209460984245205e+02, r), -2.759285104469687e+02, r), 1.383577518672690e+02, r), -3.066479806614716e+01, r), 2.506628277459239e+00, q);
-            var den = Step(Step(Step(Step(Vector256.Create(-5.447609879822406e+01) * r, 1.615858368580409e+02, r), -1.556989798598866e+02, r), 6.680131188771972e+01, r), -1.328068155288572e+01, r) + Vector256<double>.One;
+
+            // The Horner steps (x + c)·m of Step written out: with nine calls the JIT stopped inlining Step here.
+            var num = Vector256.Create(-3.969683028665376e+01) * r;
+            num = (num + Vector256.Create(2.209460984245205e+02)) * r;
+            num = (num + Vector256.Create(-2.759285104469687e+02)) * r;
+            num = (num + Vector256.Create(1.383577518672690e+02)) * r;
+            num = (num + Vector256.Create(-3.066479806614716e+01)) * r;
+            num = (num + Vector256.Create(2.506628277459239e+00)) * q;
+            var den = Vector256.Create(-5.447609879822406e+01) * r;
+            den = (den + Vector256.Create(1.615858368580409e+02)) * r;
+            den = (den + Vector256.Create(-1.556989798598866e+02)) * r;
+            den = (den + Vector256.Create(6.680131188771972e+01)) * r;
+            den = (den + Vector256.Create(-1.328068155288572e+01)) * r;
+            den += Vector256<double>.One;
             var z = num / den;
             var tails = (Vector256.LessThan(p, Vector256.Create(CentralLow)) | Vector256.GreaterThan(p, Vector256.Create(1 - CentralLow))).ExtractMostSignificantBits();
-            z.CopyTo(normals[i..]); // i + 4 ≤ MaxImages: k ≤ MaxImages and i is a multiple of 4
+            z.StoreUnsafe(ref MemoryMarshal.GetReference(normals), (nuint)i); // i + 4 ≤ MaxImages ≤ normals.Length: i is a multiple of 4
 
             while (tails != 0)
             {
@@ -154,10 +167,11 @@ public static partial class Thompson
         var i = 0;
         for (; i + 4 <= k; i += 4)
         {
-            var m = Avx.ConvertToVector256Double(Vector128.Create(means.Slice(i, 4)));
-            var s = Avx.ConvertToVector256Double(Vector128.Create(stdDevs.Slice(i, 4)));
-            var v = m + (s * Vector256.Create((ReadOnlySpan<double>)normals.Slice(i, 4)));
-            v.CopyTo(normals[i..]);
+            // Loads and stores as intrinsics (Vector128.Create(span) and CopyTo were left as calls here); i + 4 ≤ k.
+            var m = Avx.ConvertToVector256Double(Vector128.LoadUnsafe(ref MemoryMarshal.GetReference(means), (nuint)i));
+            var s = Avx.ConvertToVector256Double(Vector128.LoadUnsafe(ref MemoryMarshal.GetReference(stdDevs), (nuint)i));
+            var v = m + (s * Vector256.LoadUnsafe(ref MemoryMarshal.GetReference(normals), (nuint)i));
+            v.StoreUnsafe(ref MemoryMarshal.GetReference(normals), (nuint)i);
             top = Vector256.Max(top, v);
         }
 
@@ -172,7 +186,7 @@ public static partial class Thompson
         {
             for (i = 0; i + 4 <= k; i += 4)
             {
-                var at = Vector256.Equals(Vector256.Create((ReadOnlySpan<double>)normals.Slice(i, 4)), Vector256.Create(largest)).ExtractMostSignificantBits();
+                var at = Vector256.Equals(Vector256.LoadUnsafe(ref MemoryMarshal.GetReference(normals), (nuint)i), Vector256.Create(largest)).ExtractMostSignificantBits();
                 if (at != 0)
                 {
                     return i + System.Numerics.BitOperations.TrailingZeroCount(at);
@@ -213,8 +227,6 @@ public static partial class Thompson
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<double> Step(Vector512<double> x, double c, Vector512<double> m) => (x + Vector512.Create(c)) * m;
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<double> Step(Vector256<double> x, double c, Vector256<double> m) => (x + Vector256.Create(c)) * m;
 
     /// <summary>The scalar reference of <see cref="Sample"/>: one hash and one Φ⁻¹ per image.</summary>
     public static int SampleScalar(ReadOnlySpan<float> means, ReadOnlySpan<float> stdDevs, ulong key)
