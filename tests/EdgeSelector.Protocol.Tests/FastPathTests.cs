@@ -93,14 +93,7 @@ public class FastPathTests
                 payload = Mutate(payload, random);
             }
 
-            var fastTitles = new TitleCandidate[40];
-            var slowTitles = new TitleCandidate[40];
-            var fast = PayloadReader.ReadSelectPage(new ReadOnlySequence<byte>(payload), options, out var fastContext, fastTitles, out int fastCount);
-            var slow = PayloadReader.ReadSelectPage(TestFrames.OneBytePerSegment(payload), options, out var slowContext, slowTitles, out int slowCount);
-            Assert.Equal(slow, fast);
-            Assert.Equal(slowCount, fastCount);
-            AssertSameContext(slowContext, fastContext);
-            Assert.Equal(slowTitles.AsSpan(0, slowCount).ToArray(), fastTitles.AsSpan(0, fastCount).ToArray());
+            AssertPageAgrees(payload, options);
         }
     }
 
@@ -120,34 +113,17 @@ public class FastPathTests
             byte[] payload = page
                 ? TestFrames.Payload(TestFrames.Build(w => FrameWriter.WriteSelectPage(w, 1, in context, TestFrames.Titles(3))))
                 : SelectPayload(random);
-            for (int at = 0; at < payload.Length; at++)
+            TestFrames.EachByteMutatedOrCut(payload, Interesting, bytes =>
             {
-                Check(payload[..at]);
-                foreach (byte value in Interesting.Append((byte)(payload[at] + 1)).Append((byte)(payload[at] - 1)))
+                if (page)
                 {
-                    var bytes = payload.ToArray();
-                    bytes[at] = value;
-                    Check(bytes);
+                    AssertPageAgrees(bytes, options);
                 }
-            }
-        }
-
-        void Check(byte[] bytes)
-        {
-            if (!page)
-            {
-                AssertSelectAgrees(bytes);
-                return;
-            }
-
-            var fastTitles = new TitleCandidate[40];
-            var slowTitles = new TitleCandidate[40];
-            var fast = PayloadReader.ReadSelectPage(new ReadOnlySequence<byte>(bytes), options, out var fastContext, fastTitles, out int fastCount);
-            var slow = PayloadReader.ReadSelectPage(TestFrames.OneBytePerSegment(bytes), options, out var slowContext, slowTitles, out int slowCount);
-            Assert.Equal(slow, fast);
-            Assert.Equal(slowCount, fastCount);
-            AssertSameContext(slowContext, fastContext);
-            Assert.Equal(slowTitles.AsSpan(0, slowCount).ToArray(), fastTitles.AsSpan(0, fastCount).ToArray());
+                else
+                {
+                    AssertSelectAgrees(bytes);
+                }
+            });
         }
     }
 
@@ -176,6 +152,18 @@ public class FastPathTests
         Assert.Equal(slow, fast);
         Assert.Equal(slowTitle, fastTitle);
         AssertSameContext(slowContext, fastContext);
+    }
+
+    private static void AssertPageAgrees(byte[] payload, ProtocolOptions options)
+    {
+        var fastTitles = new TitleCandidate[40];
+        var slowTitles = new TitleCandidate[40];
+        var fast = PayloadReader.ReadSelectPage(new ReadOnlySequence<byte>(payload), options, out var fastContext, fastTitles, out int fastCount);
+        var slow = PayloadReader.ReadSelectPage(TestFrames.OneBytePerSegment(payload), options, out var slowContext, slowTitles, out int slowCount);
+        Assert.Equal(slow, fast);
+        Assert.Equal(slowCount, fastCount);
+        AssertSameContext(slowContext, fastContext);
+        Assert.Equal(slowTitles.AsSpan(0, slowCount).ToArray(), fastTitles.AsSpan(0, fastCount).ToArray());
     }
 
     private static void AssertSameContext(RequestContext expected, RequestContext actual)

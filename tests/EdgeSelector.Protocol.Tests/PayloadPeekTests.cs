@@ -85,16 +85,7 @@ public class PayloadPeekTests
                     FrameWriter.WriteSelect(b, 1, in context, in TestFrames.Title);
                 }
             }));
-            for (int at = 0; at < payload.Length; at++)
-            {
-                Check(payload[..at]);
-                foreach (byte value in interesting.Append((byte)(payload[at] + 1)).Append((byte)(payload[at] - 1)))
-                {
-                    var bytes = payload.ToArray();
-                    bytes[at] = value;
-                    Check(bytes);
-                }
-            }
+            TestFrames.EachByteMutatedOrCut(payload, interesting, Check);
         }
 
         static void Check(byte[] bytes)

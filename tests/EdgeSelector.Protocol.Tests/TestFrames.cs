@@ -34,6 +34,24 @@ internal static class TestFrames
 
     public static readonly RewardRequest Reward = new(0xFEED_0000_0000_0001, true, 42.5f, 0.75f, 1_764_300_060_000, 0x0123_4567_89AB_CDEF);
 
+    /// <summary>
+    /// Calls <paramref name="check"/> with <paramref name="payload"/> cut at every length, and with each of its bytes
+    /// set in turn to every value of <paramref name="interesting"/> and to its own neighbours (±1).
+    /// </summary>
+    public static void EachByteMutatedOrCut(byte[] payload, IEnumerable<byte> interesting, Action<byte[]> check)
+    {
+        for (int at = 0; at < payload.Length; at++)
+        {
+            check(payload[..at]);
+            foreach (byte value in interesting.Append((byte)(payload[at] + 1)).Append((byte)(payload[at] - 1)))
+            {
+                var bytes = payload.ToArray();
+                bytes[at] = value;
+                check(bytes);
+            }
+        }
+    }
+
     public static byte[] Build(Action<IBufferWriter<byte>> write)
     {
         var buffer = new ArrayBufferWriter<byte>();
