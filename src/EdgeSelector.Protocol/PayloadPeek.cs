@@ -35,7 +35,8 @@ public static class PayloadPeek
     // reader, which gives the same answer on this layout (PayloadPeekTests compare the two on mutated payloads).
     private static bool TryReadMemberFixed(ReadOnlySpan<byte> s, out ulong memberId, out bool hasGenres)
     {
-        const int genresAt = 24; // after the outer header and the 23-byte context head
+        const int genresMarker = 1 + PayloadReader.FixedContextBytes; // after the outer header and the six fixed fields
+        const int genresAt = genresMarker + 1;
         memberId = 0;
         hasGenres = false;
         if (s.Length <= genresAt)
@@ -44,14 +45,13 @@ public static class PayloadPeek
         }
 
         ref byte p = ref MemoryMarshal.GetReference(s);
-        if (p != 0x92 || Unsafe.Add(ref p, 1) != 0x98 || Unsafe.Add(ref p, 2) != 0xcf || Unsafe.Add(ref p, 11) != 0xcd
-            || Unsafe.Add(ref p, 14) != 0xcd || Unsafe.Add(ref p, 17) != 0xcc || Unsafe.Add(ref p, 19) != 0xcc || Unsafe.Add(ref p, 21) != 0xcc)
+        if (p != 0x92 || !PayloadReader.IsFixedContextHead(ref Unsafe.Add(ref p, 1)))
         {
             return false;
         }
 
         // genres: nil, or a fixarray (MessagePackReader refuses a count larger than the bytes left; leave that to it).
-        byte genres = Unsafe.Add(ref p, 23);
+        byte genres = Unsafe.Add(ref p, genresMarker);
         if (genres == 0xc0)
         {
             hasGenres = false;

@@ -56,7 +56,7 @@ public static partial class PayloadReader
 
     // The six fixed fields as FrameWriter writes them: fixarray(8), uint64 member, uint16 country, uint16 language,
     // uint8 device, uint8 hour, uint8 day (22 bytes; docs/protocol.md#payloads).
-    private const int FixedContextBytes = 22;
+    internal const int FixedContextBytes = 22;
     private const int FixedTitleBytes = 12;
 
     // context: [member_id, country, language, device, hour, day_of_week, genres?, timestamp_ms?] (6 to 8 elements)
@@ -157,8 +157,7 @@ public static partial class PayloadReader
         }
 
         ref byte p = ref Unsafe.Add(ref MemoryMarshal.GetReference(s), pos);
-        if (p != 0x98 || Unsafe.Add(ref p, 1) != 0xcf || Unsafe.Add(ref p, 10) != 0xcd || Unsafe.Add(ref p, 13) != 0xcd
-            || Unsafe.Add(ref p, 16) != 0xcc || Unsafe.Add(ref p, 18) != 0xcc || Unsafe.Add(ref p, 20) != 0xcc)
+        if (!IsFixedContextHead(ref p))
         {
             return false;
         }
@@ -181,6 +180,13 @@ public static partial class PayloadReader
         pos += FixedContextBytes;
         return true;
     }
+
+    // True if the FixedContextBytes at p carry FrameWriter's markers: fixarray(8), uint64, uint16, uint16, uint8, uint8,
+    // uint8 (the values are not checked). The one definition of that layout for this reader and PayloadPeek.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static bool IsFixedContextHead(ref byte p) =>
+        p == 0x98 && Unsafe.Add(ref p, 1) == 0xcf && Unsafe.Add(ref p, 10) == 0xcd && Unsafe.Add(ref p, 13) == 0xcd
+        && Unsafe.Add(ref p, 16) == 0xcc && Unsafe.Add(ref p, 18) == 0xcc && Unsafe.Add(ref p, 20) == 0xcc;
 
     // title: [title_id, score, interacted] (exactly 3 elements)
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
