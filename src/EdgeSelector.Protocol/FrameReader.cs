@@ -55,6 +55,75 @@ public static class FrameReader
         return TryCutMultiSegment(ref buffer, in header, out frame);
     }
 
+    /// <summary>
+    /// Cuts up to <paramref name="frames"/>.Length whole frames from the start of <paramref name="buffer"/>, each once,
+    /// and advances <paramref name="buffer"/> past them: a server that looks over a batch before answering it keeps
+    /// the frames it cut instead of cutting them again. Same frames, errors and request ids as
+    /// <see cref="TryReadFrame"/> called in a loop (FrameReaderBatchTests compare the two at every split).
+    /// </summary>
+    /// <returns>
+    /// How many frames were cut. Fewer than <paramref name="frames"/>.Length when the next frame is incomplete
+    /// (<paramref name="error"/> = <see cref="ErrorCode.None"/>; its bytes are not consumed) or fatal (answer the
+    /// frames cut first, then ERROR with <paramref name="errorRequestId"/>, then close; see <see cref="TryReadFrame"/>).
+    /// </returns>
+    /// <remarks>
+    /// A payload is a slice of the memory behind <paramref name="buffer"/>, valid as long as that memory is (for a
+    /// <c>PipeReader</c>'s buffer: until it is advanced past the frame), not as long as <paramref name="buffer"/> is not
+    /// advanced. Frames that sit whole in the first segment are cut by offset into its span and the sequence is sliced
+    /// once per segment, not twice per frame.
+    /// </remarks>
+    public static int ReadFrames(ref ReadOnlySequence<byte> buffer, ProtocolOptions options, Span<Frame> frames, out ErrorCode error, out ulong errorRequestId)
+    {
+        int count = 0;
+        error = ErrorCode.None;
+        errorRequestId = 0;
+        while (count < frames.Length)
+        {
+            ReadOnlySpan<byte> span = buffer.FirstSpan;
+            SequencePosition start = buffer.Start;
+            var segment = start.GetObject() as ReadOnlySequenceSegment<byte>;
+            int pos = 0;
+            while (count < frames.Length && span.Length - pos >= FrameHeader.Size)
+            {
+                FrameHeader header = FrameHeader.Read(span[pos..]);
+                if (Validate(in header, options.MaxFrameSize) != ErrorCode.None || header.Length > (uint)(span.Length - pos))
+                {
+                    break; // TryReadFrame below answers it: fatal, incomplete or across segments
+                }
+
+                // A pipe's buffer is a chain of segments: the payload is built on the first one from its offsets (the
+                // sequence a Slice would give, without Slice's general position arithmetic); any other buffer is sliced.
+                int at = pos + FrameHeader.Size;
+                ReadOnlySequence<byte> payload = segment is not null
+                    ? new ReadOnlySequence<byte>(segment, start.GetInteger() + at, segment, start.GetInteger() + pos + (int)header.Length)
+                    : buffer.Slice(at, header.PayloadLength);
+                frames[count++] = new Frame(header, payload);
+                pos += (int)header.Length;
+            }
+
+            if (pos > 0)
+            {
+                buffer = buffer.Slice(pos);
+            }
+
+            if (count == frames.Length)
+            {
+                break;
+            }
+
+            if (!TryReadFrame(ref buffer, options, out frames[count], out error))
+            {
+                errorRequestId = frames[count].RequestId;
+                frames[count] = default;
+                break;
+            }
+
+            count++;
+        }
+
+        return count;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ErrorCode Validate(in FrameHeader header, int maxFrameSize)
     {

@@ -14,11 +14,16 @@ namespace EdgeSelector.Server.Binary;
 /// ERROR and the connection stays; more than the in-flight limit in one batch are answered after the client has read
 /// the first ones (back-pressure, never an error for a well-formed request). Before the requests of a batch are
 /// answered, their members' profiles are read together (<see cref="ReadProfilesAhead"/>), up to
-/// <see cref="ServingSession.ProfilesAhead"/> requests at a time.
+/// <see cref="ServingSession.ProfilesAhead"/> requests at a time; the frames are cut once, for the look-ahead, and
+/// answered from what it cut (<see cref="FrameReader.ReadFrames"/>).
 /// </summary>
 internal sealed class BinarySession(ServingSession serving, PipeWriter output, ProtocolOptions protocol, ServerMetrics metrics, int maxInFlight)
     : IPipelinedSession
 {
+    // The frames of the chunk being answered, cut once by the look-ahead (FrameReader.ReadFrames) and dispatched from
+    // here: no per-batch allocation, no second cut. Entries past the chunk are stale, never read.
+    private readonly Frame[] _frames = new Frame[ServingSession.ProfilesAhead];
+
     public BatchOutcome Process(ref ReadOnlySequence<byte> buffer, in Batch batch, out int completed)
     {
         completed = 0;
@@ -27,7 +32,6 @@ internal sealed class BinarySession(ServingSession serving, PipeWriter output, P
         {
             WriteDurableReplies(batch.Now);
             var handler = new BinaryRequestHandler(serving, output, metrics);
-            var ahead = 0; // requests whose profiles were read ahead
             while (true)
             {
                 if (completed >= maxInFlight)
@@ -35,35 +39,39 @@ internal sealed class BinarySession(ServingSession serving, PipeWriter output, P
                     return BatchOutcome.Paused;
                 }
 
-                if (completed >= ahead)
+                // The next chunk: cut (buffer moves past it), profiles read together, then answered in order. Its
+                // payloads stay valid: they point into the pipe's memory, which is released only after this batch.
+                var limit = Math.Min(maxInFlight - completed, ServingSession.ProfilesAhead);
+                var frames = _frames.AsSpan(0, limit);
+                var count = FrameReader.ReadFrames(ref buffer, protocol, frames, out var error, out var errorRequestId);
+                ReadProfilesAhead(frames[..count]);
+                for (var i = 0; i < count; i++)
                 {
-                    ahead = completed + ReadProfilesAhead(buffer, maxInFlight - completed);
+                    metrics.InFlight(1);
+                    try
+                    {
+                        RequestDispatcher.Dispatch(in frames[i], protocol, serving.Titles, ref handler);
+                    }
+                    finally
+                    {
+                        metrics.InFlight(-1);
+                    }
+
+                    completed++;
                 }
 
-                if (!FrameReader.TryReadFrame(ref buffer, protocol, out var frame, out var error))
+                if (count < limit)
                 {
                     if (error == ErrorCode.None)
                     {
-                        return BatchOutcome.Done;
+                        return BatchOutcome.Done; // an incomplete frame (or none) is left in buffer
                     }
 
                     // docs/protocol.md#limits: the stream cannot be resynchronised: ERROR, then close.
                     metrics.ProtocolError();
-                    FrameWriter.WriteError(output, frame.RequestId, error);
+                    FrameWriter.WriteError(output, errorRequestId, error);
                     return BatchOutcome.Close;
                 }
-
-                metrics.InFlight(1);
-                try
-                {
-                    RequestDispatcher.Dispatch(frame, protocol, serving.Titles, ref handler);
-                }
-                finally
-                {
-                    metrics.InFlight(-1);
-                }
-
-                completed++;
             }
         }
         finally
@@ -94,17 +102,13 @@ internal sealed class BinarySession(ServingSession serving, PipeWriter output, P
         serving.Dispose();
     }
 
-    // Looks over the next whole frames (at most `limit`, and ServingSession.ProfilesAhead) without consuming them, names
-    // the members whose SELECT or SELECT_PAGE will read a profile (no request genres), and reads those profiles
-    // together. Stops at the first incomplete or fatal frame: the dispatch loop answers it. Returns how many requests
-    // it covered (at least 1, so the loop looks again only after it has answered them).
-    private int ReadProfilesAhead(ReadOnlySequence<byte> buffer, int limit)
+    // Names the members of the chunk's SELECTs and SELECT_PAGEs that will read a profile (no request genres) and reads
+    // those profiles together. The chunk stops at the first incomplete or fatal frame: the loop answers it after the
+    // chunk.
+    private void ReadProfilesAhead(ReadOnlySpan<Frame> frames)
     {
-        var max = Math.Min(limit, ServingSession.ProfilesAhead);
-        var seen = 0;
-        while (seen < max && FrameReader.TryReadFrame(ref buffer, protocol, out var frame, out _))
+        foreach (ref readonly var frame in frames)
         {
-            seen++;
             if (frame.Opcode is Opcode.Select or Opcode.SelectPage
                 && PayloadPeek.TryReadMember(frame.Payload, out var member, out var hasGenres) && !hasGenres)
             {
@@ -113,7 +117,6 @@ internal sealed class BinarySession(ServingSession serving, PipeWriter output, P
         }
 
         serving.ReadProfiles();
-        return Math.Max(seen, 1);
     }
 
     private void WriteDurableReplies(long now)
