@@ -84,6 +84,12 @@ internal sealed class SelectionService
     /// <summary>Test-only: a title whose scoring throws (used only when <see cref="FaultInjection.IsEnabled"/>); 0 = off.</summary>
     public uint FaultInjectionTitleId { get; set; }
 
+    /// <summary>
+    /// Test-only: a title whose model read throws out of the store's read, outside the scorer (used only when
+    /// <see cref="FaultInjection.IsEnabled"/>); 0 = off.
+    /// </summary>
+    public uint FaultInjectionReadTitleId { get; set; }
+
     /// <summary>Rollout (#15): the candidate bundle being tried, if any (set once by the composition).</summary>
     public Rollout.RolloutService? Rollout { get; set; }
 
@@ -190,7 +196,7 @@ internal sealed class SelectionService
         using var snapshot = _models.AcquireSnapshot();
         var scorer = CreateScorer();
         var visitor = new ScoringVisitor(scorer);
-        scorer.BeginPage(default, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), 0);
+        scorer.BeginPage(default, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), 0, 0);
         foreach (var title in snapshot.TitleIds)
         {
             scorer.Next(new TitleContext { TitleId = title });
@@ -217,7 +223,7 @@ internal sealed class SelectionService
         // The connection's scorer serves the page: the member's features are encoded once (#12.3), the page state
         // carries the chosen images' tags from title to title (it changes only when a title is decided). The visitor
         // FASTER is handed holds only the scorer's reference.
-        scorer.BeginPage(member, unixMs, FaultInjection.IsEnabled ? FaultInjectionTitleId : 0);
+        scorer.BeginPage(member, unixMs, FaultInjection.IsEnabled ? FaultInjectionTitleId : 0, FaultInjection.IsEnabled ? FaultInjectionReadTitleId : 0);
         var visitor = new ScoringVisitor(scorer);
         for (var i = 0; i < titles.Length; i++)
         {
