@@ -12,7 +12,8 @@ namespace EdgeSelector.Server.Tests;
 /// exception leaves FASTER's read callback): that title gets its default image with reason InternalError
 /// (docs/protocol.md), the page's other titles are decided, the page is logged with the fallback as
 /// docs/impression-log.md says (propensity 1, model version 0, no candidates, reason 7), the fallback is counted, and
-/// the connection's session (its FASTER session, epoch and page scorer) serves its next batches normally.
+/// the connection's session (its FASTER session, epoch and page scorer) serves its next batches normally. A batch whose
+/// entry into the stores throws answers every title so, instead of failing the page (and the connection).
 /// </summary>
 public sealed class ModelReadFaultTests : IDisposable
 {
@@ -87,6 +88,37 @@ public sealed class ModelReadFaultTests : IDisposable
         Assert.Equal(titles.Length, pages[0].Count);
         AssertLoggedFallback(pages[0][faultAt], results[faultAt]);
         Assert.Equal(titles.Length - 1, pages[0].Count(t => t.Fallback == FallbackReason.None && t.ModelVersion == 1 && t.CandidateCount == 3));
+        Assert.All(pages[1], t => Assert.Equal(FallbackReason.None, t.Fallback));
+    }
+
+    [Fact]
+    public void SelectPage_StoresCannotBeEnteredForTheBatch_EveryTitleDefault_InternalError_Logged_SessionStillServes()
+    {
+        _node.StoreProfile(23);
+        using var session = _node.Session();
+        uint[] titles = [1001, Faulty, 1003];
+
+        _node.Node.Selection.FaultInjectionEnterStores = true;
+        var results = SelectPage(session, Member(23), titles);
+        _node.Node.Selection.FaultInjectionEnterStores = false;
+
+        for (var i = 0; i < titles.Length; i++)
+        {
+            AssertFallback(results[i], titles[i]);
+        }
+
+        Assert.Equal(titles.Length, _node.Node.Metrics.Fallbacks(FallbackReason.InternalError));
+
+        var next = SelectPage(session, Member(23), titles);
+        Assert.All(next, r => Assert.Equal(FallbackReason.None, r.Reason));
+
+        var pages = LoggedTitles();
+        Assert.Equal(2, pages.Count);
+        for (var i = 0; i < titles.Length; i++)
+        {
+            AssertLoggedFallback(pages[0][i], results[i]);
+        }
+
         Assert.All(pages[1], t => Assert.Equal(FallbackReason.None, t.Fallback));
     }
 

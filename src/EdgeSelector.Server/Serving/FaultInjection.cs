@@ -4,8 +4,9 @@ using System.Runtime.CompilerServices;
 namespace EdgeSelector.Server.Serving;
 
 /// <summary>
-/// Test-only fault injection for the "internal error" path (a title whose scoring throws, or whose model read itself
-/// throws out of the store: <see cref="ScoringVisitor"/>), behind a .NET feature
+/// Test-only fault injection for the "internal error" path (a title whose scoring throws, a title whose model read
+/// itself throws out of the store: <see cref="ScoringVisitor"/>, a batch whose entry into the stores throws:
+/// <see cref="ServingSession.EnterStores"/>), behind a .NET feature
 /// switch. The server project pins the switch off with <c>Trim="true"</c> (EdgeSelector.Server.csproj), so the
 /// native binary's compiler replaces <see cref="IsEnabled"/> with <c>false</c> and removes every check: nothing of it
 /// is on a production request path (a JIT run reads a static readonly false, which the tier-1 JIT folds away too).
@@ -31,4 +32,9 @@ internal static class FaultInjection
     [DoesNotReturn]
     [MethodImpl(MethodImplOptions.NoInlining)]
     public static void ThrowReadFault(uint titleId) => throw new InvalidOperationException($"model read fault injected for title {titleId}");
+
+    /// <summary>Throws the injected fault of entering the stores for a batch (out of line).</summary>
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static void ThrowEnterFault() => throw new InvalidOperationException("store entry fault injected");
 }

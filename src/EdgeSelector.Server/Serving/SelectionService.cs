@@ -90,6 +90,12 @@ internal sealed class SelectionService
     /// </summary>
     public uint FaultInjectionReadTitleId { get; set; }
 
+    /// <summary>
+    /// Test-only: entering the stores for a batch throws (<see cref="ServingSession.EnterStores"/>; used only when
+    /// <see cref="FaultInjection.IsEnabled"/>).
+    /// </summary>
+    public bool FaultInjectionEnterStores { get; set; }
+
     /// <summary>Rollout (#15): the candidate bundle being tried, if any (set once by the composition).</summary>
     public Rollout.RolloutService? Rollout { get; set; }
 
@@ -132,16 +138,24 @@ internal sealed class SelectionService
         var shed = _shedding.IsTooOld(start, session.Arrival, clientStamp, nowUnixMs);
         MemberFlags memberFlags;
         ModelReadSession<ScoringVisitor>? models = null;
-        MemberContext member;
-        if (shed)
+        ProfileReadSession? profiles = null;
+        var unserved = FallbackReason.Overload;
+        if (!shed)
         {
-            member = ContextOnly(request, out memberFlags);
+            try
+            {
+                models = session.EnterStores(out profiles);
+            }
+            catch (Exception)
+            {
+                // The stores could not be entered for the batch (the generation pin or an epoch entry threw): no title
+                // can be read, so each gets its default image, reason InternalError; the page is answered and logged.
+                models = null;
+                unserved = FallbackReason.InternalError;
+            }
         }
-        else
-        {
-            models = session.EnterStores(out var profiles);
-            member = BuildMember(session, profiles, request, out memberFlags);
-        }
+
+        var member = models is null ? ContextOnly(request, out memberFlags) : BuildMember(session, profiles!, request, out memberFlags);
 
         var firstEventId = _eventIds.Reserve(titles.Length);
         var log = _impressions;
@@ -157,7 +171,7 @@ internal sealed class SelectionService
             {
                 for (var i = 0; i < titles.Length; i++)
                 {
-                    results[i] = Fallback(counters, firstEventId + (ulong)i, FallbackReason.Overload, Title(titles[i]), page, i, log is not null);
+                    results[i] = Fallback(counters, firstEventId + (ulong)i, unserved, Title(titles[i]), page, i, log is not null);
                 }
             }
             else
