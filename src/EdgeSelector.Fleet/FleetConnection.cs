@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using NATS.Client.Core;
 using NATS.Client.JetStream;
@@ -107,13 +108,15 @@ public sealed class FleetConnection : IAsyncDisposable
     public async Task InitTopologyAsync(FleetTopology topology, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(topology);
-        var deadline = DateTime.UtcNow + topology.PlacementWait;
+        // The wait is timed on the monotonic clock: a wall-clock step (NTP at boot, when clusters form) must not
+        // stretch or cut it.
+        var start = Stopwatch.GetTimestamp();
         while (true)
         {
             // Each attempt is bounded on its own: a request that reaches a server before the cluster has a meta leader
             // is dropped, and the connection's request timeout (30 s for the tools) would spend the whole wait on it.
             using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            var left = deadline - DateTime.UtcNow;
+            var left = topology.PlacementWait - Stopwatch.GetElapsedTime(start);
             attempt.CancelAfter(left < AttemptTimeout ? TimeSpan.FromTicks(Math.Max(left.Ticks, TimeSpan.TicksPerSecond)) : AttemptTimeout);
             try
             {
@@ -122,7 +125,7 @@ public sealed class FleetConnection : IAsyncDisposable
             }
             catch (Exception e) when (IsClusterForming(e) || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
             {
-                if (DateTime.UtcNow >= deadline)
+                if (Stopwatch.GetElapsedTime(start) >= topology.PlacementWait)
                 {
                     throw new FleetException(string.Create(CultureInfo.InvariantCulture,
                         $"cannot place {topology.Replicas} replica(s) at {Url} after waiting {topology.PlacementWait.TotalSeconds:0.#} s ({(e is OperationCanceledException ? "no answer" : e.Message)}): fewer than {topology.Replicas} JetStream servers are up and clustered, or the cluster has no JetStream leader yet"), e);

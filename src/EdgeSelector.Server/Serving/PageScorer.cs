@@ -22,6 +22,7 @@ internal sealed class PageScorer
     private long _unixMs;
     private PageState _page;
     private uint _faultTitle;
+    private uint _readFaultTitle;
 
     /// <summary>A scorer for pages decided by <paramref name="engine"/> under a page penalty (0 = no page policy).</summary>
     public PageScorer(SelectionEngine engine, float pageDiversityPenalty)
@@ -39,15 +40,20 @@ internal sealed class PageScorer
     /// <summary>What happened to the last title.</summary>
     public VisitOutcome Outcome;
 
+    /// <summary>Test-only: the page's title whose model read throws (<see cref="ScoringVisitor"/>; 0 = off).</summary>
+    public uint ReadFaultTitle => _readFaultTitle;
+
     /// <summary>
     /// Starts a page for <paramref name="member"/> at <paramref name="unixMs"/>: its part of the vector is not encoded
-    /// yet and the page state is empty. <paramref name="faultTitle"/> is test-only (a title whose scoring throws; 0 = off).
+    /// yet and the page state is empty. <paramref name="faultTitle"/> and <paramref name="readFaultTitle"/> are test-only
+    /// (a title whose scoring throws, a title whose model read throws; 0 = off).
     /// </summary>
-    public void BeginPage(in MemberContext member, long unixMs, uint faultTitle)
+    public void BeginPage(in MemberContext member, long unixMs, uint faultTitle, uint readFaultTitle)
     {
         _member = new MemberFeatures(member);
         _unixMs = unixMs;
         _faultTitle = faultTitle;
+        _readFaultTitle = readFaultTitle;
         _page = new PageState(_penalty);
     }
 

@@ -17,7 +17,18 @@ internal readonly struct ScoringVisitor : IModelVisitor
     /// <summary>A visitor that scores into <paramref name="scorer"/>.</summary>
     public ScoringVisitor(PageScorer scorer) => _scorer = scorer;
 
-    public void Visit(uint titleId, ReadOnlySpan<byte> model) => _scorer.Visit(titleId, model);
+    public void Visit(uint titleId, ReadOnlySpan<byte> model)
+    {
+        // Test-only (FaultInjection): the read itself fails, outside the scorer's own catch, so the exception leaves
+        // FASTER's read callback and the store's read the way a failure inside FASTER would (SelectionService.Decide
+        // answers the default image, reason InternalError). Removed from the native binary with the switch.
+        if (FaultInjection.IsEnabled && titleId == _scorer.ReadFaultTitle)
+        {
+            FaultInjection.ThrowReadFault(titleId);
+        }
+
+        _scorer.Visit(titleId, model);
+    }
 }
 
 /// <summary>What happened inside <see cref="PageScorer.Visit"/>.</summary>

@@ -84,6 +84,18 @@ internal sealed class SelectionService
     /// <summary>Test-only: a title whose scoring throws (used only when <see cref="FaultInjection.IsEnabled"/>); 0 = off.</summary>
     public uint FaultInjectionTitleId { get; set; }
 
+    /// <summary>
+    /// Test-only: a title whose model read throws out of the store's read, outside the scorer (used only when
+    /// <see cref="FaultInjection.IsEnabled"/>); 0 = off.
+    /// </summary>
+    public uint FaultInjectionReadTitleId { get; set; }
+
+    /// <summary>
+    /// Test-only: entering the stores for a batch throws (<see cref="ServingSession.EnterStores"/>; used only when
+    /// <see cref="FaultInjection.IsEnabled"/>).
+    /// </summary>
+    public bool FaultInjectionEnterStores { get; set; }
+
     /// <summary>Rollout (#15): the candidate bundle being tried, if any (set once by the composition).</summary>
     public Rollout.RolloutService? Rollout { get; set; }
 
@@ -126,16 +138,24 @@ internal sealed class SelectionService
         var shed = _shedding.IsTooOld(start, session.Arrival, clientStamp, nowUnixMs);
         MemberFlags memberFlags;
         ModelReadSession<ScoringVisitor>? models = null;
-        MemberContext member;
-        if (shed)
+        ProfileReadSession? profiles = null;
+        var unserved = FallbackReason.Overload;
+        if (!shed)
         {
-            member = ContextOnly(request, out memberFlags);
+            try
+            {
+                models = session.EnterStores(out profiles);
+            }
+            catch (Exception)
+            {
+                // The stores could not be entered for the batch (the generation pin or an epoch entry threw): no title
+                // can be read, so each gets its default image, reason InternalError; the page is answered and logged.
+                models = null;
+                unserved = FallbackReason.InternalError;
+            }
         }
-        else
-        {
-            models = session.EnterStores(out var profiles);
-            member = BuildMember(session, profiles, request, out memberFlags);
-        }
+
+        var member = models is null ? ContextOnly(request, out memberFlags) : BuildMember(session, profiles!, request, out memberFlags);
 
         var firstEventId = _eventIds.Reserve(titles.Length);
         var log = _impressions;
@@ -151,7 +171,7 @@ internal sealed class SelectionService
             {
                 for (var i = 0; i < titles.Length; i++)
                 {
-                    results[i] = Fallback(counters, firstEventId + (ulong)i, FallbackReason.Overload, Title(titles[i]), page, i, log is not null);
+                    results[i] = Fallback(counters, firstEventId + (ulong)i, unserved, Title(titles[i]), page, i, log is not null);
                 }
             }
             else
@@ -190,7 +210,7 @@ internal sealed class SelectionService
         using var snapshot = _models.AcquireSnapshot();
         var scorer = CreateScorer();
         var visitor = new ScoringVisitor(scorer);
-        scorer.BeginPage(default, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), 0);
+        scorer.BeginPage(default, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), 0, 0);
         foreach (var title in snapshot.TitleIds)
         {
             scorer.Next(new TitleContext { TitleId = title });
@@ -217,7 +237,7 @@ internal sealed class SelectionService
         // The connection's scorer serves the page: the member's features are encoded once (#12.3), the page state
         // carries the chosen images' tags from title to title (it changes only when a title is decided). The visitor
         // FASTER is handed holds only the scorer's reference.
-        scorer.BeginPage(member, unixMs, FaultInjection.IsEnabled ? FaultInjectionTitleId : 0);
+        scorer.BeginPage(member, unixMs, FaultInjection.IsEnabled ? FaultInjectionTitleId : 0, FaultInjection.IsEnabled ? FaultInjectionReadTitleId : 0);
         var visitor = new ScoringVisitor(scorer);
         for (var i = 0; i < titles.Length; i++)
         {

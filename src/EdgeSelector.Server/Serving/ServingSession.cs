@@ -186,16 +186,17 @@ internal sealed class ServingSession : IDisposable
             return;
         }
 
-        var profiles = EnterProfiles();
         try
         {
+            var profiles = EnterProfiles();
             profiles.ReadMany(_aheadMembers.AsSpan(0, count), _aheadProfiles.AsSpan(0, count), _aheadFound.AsSpan(0, count));
             _aheadRead = count;
             ProfilesReadAhead += count;
         }
         catch (Exception)
         {
-            // Each request reads its own profile (SelectionService.BuildMember: a read that throws is "not found").
+            // Each request reads its own profile (SelectionService.BuildMember: a read that throws is "not found"), or
+            // gets its default images if the stores cannot be entered (SelectionService.Select: InternalError).
         }
     }
 
@@ -294,6 +295,11 @@ internal sealed class ServingSession : IDisposable
         if (!_storesEntered)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
+            if (FaultInjection.IsEnabled && _selection.FaultInjectionEnterStores)
+            {
+                FaultInjection.ThrowEnterFault(); // test-only, removed from the native binary with the switch
+            }
+
             _models ??= _selection.Models.OpenReadSession<ScoringVisitor>();
             _profiles ??= _selection.Profiles.OpenReadSession();
             _models.Begin();

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 
 namespace EdgeSelector.Storage.Health;
@@ -14,6 +15,7 @@ public sealed class DeviceHealth
     private int _failing;
     private long _failedWrites;
     private long _stalledSinceUnixMs;
+    private long _stalledSinceTicks; // the same moment on the monotonic clock: how long the stall lasts
     private string? _lastError;
     private volatile bool _abandoned;
 
@@ -70,13 +72,15 @@ public sealed class DeviceHealth
     /// <summary>A one-line description of the current stall, or null when writes succeed.</summary>
     public string? Describe()
     {
-        var since = StalledSince;
-        if (since is null)
+        // The duration from the Stopwatch, not the wall clock (StalledSince is the wall-clock moment, for people): a
+        // clock step must not stretch or shrink it.
+        var stalledAt = Interlocked.Read(ref _stalledSinceTicks);
+        if (StalledSince is null || stalledAt == 0)
         {
             return null;
         }
 
-        var seconds = (DateTimeOffset.UtcNow - since.Value).TotalSeconds.ToString("F0", CultureInfo.InvariantCulture);
+        var seconds = Stopwatch.GetElapsedTime(stalledAt).TotalSeconds.ToString("F0", CultureInfo.InvariantCulture);
         return $"{Store}: writes failing for {seconds} s, retrying: {LastError}";
     }
 
@@ -94,6 +98,7 @@ public sealed class DeviceHealth
     {
         if (Interlocked.Increment(ref _failing) == 1)
         {
+            Interlocked.Exchange(ref _stalledSinceTicks, Stopwatch.GetTimestamp());
             Interlocked.Exchange(ref _stalledSinceUnixMs, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
         }
     }
@@ -103,6 +108,7 @@ public sealed class DeviceHealth
         if (Interlocked.Decrement(ref _failing) == 0)
         {
             Interlocked.Exchange(ref _stalledSinceUnixMs, 0);
+            Interlocked.Exchange(ref _stalledSinceTicks, 0);
         }
     }
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using FASTER.core;
 
 namespace EdgeSelector.Storage.Impressions;
@@ -20,6 +21,7 @@ public sealed partial class ImpressionLog
     private readonly long _wakeDepth;
     private int _appenderIdle;
     private int _appenderStopping;
+    private PaddedCount _posting;
     private int _appenderAbandon;
     private long _appenderDropped;
     private long _ringRefused;
@@ -68,12 +70,25 @@ public sealed partial class ImpressionLog
             return TryEnqueue(record, out _);
         }
 
-        if (record.Length > MaxRecordBytes || Volatile.Read(ref _appenderStopping) != 0)
+        if (record.Length > MaxRecordBytes)
         {
             return false;
         }
 
-        if (!_ring.TryWrite(record, out var depth))
+        // The close handshake (Dekker's, no lock): a post announces itself, then reads "stopping"; the close sets
+        // "stopping", then the appender waits for the posts in progress before its last look at the ring. So a post
+        // either sees the close and refuses, or is seen by the appender and drained before Dispose goes on; none is
+        // left in the ring, or appended directly after the final commit, while it returned true. Both interlocked
+        // operations are full fences (ImpressionLogShutdownRaceTests).
+        Interlocked.Increment(ref _posting.Value);
+        var posted = Volatile.Read(ref _appenderStopping) == 0 && PostToRing(record);
+        Interlocked.Decrement(ref _posting.Value);
+        return posted;
+    }
+
+    private bool PostToRing(ReadOnlySpan<byte> record)
+    {
+        if (!_ring!.TryWrite(record, out var depth))
         {
             // Overflow (the appender thread is behind: descheduled on a busy machine, or a record bigger than half the
             // ring): append on this thread, as without a ring, rather than lose the record. Only a log whose memory is
@@ -142,7 +157,7 @@ public sealed partial class ImpressionLog
             return;
         }
 
-        Volatile.Write(ref _appenderStopping, 1);
+        Interlocked.Exchange(ref _appenderStopping, 1); // a full fence: see TryPost's handshake
         _appenderWake.Release();
         if (!_appender.Join(_closeTimeout))
         {
@@ -165,7 +180,9 @@ public sealed partial class ImpressionLog
                     continue;
                 }
 
-                if (Volatile.Read(ref _appenderStopping) != 0 && ring.Head >= ring.Tail)
+                // Closing: the posts in progress (they passed the "stopping" check) are waited for before the ring is
+                // seen empty, and read before its tail, which they move before they leave.
+                if (Volatile.Read(ref _appenderStopping) != 0 && Volatile.Read(ref _posting.Value) == 0 && ring.Head >= ring.Tail)
                 {
                     return; // everything posted before the close is appended
                 }
@@ -229,5 +246,13 @@ public sealed partial class ImpressionLog
         }
 
         ring.Release();
+    }
+
+    // The posts in progress on their own cache line: every post writes it, the appender reads it only when idle.
+    [StructLayout(LayoutKind.Explicit, Size = 128)]
+    private struct PaddedCount
+    {
+        [FieldOffset(64)]
+        public int Value;
     }
 }
