@@ -193,6 +193,7 @@ public static unsafe partial class Scorer
     // odd feature; a pair is or-ed together and one vpmaddwd by the pair's signs gives s_f·(q_f + 128) + s_g·(q_g + 128)
     // per image. So 8 images cost 5 dense groups × 7 and 8 features × 3.5 instructions, nothing per call is cleared
     // or built byte by byte, and the sums are the integers DotGroups gets from the materialized words.
+    [SkipLocalsInit] // every word and vector on the stack is written before it is read
     private static void SparseAvx2(
         byte* w, int kp, int d, int* dense, int denseGroups, int denseCount, SparseFeatures* features, float denseScale, int denseSum, float* sp, float* bp, float* op)
     {
@@ -219,12 +220,16 @@ public static unsafe partial class Scorer
         var zeroed = Vector256.Create(unchecked((int)0x80808000), unchecked((int)0x80008080), unchecked((int)0x80808000), unchecked((int)0x80008080),
             unchecked((int)0x80808000), unchecked((int)0x80008080), unchecked((int)0x80808000), unchecked((int)0x80008080));
         (Avx2.ShiftLeftLogicalVariable(slots & Vector256.Create(3), toHigh) | zeroed).Store((int*)&pickWords);
-        var lanes = Vector256.Create(0, 4, 8, 12, 0, 4, 8, 12);
-        for (var f = 0; f < SparseFeatures.HashedCount; f += 2)
-        {
-            picks[f] = (Vector256.Create(pickWords[f]) + lanes).AsByte();
-            picks[f + 1] = (Vector256.Create(pickWords[f + 1]) + (lanes << 16)).AsByte();
-        }
+        var even = Vector256.Create(0, 4, 8, 12, 0, 4, 8, 12);
+        var odd = even << 16;
+        picks[0] = (Vector256.Create(pickWords[0]) + even).AsByte();
+        picks[1] = (Vector256.Create(pickWords[1]) + odd).AsByte();
+        picks[2] = (Vector256.Create(pickWords[2]) + even).AsByte();
+        picks[3] = (Vector256.Create(pickWords[3]) + odd).AsByte();
+        picks[4] = (Vector256.Create(pickWords[4]) + even).AsByte();
+        picks[5] = (Vector256.Create(pickWords[5]) + odd).AsByte();
+        picks[6] = (Vector256.Create(pickWords[6]) + even).AsByte();
+        picks[7] = (Vector256.Create(pickWords[7]) + odd).AsByte();
 
         var pairs = Vector256.Narrow(signs, signs).AsInt32(); // element p: (s_2p, s_2p+1) as int16, each within ±127
         var pair0 = Vector256.Create(pairs.GetElement(0)).AsInt16();
@@ -418,20 +423,33 @@ public static unsafe partial class Scorer
     // Without VNNI: zero-extend 16 stored bytes (4 images × 4 features, q + 128) to int16 and vpmaddwd them with the
     // features as int16, giving two partial sums per image; one horizontal add and a qword permute put the 8
     // images back in order. (q + 128)·x ≤ 255 · 127, so the pair sums fit vpmaddwd's int32 lanes.
+    // Two groups per step, x and the row walked by pointer (no index arithmetic in the loop).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<int> DotMadd8(byte* block, int stride, long* xw, int start, int end)
     {
-        Vector256<int> lo = default, hi = default;
+        Vector256<int> lo = default, hi = default, lo1 = default, hi1 = default;
         var row = block + (start * stride);
-        for (var g = start; g < end; g++, row += stride)
+        var x = xw + start;
+        var last = xw + end;
+        for (; x + 2 <= last; x += 2, row += 2 * stride)
         {
-            var xv = Vector256.Create(xw[g]).AsInt16();
-            lo += Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(row), xv);
-            hi += Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(row + 16), xv);
+            var x0 = Vector256.Create(x[0]).AsInt16();
+            var x1 = Vector256.Create(x[1]).AsInt16();
+            lo += Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(row), x0);
+            hi += Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(row + 16), x0);
+            lo1 += Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(row + stride), x1);
+            hi1 += Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(row + stride + 16), x1);
+        }
+
+        if (x < last)
+        {
+            var x0 = Vector256.Create(x[0]).AsInt16();
+            lo += Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(row), x0);
+            hi += Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(row + 16), x0);
         }
 
         // lo = [i0 i0 i1 i1 | i2 i2 i3 i3], hi = images 4-7 → hadd = [i0 i1 i4 i5 | i2 i3 i6 i7] → qwords 0, 2, 1, 3.
-        return Avx2.Permute4x64(Avx2.HorizontalAdd(lo, hi).AsInt64(), 0b11_01_10_00).AsInt32();
+        return Avx2.Permute4x64(Avx2.HorizontalAdd(lo + lo1, hi + hi1).AsInt64(), 0b11_01_10_00).AsInt32();
     }
 
     // score = s · (denseScale · dense + hashed) + b for 8 images.
