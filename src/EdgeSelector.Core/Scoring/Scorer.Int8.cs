@@ -191,7 +191,7 @@ public static unsafe partial class Scorer
     // widened once per call by two or three vpmovsxbw). Per hashed feature only its own group row: vpshufb takes byte
     // (slot mod 4) of each image's 32-bit lane into the low int16 of the lane for an even feature, the high one for an
     // odd feature; a pair is or-ed together and one vpmaddwd by the pair's signs gives s_f·(q_f + 128) + s_g·(q_g + 128)
-    // per image. So 8 images cost 5 dense groups × 7 and 8 features × 3.5 instructions, nothing per call is cleared
+    // per image. So 8 images cost 5 dense groups × 7 and 8 features × 4.5 instructions, nothing per call is cleared
     // or built byte by byte, and the sums are the integers DotGroups gets from the materialized words.
     [SkipLocalsInit] // every word and vector on the stack is written before it is read
     private static void SparseAvx2(
