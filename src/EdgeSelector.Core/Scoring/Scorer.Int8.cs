@@ -15,7 +15,8 @@ namespace EdgeSelector.Core.Scoring;
 /// them into int32 lanes; the dense and hashed groups go into separate sums, and
 /// score_i = s_i · (m / 127 · dense_i + hashed_i) + b_i. From the encoder's sparse form each hashed feature is one
 /// <c>vpdpbusd</c> against its group row with only its own byte set, so the hashed part of x is never built.
-/// Without VNNI, AVX2 <c>vpmaddwd</c> does the same sums; without AVX2, scalar code.
+/// Without VNNI, AVX2 <c>vpmaddwd</c> does the same sums (from the sparse form: the dense groups, then per hashed
+/// feature its own byte of its group row, picked with <c>vpshufb</c>); without AVX2, scalar code.
 /// </summary>
 public static unsafe partial class Scorer
 {
@@ -54,11 +55,12 @@ public static unsafe partial class Scorer
         }
     }
 
-    // Sparse form in (the engine's path). With VNNI: no stackalloc here, so this is an ordinary tiered method, and
-    // each hashed feature is its group row times a word with only its own byte set.
+    // Sparse form in (the engine's path): no stackalloc here, so this is an ordinary tiered method. With VNNI each
+    // hashed feature is its group row times a word with only its own byte set; with AVX2 alone, its own byte of each
+    // image's lane is picked out of its group row; without AVX2 the hashed group words are built and DotGroups runs.
     private static void ScoreSparseInt8(scoped in ModelView model, in SparseFeatures features, float* op)
     {
-        if (!AvxVnni.IsSupported)
+        if (!Avx2.IsSupported)
         {
             ScoreSparseInt8Materialized(model, features, op);
             return;
@@ -74,11 +76,19 @@ public static unsafe partial class Scorer
         fixed (float* bp = &MemoryMarshal.GetReference(model.Biases))
         fixed (SparseFeatures* f = &Unsafe.AsRef(in features))
         {
-            SparseVnni(w, model.PaddedCount, model.Dimension, (int*)&words, denseGroups, denseCount, f, denseScale, denseSum, sp, bp, op);
+            if (AvxVnni.IsSupported)
+            {
+                SparseVnni(w, model.PaddedCount, model.Dimension, (int*)&words, denseGroups, denseCount, f, denseScale, denseSum, sp, bp, op);
+            }
+            else
+            {
+                SparseAvx2(w, model.PaddedCount, model.Dimension, (int*)&words, denseGroups, denseCount, f, denseScale, denseSum, sp, bp, op);
+            }
         }
     }
 
-    // Without VNNI: the hashed group words built from the sparse features (the sum of their bytes), then DotGroups.
+    // Without AVX2: the hashed group words built from the sparse features (the sum of their bytes), then DotGroups.
+    // Its slot-by-slot clamp is the rule HashedContributions gives the vector paths.
     [SkipLocalsInit] // every group word is written before it is read
     private static void ScoreSparseInt8Materialized(scoped in ModelView model, in SparseFeatures features, float* op)
     {
@@ -96,7 +106,7 @@ public static unsafe partial class Scorer
             var at = features.Slots[f] - denseCount;
             if ((uint)at >= (uint)(model.Dimension - denseCount) || (uint)(features.Signs[f] + 127) > 254)
             {
-                ThrowBadHashedFeature(); // the same rule SparseVnni checks eight lanes at a time
+                ThrowBadHashedFeature(); // the same rule HashedContributions checks eight lanes at a time
             }
 
             var value = Math.Clamp(hashed[at] + features.Signs[f], -127, 127);
@@ -126,26 +136,7 @@ public static unsafe partial class Scorer
         byte* w, int kp, int d, int* dense, int denseGroups, int denseCount, SparseFeatures* features, float denseScale, int denseSum, float* sp, float* bp, float* op)
     {
         var stride = kp * ModelFormat.Int8Group;
-
-        // Slots and signs as the encoder stored them (one 64-byte store with AVX-512), read back at that width.
-        Vector256<int> slots, signs;
-        if (Vector512.IsHardwareAccelerated)
-        {
-            var both = Vector512.Load((int*)&features->Slots);
-            (slots, signs) = (both.GetLower(), both.GetUpper());
-        }
-        else
-        {
-            slots = Vector256.Load((int*)&features->Slots);
-            signs = Vector256.Load((int*)&features->Signs);
-        }
-
-        var outOfRange = Vector256.GreaterThanOrEqual((slots - Vector256.Create(denseCount)).AsUInt32(), Vector256.Create((uint)(d - denseCount)))
-            | Vector256.GreaterThan((signs + Vector256.Create(127)).AsUInt32(), Vector256.Create(254u));
-        if (outOfRange != Vector256<uint>.Zero)
-        {
-            ThrowBadHashedFeature();
-        }
+        var signs = HashedContributions(features, d, denseCount, out var slots);
 
         // Row offset of each feature's group, and its sign moved into its byte of the group word (slot mod 4).
         Unsafe.SkipInit(out HashedWords rowWords);
@@ -196,6 +187,125 @@ public static unsafe partial class Scorer
         }
     }
 
+    // AVX2 without VNNI. The dense groups as DotGroups multiplies them (vpmaddwd on bytes widened to int16, the x words
+    // widened once per call by two or three vpmovsxbw). Per hashed feature only its own group row: vpshufb takes byte
+    // (slot mod 4) of each image's 32-bit lane into the low int16 of the lane for an even feature, the high one for an
+    // odd feature; a pair is or-ed together and one vpmaddwd by the pair's signs gives s_f·(q_f + 128) + s_g·(q_g + 128)
+    // per image. So 8 images cost 5 dense groups × 7 and 8 features × 4.5 instructions, nothing per call is cleared
+    // or built byte by byte, and the sums are the integers DotGroups gets from the materialized words.
+    [SkipLocalsInit] // every word and vector on the stack is written before it is read
+    private static void SparseAvx2(
+        byte* w, int kp, int d, int* dense, int denseGroups, int denseCount, SparseFeatures* features, float denseScale, int denseSum, float* sp, float* bp, float* op)
+    {
+        var stride = kp * ModelFormat.Int8Group;
+        var signs = HashedContributions(features, d, denseCount, out var slots);
+
+        // The dense words as int16, four groups per vpmovsxbw (DenseWords has room for whole fours).
+        Unsafe.SkipInit(out WideDenseWords wideWords);
+        var wide = (long*)&wideWords;
+        for (var g = 0; g < denseGroups; g += 4)
+        {
+            Avx2.ConvertToVector256Int16((sbyte*)(dense + g)).Store((short*)(wide + g));
+        }
+
+        // Row offset of each feature's group; its vpshufb control: in every lane l (of four per 128 bits) byte 4l + slot
+        // mod 4 to byte 0 (even f) or byte 2 (odd f) and zero to the other three (0x80); the signs as int16 pairs.
+        Unsafe.SkipInit(out HashedWords rowWords);
+        Unsafe.SkipInit(out HashedWords pickWords);
+        Unsafe.SkipInit(out HashedVectors pickVectors);
+        var rows = (int*)&rowWords;
+        var picks = (Vector256<byte>*)&pickVectors;
+        (Vector256.ShiftRightArithmetic(slots, 2) * Vector256.Create(stride)).Store(rows); // ModelFormat.Int8Group = 4
+        var toHigh = Vector256.Create(0u, 16u, 0u, 16u, 0u, 16u, 0u, 16u);
+        var zeroed = Vector256.Create(unchecked((int)0x80808000), unchecked((int)0x80008080), unchecked((int)0x80808000), unchecked((int)0x80008080),
+            unchecked((int)0x80808000), unchecked((int)0x80008080), unchecked((int)0x80808000), unchecked((int)0x80008080));
+        (Avx2.ShiftLeftLogicalVariable(slots & Vector256.Create(3), toHigh) | zeroed).Store((int*)&pickWords);
+        var even = Vector256.Create(0, 4, 8, 12, 0, 4, 8, 12);
+        var odd = even << 16;
+        picks[0] = (Vector256.Create(pickWords[0]) + even).AsByte();
+        picks[1] = (Vector256.Create(pickWords[1]) + odd).AsByte();
+        picks[2] = (Vector256.Create(pickWords[2]) + even).AsByte();
+        picks[3] = (Vector256.Create(pickWords[3]) + odd).AsByte();
+        picks[4] = (Vector256.Create(pickWords[4]) + even).AsByte();
+        picks[5] = (Vector256.Create(pickWords[5]) + odd).AsByte();
+        picks[6] = (Vector256.Create(pickWords[6]) + even).AsByte();
+        picks[7] = (Vector256.Create(pickWords[7]) + odd).AsByte();
+
+        var pairs = Vector256.Narrow(signs, signs).AsInt32(); // element p: (s_2p, s_2p+1) as int16, each within ±127
+        var pair0 = Vector256.Create(pairs.GetElement(0)).AsInt16();
+        var pair1 = Vector256.Create(pairs.GetElement(1)).AsInt16();
+        var pair2 = Vector256.Create(pairs.GetElement(2)).AsInt16();
+        var pair3 = Vector256.Create(pairs.GetElement(3)).AsInt16();
+
+        var denseCorrection = Vector256.Create(128 * denseSum);
+        var hashedCorrection = Vector256.Create(128 * Vector256.Sum(signs));
+        for (var i = 0; i < kp; i += 8) // kp is a multiple of ModelFormat.LaneMultiple = 8
+        {
+            var block = w + (i * ModelFormat.Int8Group);
+            var sum = DotMadd8(block, stride, wide, 0, denseGroups);
+            var h0 = Avx2.MultiplyAddAdjacent(PickPair(block, rows, picks, 0), pair0);
+            var h1 = Avx2.MultiplyAddAdjacent(PickPair(block, rows, picks, 2), pair1);
+            var h2 = Avx2.MultiplyAddAdjacent(PickPair(block, rows, picks, 4), pair2);
+            var h3 = Avx2.MultiplyAddAdjacent(PickPair(block, rows, picks, 6), pair3);
+            Finish(sum - denseCorrection, ((h0 + h1) + (h2 + h3)) - hashedCorrection, denseScale, sp + i, bp + i, op + i);
+        }
+    }
+
+    // Features f and f + 1 of 8 images: each one's stored byte (q + 128) zero-extended into its int16 of the lane.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<short> PickPair(byte* block, int* rows, Vector256<byte>* picks, int f) =>
+        (Avx2.Shuffle(Vector256.Load(block + rows[f]), picks[f]) | Avx2.Shuffle(Vector256.Load(block + rows[f + 1]), picks[f + 1])).AsInt16();
+
+    // The hashed features as the vector paths use them, checked by the rule the materialized path checks one at a time
+    // (every slot in [the schema's dense slots, d), every sign within ±127), and each one's contribution to its slot:
+    // the materialized path clamps a slot's count to ±127 after each feature, so a feature adds clamp(count so far +
+    // sign) − count so far. With Σ|sign| ≤ 127 (the encoder's eight ±1 always) no count can reach the clamp and the
+    // signs are the contributions as they are; otherwise ClampedContributions replays the clamp.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> HashedContributions(SparseFeatures* features, int d, int denseCount, out Vector256<int> slots)
+    {
+        // Slots and signs as the encoder stored them (one 64-byte store with AVX-512), read back at that width.
+        Vector256<int> signs;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var both = Vector512.Load((int*)&features->Slots);
+            (slots, signs) = (both.GetLower(), both.GetUpper());
+        }
+        else
+        {
+            slots = Vector256.Load((int*)&features->Slots);
+            signs = Vector256.Load((int*)&features->Signs);
+        }
+
+        var outOfRange = Vector256.GreaterThanOrEqual((slots - Vector256.Create(denseCount)).AsUInt32(), Vector256.Create((uint)(d - denseCount)))
+            | Vector256.GreaterThan((signs + Vector256.Create(127)).AsUInt32(), Vector256.Create(254u));
+        if (outOfRange != Vector256<uint>.Zero)
+        {
+            ThrowBadHashedFeature();
+        }
+
+        return Vector256.Sum(Vector256.Abs(signs)) <= 127 ? signs : ClampedContributions(slots, signs);
+    }
+
+    // Rare (no encoder writes it): the slot-by-slot clamp of ScoreSparseInt8Materialized, feature by feature.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static Vector256<int> ClampedContributions(Vector256<int> slots, Vector256<int> signs)
+    {
+        Unsafe.SkipInit(out HashedWords contributions);
+        for (var f = 0; f < SparseFeatures.HashedCount; f++)
+        {
+            var count = 0;
+            for (var g = 0; g < f; g++)
+            {
+                count += slots.GetElement(g) == slots.GetElement(f) ? contributions[g] : 0;
+            }
+
+            contributions[f] = Math.Clamp(count + signs.GetElement(f), -127, 127) - count;
+        }
+
+        return Vector256.Create((ReadOnlySpan<int>)contributions);
+    }
+
     // Sums over every group word: groups below denseGroups into the dense sum, the rest into the hashed sum.
     private static void DotGroups(byte* w, int kp, int* xg, int denseGroups, int groups, float denseScale, int denseSum, int hashedSum, float* sp, float* bp, float* op)
     {
@@ -219,7 +329,13 @@ public static unsafe partial class Scorer
         {
             var wide = stackalloc short[groups * ModelFormat.Int8Group]; // the same features as int16 lanes
             var bytes = (sbyte*)xg;
-            for (var j = 0; j < groups * ModelFormat.Int8Group; j++)
+            var j = 0;
+            for (; j + 8 <= groups * ModelFormat.Int8Group; j += 8)
+            {
+                Sse41.ConvertToVector128Int16(bytes + j).Store(wide + j);
+            }
+
+            for (; j < groups * ModelFormat.Int8Group; j++)
             {
                 wide[j] = bytes[j];
             }
@@ -307,20 +423,33 @@ public static unsafe partial class Scorer
     // Without VNNI: zero-extend 16 stored bytes (4 images × 4 features, q + 128) to int16 and vpmaddwd them with the
     // features as int16, giving two partial sums per image; one horizontal add and a qword permute put the 8
     // images back in order. (q + 128)·x ≤ 255 · 127, so the pair sums fit vpmaddwd's int32 lanes.
+    // Two groups per step, x and the row walked by pointer (no index arithmetic in the loop).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<int> DotMadd8(byte* block, int stride, long* xw, int start, int end)
     {
-        Vector256<int> lo = default, hi = default;
+        Vector256<int> lo = default, hi = default, lo1 = default, hi1 = default;
         var row = block + (start * stride);
-        for (var g = start; g < end; g++, row += stride)
+        var x = xw + start;
+        var last = xw + end;
+        for (; x + 2 <= last; x += 2, row += 2 * stride)
         {
-            var xv = Vector256.Create(xw[g]).AsInt16();
-            lo += Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(row), xv);
-            hi += Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(row + 16), xv);
+            var x0 = Vector256.Create(x[0]).AsInt16();
+            var x1 = Vector256.Create(x[1]).AsInt16();
+            lo += Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(row), x0);
+            hi += Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(row + 16), x0);
+            lo1 += Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(row + stride), x1);
+            hi1 += Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(row + stride + 16), x1);
+        }
+
+        if (x < last)
+        {
+            var x0 = Vector256.Create(x[0]).AsInt16();
+            lo += Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(row), x0);
+            hi += Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(row + 16), x0);
         }
 
         // lo = [i0 i0 i1 i1 | i2 i2 i3 i3], hi = images 4-7 → hadd = [i0 i1 i4 i5 | i2 i3 i6 i7] → qwords 0, 2, 1, 3.
-        return Avx2.Permute4x64(Avx2.HorizontalAdd(lo, hi).AsInt64(), 0b11_01_10_00).AsInt32();
+        return Avx2.Permute4x64(Avx2.HorizontalAdd(lo + lo1, hi + hi1).AsInt64(), 0b11_01_10_00).AsInt32();
     }
 
     // score = s · (denseScale · dense + hashed) + b for 8 images.
@@ -508,11 +637,26 @@ public static unsafe partial class Scorer
     private static void ThrowBadHashedFeature() =>
         throw new ArgumentException("a hashed feature's slot is outside [the schema's dense slots, d) or its sign outside ±127");
 
-    // The dense group words (five for schema 1, nine for schema 2), inline on the stack.
-    [InlineArray(MaxDenseGroups)]
+    // The dense group words (five for schema 1, nine for schema 2), inline on the stack, with room up to a whole four
+    // (SparseAvx2 widens four words per load; the words past the schema's are never used).
+    [InlineArray((MaxDenseGroups + 3) & ~3)]
     private struct DenseWords
     {
         private int _element0;
+    }
+
+    // The dense group words as int16 lanes, four features per long (SparseAvx2).
+    [InlineArray((MaxDenseGroups + 3) & ~3)]
+    private struct WideDenseWords
+    {
+        private long _element0;
+    }
+
+    // One vector per hashed feature, inline on the stack (SparseAvx2's vpshufb controls).
+    [InlineArray(SparseFeatures.HashedCount)]
+    private struct HashedVectors
+    {
+        private Vector256<byte> _element0;
     }
 
     // One word per hashed feature, inline on the stack.
