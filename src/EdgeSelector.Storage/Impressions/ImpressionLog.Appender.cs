@@ -16,7 +16,9 @@ public sealed partial class ImpressionLog
 
     private readonly AppendRing? _ring;
     private readonly Thread? _appender;
-    private readonly SemaphoreSlim _appenderWake = new(0, int.MaxValue);
+    // No spinning before it sleeps (spinCount 0): SemaphoreSlim.Wait spins with Thread.Yield first, and on a node whose
+    // serving thread shares the core that is a system call and a context switch per spin, on every idle poll.
+    private readonly ManualResetEventSlim _appenderWake = new(false, spinCount: 0);
     private readonly long _wakeDepth;
     private int _appenderIdle;
     private int _appenderStopping;
@@ -109,8 +111,16 @@ public sealed partial class ImpressionLog
     {
         if (Volatile.Read(ref _appenderIdle) != 0 && Interlocked.Exchange(ref _appenderIdle, 0) != 0)
         {
-            _appenderWake.Release();
+            _appenderWake.Set();
         }
+    }
+
+    // Sleeps until woken or AppenderIdleWait has passed. A wake that lands between the wait and the reset is late by at
+    // most one poll: the loop looks at the ring before every wait.
+    private void WaitForWake()
+    {
+        _appenderWake.Wait(AppenderIdleWait);
+        _appenderWake.Reset();
     }
 
     private static Thread StartAppender(ImpressionLog log)
@@ -138,7 +148,7 @@ public sealed partial class ImpressionLog
             }
 
             Volatile.Write(ref _appenderIdle, 0);
-            _appenderWake.Release();
+            _appenderWake.Set();
             Thread.Sleep(1);
         }
 
@@ -157,11 +167,11 @@ public sealed partial class ImpressionLog
         }
 
         Interlocked.Exchange(ref _appenderStopping, 1); // a full fence: see TryPost's handshake
-        _appenderWake.Release();
+        _appenderWake.Set();
         if (!_appender.Join(_closeTimeout))
         {
             Volatile.Write(ref _appenderAbandon, 1);
-            _appenderWake.Release();
+            _appenderWake.Set();
             _appender.Join(_closeTimeout);
         }
     }
@@ -194,7 +204,7 @@ public sealed partial class ImpressionLog
                 Volatile.Write(ref _appenderIdle, 1);
                 if (ring.Depth == 0)
                 {
-                    _appenderWake.Wait(AppenderIdleWait);
+                    WaitForWake();
                 }
                 else
                 {
@@ -208,7 +218,7 @@ public sealed partial class ImpressionLog
 #pragma warning restore CA1031
             {
                 Volatile.Write(ref _appendFailure, e);
-                _appenderWake.Wait(AppenderIdleWait);
+                WaitForWake();
             }
         }
     }
@@ -227,7 +237,7 @@ public sealed partial class ImpressionLog
                     break;
                 }
 
-                _appenderWake.Wait(AppenderIdleWait);
+                WaitForWake();
             }
 
             Volatile.Write(ref _appendFailure, null);
