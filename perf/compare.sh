@@ -252,6 +252,9 @@ fi
 CPU_MEMBERS=$(( MEMBERS < 10 ? MEMBERS : 10 ))
 declare -A CPU
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# user-space and kernel ticks apart (utime, stime): a server that spends its time in system calls and wake-ups shows
+# it here, where user-space instruction counts (callgrind) cannot
+cpu_user_ticks() { awk '{ print $14 }' "/proc/$1/stat"; }
 # cpu_drive N ARGS...: a closed-loop run of N requests, no warm-up (bounded by 600 s)
 cpu_drive() {
   local n=$1; shift
@@ -260,9 +263,9 @@ cpu_drive() {
 }
 # cpu_round SERVER R: one fixed-count run against the measured server, its CPU time (and perf counters) recorded
 cpu_round() {
-  local srv=$1 r=$2 pid args=() before after
+  local srv=$1 r=$2 pid args=() before after user_before user_after
   if [ "$srv" = redis ]; then pid=$REDIS_PID; args=(--protocol resp --port "$REDIS_PORT" --resp-command get); else pid=$ES_PID; args=(--port "$ES_PORT"); fi
-  before=$(cpu_ticks "$pid")
+  before=$(cpu_ticks "$pid"); user_before=$(cpu_user_ticks "$pid")
   if [ "$CPU_MODE" = perf ]; then
     # perf stat attached to the server for exactly the run's lifetime (SIGINT makes it write its counts)
     perf stat -x, -e instructions,cycles -p "$pid" -o "$WORK/perf-$srv-$r.csv" &
@@ -276,8 +279,9 @@ cpu_round() {
   else
     cpu_drive "$CPU_N" "${args[@]}"
   fi
-  after=$(cpu_ticks "$pid")
+  after=$(cpu_ticks "$pid"); user_after=$(cpu_user_ticks "$pid")
   CPU[$srv.us.$r]=$(awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$CPU_N" 'BEGIN { printf "%.3f", t / hz * 1e6 / n }')
+  CPU[$srv.user_us.$r]=$(awk -v t=$((user_after - user_before)) -v hz="$(getconf CLK_TCK)" -v n="$CPU_N" 'BEGIN { printf "%.3f", t / hz * 1e6 / n }')
 }
 # 200,000 requests: the CPU time is counted in clock ticks (10 ms), so fewer would not resolve a microsecond.
 CPU_N=200000
@@ -289,6 +293,9 @@ done
 for srv in redis es; do
   CPU[$srv.us]=$(median $(for r in $(seq "$ROUNDS"); do echo "${CPU[$srv.us.$r]:-}"; done))
   CPU[$srv.us_range]=$(range $(for r in $(seq "$ROUNDS"); do echo "${CPU[$srv.us.$r]:-}"; done))
+  CPU[$srv.user_us]=$(median $(for r in $(seq "$ROUNDS"); do echo "${CPU[$srv.user_us.$r]:-}"; done))
+  CPU[$srv.sys_us]=$(median $(for r in $(seq "$ROUNDS"); do
+    awk -v a="${CPU[$srv.us.$r]:-}" -v u="${CPU[$srv.user_us.$r]:-}" 'BEGIN { if (a != "" && u != "") printf "%.3f\n", a - u }'; done))
   CPU[$srv.ir]=$(median $(for r in $(seq "$ROUNDS"); do echo "${CPU[$srv.ir.$r]:-}"; done))
   CPU[$srv.cycles]=$(median $(for r in $(seq "$ROUNDS"); do echo "${CPU[$srv.cycles.$r]:-}"; done))
 done
@@ -399,12 +406,12 @@ when=$(date -u +"%Y-%m-%d %H:%M UTC")
   echo "CPU work per request: $ROUNDS alternating pairs of $CPU_N requests (8 × P=64, Zipf titles); CPU time from /proc/PID/stat"
   echo "(median, range); instructions by $CPU_MODE$([ "$CPU_MODE" = callgrind ] && echo " (user space only, $CPU_IR_N requests under valgrind)")$([ "$CPU_MODE" = perf ] && echo " (user + kernel, median)"):"
   echo
-  echo "| server | CPU µs / request | instructions / request | cycles / request |"
-  echo "|---|---:|---:|---:|"
-  echo "| Redis GET (precomputed) | ${CPU[redis.us]} (${CPU[redis.us_range]}) | $REDIS_IPR | $REDIS_CPR |"
-  echo "| EdgeSelector SELECT | ${CPU[es.us]} (${CPU[es.us_range]}) | $ES_IPR | $ES_CPR |"
-  echo "| SELECT / GET | **$US_RATIO×** | **$IPR_RATIO×** | |"
-  [ "$CPU_MODE" = callgrind ] && echo "| EdgeSelector SELECT_PAGE(40) (callgrind only) | | $ES_PAGE_IPR per page ($ES_PAGE_IPS per selection) | |"
+  echo "| server | CPU µs / request | of it user / kernel µs | instructions / request | cycles / request |"
+  echo "|---|---:|---:|---:|---:|"
+  echo "| Redis GET (precomputed) | ${CPU[redis.us]} (${CPU[redis.us_range]}) | ${CPU[redis.user_us]} / ${CPU[redis.sys_us]} | $REDIS_IPR | $REDIS_CPR |"
+  echo "| EdgeSelector SELECT | ${CPU[es.us]} (${CPU[es.us_range]}) | ${CPU[es.user_us]} / ${CPU[es.sys_us]} | $ES_IPR | $ES_CPR |"
+  echo "| SELECT / GET | **$US_RATIO×** | | **$IPR_RATIO×** | |"
+  [ "$CPU_MODE" = callgrind ] && echo "| EdgeSelector SELECT_PAGE(40) (callgrind only) | | | $ES_PAGE_IPR per page ($ES_PAGE_IPS per selection) | |"
   echo
   echo "| run | result |"
   echo "|---|---|"
@@ -450,6 +457,10 @@ echo "edgeselector_rss_mb=$((ES_RSS_AFTER_KB / 1024))"
 echo "cpu_mode=$CPU_MODE"
 echo "redis_get_cpu_us_per_request=${CPU[redis.us]}"
 echo "select_cpu_us_per_request=${CPU[es.us]}"
+echo "redis_get_user_us_per_request=${CPU[redis.user_us]}"
+echo "redis_get_kernel_us_per_request=${CPU[redis.sys_us]}"
+echo "select_user_us_per_request=${CPU[es.user_us]}"
+echo "select_kernel_us_per_request=${CPU[es.sys_us]}"
 echo "select_vs_redis_get_cpu_time=$US_RATIO"
 echo "redis_get_instructions_per_request=$REDIS_IPR"
 echo "select_instructions_per_request=$ES_IPR"

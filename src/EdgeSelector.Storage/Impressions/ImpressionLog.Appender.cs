@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using FASTER.core;
 
 namespace EdgeSelector.Storage.Impressions;
@@ -17,11 +16,13 @@ public sealed partial class ImpressionLog
 
     private readonly AppendRing? _ring;
     private readonly Thread? _appender;
-    private readonly SemaphoreSlim _appenderWake = new(0, int.MaxValue);
+    // No spinning before it sleeps (spinCount 0): SemaphoreSlim.Wait spins with Thread.Yield first, and on a node whose
+    // serving thread shares the core that is a system call and a context switch per spin, on every idle poll.
+    private readonly ManualResetEventSlim _appenderWake = new(false, spinCount: 0);
     private readonly long _wakeDepth;
     private int _appenderIdle;
     private int _appenderStopping;
-    private PaddedCount _posting;
+    private readonly PostsInProgress _posting = new();
     private int _appenderAbandon;
     private long _appenderDropped;
     private long _ringRefused;
@@ -80,9 +81,9 @@ public sealed partial class ImpressionLog
         // either sees the close and refuses, or is seen by the appender and drained before Dispose goes on; none is
         // left in the ring, or appended directly after the final commit, while it returned true. Both interlocked
         // operations are full fences (ImpressionLogShutdownRaceTests).
-        Interlocked.Increment(ref _posting.Value);
+        ref var slot = ref _posting.Enter();
         var posted = Volatile.Read(ref _appenderStopping) == 0 && PostToRing(record);
-        Interlocked.Decrement(ref _posting.Value);
+        Interlocked.Decrement(ref slot);
         return posted;
     }
 
@@ -110,8 +111,16 @@ public sealed partial class ImpressionLog
     {
         if (Volatile.Read(ref _appenderIdle) != 0 && Interlocked.Exchange(ref _appenderIdle, 0) != 0)
         {
-            _appenderWake.Release();
+            _appenderWake.Set();
         }
+    }
+
+    // Sleeps until woken or AppenderIdleWait has passed. A wake that lands between the wait and the reset is late by at
+    // most one poll: the loop looks at the ring before every wait.
+    private void WaitForWake()
+    {
+        _appenderWake.Wait(AppenderIdleWait);
+        _appenderWake.Reset();
     }
 
     private static Thread StartAppender(ImpressionLog log)
@@ -139,7 +148,7 @@ public sealed partial class ImpressionLog
             }
 
             Volatile.Write(ref _appenderIdle, 0);
-            _appenderWake.Release();
+            _appenderWake.Set();
             Thread.Sleep(1);
         }
 
@@ -158,11 +167,11 @@ public sealed partial class ImpressionLog
         }
 
         Interlocked.Exchange(ref _appenderStopping, 1); // a full fence: see TryPost's handshake
-        _appenderWake.Release();
+        _appenderWake.Set();
         if (!_appender.Join(_closeTimeout))
         {
             Volatile.Write(ref _appenderAbandon, 1);
-            _appenderWake.Release();
+            _appenderWake.Set();
             _appender.Join(_closeTimeout);
         }
     }
@@ -182,7 +191,7 @@ public sealed partial class ImpressionLog
 
                 // Closing: the posts in progress (they passed the "stopping" check) are waited for before the ring is
                 // seen empty, and read before its tail, which they move before they leave.
-                if (Volatile.Read(ref _appenderStopping) != 0 && Volatile.Read(ref _posting.Value) == 0 && ring.Head >= ring.Tail)
+                if (Volatile.Read(ref _appenderStopping) != 0 && _posting.None && ring.Head >= ring.Tail)
                 {
                     return; // everything posted before the close is appended
                 }
@@ -195,7 +204,7 @@ public sealed partial class ImpressionLog
                 Volatile.Write(ref _appenderIdle, 1);
                 if (ring.Depth == 0)
                 {
-                    _appenderWake.Wait(AppenderIdleWait);
+                    WaitForWake();
                 }
                 else
                 {
@@ -209,7 +218,7 @@ public sealed partial class ImpressionLog
 #pragma warning restore CA1031
             {
                 Volatile.Write(ref _appendFailure, e);
-                _appenderWake.Wait(AppenderIdleWait);
+                WaitForWake();
             }
         }
     }
@@ -228,7 +237,7 @@ public sealed partial class ImpressionLog
                     break;
                 }
 
-                _appenderWake.Wait(AppenderIdleWait);
+                WaitForWake();
             }
 
             Volatile.Write(ref _appendFailure, null);
@@ -248,11 +257,38 @@ public sealed partial class ImpressionLog
         ring.Release();
     }
 
-    // The posts in progress on their own cache line: every post writes it, the appender reads it only when idle.
-    [StructLayout(LayoutKind.Explicit, Size = 128)]
-    private struct PaddedCount
+    // The posts in progress, one padded slot per processor: every post adds and removes itself in the slot of the
+    // processor it started on (one uncontended interlocked add each), so serving threads on different cores never
+    // share the line; the appender sums the slots only while closing. A post's +1 and its -1 go to the same slot, so
+    // no slot is ever negative, and a sum of 0 read after "stopping" was set means no post that missed it is running:
+    // a post's interlocked add precedes its read of "stopping", the close's exchange precedes its reads of the slots.
+    private sealed class PostsInProgress
     {
-        [FieldOffset(64)]
-        public int Value;
+        private const int Stride = 16; // 128 bytes between slots
+        private static readonly int Stripes = Math.Max(1, Environment.ProcessorCount);
+        private readonly int[] _slots = new int[Stripes * Stride];
+
+        public ref int Enter()
+        {
+            ref var slot = ref _slots[(Thread.GetCurrentProcessorId() % Stripes) * Stride];
+            Interlocked.Increment(ref slot);
+            return ref slot;
+        }
+
+        public bool None
+        {
+            get
+            {
+                for (var i = 0; i < _slots.Length; i += Stride)
+                {
+                    if (Volatile.Read(ref _slots[i]) != 0)
+                    {
+                        return false;
+                    }
+                }
+
+                return true;
+            }
+        }
     }
 }
