@@ -89,6 +89,45 @@ public sealed class ProfileStoreTests : IDisposable
     }
 
     [Fact]
+    public void CheckpointInterval_NothingWritten_SkipsTheCheckpoint_UntilAWriteOrADelete()
+    {
+        using var store = Open(TimeSpan.FromMilliseconds(50));
+
+        // How long a checkpoint takes on this disk (an explicit one, of the empty store): each quiet window below lasts
+        // ten ticks and three such checkpoints, so a tick that did checkpoint would have completed and been counted.
+        var timer = System.Diagnostics.Stopwatch.StartNew();
+        store.Checkpoint();
+        var window = TimeSpan.FromTicks(Math.Max(TimeSpan.FromMilliseconds(500).Ticks, 3 * timer.Elapsed.Ticks));
+        Assert.Equal(1, store.CheckpointsTaken);
+        Thread.Sleep(window);
+        Assert.Equal(1, store.CheckpointsTaken);
+
+        UpsertRange(store, 0, 100);
+        WaitForCheckpoints(store, 2);
+        Thread.Sleep(window);
+        Assert.Equal(2, store.CheckpointsTaken);
+
+        store.Upsert(7, MakeProfile(7));
+        WaitForCheckpoints(store, 3);
+        store.Delete(7);
+        WaitForCheckpoints(store, 4);
+        Thread.Sleep(window);
+        Assert.Equal(4, store.CheckpointsTaken);
+        Assert.Null(store.LastCheckpointFailure);
+    }
+
+    // Bounded: a checkpoint of a few KB on a 50 ms timer completes within seconds even on a loaded machine.
+    private static void WaitForCheckpoints(ProfileStore store, long atLeast)
+    {
+        var deadline = System.Diagnostics.Stopwatch.StartNew();
+        while (store.CheckpointsTaken < atLeast)
+        {
+            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(60), $"{store.CheckpointsTaken} checkpoints after 60 s, expected {atLeast}");
+            Thread.Sleep(20);
+        }
+    }
+
+    [Fact]
     public void TryGet_ManyThreadsMixedMemoryAndDisk_AllCorrect()
     {
         const int Count = 100_000;

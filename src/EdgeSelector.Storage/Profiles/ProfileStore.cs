@@ -31,6 +31,12 @@ public sealed partial class ProfileStore : IDisposable
     private readonly SemaphoreSlim _checkpointLock = new(1, 1);
     private readonly Timer? _checkpointTimer;
     private Guid _indexToken;
+    // Writes (upserts, deletes) since the store opened, and how many of them the last completed checkpoint holds: the
+    // timer skips a checkpoint that would write nothing new (a full one rewrites the whole index, which on a node's
+    // shared core stalls serving: docs/performance.md). What a recovered store holds is durable already.
+    private long _writes;
+    private long _checkpointedWrites;
+    private long _checkpointsTaken;
     private volatile bool _pending;
     private volatile bool _disposed;
 
@@ -64,6 +70,9 @@ public sealed partial class ProfileStore : IDisposable
         ArgumentNullException.ThrowIfNull(options);
         return new ProfileStore(options);
     }
+
+    /// <summary>Checkpoints completed since the store opened (periodic, explicit, after imports).</summary>
+    public long CheckpointsTaken => Volatile.Read(ref _checkpointsTaken);
 
     /// <summary>The exception of the last failed periodic checkpoint, if any (for health checks and metrics).</summary>
     public Exception? LastCheckpointFailure { get; private set; }
@@ -127,6 +136,7 @@ public sealed partial class ProfileStore : IDisposable
         finally
         {
             _sessions.Return(session);
+            Interlocked.Increment(ref _writes); // after the write: a checkpoint that counts it started after it
         }
     }
 
@@ -149,6 +159,7 @@ public sealed partial class ProfileStore : IDisposable
         finally
         {
             _sessions.Return(session);
+            Interlocked.Increment(ref _writes);
         }
     }
 
@@ -167,6 +178,7 @@ public sealed partial class ProfileStore : IDisposable
         finally
         {
             _sessions.Return(session);
+            Interlocked.Increment(ref _writes);
         }
     }
 
@@ -324,7 +336,9 @@ public sealed partial class ProfileStore : IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
 
-        // Everything below the tail at the start is flushed once a fold-over checkpoint completes.
+        // Everything below the tail at the start is flushed once a fold-over checkpoint completes, and with it every
+        // write counted before the start.
+        var writes = Volatile.Read(ref _writes);
         long flushed = _store.Log.TailAddress;
         var (success, token) = full
             ? _store.TakeFullCheckpointAsync(CheckpointType.FoldOver).AsTask().GetAwaiter().GetResult()
@@ -340,6 +354,8 @@ public sealed partial class ProfileStore : IDisposable
         }
 
         _checkpoints.Record(_indexToken, token, _store.Log.BeginAddress, flushed);
+        Volatile.Write(ref _checkpointedWrites, writes);
+        Interlocked.Increment(ref _checkpointsTaken);
     }
 
     private static void UpsertOne(
@@ -379,6 +395,11 @@ public sealed partial class ProfileStore : IDisposable
 
     private void PeriodicCheckpoint()
     {
+        if (Volatile.Read(ref _writes) == Volatile.Read(ref _checkpointedWrites) && LastCheckpointFailure is null)
+        {
+            return; // nothing written since the last checkpoint: it would only rewrite the index
+        }
+
         if (_disposed || !_checkpointLock.Wait(0))
         {
             return; // one is running already (or waits for the disk)
