@@ -21,6 +21,9 @@ namespace EdgeSelector.Integration.Tests;
 [Collection(AllocationCountingCollection.Name)]
 public class ServingAllocationTests(ITestOutputHelper output)
 {
+    // Connections of the loaded runs: each may grow a buffer once, which bounds what the windows may hold together.
+    private const int Connections = 4;
+
     [Fact]
     public async Task Select_ScoredAndShedPages_LogOff_AllocateNothing()
     {
@@ -47,14 +50,15 @@ public class ServingAllocationTests(ITestOutputHelper output)
         // Three windows of 10,240 requests (4 connections × 64 pipelined, ~160 batches each). Issue 12.6's target:
         // 0 B/request in steady state, log on: a window with at most two small one-off objects (usually exactly 0; on a
         // loaded machine single 96-byte objects were seen in every window of a run, log on and off alike, at most one
-        // per window: about 0.01 B/request), and no more in all three than a few one-off buffers (a buffer a connection
-        // or a thread grows once, seen at 4,448 and 8,320 bytes), far below one object per request (≥ 245 KB per window).
+        // per window: about 0.01 B/request), and no more in all three than one-off buffers, at most one per connection
+        // (a buffer a connection or a thread grows once, seen at 4,448 and 8,320 bytes; CI once saw two of 8,320 in one
+        // run, 16,640 in all), far below one object per request (≥ 245 KB per window).
         string[] settings = [$"--EdgeSelector:LogImpressions={(logImpressions ? "true" : "false")}", $"--EdgeSelector:LogCommitIntervalMs={commitIntervalMs}"];
         var windows = await LoadedRunAsync(settings);
         Report(settings, windows);
         Assert.All(windows, w => Assert.True(w.Requests >= 10_000, $"{w.Requests} requests counted"));
         Assert.True(windows.Any(w => w.Bytes <= 192), $"serving threads allocated {Describe(windows)}");
-        Assert.True(windows.Sum(w => w.Bytes) <= 16_384, $"serving threads allocated {Describe(windows)}");
+        Assert.True(windows.Sum(w => w.Bytes) <= Connections * 8_320, $"serving threads allocated {Describe(windows)}");
     }
 
     [Fact]
@@ -88,7 +92,7 @@ public class ServingAllocationTests(ITestOutputHelper output)
     private static async Task<(long Bytes, long Requests)[]> LoadedRunAsync(params string[] settings)
     {
         await using var server = await LiveServer.StartAsync(extra: settings);
-        await using var client = server.Client(connections: 4);
+        await using var client = server.Client(connections: Connections);
         var title = new TitleCandidate(1001, 0.5f, false);
         async Task RoundsAsync(int rounds)
         {
