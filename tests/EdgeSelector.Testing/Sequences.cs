@@ -5,11 +5,20 @@ namespace EdgeSelector.Testing;
 /// <summary>Input as a pipe hands it over: bytes in more than one segment, for the parsers' multi-segment paths.</summary>
 internal static class Sequences
 {
-    /// <summary>The same bytes as a two-segment sequence split at <paramref name="at"/> (0 and the length included).</summary>
-    public static ReadOnlySequence<byte> Split(byte[] bytes, int at)
+    /// <summary>
+    /// The same bytes as a sequence of one segment more than there are <paramref name="cuts"/>, cut at those offsets
+    /// (ascending; 0, the length and repeats included, giving empty segments).
+    /// </summary>
+    public static ReadOnlySequence<byte> Split(byte[] bytes, params ReadOnlySpan<int> cuts)
     {
-        var first = new Segment(bytes.AsMemory(0, at), 0);
-        var last = first.Append(bytes.AsMemory(at));
+        var first = new Segment(bytes.AsMemory(0, cuts.IsEmpty ? bytes.Length : cuts[0]), 0);
+        var last = first;
+        for (var i = 0; i < cuts.Length; i++)
+        {
+            var end = i + 1 < cuts.Length ? cuts[i + 1] : bytes.Length;
+            last = last.Append(bytes.AsMemory(cuts[i], end - cuts[i]));
+        }
+
         return new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length);
     }
 

@@ -228,25 +228,6 @@ internal static class Segments
             return new ReadOnlySequence<byte>(bytes);
         }
 
-        var first = new Segment(bytes.AsMemory(0, a), 0);
-        var second = first.Append(bytes.AsMemory(a, b - a));
-        var third = second.Append(bytes.AsMemory(b));
-        return new ReadOnlySequence<byte>(first, 0, third, third.Memory.Length);
-    }
-
-    private sealed class Segment : ReadOnlySequenceSegment<byte>
-    {
-        public Segment(ReadOnlyMemory<byte> memory, long runningIndex)
-        {
-            Memory = memory;
-            RunningIndex = runningIndex;
-        }
-
-        public Segment Append(ReadOnlyMemory<byte> memory)
-        {
-            var next = new Segment(memory, RunningIndex + Memory.Length);
-            Next = next;
-            return next;
-        }
+        return Sequences.Split(bytes, a, b);
     }
 }
