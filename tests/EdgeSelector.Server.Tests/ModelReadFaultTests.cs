@@ -61,7 +61,7 @@ public sealed class ModelReadFaultTests : IDisposable
         var faultAt = Array.IndexOf(titles, Faulty);
 
         _node.Node.Selection.FaultInjectionReadTitleId = Faulty;
-        var results = SelectPage(session, Member(22), titles);
+        var results = TestNode.SelectPage(session, Member(22), titles);
         _node.Node.Selection.FaultInjectionReadTitleId = 0;
 
         Assert.Equal(titles, results.Select(r => r.TitleId));
@@ -79,7 +79,7 @@ public sealed class ModelReadFaultTests : IDisposable
         Assert.Equal(titles.Length - 1, _node.Node.Metrics.Decisions(withProfile: true));
 
         // The same connection's next page: every title decided, the faulty one included.
-        var next = SelectPage(session, Member(22), titles);
+        var next = TestNode.SelectPage(session, Member(22), titles);
         Assert.All(next, r => Assert.Equal(FallbackReason.None, r.Reason));
         Assert.Equal(1, _node.Node.Metrics.Fallbacks(FallbackReason.InternalError));
 
@@ -99,7 +99,7 @@ public sealed class ModelReadFaultTests : IDisposable
         uint[] titles = [1001, Faulty, 1003];
 
         _node.Node.Selection.FaultInjectionEnterStores = true;
-        var results = SelectPage(session, Member(23), titles);
+        var results = TestNode.SelectPage(session, Member(23), titles);
         _node.Node.Selection.FaultInjectionEnterStores = false;
 
         for (var i = 0; i < titles.Length; i++)
@@ -109,7 +109,7 @@ public sealed class ModelReadFaultTests : IDisposable
 
         Assert.Equal(titles.Length, _node.Node.Metrics.Fallbacks(FallbackReason.InternalError));
 
-        var next = SelectPage(session, Member(23), titles);
+        var next = TestNode.SelectPage(session, Member(23), titles);
         Assert.All(next, r => Assert.Equal(FallbackReason.None, r.Reason));
 
         var pages = LoggedTitles();
@@ -151,22 +151,6 @@ public sealed class ModelReadFaultTests : IDisposable
         var result = session.SelectOne(in context, new TitleCandidate(title, 0.5f, false));
         session.EndBatch();
         return result;
-    }
-
-    private static SelectResult[] SelectPage(ServingSession session, in RequestContext context, uint[] titles)
-    {
-        var now = Stopwatch.GetTimestamp();
-        session.BeginBatch(new Batch(now, now));
-        var page = session.Titles.AsSpan(0, titles.Length);
-        for (var i = 0; i < titles.Length; i++)
-        {
-            page[i] = new TitleCandidate(titles[i], 0.5f, false);
-        }
-
-        var results = session.Results.AsSpan(0, titles.Length);
-        session.Select(in context, page, results);
-        session.EndBatch();
-        return results.ToArray();
     }
 
     // Every page in the log, in order, each as its titles' logged decisions.

@@ -77,9 +77,12 @@ internal sealed class TestNode : IDisposable
     /// One batch of one page through a fresh session: the titles decided for <paramref name="context"/>, the request
     /// read <paramref name="age"/> before the batch started.
     /// </summary>
-    public SelectResult[] SelectPage(in RequestContext context, uint[] titles, TimeSpan age = default)
+    public SelectResult[] SelectPage(in RequestContext context, uint[] titles, TimeSpan age = default) =>
+        SelectPage(Session(), in context, titles, age);
+
+    /// <summary>One batch of one page through <paramref name="session"/> (a session kept across batches).</summary>
+    public static SelectResult[] SelectPage(ServingSession session, in RequestContext context, uint[] titles, TimeSpan age = default)
     {
-        var session = Session();
         var now = Stopwatch.GetTimestamp();
         session.BeginBatch(new Batch(now, now - (long)(age.TotalSeconds * Stopwatch.Frequency)));
         var page = session.Titles.AsSpan(0, titles.Length);
