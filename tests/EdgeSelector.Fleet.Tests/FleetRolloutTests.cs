@@ -148,7 +148,7 @@ internal sealed class RolloutFleet : IAsyncDisposable
         Cli.Ok("push", "--bundle", active, "--nats", fleet.Url);
         foreach (var id in new[] { 1, 2 })
         {
-            var node = new EdgeNode(id, fleet.Url, root, "--EdgeSelector:RewardCommitTimeoutSeconds=60", "--EdgeSelector:StoreWriteTimeoutSeconds=60");
+            var node = new EdgeNode(id, fleet.Url, root, "--EdgeSelector:RewardCommitTimeoutSeconds=20", "--EdgeSelector:StoreWriteTimeoutSeconds=60");
             fleet.Nodes.Add(node);
             node.Start();
         }
@@ -320,7 +320,7 @@ internal sealed class RolloutFleet : IAsyncDisposable
                 Assert.Equal(RewardStatus.Accepted, await client.RewardAsync(reward));
                 return;
             }
-            catch (EdgeSelectorProtocolException e) when (e.Code == ErrorCode.Unavailable && attempt < 5)
+            catch (EdgeSelectorProtocolException e) when (e.Code == ErrorCode.Unavailable && attempt < 8)
             {
                 await Task.Delay(200);
             }

@@ -89,6 +89,9 @@ public sealed class AdminValidationTests(AdminValidationTests.SharedServer share
         var metrics = await server.Anonymous.GetStringAsync("/metrics");
         Assert.Matches("edgeselector_reward_log_lag_bytes [0-9]+\n", metrics);
         Assert.Contains("edgeselector_log_commit_healthy{log=\"rewards\"} 1", metrics);
+        Assert.Matches("edgeselector_log_commit_duration_seconds_bucket\\{log=\"rewards\",le=\"\\+Inf\"\\} [0-9]+\n", metrics);
+        Assert.Matches("edgeselector_log_commit_duration_seconds_count\\{log=\"impressions\"\\} [0-9]+\n", metrics);
+        Assert.Matches("edgeselector_log_commit_duration_max_seconds\\{log=\"rewards\"\\} [0-9.e+-]+\n", metrics);
         Assert.Contains("edgeselector_ready 1", metrics);
     }
 

@@ -55,7 +55,7 @@ public sealed class RolloutGateTests(ITestOutputHelper output)
     {
         var world = new LoopWorld(titles: 8, members: 1_500, seed: 32);
         using var ws = new Cli.Workspace();
-        await using var server = await LiveServer.StartAsync(demo: false, extra: ["--EdgeSelector:Epsilon=0.3", "--EdgeSelector:RewardCommitTimeoutSeconds=60"]);
+        await using var server = await LiveServer.StartAsync(demo: false, extra: ["--EdgeSelector:Epsilon=0.3", "--EdgeSelector:RewardCommitTimeoutSeconds=20"]);
         var url = $"http://127.0.0.1:{server.AdminPort}";
         var catalogPath = ws.File_("catalog.json");
         File.WriteAllText(catalogPath, JsonSerializer.Serialize(world.Catalog, CatalogJsonContext.Default.CatalogDocument));

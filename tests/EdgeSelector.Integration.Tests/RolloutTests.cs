@@ -34,7 +34,9 @@ public sealed class RolloutTests(ITestOutputHelper output)
         "--EdgeSelector:Rollout:MinImpressionsPerArm=300",
         $"--EdgeSelector:Rollout:PromoteAfterImpressions={PromoteAfter}",
         "--EdgeSelector:Rollout:NonInferiorityMargin=0.02",
-        "--EdgeSelector:RewardCommitTimeoutSeconds=60", // the shared machine's disk can stall a group commit for seconds
+        // The shared machine's disk can stall a group commit for seconds: the server answers Unavailable (retried below)
+        // after 20 s, before the client's own 30 s request timeout, as docs/protocol.md asks of a client.
+        "--EdgeSelector:RewardCommitTimeoutSeconds=20",
         "--EdgeSelector:StoreWriteTimeoutSeconds=60", // and a checkpoint: a promotion is a push, answered once durable
     ];
 
@@ -234,7 +236,7 @@ public sealed class RolloutTests(ITestOutputHelper output)
                 {
                     return await client.RewardAsync(reward);
                 }
-                catch (EdgeSelectorProtocolException e) when (e.Code == ErrorCode.Unavailable && attempt < 5)
+                catch (EdgeSelectorProtocolException e) when (e.Code == ErrorCode.Unavailable && attempt < 8)
                 {
                     await Task.Delay(200);
                 }

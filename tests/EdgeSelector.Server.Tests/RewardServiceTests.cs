@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using EdgeSelector.Protocol;
 using EdgeSelector.Server.Serving;
 
@@ -83,5 +84,45 @@ public sealed class RewardServiceTests : IDisposable
         Assert.Equal(RewardStatus.Accepted, status);
         // Not answered now means the answer waits in the session's durable replies; answered now means it was durable.
         Assert.Equal(answerNow, session.Replies.IsEmpty);
+    }
+
+    [Fact]
+    public void DurableReplies_ACommitThatLandedWithoutTheWaitersWakeUp_IsDueAtTheNextHeartbeat_NotAfterTheTimeout()
+    {
+        // The loop's wake-up is lost (here: it does nothing; in CI once, the reply waited past the client's 30 s with a
+        // 60 s commit timeout). The heartbeat's question must still find the answer due once its commit has landed.
+        var rewards = _node.Node.Rewards;
+        var replies = new DurableReplies(rewards, TimeSpan.FromMinutes(10), wake: static () => { });
+        var shown = Assert.Single(_node.SelectPage(Member(25), [1005]));
+        var reward = RewardRequest.For(shown, true, 7f, 0.6f);
+        Assert.True(rewards.TryRecord(in reward, out var status, out var durableAt));
+        Assert.Equal(RewardStatus.Accepted, status);
+        var now = Stopwatch.GetTimestamp();
+        Assert.False(replies.HasDue(now));
+
+        replies.Add(requestId: 77, reward.EventId, status, durableAt, now);
+        rewards.Log.Commit();
+
+        Assert.True(replies.HasDue(now));
+        var reply = Assert.Single(replies.TakeReady(now).ToArray());
+        Assert.Equal(new Reply(77, RewardStatus.Accepted, Unavailable: false), reply);
+        Assert.True(replies.IsEmpty);
+        Assert.False(replies.HasDue(now));
+    }
+
+    [Fact]
+    public void DurableReplies_AnAnswerPastTheCommitTimeout_IsDue_AndAnsweredUnavailable()
+    {
+        var rewards = _node.Node.Rewards;
+        var replies = new DurableReplies(rewards, TimeSpan.FromSeconds(1), wake: static () => { });
+        var notYetWritten = rewards.Log.TailAddress + (1L << 40); // an address no commit covers
+        var since = Stopwatch.GetTimestamp();
+        replies.Add(requestId: 78, eventId: 1, RewardStatus.Accepted, notYetWritten, since);
+
+        Assert.False(replies.HasDue(since));
+        var later = since + (2 * Stopwatch.Frequency);
+        Assert.True(replies.HasDue(later));
+        Assert.Equal(new Reply(78, RewardStatus.Accepted, Unavailable: true), Assert.Single(replies.TakeReady(later).ToArray()));
+        Assert.False(replies.HasDue(later));
     }
 }

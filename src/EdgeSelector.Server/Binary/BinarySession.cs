@@ -82,7 +82,7 @@ internal sealed class BinarySession(ServingSession serving, PipeWriter output, P
         }
     }
 
-    public bool WantsWake(long now) => serving.Replies.HasOverdue(now);
+    public bool WantsWake(long now) => serving.Replies.HasDue(now);
 
     public async ValueTask FinishAsync()
     {

@@ -148,6 +148,21 @@ internal sealed class NodeHealth : IDisposable
         }
 
         w.Sample("edgeselector_log_commit_healthy", "log", "rewards", _rewards.IsHealthy ? 1 : 0);
+        w.Family("edgeselector_log_commit_duration_seconds", MetricType.Histogram, "Time a log's group commit took from its start until it was durable (the disk's flush included); a REWARD is answered after the commit that holds it.");
+        Span<long> counts = stackalloc long[CommitDurations.BoundsSeconds.Length + 1];
+        if (_impressions is not null)
+        {
+            WriteCommitDurations(w, "impressions", _impressions.CommitDurations, counts);
+        }
+
+        WriteCommitDurations(w, "rewards", _rewards.CommitDurations, counts);
+        w.Family("edgeselector_log_commit_duration_max_seconds", MetricType.Gauge, "The longest group commit of each log since the process started.");
+        if (_impressions is not null)
+        {
+            w.Sample("edgeselector_log_commit_duration_max_seconds", "log", "impressions", _impressions.CommitDurations.MaxSeconds);
+        }
+
+        w.Sample("edgeselector_log_commit_duration_max_seconds", "log", "rewards", _rewards.CommitDurations.MaxSeconds);
         w.Family("edgeselector_log_retention_held_bytes", MetricType.Gauge, "Bytes a log keeps beyond LogRetentionMB because a reader that holds retention (the fleet's shipper) has not acknowledged them.");
         if (_impressions is not null)
         {
@@ -183,6 +198,12 @@ internal sealed class NodeHealth : IDisposable
     }
 
     public void Dispose() => _monitor?.Dispose();
+
+    private static void WriteCommitDurations(PrometheusWriter w, string log, CommitDurations durations, Span<long> counts)
+    {
+        durations.CopyCounts(counts);
+        w.Histogram("edgeselector_log_commit_duration_seconds", PrometheusWriter.Labels(("log", log)), CommitDurations.BoundsSeconds, counts, durations.SumSeconds);
+    }
 
     private static void Store(List<HealthCondition> conditions, string name, DeviceHealth health)
     {

@@ -8,7 +8,9 @@ namespace EdgeSelector.Server.Serving;
 /// of order, so the SELECTs pipelined behind a REWARD are answered at once). Used from the connection's loop only;
 /// one commit waiter at a time wakes the loop (<c>wake</c>) when the commit it waited for lands, and the heartbeat
 /// wakes it for answers that waited longer than the commit timeout: those are answered <c>Unavailable</c> (retry)
-/// and their event ids forgotten.
+/// and their event ids forgotten. The heartbeat also wakes the loop when a queued answer's commit has landed
+/// (<see cref="HasDue"/>): a wake-up the waiter could not give (its wait failed) then costs at most a heartbeat, not
+/// the commit timeout.
 /// </summary>
 internal sealed class DurableReplies(RewardService rewards, TimeSpan commitTimeout, Action wake)
 {
@@ -18,6 +20,8 @@ internal sealed class DurableReplies(RewardService rewards, TimeSpan commitTimeo
     private int _count;
     private long _waitingFor = -1;
     private long _oldestSince = long.MaxValue;
+    private long _lowestDurableAt = long.MaxValue;
+    private volatile bool _waiterFailed;
 
     /// <summary>Answers are waiting.</summary>
     public bool IsEmpty => _count == 0;
@@ -37,6 +41,11 @@ internal sealed class DurableReplies(RewardService rewards, TimeSpan commitTimeo
             Volatile.Write(ref _oldestSince, now);
         }
 
+        if (durableAt < Volatile.Read(ref _lowestDurableAt))
+        {
+            Volatile.Write(ref _lowestDurableAt, durableAt);
+        }
+
         EnsureWaiter();
     }
 
@@ -54,6 +63,7 @@ internal sealed class DurableReplies(RewardService rewards, TimeSpan commitTimeo
         var ready = 0;
         var kept = 0;
         var oldest = long.MaxValue;
+        var lowest = long.MaxValue;
         for (var i = 0; i < _count; i++)
         {
             var p = _pending[i];
@@ -74,17 +84,24 @@ internal sealed class DurableReplies(RewardService rewards, TimeSpan commitTimeo
             {
                 _pending[kept++] = p;
                 oldest = Math.Min(oldest, p.Since);
+                lowest = Math.Min(lowest, p.DurableAt);
             }
         }
 
         _count = kept;
         Volatile.Write(ref _oldestSince, oldest);
+        Volatile.Write(ref _lowestDurableAt, lowest);
         EnsureWaiter();
         return _ready.AsSpan(0, ready);
     }
 
-    /// <summary>True when an answer has waited longer than the commit timeout (any thread: the heartbeat asks).</summary>
-    public bool HasOverdue(long now) => now - Volatile.Read(ref _oldestSince) > _timeoutTicks;
+    /// <summary>
+    /// True when an answer is due (any thread: the heartbeat asks): one has waited longer than the commit timeout, or
+    /// the commit of one has landed and the loop has not answered it yet.
+    /// </summary>
+    public bool HasDue(long now) =>
+        now - Volatile.Read(ref _oldestSince) > _timeoutTicks
+        || (Volatile.Read(ref _lowestDurableAt) is var lowest && lowest != long.MaxValue && rewards.IsDurable(lowest));
 
     /// <summary>Waits (at most the commit timeout) until every queued answer is durable.</summary>
     public async ValueTask WaitAllAsync()
@@ -114,9 +131,11 @@ internal sealed class DurableReplies(RewardService rewards, TimeSpan commitTimeo
 
         _count = 0;
         Volatile.Write(ref _oldestSince, long.MaxValue);
+        Volatile.Write(ref _lowestDurableAt, long.MaxValue);
     }
 
-    // One waiter per connection at a time, for the newest address: a group commit that covers it covers the rest.
+    // One waiter per connection at a time, for the newest address: a group commit that covers it covers the rest. A
+    // waiter whose wait failed is replaced at the next batch (or heartbeat wake-up) that still has answers queued.
     private void EnsureWaiter()
     {
         var newest = -1L;
@@ -125,8 +144,9 @@ internal sealed class DurableReplies(RewardService rewards, TimeSpan commitTimeo
             newest = Math.Max(newest, _pending[i].DurableAt);
         }
 
-        if (newest > _waitingFor)
+        if (newest > _waitingFor || (_count > 0 && _waiterFailed))
         {
+            _waiterFailed = false;
             _waitingFor = newest;
             _ = WaitThenWakeAsync(newest);
         }
@@ -138,9 +158,11 @@ internal sealed class DurableReplies(RewardService rewards, TimeSpan commitTimeo
         {
             await rewards.Log.WaitForCommitAsync(address);
         }
-        catch (Exception e) when (e is OperationCanceledException or InvalidOperationException or IOException or ObjectDisposedException)
+#pragma warning disable CA1031 // Nobody observes this task: any failure (the log closing, a failed commit) is recorded, and the heartbeat answers (HasDue).
+        catch (Exception)
+#pragma warning restore CA1031
         {
-            // The log is closing or failed: the heartbeat answers the overdue ones.
+            _waiterFailed = true;
             return;
         }
 

@@ -138,6 +138,9 @@ public sealed partial class ImpressionLog : IDisposable
     /// </summary>
     public Exception? CommitFailure { get; private set; }
 
+    /// <summary>How long the committer's group commits took (start to durable); <see cref="Commit"/>'s own are not counted.</summary>
+    public CommitDurations CommitDurations { get; } = new();
+
     /// <summary>True when appends are being made durable: no write is failing, the last commit and the last append succeeded.</summary>
     public bool IsHealthy => !Health.IsWriteStalled && CommitFailure is null && AppendFailure is null;
 
@@ -409,7 +412,9 @@ public sealed partial class ImpressionLog : IDisposable
                 if (pending || Interlocked.Exchange(ref _iteratorsChanged, 0) != 0)
                 {
                     // While the disk fails this await lasts until the device's retries succeed.
+                    var start = System.Diagnostics.Stopwatch.GetTimestamp();
                     await _log.CommitAsync(token).ConfigureAwait(false);
+                    CommitDurations.Record(System.Diagnostics.Stopwatch.GetTimestamp() - start);
                 }
 
                 CommitFailure = null;
