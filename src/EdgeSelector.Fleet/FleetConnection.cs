@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using NATS.Client.Core;
 using NATS.Client.JetStream;
@@ -14,12 +13,13 @@ namespace EdgeSelector.Fleet;
 /// </summary>
 public sealed class FleetConnection : IAsyncDisposable
 {
-    // How long one attempt of InitTopologyAsync may take: a healthy cluster answers each of its requests in milliseconds.
-    private static readonly TimeSpan AttemptTimeout = TimeSpan.FromSeconds(5);
+    /// <summary>How long the tools' reads keep trying while the cluster elects a leader (<see cref="ConnectAsync(string, string, TimeSpan, CancellationToken)"/>).</summary>
+    public static readonly TimeSpan ToolRetryWait = TimeSpan.FromSeconds(30);
 
-    private FleetConnection(string url, NatsConnection nats)
+    private FleetConnection(string url, NatsConnection nats, TimeSpan retryWait)
     {
         Url = url;
+        RetryWait = retryWait;
         Nats = nats;
         JetStream = new NatsJSContext(nats);
         KeyValue = new NatsKVContext(JetStream);
@@ -28,6 +28,13 @@ public sealed class FleetConnection : IAsyncDisposable
 
     /// <summary>The server list this connection uses (comma-separated <c>nats://host:port</c>).</summary>
     public string Url { get; }
+
+    /// <summary>
+    /// How long a read of the fleet's streams, buckets and consumers (<see cref="GetStreamAsync"/>, the trainer's
+    /// <see cref="Events.EventFetcher"/>, the channels' reads) keeps trying while the cluster elects a leader; zero for
+    /// a node's connection (<see cref="Create"/>: its followers and shipper retry on their own, for as long as it runs).
+    /// </summary>
+    public TimeSpan RetryWait { get; }
 
     /// <summary>The underlying connection (reconnects by itself after the first connect).</summary>
     public NatsConnection Nats { get; }
@@ -60,14 +67,21 @@ public sealed class FleetConnection : IAsyncDisposable
             ReconnectWaitMin = TimeSpan.FromMilliseconds(250),
             ReconnectWaitMax = TimeSpan.FromSeconds(2),
         };
-        return new FleetConnection(url, new NatsConnection(opts));
+        return new FleetConnection(url, new NatsConnection(opts), TimeSpan.Zero);
     }
 
     /// <summary>
     /// Connects now (tools: <c>edgesel … --nats URL</c>); a <see cref="FleetException"/> naming the URL when no server of
     /// the list answers within <paramref name="timeout"/>.
     /// </summary>
-    public static async Task<FleetConnection> ConnectAsync(string url, string name, TimeSpan timeout, CancellationToken cancellationToken = default)
+    public static Task<FleetConnection> ConnectAsync(string url, string name, TimeSpan timeout, CancellationToken cancellationToken = default) =>
+        ConnectAsync(url, name, timeout, ToolRetryWait, cancellationToken);
+
+    /// <summary>
+    /// <see cref="ConnectAsync(string, string, TimeSpan, CancellationToken)"/> with reads that keep trying a transient
+    /// answer for <paramref name="retryWait"/> (<see cref="RetryWait"/>).
+    /// </summary>
+    public static async Task<FleetConnection> ConnectAsync(string url, string name, TimeSpan timeout, TimeSpan retryWait, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(url);
         var opts = NatsOpts.Default with
@@ -92,7 +106,7 @@ public sealed class FleetConnection : IAsyncDisposable
             throw new FleetException($"cannot reach NATS at {url}: {e.Message}", e);
         }
 
-        return new FleetConnection(url, nats);
+        return new FleetConnection(url, nats, retryWait);
     }
 
     /// <summary>
@@ -108,45 +122,30 @@ public sealed class FleetConnection : IAsyncDisposable
     public async Task InitTopologyAsync(FleetTopology topology, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(topology);
-        // The wait is timed on the monotonic clock: a wall-clock step (NTP at boot, when clusters form) must not
-        // stretch or cut it.
-        var start = Stopwatch.GetTimestamp();
-        while (true)
-        {
-            // Each attempt is bounded on its own: a request that reaches a server before the cluster has a meta leader
-            // is dropped, and the connection's request timeout (30 s for the tools) would spend the whole wait on it.
-            using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            var left = topology.PlacementWait - Stopwatch.GetElapsedTime(start);
-            attempt.CancelAfter(left < AttemptTimeout ? TimeSpan.FromTicks(Math.Max(left.Ticks, TimeSpan.TicksPerSecond)) : AttemptTimeout);
-            try
+        await FleetRetry.RunAsync(
+            async token =>
             {
-                await CreateTopologyAsync(topology, attempt.Token).ConfigureAwait(false);
-                return;
-            }
-            catch (Exception e) when (IsClusterForming(e) || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
-            {
-                if (Stopwatch.GetElapsedTime(start) >= topology.PlacementWait)
-                {
-                    throw new FleetException(string.Create(CultureInfo.InvariantCulture,
-                        $"cannot place {topology.Replicas} replica(s) at {Url} after waiting {topology.PlacementWait.TotalSeconds:0.#} s ({(e is OperationCanceledException ? "no answer" : e.Message)}): fewer than {topology.Replicas} JetStream servers are up and clustered, or the cluster has no JetStream leader yet"), e);
-                }
-
-                await Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken).ConfigureAwait(false);
-            }
-        }
+                await CreateTopologyAsync(topology, token).ConfigureAwait(false);
+                return true;
+            },
+            topology.PlacementWait,
+            e => new FleetException(string.Create(CultureInfo.InvariantCulture,
+                $"cannot place {topology.Replicas} replica(s) at {Url} after waiting {topology.PlacementWait.TotalSeconds:0.#} s ({FleetRetry.Reason(e)}): fewer than {topology.Replicas} JetStream servers are up and clustered, or the cluster has no JetStream leader yet"), e),
+            cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
-    /// True for the answers of a JetStream cluster that cannot place a stream yet but may soon: 503 (temporarily
-    /// unavailable), "no suitable peers for placement" (10005), "JetStream system temporarily unavailable" (10008), or
-    /// no answer at all (no meta leader to answer the API request).
+    /// Runs a read of the fleet's streams, buckets or consumers (<paramref name="what"/> names it in the error), tried
+    /// again on a transient answer (<see cref="FleetRetry.IsTransient"/>: a leader election after a server died) with
+    /// each try bounded to 5 s (or <paramref name="attemptTimeout"/>), for up to <see cref="RetryWait"/>; then a
+    /// <see cref="FleetException"/> that names it and says what to check. Other errors are thrown as they are.
+    /// <paramref name="read"/> must be safe to run again.
     /// </summary>
-    internal static bool IsClusterForming(Exception e) => e switch
-    {
-        NatsJSApiException api => api.Error.Code == 503 || api.Error.ErrCode is 10005 or 10008,
-        NatsJSApiNoResponseException or NatsNoRespondersException or NatsNoReplyException => true,
-        _ => false,
-    };
+    internal Task<T> RetryAsync<T>(string what, Func<CancellationToken, Task<T>> read, CancellationToken cancellationToken, TimeSpan? attemptTimeout = null) =>
+        FleetRetry.RunAsync(read, RetryWait, e => new FleetException(string.Create(CultureInfo.InvariantCulture,
+            $"{what} at {Url}: no usable answer after trying for {RetryWait.TotalSeconds:0.#} s ({FleetRetry.Reason(e)}): the NATS cluster has no JetStream leader for it (a server down and fewer than a quorum of its replicas up?); check the servers (edgesel fleet status --nats {Url}) and run the command again"), e),
+            cancellationToken,
+            attemptTimeout);
 
     // Each call is idempotent (create-or-update), so a retry after a partial run finishes the topology.
     private async Task CreateTopologyAsync(FleetTopology topology, CancellationToken cancellationToken)
@@ -208,7 +207,7 @@ public sealed class FleetConnection : IAsyncDisposable
     {
         try
         {
-            return await JetStream.GetStreamAsync(name, cancellationToken: cancellationToken).ConfigureAwait(false);
+            return await RetryAsync($"stream {name}", token => JetStream.GetStreamAsync(name, cancellationToken: token).AsTask(), cancellationToken).ConfigureAwait(false);
         }
         catch (NatsJSApiException e) when (e.Error.Code == 404)
         {
@@ -221,7 +220,7 @@ public sealed class FleetConnection : IAsyncDisposable
     {
         try
         {
-            return await KeyValue.GetStoreAsync(bucket, cancellationToken).ConfigureAwait(false);
+            return await RetryAsync($"KV bucket {bucket}", token => KeyValue.GetStoreAsync(bucket, token).AsTask(), cancellationToken).ConfigureAwait(false);
         }
         catch (NatsJSApiException e) when (e.Error.Code == 404)
         {
@@ -234,7 +233,7 @@ public sealed class FleetConnection : IAsyncDisposable
     {
         try
         {
-            return await Objects.GetObjectStoreAsync(FleetNames.BundleBucket, cancellationToken).ConfigureAwait(false);
+            return await RetryAsync($"object store {FleetNames.BundleBucket}", token => Objects.GetObjectStoreAsync(FleetNames.BundleBucket, token).AsTask(), cancellationToken).ConfigureAwait(false);
         }
         catch (NatsJSApiException e) when (e.Error.Code == 404)
         {

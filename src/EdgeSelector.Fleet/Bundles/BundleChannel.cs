@@ -93,7 +93,10 @@ public sealed class BundleChannel
     public async Task<BundlePointer?> GetPointerAsync(CancellationToken cancellationToken = default)
     {
         var kv = await _connection.GetBucketAsync(FleetNames.PointerBucket, cancellationToken).ConfigureAwait(false);
-        var entry = await kv.TryGetEntryAsync<byte[]>(FleetNames.BundlePointerKey, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var entry = await _connection.RetryAsync(
+            $"key {FleetNames.BundlePointerKey} of {FleetNames.PointerBucket}",
+            token => kv.TryGetEntryAsync<byte[]>(FleetNames.BundlePointerKey, cancellationToken: token).AsTask(),
+            cancellationToken).ConfigureAwait(false);
         return entry.Success && entry.Value.Value is { Length: > 0 } value ? FleetJsonContext.ParsePointer(value) : null;
     }
 
@@ -101,24 +104,28 @@ public sealed class BundleChannel
     public async Task<List<BundlePointer>> HistoryAsync(CancellationToken cancellationToken = default)
     {
         var kv = await _connection.GetBucketAsync(FleetNames.PointerBucket, cancellationToken).ConfigureAwait(false);
-        var history = new List<BundlePointer>();
-        try
+        // Each try reads the whole history again into a list of its own: a retried read neither repeats nor loses a value.
+        return await _connection.RetryAsync($"history of {FleetNames.BundlePointerKey} in {FleetNames.PointerBucket}", async token =>
         {
-            await foreach (var entry in kv.HistoryAsync<byte[]>(FleetNames.BundlePointerKey, cancellationToken: cancellationToken).ConfigureAwait(false))
+            var history = new List<BundlePointer>();
+            try
             {
-                if (entry.Value is { Length: > 0 } value)
+                await foreach (var entry in kv.HistoryAsync<byte[]>(FleetNames.BundlePointerKey, cancellationToken: token).ConfigureAwait(false))
                 {
-                    history.Add(FleetJsonContext.ParsePointer(value));
+                    if (entry.Value is { Length: > 0 } value)
+                    {
+                        history.Add(FleetJsonContext.ParsePointer(value));
+                    }
                 }
             }
-        }
-        catch (NatsKVKeyNotFoundException)
-        {
-            // Nothing pushed yet.
-        }
+            catch (NatsKVKeyNotFoundException)
+            {
+                // Nothing pushed yet.
+            }
 
-        history.Reverse();
-        return history;
+            history.Reverse();
+            return history;
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -169,15 +176,16 @@ public sealed class BundleChannel
         await kv.PutAsync(FleetNames.BundlePointerKey, JsonSerializer.SerializeToUtf8Bytes(pointer, FleetJsonContext.Default.BundlePointer), cancellationToken: cancellationToken).ConfigureAwait(false);
     }
 
-    private static async Task<NATS.Client.ObjectStore.Models.ObjectMetadata?> TryGetInfoAsync(INatsObjStore store, string name, CancellationToken cancellationToken)
-    {
-        try
+    private Task<NATS.Client.ObjectStore.Models.ObjectMetadata?> TryGetInfoAsync(INatsObjStore store, string name, CancellationToken cancellationToken) =>
+        _connection.RetryAsync<NATS.Client.ObjectStore.Models.ObjectMetadata?>($"object {name} of {FleetNames.BundleBucket}", async token =>
         {
-            return await store.GetInfoAsync(name, cancellationToken: cancellationToken).ConfigureAwait(false);
-        }
-        catch (NatsObjNotFoundException)
-        {
-            return null;
-        }
-    }
+            try
+            {
+                return await store.GetInfoAsync(name, cancellationToken: token).ConfigureAwait(false);
+            }
+            catch (NatsObjNotFoundException)
+            {
+                return null;
+            }
+        }, cancellationToken);
 }

@@ -30,7 +30,10 @@ public sealed class CandidateChannel
     public async Task<CandidatePointer?> GetAsync(CancellationToken cancellationToken = default)
     {
         var kv = await _connection.GetBucketAsync(FleetNames.PointerBucket, cancellationToken).ConfigureAwait(false);
-        var entry = await kv.TryGetEntryAsync<byte[]>(FleetNames.CandidatePointerKey, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var entry = await _connection.RetryAsync(
+            $"key {FleetNames.CandidatePointerKey} of {FleetNames.PointerBucket}",
+            token => kv.TryGetEntryAsync<byte[]>(FleetNames.CandidatePointerKey, cancellationToken: token).AsTask(),
+            cancellationToken).ConfigureAwait(false);
         return entry.Success && entry.Value.Value is { Length: > 0 } value ? CandidatePointers.Parse(value) : null;
     }
 
@@ -117,23 +120,27 @@ public sealed class CandidateChannel
     public async Task<List<CandidatePointer>> HistoryAsync(CancellationToken cancellationToken = default)
     {
         var kv = await _connection.GetBucketAsync(FleetNames.PointerBucket, cancellationToken).ConfigureAwait(false);
-        var history = new List<CandidatePointer>();
-        try
+        // Each try reads the whole history again into a list of its own: a retried read neither repeats nor loses a value.
+        return await _connection.RetryAsync($"history of {FleetNames.CandidatePointerKey} in {FleetNames.PointerBucket}", async token =>
         {
-            await foreach (var entry in kv.HistoryAsync<byte[]>(FleetNames.CandidatePointerKey, cancellationToken: cancellationToken).ConfigureAwait(false))
+            var history = new List<CandidatePointer>();
+            try
             {
-                if (entry.Value is { Length: > 0 } value)
+                await foreach (var entry in kv.HistoryAsync<byte[]>(FleetNames.CandidatePointerKey, cancellationToken: token).ConfigureAwait(false))
                 {
-                    history.Add(CandidatePointers.Parse(value));
+                    if (entry.Value is { Length: > 0 } value)
+                    {
+                        history.Add(CandidatePointers.Parse(value));
+                    }
                 }
             }
-        }
-        catch (NatsKVKeyNotFoundException)
-        {
-            // No candidate yet.
-        }
+            catch (NatsKVKeyNotFoundException)
+            {
+                // No candidate yet.
+            }
 
-        return history;
+            return history;
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Every value of the candidate pointer, starting with the current one (null first when there is none).</summary>

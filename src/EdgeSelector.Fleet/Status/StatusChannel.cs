@@ -27,41 +27,46 @@ public sealed class StatusChannel
     public async Task<List<NodeStatus>> ListAsync(CancellationToken cancellationToken = default)
     {
         var kv = await _connection.GetBucketAsync(FleetNames.NodeBucket, cancellationToken).ConfigureAwait(false);
-        var keys = new List<string>();
-        try
+        // Each try lists the keys and reads them again into lists of its own: a retried read neither repeats nor loses a node.
+        var statuses = await _connection.RetryAsync($"heartbeats in {FleetNames.NodeBucket}", async token =>
         {
-            await foreach (var key in kv.GetKeysAsync(cancellationToken: cancellationToken).ConfigureAwait(false))
-            {
-                keys.Add(key);
-            }
-        }
-        catch (NatsKVKeyNotFoundException)
-        {
-            // Empty bucket.
-        }
-
-        var statuses = new List<NodeStatus>(keys.Count);
-        foreach (var key in keys)
-        {
-            var entry = await kv.TryGetEntryAsync<byte[]>(key, cancellationToken: cancellationToken).ConfigureAwait(false);
-            if (!entry.Success || entry.Value.Value is not { Length: > 0 } value)
-            {
-                continue;
-            }
-
+            var keys = new List<string>();
             try
             {
-                if (JsonSerializer.Deserialize(value, FleetJsonContext.Default.NodeStatus) is { } status)
+                await foreach (var key in kv.GetKeysAsync(cancellationToken: token).ConfigureAwait(false))
                 {
-                    statuses.Add(status);
+                    keys.Add(key);
                 }
             }
-            catch (JsonException)
+            catch (NatsKVKeyNotFoundException)
             {
-                // Not a heartbeat this version writes: skipped, not fatal for a status view.
+                // Empty bucket.
             }
-        }
 
+            var statuses = new List<NodeStatus>(keys.Count);
+            foreach (var key in keys)
+            {
+                var entry = await kv.TryGetEntryAsync<byte[]>(key, cancellationToken: token).ConfigureAwait(false);
+                if (!entry.Success || entry.Value.Value is not { Length: > 0 } value)
+                {
+                    continue;
+                }
+
+                try
+                {
+                    if (JsonSerializer.Deserialize(value, FleetJsonContext.Default.NodeStatus) is { } status)
+                    {
+                        statuses.Add(status);
+                    }
+                }
+                catch (JsonException)
+                {
+                    // Not a heartbeat this version writes: skipped, not fatal for a status view.
+                }
+            }
+
+            return statuses;
+        }, cancellationToken).ConfigureAwait(false);
         statuses.Sort((a, b) => a.NodeId != b.NodeId ? a.NodeId.CompareTo(b.NodeId) : string.CompareOrdinal(a.Instance, b.Instance));
         return statuses;
     }
