@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using EdgeSelector.Client;
 using EdgeSelector.Protocol;
+using EdgeSelector.Server.Configuration;
 using EdgeSelector.Server.Serving;
 
 namespace EdgeSelector.Integration.Tests;
@@ -89,6 +90,51 @@ public class EventTagTests
         finally
         {
             Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Reward_ACopyOfANodesOwnKeyFile_GivesAnotherNodeThatKey_ADamagedCopyIsRefused()
+    {
+        // docs/protocol.md, "The secret and a fleet": a single node's event-tag.key (key, space, CRC) copied to another
+        // node as its EventKeyFile makes the two share the first node's key; its tags issued before stay valid.
+        var dataDir = Path.Combine(Path.GetTempPath(), "es-it-" + Guid.NewGuid().ToString("N"));
+        var copy = Path.Combine(Path.GetTempPath(), "es-key-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            SelectResult before;
+            await using (var single = await LiveServer.StartAsync(dataDir, keepData: true))
+            {
+                await using var client = single.Client();
+                before = await client.SelectAsync(Member(6), new TitleCandidate(1001, 0.5f, false));
+                File.Copy(Assert.IsType<string>(single.Node.NodeLocalEventKeyPath), copy);
+            }
+
+            await using var a = await LiveServer.StartAsync(dataDir, extra: [$"--EdgeSelector:EventKeyFile={copy}", "--EdgeSelector:NodeId=1"]);
+            await using var b = await LiveServer.StartAsync(extra: [$"--EdgeSelector:EventKeyFile={copy}", "--EdgeSelector:NodeId=2"]);
+            Assert.Null(b.Node.NodeLocalEventKeyPath);
+            await using var clientA = a.Client();
+            await using var clientB = b.Client();
+            Assert.Equal(RewardStatus.Accepted, await clientB.RewardAsync(RewardRequest.For(before, true, 30f, 0.5f)));
+            var fromA = await clientA.SelectAsync(Member(7), new TitleCandidate(1002, 0.5f, false));
+            var fromB = await clientB.SelectAsync(Member(8), new TitleCandidate(1003, 0.5f, false));
+            Assert.Equal(RewardStatus.Accepted, await clientB.RewardAsync(RewardRequest.For(fromA, true, 30f, 0.5f)));
+            Assert.Equal(RewardStatus.Accepted, await clientA.RewardAsync(RewardRequest.For(fromB, true, 30f, 0.5f)));
+
+            // One digit of the key changed, the CRC kept: refused, never taken as a different secret.
+            var text = await File.ReadAllTextAsync(copy);
+            await File.WriteAllTextAsync(copy, (text[0] == '0' ? "1" : "0") + text[1..]);
+            var options = new EdgeSelectorOptions { EventKeyFile = copy };
+            var error = Assert.Throws<ArgumentException>(() => EventTagKeys.Load(options, dataDir, out _));
+            Assert.Contains("looks like a node's event-tag.key but is damaged (checksum mismatch)", error.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(copy);
+            if (Directory.Exists(dataDir))
+            {
+                Directory.Delete(dataDir, recursive: true);
+            }
         }
     }
 

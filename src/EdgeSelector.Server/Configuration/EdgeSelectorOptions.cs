@@ -250,6 +250,7 @@ public sealed class EdgeSelectorOptions
         Check(LogRetentionMB >= 0, nameof(LogRetentionMB), "must be 0 (keep everything) or positive");
         Check(DeadlineMs > 0, nameof(DeadlineMs), "must be positive");
         Check(MaxQueueDelayMs > 0, nameof(MaxQueueDelayMs), "must be positive");
+        Check(MaxFrameBytes is >= ProtocolOptions.MinMaxFrameSize and <= ProtocolOptions.MaxMaxFrameSize, nameof(MaxFrameBytes), $"must be in {ProtocolOptions.MinMaxFrameSize}..{ProtocolOptions.MaxMaxFrameSize}");
         Check(MaxTitlesPerPage is >= 1 and <= 10_000, nameof(MaxTitlesPerPage), "must be in 1..10000");
         Check(RespMaxCommandBytes is >= 4096 and <= 1 << 20, nameof(RespMaxCommandBytes), "must be in 4096..1048576");
         Check(MaxInFlightPerConnection >= 1, nameof(MaxInFlightPerConnection), "must be at least 1");

@@ -38,7 +38,7 @@ internal static class EventTagKeys
 
         if (!string.IsNullOrEmpty(options.EventKeyFile))
         {
-            return FromSecret(ReadSecret(options.EventKeyFile, nameof(options.EventKeyFile)), nameof(options.EventKeyFile));
+            return FromSecret(SharedSecret(ReadSecret(options.EventKeyFile, nameof(options.EventKeyFile)), options.EventKeyFile), nameof(options.EventKeyFile));
         }
 
         nodeLocalPath = Path.Combine(dataDir, NodeLocalFileName);
@@ -87,6 +87,21 @@ internal static class EventTagKeys
     }
 
     private static byte[] KeyOf(byte[] text) => text.Length > KeyHexChars ? text[..KeyHexChars] : text;
+
+    // EventKeyFile's secret: a copy of a node's own event-tag.key ("<64 hex> <CRC>") gives that node's key, the 64
+    // characters it tags with, so copying one node's file to the others shares its key (docs/protocol.md); any other
+    // file is the secret as it stands. A file in the node-local shape whose checksum does not match is refused.
+    private static byte[] SharedSecret(byte[] text, string path)
+    {
+        if (text.Length != KeyHexChars + 9 || text[KeyHexChars] != (byte)' ' || !IsHex(text.AsSpan(0, KeyHexChars)) || !IsHex(text.AsSpan(KeyHexChars + 1)))
+        {
+            return text;
+        }
+
+        return NodeLocalProblem(text) is { } problem
+            ? throw new ArgumentException($"EdgeSelector:EventKeyFile {path} looks like a node's {NodeLocalFileName} but is damaged ({problem}): copy the file whole, or give the 64 hexadecimal characters alone")
+            : KeyOf(text);
+    }
 
     private static bool IsHex(ReadOnlySpan<byte> text)
     {
