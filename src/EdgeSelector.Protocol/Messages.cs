@@ -98,6 +98,13 @@ public record struct RewardRequest(
     /// <summary>The reward for the impression <paramref name="impression"/> answered: its event id and tag.</summary>
     public static RewardRequest For(in SelectResult impression, bool playStarted, float minutesWatched, float fractionCompleted, long timestampUnixMs = 0) =>
         new(impression.EventId, playStarted, minutesWatched, fractionCompleted, timestampUnixMs, impression.EventTag);
+
+    /// <summary>
+    /// True when <paramref name="minutesWatched"/> is a finite number ≥ 0 and <paramref name="fractionCompleted"/> is in
+    /// [0, 1] (docs/protocol.md, REWARD: anything else is answered <c>InvalidField</c>, nothing recorded).
+    /// </summary>
+    public static bool ValuesInRange(float minutesWatched, float fractionCompleted) =>
+        minutesWatched >= 0 && float.IsFinite(minutesWatched) && fractionCompleted is >= 0 and <= 1;
 }
 
 /// <summary>How the server took a reward.</summary>

@@ -132,6 +132,11 @@ public static partial class PayloadReader
             bool played = reader.ReadBoolean();
             float minutes = reader.ReadSingle();
             float fraction = reader.ReadSingle();
+            if (!RewardRequest.ValuesInRange(minutes, fraction))
+            {
+                return ErrorCode.InvalidField; // NaN, infinite, negative minutes, a fraction outside [0, 1]
+            }
+
             long timestamp = 0;
             if (count > 4 && !TryReadTimestamp(ref reader, out timestamp))
             {

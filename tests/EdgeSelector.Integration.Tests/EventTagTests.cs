@@ -197,7 +197,27 @@ public class EventTagTests
         Assert.Equal((HttpStatusCode.OK, "{\"statuses\":[\"unverified\"]}"), await Reward($"\"eventId\":\"{eventId}\""));
         Assert.Equal((HttpStatusCode.OK, "{\"statuses\":[\"unverified\"]}"), await Reward($"\"eventId\":\"{eventId}\",\"eventTag\":\"12345\""));
         Assert.Equal(HttpStatusCode.BadRequest, (await Reward($"\"eventId\":\"{eventId}\",\"eventTag\":\"-1\"")).Item1);
+        var (outOfRange, why) = await Reward($"\"eventId\":\"{eventId}\",\"eventTag\":\"{eventTag}\",\"fractionCompleted\":1.5");
+        Assert.Equal(HttpStatusCode.BadRequest, outOfRange);
+        Assert.Contains("fractionCompleted in [0, 1] (got 5 and 1.5)", why, StringComparison.Ordinal);
         Assert.Equal((HttpStatusCode.OK, "{\"statuses\":[\"accepted\"]}"), await Reward($"\"eventId\":\"{eventId}\",\"eventTag\":\"{eventTag}\""));
+    }
+
+    [Theory]
+    [InlineData(-3f, 0.5f)]
+    [InlineData(30f, 1.5f)]
+    public async Task Reward_MinutesOrFractionOutOfRange_InvalidField_NothingRecorded_TheConnectionStays(float minutes, float fraction)
+    {
+        await using var server = await LiveServer.StartAsync();
+        await using var client = server.Client();
+        var shown = await client.SelectAsync(Member(9), new TitleCandidate(1001, 0.5f, false));
+
+        var refused = await Assert.ThrowsAsync<EdgeSelectorProtocolException>(() => client.RewardAsync(RewardRequest.For(shown, true, minutes, fraction)));
+
+        Assert.Equal(ErrorCode.InvalidField, refused.Code);
+        Assert.Equal(78ul, await client.PingAsync(78)); // the connection stays
+        // Nothing was recorded: the event id is not remembered, so the corrected reward is the first one.
+        Assert.Equal(RewardStatus.Accepted, await client.RewardAsync(RewardRequest.For(shown, true, 30f, 0.5f)));
     }
 
     [Fact]

@@ -241,6 +241,33 @@ public class PayloadErrorTests
     }
 
     [Theory]
+    [InlineData(-3f, 0.5f)]
+    [InlineData(float.NaN, 0.5f)]
+    [InlineData(float.PositiveInfinity, 0.5f)]
+    [InlineData(10f, 1.5f)]
+    [InlineData(10f, -0.01f)]
+    [InlineData(10f, float.NaN)]
+    public void Dispatch_RewardValuesOutOfRange_InvalidField(float minutes, float fraction)
+    {
+        RewardRequest reward = TestFrames.Reward with { MinutesWatched = minutes, FractionCompleted = fraction };
+        byte[] frame = TestFrames.Build(o => FrameWriter.WriteReward(o, 1, in reward));
+
+        Assert.Equal(ErrorCode.InvalidField, RoundTripTests.Dispatch(frame).Error);
+    }
+
+    [Theory]
+    [InlineData(0f, 0f)]
+    [InlineData(0f, 1f)]
+    [InlineData(240f, 0.999f)]
+    public void Dispatch_RewardValuesAtTheirBounds_Read(float minutes, float fraction)
+    {
+        RewardRequest reward = TestFrames.Reward with { MinutesWatched = minutes, FractionCompleted = fraction };
+        byte[] frame = TestFrames.Build(o => FrameWriter.WriteReward(o, 1, in reward));
+
+        Assert.Equal(ErrorCode.None, RoundTripTests.Dispatch(frame).Error);
+    }
+
+    [Theory]
     [InlineData("us", "en", "US", "EN")]
     [InlineData("GB", "fr", "GB", "FR")]
     public void Dispatch_LocaleAsTwoLetterString_PackedLikeCountryCode(string country, string language, string expectedCountry, string expectedLanguage)

@@ -184,6 +184,12 @@ internal static class AdminApi
                     return Error(400, $"reward {i} is null");
                 }
 
+                if (!RewardRequest.ValuesInRange(reward.MinutesWatched, reward.FractionCompleted))
+                {
+                    var (minutes, fraction) = (reward.MinutesWatched.ToString(System.Globalization.CultureInfo.InvariantCulture), reward.FractionCompleted.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                    return Error(400, $"reward {i}: minutesWatched must be a finite number >= 0 and fractionCompleted in [0, 1] (got {minutes} and {fraction})");
+                }
+
                 var text = reward.EventId;
                 if (!ulong.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out eventIds[i]))
                 {
