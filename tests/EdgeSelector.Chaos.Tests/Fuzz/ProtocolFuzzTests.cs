@@ -31,7 +31,8 @@ public sealed class ProtocolFuzzTests
 
     private static readonly Gen<TitleCandidate> Title = Gen.Select(Gen.UInt, Gen.Float, Gen.Bool, (id, score, interacted) => new TitleCandidate(id, score, interacted));
 
-    private static readonly Gen<RewardRequest> Reward = Gen.Select(Gen.ULong, Gen.Bool, Gen.Float, Gen.Float, Gen.Long[0, long.MaxValue], Gen.ULong,
+    // Well-formed: minutes finite and >= 0, the fraction in [0, 1] (docs/protocol.md, REWARD; anything else is InvalidField).
+    private static readonly Gen<RewardRequest> Reward = Gen.Select(Gen.ULong, Gen.Bool, Gen.Float[0f, float.MaxValue], Gen.Float[0f, 1f], Gen.Long[0, long.MaxValue], Gen.ULong,
         (id, played, minutes, fraction, timestamp, tag) => new RewardRequest(id, played, minutes, fraction, timestamp, tag));
 
     private static readonly Gen<SelectResult> Result = Gen.Select(Gen.UInt, Gen.UInt, Gen.ULong, Gen.Float, Gen.ULong, Gen.Byte[0, 7], Gen.ULong,
