@@ -61,6 +61,30 @@ public sealed class ProfileCheckpointTests : IDisposable
     }
 
     [Fact]
+    public void TryCheckpointLog_FullWithoutAnIndexCheckpoint_ThenLogOnly_ExplicitCheckpointFull()
+    {
+        using (var store = ProfileStore.Open(Options(_dir.Path)))
+        {
+            ProfileStoreTests.UpsertRange(store, 0, 1_000);
+            Assert.True(store.TryCheckpointLog(TimeSpan.FromSeconds(60)));
+            ProfileStoreTests.UpsertRange(store, 1_000, 1_000);
+            Assert.True(store.TryCheckpointLog(TimeSpan.FromSeconds(60)));
+            Assert.Equal(2, store.CheckpointsTaken);
+            Assert.Equal(1, store.IndexCheckpointsTaken);
+
+            store.Checkpoint();
+            Assert.Equal(2, store.IndexCheckpointsTaken);
+            ProfileStoreTests.UpsertRange(store, 2_000, 1_000);
+            Assert.True(store.TryCheckpointLog(TimeSpan.FromSeconds(60)));
+            Assert.Equal(2, store.IndexCheckpointsTaken);
+        }
+
+        using var reopened = ProfileStore.Open(Options(_dir.Path));
+        Assert.Equal(StoreOpenOutcome.Recovered, reopened.OpenReport.Outcome);
+        AssertPresent(reopened, 0, 3_000);
+    }
+
+    [Fact]
     public void Kill9_AfterPeriodicLogOnlyCheckpoints_EveryCheckpointedProfileIsRecovered()
     {
         string host = Environment.ProcessPath is { } path && Path.GetFileNameWithoutExtension(path) == "dotnet" ? path : "dotnet";

@@ -283,6 +283,23 @@ public sealed partial class ProfileStore : IDisposable
     }
 
     /// <summary>
+    /// The checkpoint the periodic timer takes — the hybrid log only, over the last index checkpoint, or a full one when
+    /// there is none yet or the log grew <see cref="ProfileStoreOptions.IndexCheckpointLogBytes"/> past it — waiting at
+    /// most <paramref name="within"/>; false if it did not complete in time. For callers that checkpoint often (the fleet
+    /// follower persisting its stream position), where a full checkpoint each time would rewrite the whole index.
+    /// </summary>
+    public bool TryCheckpointLog(TimeSpan within)
+    {
+        if (!_checkpointLock.Wait(within))
+        {
+            return false;
+        }
+
+        var checkpoint = Task.Run(() => CheckpointCore(full: IndexCheckpointDue()));
+        return Finish(checkpoint, within, "checkpoint").IsDurable;
+    }
+
+    /// <summary>
     /// Stops periodic checkpoints and disposes the store. Callers must have stopped using it; no checkpoint is taken.
     /// Waits at most <see cref="ProfileStoreOptions.CloseTimeout"/> for a checkpoint still running (one waiting for a
     /// failing disk is abandoned: the store is then left to the process's exit).
