@@ -79,9 +79,21 @@ public sealed class ProfileCheckpointTests : IDisposable
             Assert.Equal(2, store.IndexCheckpointsTaken);
         }
 
-        using var reopened = ProfileStore.Open(Options(_dir.Path));
-        Assert.Equal(StoreOpenOutcome.Recovered, reopened.OpenReport.Outcome);
-        AssertPresent(reopened, 0, 3_000);
+        // Recovered from (index checkpoint, later log-only checkpoint): the next one builds on the same index checkpoint.
+        using (var reopened = ProfileStore.Open(Options(_dir.Path)))
+        {
+            Assert.Equal(StoreOpenOutcome.Recovered, reopened.OpenReport.Outcome);
+            AssertPresent(reopened, 0, 3_000);
+            ProfileStoreTests.UpsertRange(reopened, 3_000, 1_000);
+            Assert.True(reopened.TryCheckpointLog(TimeSpan.FromSeconds(60)));
+            Assert.Equal(0, reopened.IndexCheckpointsTaken);
+        }
+
+        using var again = ProfileStore.Open(Options(_dir.Path));
+        Assert.Equal(StoreOpenOutcome.Recovered, again.OpenReport.Outcome);
+        AssertPresent(again, 0, 4_000);
+        var named = RecordedTokens(_dir.Path);
+        Assert.Equal(named[0].Index, named[1].Index);
     }
 
     [Fact]
