@@ -15,6 +15,11 @@ public static class Program
             return ImpressionLogCrashHelper.RunPosting(args[1]);
         }
 
+        if (args.Length == 2 && args[0] == ProfileCheckpointCrashHelper.Verb)
+        {
+            return ProfileCheckpointCrashHelper.Run(args[1]);
+        }
+
         Console.Error.WriteLine("This is a test assembly; run it with dotnet test.");
         return 2;
     }

@@ -178,6 +178,12 @@ public sealed class EdgeSelectorOptions
     public double ProfileCheckpointSeconds { get; set; } = 300;
 
     /// <summary>
+    /// Profile log growth in MB after which a periodic, import or fleet checkpoint writes the profile hash index too;
+    /// below it they write the log only. Bounds the log replayed at restart (docs/storage.md); 0 = every one full.
+    /// </summary>
+    public int ProfileIndexCheckpointMB { get; set; } = 256;
+
+    /// <summary>
     /// Kestrel's UnsafePreferInlineScheduling: run connection handlers on the socket I/O thread. Faster (measured in
     /// docs/performance.md); safe because the handler never blocks except on a profile read from disk.
     /// </summary>
@@ -269,6 +275,7 @@ public sealed class EdgeSelectorOptions
         Check(!string.IsNullOrWhiteSpace(DataDir), nameof(DataDir), "must be set");
         Check(ModelIndexMB >= 1 && (ModelIndexMB & (ModelIndexMB - 1)) == 0, nameof(ModelIndexMB), "must be a power of two (MB), at least 1");
         Check(ProfileIndexMB >= 1 && (ProfileIndexMB & (ProfileIndexMB - 1)) == 0, nameof(ProfileIndexMB), "must be a power of two (MB), at least 1");
+        Check(ProfileIndexCheckpointMB >= 0, nameof(ProfileIndexCheckpointMB), "must not be negative (0 = every profile checkpoint full)");
         Check(Enum.IsDefined(OnDamage), nameof(OnDamage), "must be Quarantine or Refuse");
         Check(StoreWriteTimeoutSeconds > 0, nameof(StoreWriteTimeoutSeconds), "must be positive");
         Check(ShutdownTimeoutSeconds >= 3, nameof(ShutdownTimeoutSeconds), "must be at least 3");

@@ -68,10 +68,12 @@ internal sealed class FleetNode : BackgroundService
             Path.Combine(fleetDir, "profiles.position"),
             (ReadOnlySpan<byte> json, out int count) => FleetAppliers.ApplyProfiles(parts.Profiles, json, out count),
             // Bounded: on a full or failing disk the checkpoint throws instead of holding the follower, and the position
-            // is not persisted (it may only name what is durable); a restart replays from the last persisted one.
+            // is not persisted (it may only name what is durable); a restart replays from the last persisted one. The log
+            // only, over the last index checkpoint, as the periodic checkpoint: a full one every ProfilePersistSeconds
+            // rewrote the whole index each time (docs/performance.md).
             () =>
             {
-                if (!parts.Profiles.TryCheckpoint(ProfileCheckpointTimeout))
+                if (!parts.Profiles.TryCheckpointLog(ProfileCheckpointTimeout))
                 {
                     throw new IOException($"profiles: checkpoint not durable within {ProfileCheckpointTimeout.TotalSeconds} s (disk full or failing)");
                 }

@@ -80,6 +80,7 @@ internal sealed class NodeStores : IDisposable
                 MemoryBytes = (long)options.ProfileMemoryMB << 20,
                 IndexBytes = (long)options.ProfileIndexMB << 20,
                 CheckpointInterval = options.ProfileCheckpointSeconds > 0 ? TimeSpan.FromSeconds(options.ProfileCheckpointSeconds) : null,
+                IndexCheckpointLogBytes = (long)options.ProfileIndexCheckpointMB << 20,
                 OnDamage = options.OnDamage,
                 CloseTimeout = closeTimeout,
             });

@@ -13,7 +13,11 @@ namespace EdgeSelector.Storage.Internal;
 /// CRC-32C and length of every file the checkpoint needs — its index and log checkpoint files and the log segments up to
 /// the flushed address — and at open only a checkpoint whose files all match is recovered, newest first. The last
 /// <see cref="Kept"/> verified checkpoints are kept (FASTER's own removal is off), so damage to the newest one falls back
-/// to the one before it.
+/// to the one before it. A record names an index checkpoint and a log checkpoint; after a full checkpoint they are the
+/// same token, and hybrid-log-only checkpoints (the profile store's periodic ones) name the last index checkpoint, so
+/// many records share one index checkpoint: it is kept while any kept record names it, and while every kept record
+/// names the same one, the newest record over an older index checkpoint is kept too (damage to the shared index files
+/// still has a fallback).
 /// </summary>
 /// <remarks>
 /// Layout under the store's directory: <c>checkpoints/</c> (FASTER's), <c>integrity/NNNNNNNNNN.txt</c>:
@@ -84,11 +88,10 @@ internal sealed class KvCheckpoints
         foreach (var record in Records())
         {
             // A full checkpoint's log part shares its token with the index part a later record may name.
-            var lines = File.ReadAllLines(record);
-            if (lines.Length >= 3 && Guid.TryParse(lines[1].AsSpan(6), out var index) && Guid.TryParse(lines[2].AsSpan(4), out var log))
+            if (TokensOf(record) is { } tokens)
             {
-                named.Add(index);
-                named.Add(log);
+                named.Add(tokens.Index);
+                named.Add(tokens.Log);
             }
         }
 
@@ -261,18 +264,27 @@ internal sealed class KvCheckpoints
         return crc;
     }
 
-    /// <summary>Removes records beyond the last <see cref="Kept"/> and every checkpoint none of the kept records names.</summary>
+    /// <summary>
+    /// Removes records beyond the last <see cref="Kept"/> (but for the newest one over an older index checkpoint, while
+    /// all kept records share one) and every checkpoint none of the kept records names.
+    /// </summary>
     private void Prune()
     {
-        var records = Records().ToList();
-        var keep = new HashSet<Guid>();
-        foreach (var record in records.Take(Kept))
+        var records = Records().Select(r => (Path: r, Tokens: TokensOf(r))).ToList();
+        var kept = records.Take(Kept).ToList();
+        if (kept.Count > 0 && kept[0].Tokens is { } newest && kept.All(r => r.Tokens?.Index == newest.Index)
+            && records.Skip(Kept).FirstOrDefault(r => r.Tokens is { } t && t.Index != newest.Index) is { Path: not null } fallback)
         {
-            var lines = File.ReadAllLines(record);
-            if (lines.Length >= 3 && Guid.TryParse(lines[1].AsSpan(6), out var index) && Guid.TryParse(lines[2].AsSpan(4), out var log))
+            kept.Add(fallback);
+        }
+
+        var keep = new HashSet<Guid>();
+        foreach (var (_, tokens) in kept)
+        {
+            if (tokens is { } t)
             {
-                keep.Add(index);
-                keep.Add(log);
+                keep.Add(t.Index);
+                keep.Add(t.Log);
             }
         }
 
@@ -293,10 +305,23 @@ internal sealed class KvCheckpoints
             }
         }
 
-        foreach (var record in records.Skip(Kept))
+        var keptPaths = kept.Select(r => r.Path).ToHashSet(StringComparer.Ordinal);
+        foreach (var (record, _) in records)
         {
-            File.Delete(record);
+            if (!keptPaths.Contains(record))
+            {
+                File.Delete(record);
+            }
         }
+    }
+
+    /// <summary>The index and log tokens a record names; null if it is unreadable.</summary>
+    private static (Guid Index, Guid Log)? TokensOf(string record)
+    {
+        var lines = File.ReadAllLines(record);
+        return lines.Length >= 3 && Guid.TryParse(lines[1].AsSpan(6), out var index) && Guid.TryParse(lines[2].AsSpan(4), out var log)
+            ? (index, log)
+            : null;
     }
 
     private void TryDelete(string directory)

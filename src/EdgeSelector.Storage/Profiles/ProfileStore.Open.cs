@@ -47,6 +47,11 @@ public sealed partial class ProfileStore : IKvLifecycle
     {
         _store.Recover(indexToken, logToken);
         _indexToken = indexToken;
+
+        // Where that index checkpoint started is in FASTER's internal metadata; a full checkpoint's started about where
+        // the recovered log ends. After a log-only one, count from the log's start: the first write-bearing checkpoint
+        // then writes the index if the log is longer than the bound (once per restart at most).
+        _indexTailAddress = indexToken == logToken ? _store.Log.TailAddress : _store.Log.BeginAddress;
     }
 
     void IKvLifecycle.RecoverLatest()

@@ -14,7 +14,9 @@ namespace EdgeSelector.Storage.Profiles;
 /// (CompletePending with wait): one random SSD read, roughly 0.1–1 ms, during which that thread is blocked.
 /// Reads served from memory take no I/O and allocate nothing (see AllocationTests).
 /// <see cref="UpsertManyDurable"/> (the admin import) returns only once the batch is in a durable checkpoint; files are
-/// verified at open (ProfileStore.Open.cs, docs/reliability.md).
+/// verified at open (ProfileStore.Open.cs, docs/reliability.md). Periodic and import checkpoints write the hybrid log
+/// only, over the last index checkpoint, and the index too once the log has grown
+/// <see cref="ProfileStoreOptions.IndexCheckpointLogBytes"/> past it (docs/storage.md, "Checkpoints").
 /// </remarks>
 public sealed partial class ProfileStore : IDisposable
 {
@@ -31,6 +33,10 @@ public sealed partial class ProfileStore : IDisposable
     private readonly SemaphoreSlim _checkpointLock = new(1, 1);
     private readonly Timer? _checkpointTimer;
     private Guid _indexToken;
+    // Log tail when the index checkpoint _indexToken started: recovery replays the log from about there, so once the
+    // tail is IndexCheckpointLogBytes past it the next periodic or import checkpoint writes the index too.
+    private long _indexTailAddress;
+    private long _indexCheckpointsTaken;
     // Writes (upserts, deletes) since the store opened, and how many of them the last completed checkpoint holds: the
     // timer skips a checkpoint that would write nothing new (a full one rewrites the whole index, which on a node's
     // shared core stalls serving: docs/performance.md). What a recovered store holds is durable already.
@@ -53,6 +59,7 @@ public sealed partial class ProfileStore : IDisposable
             throw new ArgumentException("MemoryBytes must hold at least four pages and SegmentBytes at least one page.", nameof(options));
         }
 
+        ArgumentOutOfRangeException.ThrowIfNegative(options.IndexCheckpointLogBytes);
         _root = Path.GetFullPath(options.DataDirectory);
         Health = new DeviceHealth(options.Name, options.Faults);
         OpenReport = KvOpen.Open(options.Name, _root, options.OnDamage, this);
@@ -73,6 +80,18 @@ public sealed partial class ProfileStore : IDisposable
 
     /// <summary>Checkpoints completed since the store opened (periodic, explicit, after imports).</summary>
     public long CheckpointsTaken => Volatile.Read(ref _checkpointsTaken);
+
+    /// <summary>
+    /// How many of <see cref="CheckpointsTaken"/> were full (the hash index written too); the rest wrote the hybrid log
+    /// only, over the last index checkpoint.
+    /// </summary>
+    public long IndexCheckpointsTaken => Volatile.Read(ref _indexCheckpointsTaken);
+
+    /// <summary>Write calls (upserts, upsert batches, deletes) since the store opened (tests).</summary>
+    internal long Writes => Volatile.Read(ref _writes);
+
+    /// <summary>How many of <see cref="Writes"/> the last completed checkpoint holds (tests).</summary>
+    internal long CheckpointedWrites => Volatile.Read(ref _checkpointedWrites);
 
     /// <summary>The exception of the last failed periodic checkpoint, if any (for health checks and metrics).</summary>
     public Exception? LastCheckpointFailure { get; private set; }
@@ -212,7 +231,7 @@ public sealed partial class ProfileStore : IDisposable
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             UpsertMany(memberIds, profiles);
-            checkpoint = Task.Run(() => CheckpointCore(full: _indexToken == Guid.Empty));
+            checkpoint = Task.Run(() => CheckpointCore(full: IndexCheckpointDue()));
         }
         catch
         {
@@ -260,6 +279,23 @@ public sealed partial class ProfileStore : IDisposable
         }
 
         var checkpoint = Task.Run(() => CheckpointCore(full: true));
+        return Finish(checkpoint, within, "checkpoint").IsDurable;
+    }
+
+    /// <summary>
+    /// The checkpoint the periodic timer takes — the hybrid log only, over the last index checkpoint, or a full one when
+    /// there is none yet or the log grew <see cref="ProfileStoreOptions.IndexCheckpointLogBytes"/> past it — waiting at
+    /// most <paramref name="within"/>; false if it did not complete in time. For callers that checkpoint often (the fleet
+    /// follower persisting its stream position), where a full checkpoint each time would rewrite the whole index.
+    /// </summary>
+    public bool TryCheckpointLog(TimeSpan within)
+    {
+        if (!_checkpointLock.Wait(within))
+        {
+            return false;
+        }
+
+        var checkpoint = Task.Run(() => CheckpointCore(full: IndexCheckpointDue()));
         return Finish(checkpoint, within, "checkpoint").IsDurable;
     }
 
@@ -351,12 +387,25 @@ public sealed partial class ProfileStore : IDisposable
         if (full)
         {
             _indexToken = token;
+            _indexTailAddress = flushed;
         }
 
         _checkpoints.Record(_indexToken, token, _store.Log.BeginAddress, flushed);
         Volatile.Write(ref _checkpointedWrites, writes);
         Interlocked.Increment(ref _checkpointsTaken);
+        if (full)
+        {
+            Interlocked.Increment(ref _indexCheckpointsTaken);
+        }
     }
+
+    /// <summary>
+    /// Whether the next periodic or import checkpoint must write the index too: there is no index checkpoint to build
+    /// on, or recovery would replay more than <see cref="ProfileStoreOptions.IndexCheckpointLogBytes"/> of log after it.
+    /// Called under the checkpoint lock.
+    /// </summary>
+    private bool IndexCheckpointDue() =>
+        _indexToken == Guid.Empty || _store.Log.TailAddress - _indexTailAddress > _options.IndexCheckpointLogBytes;
 
     private static void UpsertOne(
         ClientSession<long, MemberProfile, MemberProfile, MemberProfile, Empty, SimpleFunctions<long, MemberProfile, Empty>> session,
@@ -397,7 +446,7 @@ public sealed partial class ProfileStore : IDisposable
     {
         if (Volatile.Read(ref _writes) == Volatile.Read(ref _checkpointedWrites) && LastCheckpointFailure is null)
         {
-            return; // nothing written since the last checkpoint: it would only rewrite the index
+            return; // nothing written since the last checkpoint
         }
 
         if (_disposed || !_checkpointLock.Wait(0))
@@ -407,7 +456,7 @@ public sealed partial class ProfileStore : IDisposable
 
         try
         {
-            var checkpoint = Task.Run(() => CheckpointCore(full: true));
+            var checkpoint = Task.Run(() => CheckpointCore(full: IndexCheckpointDue()));
             if (!checkpoint.Wait(TimeSpan.FromSeconds(1)))
             {
                 // Waiting for the disk: keep the lock until it ends, without holding a timer thread.

@@ -29,8 +29,22 @@ public sealed record ProfileStoreOptions
     /// <summary>Idle sessions kept in the pool; extra sessions are created and disposed on demand.</summary>
     public int SessionPoolSize { get; init; } = Math.Max(4, Environment.ProcessorCount * 2);
 
-    /// <summary>Take a checkpoint this often in the background; null turns periodic checkpoints off.</summary>
+    /// <summary>
+    /// Take a checkpoint this often in the background while profiles were written since the last one; null turns
+    /// periodic checkpoints off. It writes the hybrid log only, over the last index checkpoint (see
+    /// <see cref="IndexCheckpointLogBytes"/>).
+    /// </summary>
     public TimeSpan? CheckpointInterval { get; init; }
+
+    /// <summary>
+    /// Log growth in bytes after which a periodic or import checkpoint writes the hash index too (a full checkpoint);
+    /// below it they write only the log pages appended since the last checkpoint. Recovery loads the last index
+    /// checkpoint and replays the log from where it started, so this bounds that replay (about 3M profile writes at the
+    /// default, 88 bytes each) while the index (<see cref="IndexBytes"/>, written whole each time, which stalls a
+    /// one-core node: docs/performance.md) is written at most once per that much profile churn. 0: every checkpoint
+    /// is full. Explicit checkpoints (<see cref="ProfileStore.Checkpoint"/>, shutdown) are always full.
+    /// </summary>
+    public long IndexCheckpointLogBytes { get; init; } = 256L << 20;
 
     /// <summary>The store's name in messages and health reports.</summary>
     public string Name { get; init; } = "profiles";
