@@ -20,6 +20,18 @@ namespace EdgeSelector.Server;
 /// </summary>
 internal static class EdgeSelectorHost
 {
+    // EdgeSelectorOptions.MinThreadPoolThreads: process-wide, and only ever raised (hosts in one test process share it).
+    private static void RaiseThreadPoolFloor(int minimum)
+    {
+        if (minimum <= 0)
+        {
+            return;
+        }
+
+        ThreadPool.GetMinThreads(out var worker, out var io);
+        ThreadPool.SetMinThreads(Math.Max(worker, minimum), Math.Max(io, minimum));
+    }
+
     public static (WebApplication App, EdgeSelectorNode Node) Build(string[] args)
     {
         var builder = WebApplication.CreateSlimBuilder(args);
@@ -27,6 +39,7 @@ internal static class EdgeSelectorHost
         var options = ServerConfiguration.Load(builder.Configuration);
         ResourceChecks.DataDirectory(options);
         ResourceChecks.Ports(options);
+        RaiseThreadPoolFloor(options.MinThreadPoolThreads);
         NodeLogging.AddDefaults(builder.Configuration);
         NodeLogging.UseConfiguredFormatter(builder);
 

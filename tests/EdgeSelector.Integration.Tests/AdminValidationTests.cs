@@ -80,6 +80,9 @@ public sealed class AdminValidationTests(AdminValidationTests.SharedServer share
         }
 
         await using var server = await LiveServer.StartAsync();
+        // MinThreadPoolThreads (default 16) raised the pool's floor: the runtime's own is one thread per core.
+        ThreadPool.GetMinThreads(out var workers, out var io);
+        Assert.True(workers >= 16 && io >= 16, $"thread-pool floor {workers} workers, {io} I/O threads");
         using (var ready = JsonDocument.Parse(await server.Anonymous.GetStringAsync("/readyz")))
         {
             Assert.True(ready.RootElement.GetProperty("ready").GetBoolean());

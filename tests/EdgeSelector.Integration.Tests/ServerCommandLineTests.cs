@@ -104,6 +104,7 @@ public sealed class ServerCommandLineTests
     [InlineData("--EdgeSelector:AdminPort=70000", "EdgeSelector:AdminPort must be a TCP port")]
     [InlineData("--EdgeSelector:NodeId=4096", "EdgeSelector:NodeId must be in 0..4095")]
     [InlineData("--EdgeSelector:MaxFrameBytes=100", "EdgeSelector:MaxFrameBytes must be in 256..16777216")]
+    [InlineData("--EdgeSelector:MinThreadPoolThreads=-1", "EdgeSelector:MinThreadPoolThreads must be in 0..1024")]
     [InlineData("--EdgeSelector:MaxFrameBytes=20000000", "EdgeSelector:MaxFrameBytes must be in 256..16777216")]
     [InlineData("--EdgeSelector:ProfileMemoryMB=8", "profiles at least 16 MB: four 4 MB pages")]
     [InlineData("--EdgeSelector:Demo=yes", "EdgeSelector:Demo = 'yes' (command line) is not a valid value; expected true|false")]

@@ -184,6 +184,15 @@ public sealed class EdgeSelectorOptions
     public int ProfileIndexCheckpointMB { get; set; } = 256;
 
     /// <summary>
+    /// The thread pool's minimum worker and I/O threads (0: the runtime's default, one per core). Checkpoints and
+    /// admin writes wait for the disk on pool threads; with the runtime's floor on a node pinned to one core, a few such
+    /// waits left the pool starved while it added a thread about every half second, and the socket work queued behind
+    /// them stalled serving for seconds (docs/performance.md, "Thread-pool floor"). Threads below the floor are created
+    /// only when work is queued.
+    /// </summary>
+    public int MinThreadPoolThreads { get; set; } = 16;
+
+    /// <summary>
     /// Kestrel's UnsafePreferInlineScheduling: run connection handlers on the socket I/O thread. Faster (measured in
     /// docs/performance.md); safe because the handler never blocks except on a profile read from disk.
     /// </summary>
@@ -275,6 +284,7 @@ public sealed class EdgeSelectorOptions
         Check(!string.IsNullOrWhiteSpace(DataDir), nameof(DataDir), "must be set");
         Check(ModelIndexMB >= 1 && (ModelIndexMB & (ModelIndexMB - 1)) == 0, nameof(ModelIndexMB), "must be a power of two (MB), at least 1");
         Check(ProfileIndexMB >= 1 && (ProfileIndexMB & (ProfileIndexMB - 1)) == 0, nameof(ProfileIndexMB), "must be a power of two (MB), at least 1");
+        Check(MinThreadPoolThreads is >= 0 and <= 1024, nameof(MinThreadPoolThreads), "must be in 0..1024 (0 = the runtime's default)");
         Check(ProfileIndexCheckpointMB >= 0, nameof(ProfileIndexCheckpointMB), "must not be negative (0 = every profile checkpoint full)");
         Check(Enum.IsDefined(OnDamage), nameof(OnDamage), "must be Quarantine or Refuse");
         Check(StoreWriteTimeoutSeconds > 0, nameof(StoreWriteTimeoutSeconds), "must be positive");
