@@ -345,6 +345,9 @@ public sealed partial class ModelStore
 
     private StoreWriteResult Finish(Task checkpoint, string what, Action onDurable, Action onFailed)
     {
+        // No longer pending before the outcome is published: a reader that sees the new version (or the undo) never
+        // sees the write still pending (KvStoreFaultTests read the version, then PendingWrite).
+        _pendingWrite = null;
         try
         {
             if (checkpoint.IsCompletedSuccessfully)
@@ -364,7 +367,6 @@ public sealed partial class ModelStore
         }
         finally
         {
-            _pendingWrite = null;
             _writeLock.Release();
         }
     }
