@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using EdgeSelector.Storage.Health;
+using EdgeSelector.Storage.Internal;
 using EdgeSelector.Storage.Profiles;
 using Xunit;
 
@@ -207,10 +208,8 @@ public sealed class ProfileCheckpointTests : IDisposable
 
     /// <summary>The (index, log) tokens of the integrity records, newest first.</summary>
     private static List<(Guid Index, Guid Log)> RecordedTokens(string directory) =>
-        [.. Directory.GetFiles(Path.Combine(directory, "integrity"), "*.txt")
-            .OrderByDescending(f => f, StringComparer.Ordinal)
-            .Select(File.ReadAllLines)
-            .Select(lines => (Guid.Parse(lines[1].AsSpan(6)), Guid.Parse(lines[2].AsSpan(4))))];
+        [.. KvCheckpoints.RecordsIn(Path.Combine(directory, "integrity"))
+            .Select(record => KvCheckpoints.TokensOf(record) ?? throw new InvalidDataException($"unreadable integrity record {record}"))];
 
     private static List<Guid> IndexCheckpointDirectories(string directory) =>
         [.. Directory.GetDirectories(Path.Combine(directory, "checkpoints", "index-checkpoints")).Select(d => Guid.Parse(Path.GetFileName(d)))];

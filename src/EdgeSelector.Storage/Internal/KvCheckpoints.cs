@@ -153,9 +153,12 @@ internal sealed class KvCheckpoints
     private static long SequenceOf(string record) =>
         long.TryParse(Path.GetFileNameWithoutExtension(record), NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : 0;
 
-    private IEnumerable<string> Records() =>
-        Directory.Exists(IntegrityDirectory)
-            ? Directory.EnumerateFiles(IntegrityDirectory, "*.txt").OrderByDescending(SequenceOf)
+    private IEnumerable<string> Records() => RecordsIn(IntegrityDirectory);
+
+    /// <summary>The integrity records in <paramref name="integrityDirectory"/>, newest first.</summary>
+    internal static IEnumerable<string> RecordsIn(string integrityDirectory) =>
+        Directory.Exists(integrityDirectory)
+            ? Directory.EnumerateFiles(integrityDirectory, "*.txt").OrderByDescending(SequenceOf)
             : [];
 
     private string SegmentPath(long segment) => Path.Combine(LogDirectory, _logFileBase + "." + segment.ToString(CultureInfo.InvariantCulture));
@@ -316,7 +319,7 @@ internal sealed class KvCheckpoints
     }
 
     /// <summary>The index and log tokens a record names; null if it is unreadable.</summary>
-    private static (Guid Index, Guid Log)? TokensOf(string record)
+    internal static (Guid Index, Guid Log)? TokensOf(string record)
     {
         var lines = File.ReadAllLines(record);
         return lines.Length >= 3 && Guid.TryParse(lines[1].AsSpan(6), out var index) && Guid.TryParse(lines[2].AsSpan(4), out var log)
