@@ -19,7 +19,7 @@ public readonly record struct BundleApplyResult(bool Applied, string Reason, str
 public sealed class BundleFollower
 {
     private readonly BundleChannel _channel;
-    private readonly Func<BundlePointer, byte[], BundleApplyResult> _apply;
+    private readonly Func<BundlePointer, byte[], Task<BundleApplyResult>> _apply;
     private readonly Func<ulong> _servedVersion;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, long> _refusals = new(StringComparer.Ordinal);
@@ -29,8 +29,8 @@ public sealed class BundleFollower
     private long _pointerVersion;
     private BundlePointer? _pointer;
 
-    /// <summary>Creates the follower.</summary>
-    public BundleFollower(FleetConnection connection, Func<BundlePointer, byte[], BundleApplyResult> apply, Func<ulong> servedVersion, ILogger logger)
+    /// <summary>Creates the follower; <paramref name="apply"/> is awaited (it waits for the model store's checkpoint).</summary>
+    public BundleFollower(FleetConnection connection, Func<BundlePointer, byte[], Task<BundleApplyResult>> apply, Func<ulong> servedVersion, ILogger logger)
     {
         _channel = new BundleChannel(connection);
         _apply = apply;
@@ -103,7 +103,7 @@ public sealed class BundleFollower
             return;
         }
 
-        var result = _apply(pointer, bytes);
+        var result = await _apply(pointer, bytes).ConfigureAwait(false);
         if (result.Applied)
         {
             _appliedDigest = pointer.Sha256;

@@ -20,7 +20,7 @@ public sealed class ProfileFollower
     private readonly FleetConnection _connection;
     private readonly string _positionPath;
     private readonly ProfileBatchApplier _apply;
-    private readonly Action _checkpoint;
+    private readonly Func<Task> _checkpoint;
     private readonly TimeSpan _persistEvery;
     private readonly ILogger _logger;
     private long _position;
@@ -30,8 +30,11 @@ public sealed class ProfileFollower
     private long _profiles;
     private volatile bool _caughtUp;
 
-    /// <summary>Creates the follower; the position lives in <paramref name="positionPath"/>.</summary>
-    public ProfileFollower(FleetConnection connection, string positionPath, ProfileBatchApplier apply, Action checkpoint, TimeSpan persistEvery, ILogger logger)
+    /// <summary>
+    /// Creates the follower; the position lives in <paramref name="positionPath"/>. <paramref name="checkpoint"/> makes
+    /// everything applied so far durable (it throws if it cannot) and is awaited before the position is persisted.
+    /// </summary>
+    public ProfileFollower(FleetConnection connection, string positionPath, ProfileBatchApplier apply, Func<Task> checkpoint, TimeSpan persistEvery, ILogger logger)
     {
         _connection = connection;
         _positionPath = positionPath;
@@ -108,13 +111,13 @@ public sealed class ProfileFollower
                     Interlocked.Exchange(ref _position, (long)seq);
                     if (!_caughtUp && seq >= target)
                     {
-                        Persist();
+                        await PersistAsync().ConfigureAwait(false);
                         lastPersist = Stopwatch.GetTimestamp();
                         MarkCaughtUp(start, startPosition, startProfiles, target);
                     }
                     else if (Stopwatch.GetElapsedTime(lastPersist) >= _persistEvery)
                     {
-                        Persist();
+                        await PersistAsync().ConfigureAwait(false);
                         lastPersist = Stopwatch.GetTimestamp();
                     }
                 }
@@ -144,7 +147,7 @@ public sealed class ProfileFollower
 
         if (Position != (ulong)Interlocked.Read(ref _persisted))
         {
-            Persist();
+            await PersistAsync().ConfigureAwait(false);
         }
     }
 
@@ -163,12 +166,12 @@ public sealed class ProfileFollower
             target, Position - startPosition, profiles, seconds, seconds > 0 ? profiles / seconds : 0);
     }
 
-    private void Persist()
+    private async Task PersistAsync()
     {
         var position = Position;
         try
         {
-            _checkpoint(); // the store first: the position may only name what is durable
+            await _checkpoint().ConfigureAwait(false); // the store first: the position may only name what is durable
             var temp = _positionPath + ".tmp";
             File.WriteAllText(temp, position.ToString(CultureInfo.InvariantCulture));
             File.Move(temp, _positionPath, overwrite: true);

@@ -49,11 +49,11 @@ internal static class AdminApi
                 return Error(413, $"bundle larger than EdgeSelector:MaxAdminBodyMB ({node.Options.MaxAdminBodyMB} MB)");
             }
 
-            return Bundle(node.Bundles.Apply(body, force ?? false));
+            return Bundle(await node.Bundles.ApplyAsync(body, force ?? false));
         });
         Rollout.RolloutApi.Map(v1, node); // rollout (#15): /v1/rollout/*, docs/rollout.md
         v1.MapGet("/models", () => Results.Json(AdminListings.Models(node.Stores.Models, node.Bundles.History), AdminJsonContext.Default.ModelsListing));
-        v1.MapPost("/models/rollback", () => Bundle(node.Bundles.Rollback()));
+        v1.MapPost("/models/rollback", async () => Bundle(await node.Bundles.RollbackAsync()));
 
         v1.MapPut("/profiles", async (HttpRequest request) =>
         {
@@ -88,7 +88,8 @@ internal static class AdminApi
                 }
             }
 
-            var written = node.Stores.Profiles.UpsertManyDurable(ids, profiles, node.Stores.WriteTimeout);
+            // Awaited: the checkpoint's wait holds no pool thread (docs/performance.md, "Thread-pool floor").
+            var written = await node.Stores.Profiles.UpsertManyDurableAsync(ids, profiles, node.Stores.WriteTimeout);
             return written.IsDurable
                 ? Results.Json(new ProfileBatchResult(ids.Length), AdminJsonContext.Default.ProfileBatchResult)
                 : Unavailable(written.Reason ?? "profiles: not durable");

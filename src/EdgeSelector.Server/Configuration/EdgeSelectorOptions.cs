@@ -185,10 +185,11 @@ public sealed class EdgeSelectorOptions
 
     /// <summary>
     /// The thread pool's minimum worker and I/O threads (0: the runtime's default, one per core). Checkpoints and
-    /// admin writes wait for the disk on pool threads; with the runtime's floor on a node pinned to one core, a few such
-    /// waits left the pool starved while it added a thread about every half second, and the socket work queued behind
-    /// them stalled serving for seconds (docs/performance.md, "Thread-pool floor"). Threads below the floor are created
-    /// only when work is queued.
+    /// admin writes used to wait for the disk on pool threads. With the runtime's floor on a node pinned to one core, a
+    /// few such waits starved the pool while it added a thread about every half second, and the socket work queued
+    /// behind them stalled serving for seconds. Those waits are awaited now, but FASTER's checkpoint still needs pool
+    /// threads, and no measurement yet shows the floor can go (docs/performance.md, "Thread-pool floor"). Threads below
+    /// the floor are created only when work is queued.
     /// </summary>
     public int MinThreadPoolThreads { get; set; } = 16;
 

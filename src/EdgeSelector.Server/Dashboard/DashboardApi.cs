@@ -52,7 +52,7 @@ internal static class DashboardApi
             AdminApi.Authorized(context.HttpContext.Request, adminToken)
                 ? await next(context)
                 : Results.Json(new ErrorBody("missing or wrong bearer token"), AdminJsonContext.Default.ErrorBody, statusCode: 401));
-        v1.MapPost("/checkpoint", () => Checkpoint(node.Stores));
+        v1.MapPost("/checkpoint", () => CheckpointAsync(node.Stores));
     }
 
     private static IResult Serve(HttpContext context, DashboardAssets assets, string file)
@@ -74,10 +74,10 @@ internal static class DashboardApi
             : Results.Bytes(asset.Bytes, asset.ContentType);
     }
 
-    private static IResult Checkpoint(NodeStores stores)
+    private static async Task<IResult> CheckpointAsync(NodeStores stores)
     {
         var start = Stopwatch.GetTimestamp();
-        if (!stores.Checkpoint(stores.WriteTimeout))
+        if (!await stores.CheckpointAsync(stores.WriteTimeout))
         {
             // Not durable in time (disk full or failing): the reason is on /healthz and in the log.
             return Results.Json(new ErrorBody($"checkpoint did not complete within {stores.WriteTimeout.TotalSeconds} s (disk full or failing?); retry", Retry: true), AdminJsonContext.Default.ErrorBody, statusCode: 503);

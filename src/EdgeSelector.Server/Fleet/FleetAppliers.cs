@@ -20,9 +20,9 @@ internal static class FleetAppliers
     /// again a second later; by then the pending write has taken effect (answered "already applied") or is retried.
     /// </summary>
     /// <exception cref="FleetException">The store could not make the bundle durable now (disk full or failing).</exception>
-    public static BundleApplyResult ApplyBundle(BundleService bundles, BundlePointer pointer, byte[] bytes)
+    public static async Task<BundleApplyResult> ApplyBundleAsync(BundleService bundles, BundlePointer pointer, byte[] bytes)
     {
-        var outcome = bundles.Apply(bytes, force: true);
+        var outcome = await bundles.ApplyAsync(bytes, force: true).ConfigureAwait(false);
         if (outcome.Ok)
         {
             return new BundleApplyResult(true, "applied", outcome.Message);

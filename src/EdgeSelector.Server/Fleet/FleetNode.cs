@@ -59,7 +59,7 @@ internal sealed class FleetNode : BackgroundService
         _logger = loggers.CreateLogger("EdgeSelector.Fleet");
         _instance = string.Create(CultureInfo.InvariantCulture, $"{Environment.MachineName}-{Environment.ProcessId}-{RandomNumberGenerator.GetHexString(4, lowercase: true)}");
         _connection = FleetConnection.Create(options.Url, $"edgeselector-node-{parts.NodeId}", TimeSpan.FromSeconds(10));
-        _bundles = new BundleFollower(_connection, (pointer, bytes) => FleetAppliers.ApplyBundle(parts.Bundles, pointer, bytes), () => parts.Models.Version, _logger);
+        _bundles = new BundleFollower(_connection, (pointer, bytes) => FleetAppliers.ApplyBundleAsync(parts.Bundles, pointer, bytes), () => parts.Models.Version, _logger);
         _candidates = new CandidateFollower(_connection, () => parts.Rollout.Current?.Version ?? 0, (pointer, bytes) => FleetAppliers.ApplyCandidate(parts.Rollout, pointer, bytes), _logger);
         var fleetDir = Path.Combine(parts.DataDir, "fleet");
         Directory.CreateDirectory(fleetDir);
@@ -71,9 +71,9 @@ internal sealed class FleetNode : BackgroundService
             // is not persisted (it may only name what is durable); a restart replays from the last persisted one. The log
             // only, over the last index checkpoint, as the periodic checkpoint: a full one every ProfilePersistSeconds
             // rewrote the whole index each time (docs/performance.md).
-            () =>
+            async () =>
             {
-                if (!parts.Profiles.TryCheckpointLog(ProfileCheckpointTimeout))
+                if (!await parts.Profiles.TryCheckpointLogAsync(ProfileCheckpointTimeout).ConfigureAwait(false))
                 {
                     throw new IOException($"profiles: checkpoint not durable within {ProfileCheckpointTimeout.TotalSeconds} s (disk full or failing)");
                 }

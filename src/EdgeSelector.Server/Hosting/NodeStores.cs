@@ -143,22 +143,26 @@ internal sealed class NodeStores : IDisposable
 
     /// <summary>
     /// Checkpoints the stores and commits the logs (shutdown, bulk loads, the dashboard's button), each waiting at most
-    /// <paramref name="timeout"/>; false (and a line on stderr naming it) if one did not finish in time.
+    /// <paramref name="timeout"/>; false (and a line on stderr naming it) if one did not finish in time. Blocks the
+    /// calling thread (shutdown, start-up seeding); the dashboard's button awaits <see cref="CheckpointAsync"/>.
     /// </summary>
-    public bool Checkpoint(TimeSpan timeout)
+    public bool Checkpoint(TimeSpan timeout) => CheckpointAsync(timeout).GetAwaiter().GetResult();
+
+    /// <summary>As <see cref="Checkpoint"/>, without holding a thread while the stores' checkpoints write.</summary>
+    public async Task<bool> CheckpointAsync(TimeSpan timeout)
     {
         var ok = true;
-        ok &= Step("models checkpoint", () => Models?.TryCheckpoint(timeout) ?? true);
-        ok &= Step("profiles checkpoint", () => Profiles?.TryCheckpoint(timeout) ?? true);
-        ok &= Step("impression log commit", () => Impressions?.TryCommit(timeout) ?? true);
-        ok &= Step("reward log commit", () => Rewards?.TryCommit(timeout) ?? true);
+        ok &= await Step("models checkpoint", () => Models?.TryCheckpointAsync(timeout) ?? Task.FromResult(true)).ConfigureAwait(false);
+        ok &= await Step("profiles checkpoint", () => Profiles?.TryCheckpointAsync(timeout) ?? Task.FromResult(true)).ConfigureAwait(false);
+        ok &= await Step("impression log commit", () => Task.FromResult(Impressions?.TryCommit(timeout) ?? true)).ConfigureAwait(false);
+        ok &= await Step("reward log commit", () => Task.FromResult(Rewards?.TryCommit(timeout) ?? true)).ConfigureAwait(false);
         return ok;
 
-        static bool Step(string what, Func<bool> step)
+        static async Task<bool> Step(string what, Func<Task<bool>> step)
         {
             try
             {
-                if (step())
+                if (await step().ConfigureAwait(false))
                 {
                     return true;
                 }

@@ -27,7 +27,9 @@ internal sealed class BundleService
     private readonly DefaultImages _defaults;
     private readonly byte[] _bundleKey;
     private readonly TimeSpan _writeTimeout;
-    private readonly Lock _lock = new();
+    // One push or rollback at a time, held across the store's awaited checkpoint (a SemaphoreSlim, not a lock: no
+    // thread is held while the disk writes; docs/performance.md, "Thread-pool floor").
+    private readonly SemaphoreSlim _gate = new(1, 1);
     private List<AppliedBundle> _history;
 
     public BundleService(ModelStore models, DefaultImages defaults, byte[] bundleKey, TimeSpan writeTimeout)
@@ -49,8 +51,11 @@ internal sealed class BundleService
     /// <summary>The recent history, oldest first.</summary>
     public IReadOnlyList<AppliedBundle> History => Volatile.Read(ref _history);
 
-    /// <summary>Verifies and applies a bundle.</summary>
-    public BundleResult Apply(ReadOnlyMemory<byte> bytes, bool force)
+    /// <summary>Verifies and applies a bundle (blocks the calling thread: the rollout's promotion; the admin API and the fleet await <see cref="ApplyAsync"/>).</summary>
+    public BundleResult Apply(ReadOnlyMemory<byte> bytes, bool force) => ApplyAsync(bytes, force).GetAwaiter().GetResult();
+
+    /// <summary>Verifies and applies a bundle; completes when it is durable, pending on the disk, or refused.</summary>
+    public async Task<BundleResult> ApplyAsync(ReadOnlyMemory<byte> bytes, bool force)
     {
         var error = ModelBundle.TryRead(bytes, _bundleKey, out var manifest, out var models, out var detail);
         if (error != BundleError.None)
@@ -59,7 +64,8 @@ internal sealed class BundleService
         }
 
         var sha = manifest.Sha256;
-        lock (_lock)
+        await _gate.WaitAsync().ConfigureAwait(false);
+        try
         {
             var current = _models.Version;
             if (manifest.Version == current && sha.Length > 0 && History.LastOrDefault(b => b.Version == current)?.Sha256 == sha)
@@ -83,77 +89,100 @@ internal sealed class BundleService
                 return new(BundleResultKind.Unavailable, noSpace);
             }
 
-            return ApplyVerified(manifest, models);
+            return await ApplyVerifiedCoreAsync(manifest, models).ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Release();
         }
     }
 
-    /// <summary>Applies models that were already verified (a checked bundle, or the built-in demo catalog).</summary>
+    /// <summary>Applies models that were already verified (the built-in demo catalog, at start-up: blocks the calling thread).</summary>
     public BundleResult ApplyVerified(BundleManifest manifest, List<ReadOnlyMemory<byte>> models)
     {
-        lock (_lock)
+        _gate.Wait();
+        try
         {
-            var writer = _models.TryBeginBundle(manifest.Version, partial: !manifest.Full, _writeTimeout, out var busy);
-            if (writer is null)
-            {
-                return new(BundleResultKind.Unavailable, busy ?? "models: the store is busy");
-            }
-
-            using (writer)
-            {
-                var defaults = new Dictionary<uint, uint>(models.Count);
-                var validator = default(FullCheck);
-                foreach (var blob in models)
-                {
-                    ModelView.TryOpen(blob.Span, ModelCheck.Structure, out var view, out _);
-                    var title = view.TitleId;
-                    defaults[title] = view.DefaultImageId;
-                    if (!writer.TryAdd(title, blob.Span, ref validator))
-                    {
-                        return new(BundleResultKind.Invalid, $"model of title {title} failed its check");
-                    }
-                }
-
-                var titles = manifest.Full ? writer.Count : writer.Count + CarriedOver(writer);
-                var applied = new AppliedBundle
-                {
-                    Version = manifest.Version,
-                    ParentVersion = manifest.ParentVersion,
-                    CreatedAtMs = manifest.CreatedAtMs,
-                    TrainingFromMs = manifest.TrainingFromMs,
-                    TrainingToMs = manifest.TrainingToMs,
-                    Full = manifest.Full,
-                    Titles = titles,
-                    AppliedAtMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
-                    Metrics = manifest.MetricsJson,
-                    KeyId = manifest.KeyId,
-                    Sha256 = manifest.Sha256,
-                };
-                List<AppliedBundle> history = [.. History.Where(b => b.Version != applied.Version).TakeLast(HistoryLength - 1), applied];
-                writer.SetMetadata(HistorySlot, JsonSerializer.SerializeToUtf8Bytes(history, ServingJsonContext.Default.ListAppliedBundle));
-                writer.SetMetadata(DefaultImages.Slot, DefaultImages.Encode(_defaults.MergedWith(defaults)));
-
-                var result = writer.Commit(_writeTimeout, out var info);
-                return result.Status switch
-                {
-                    StoreWriteStatus.Durable => new(BundleResultKind.Applied, "applied", info.Version, info.TitleCount),
-                    StoreWriteStatus.Pending => new(BundleResultKind.Pending, result.Reason ?? "models: not durable yet", manifest.Version),
-                    _ => new(BundleResultKind.Unavailable, result.Reason ?? "models: not durable"),
-                };
-            }
+            return ApplyVerifiedCoreAsync(manifest, models).GetAwaiter().GetResult();
+        }
+        finally
+        {
+            _gate.Release();
         }
     }
 
-    /// <summary>Returns to the previous bundle, durably.</summary>
-    public BundleResult Rollback()
+    /// <summary>Returns to the previous bundle, durably (blocks the calling thread: tools and tests; the admin API awaits <see cref="RollbackAsync"/>).</summary>
+    public BundleResult Rollback() => RollbackAsync().GetAwaiter().GetResult();
+
+    /// <summary>Returns to the previous bundle, durably; completes when it is durable, pending on the disk, or refused.</summary>
+    public async Task<BundleResult> RollbackAsync()
     {
-        lock (_lock)
+        await _gate.WaitAsync().ConfigureAwait(false);
+        try
         {
-            var result = _models.TryRollback(_writeTimeout);
+            var result = await _models.TryRollbackAsync(_writeTimeout).ConfigureAwait(false);
             return result.Status switch
             {
                 StoreWriteStatus.Durable => new(BundleResultKind.RolledBack, "rolled back", _models.Version, _models.TitleCount),
                 StoreWriteStatus.Nothing => new(BundleResultKind.NoPrevious, "no previous bundle to roll back to"),
                 StoreWriteStatus.Pending => new(BundleResultKind.Pending, result.Reason ?? "models: rollback not durable yet"),
+                _ => new(BundleResultKind.Unavailable, result.Reason ?? "models: not durable"),
+            };
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>Applies verified models (the caller holds <see cref="_gate"/>).</summary>
+    private async Task<BundleResult> ApplyVerifiedCoreAsync(BundleManifest manifest, List<ReadOnlyMemory<byte>> models)
+    {
+        var (writer, busy) = await _models.TryBeginBundleAsync(manifest.Version, partial: !manifest.Full, _writeTimeout).ConfigureAwait(false);
+        if (writer is null)
+        {
+            return new(BundleResultKind.Unavailable, busy ?? "models: the store is busy");
+        }
+
+        using (writer)
+        {
+            var defaults = new Dictionary<uint, uint>(models.Count);
+            var validator = default(FullCheck);
+            foreach (var blob in models)
+            {
+                ModelView.TryOpen(blob.Span, ModelCheck.Structure, out var view, out _);
+                var title = view.TitleId;
+                defaults[title] = view.DefaultImageId;
+                if (!writer.TryAdd(title, blob.Span, ref validator))
+                {
+                    return new(BundleResultKind.Invalid, $"model of title {title} failed its check");
+                }
+            }
+
+            var titles = manifest.Full ? writer.Count : writer.Count + CarriedOver(writer);
+            var applied = new AppliedBundle
+            {
+                Version = manifest.Version,
+                ParentVersion = manifest.ParentVersion,
+                CreatedAtMs = manifest.CreatedAtMs,
+                TrainingFromMs = manifest.TrainingFromMs,
+                TrainingToMs = manifest.TrainingToMs,
+                Full = manifest.Full,
+                Titles = titles,
+                AppliedAtMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
+                Metrics = manifest.MetricsJson,
+                KeyId = manifest.KeyId,
+                Sha256 = manifest.Sha256,
+            };
+            List<AppliedBundle> history = [.. History.Where(b => b.Version != applied.Version).TakeLast(HistoryLength - 1), applied];
+            writer.SetMetadata(HistorySlot, JsonSerializer.SerializeToUtf8Bytes(history, ServingJsonContext.Default.ListAppliedBundle));
+            writer.SetMetadata(DefaultImages.Slot, DefaultImages.Encode(_defaults.MergedWith(defaults)));
+
+            var result = await writer.CommitAsync(_writeTimeout, out var info).ConfigureAwait(false);
+            return result.Status switch
+            {
+                StoreWriteStatus.Durable => new(BundleResultKind.Applied, "applied", info.Version, info.TitleCount),
+                StoreWriteStatus.Pending => new(BundleResultKind.Pending, result.Reason ?? "models: not durable yet", manifest.Version),
                 _ => new(BundleResultKind.Unavailable, result.Reason ?? "models: not durable"),
             };
         }

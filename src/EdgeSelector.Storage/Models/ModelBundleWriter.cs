@@ -77,7 +77,7 @@ public sealed class ModelBundleWriter : IDisposable
 
     /// <summary>
     /// Checkpoints the bundle and, once that is durable, makes it the active one atomically and retires the oldest kept
-    /// one. Waits as long as the disk needs (tools and tests); the server uses <see cref="Commit(TimeSpan, out ModelGenerationInfo)"/>.
+    /// one. Waits as long as the disk needs (tools and tests); the server uses <see cref="CommitAsync"/>.
     /// </summary>
     public ModelGenerationInfo Commit()
     {
@@ -90,11 +90,19 @@ public sealed class ModelBundleWriter : IDisposable
     /// Pending: the checkpoint waits for the disk; the bundle becomes active only when it is durable (the store takes no
     /// other write meanwhile). Failed: undone. <paramref name="info"/> describes the bundle as it will be once active.
     /// </summary>
-    public StoreWriteResult Commit(TimeSpan within, out ModelGenerationInfo info)
+    public StoreWriteResult Commit(TimeSpan within, out ModelGenerationInfo info) =>
+        CommitAsync(within, out info).GetAwaiter().GetResult();
+
+    /// <summary>
+    /// As <see cref="Commit(TimeSpan, out ModelGenerationInfo)"/>, without holding a thread while the checkpoint writes:
+    /// the bundle's records are written on the calling thread before this returns; the task completes with the outcome
+    /// when the checkpoint is durable or after <paramref name="within"/> (the server's push path awaits it).
+    /// </summary>
+    public Task<StoreWriteResult> CommitAsync(TimeSpan within, out ModelGenerationInfo info)
     {
         ObjectDisposedException.ThrowIf(_finished, this);
         _finished = true;
-        return _store.CommitBundle(this, within, out info);
+        return _store.CommitBundleAsync(this, within, out info);
     }
 
     /// <summary>Aborts the bundle if it was not committed (its records are deleted) and releases the push lock.</summary>

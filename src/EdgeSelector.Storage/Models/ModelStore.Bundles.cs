@@ -19,22 +19,31 @@ public sealed partial class ModelStore
 
     /// <summary>
     /// As <see cref="BeginBundle"/>, but waits at most <paramref name="wait"/> for the push lock and refuses at once
-    /// while the store's writes are failing; null and the reason when it cannot start.
+    /// while the store's writes are failing; null and the reason when it cannot start. Blocks the calling thread while it
+    /// waits: for tools and tests; the server awaits <see cref="TryBeginBundleAsync"/>.
     /// </summary>
     public ModelBundleWriter? TryBeginBundle(ulong version, bool partial, TimeSpan wait, out string? reason)
     {
+        (var writer, reason) = TryBeginBundleAsync(version, partial, wait).GetAwaiter().GetResult();
+        return writer;
+    }
+
+    /// <summary>
+    /// As <see cref="TryBeginBundle"/>, without holding a thread while it waits for the push lock: the writer, or null
+    /// and why the push cannot start.
+    /// </summary>
+    public async Task<(ModelBundleWriter? Writer, string? Reason)> TryBeginBundleAsync(ulong version, bool partial, TimeSpan wait)
+    {
         if (Health.IsWriteStalled)
         {
-            reason = Health.Describe();
-            return null;
+            return (null, Health.Describe());
         }
 
-        if (!_writeLock.Wait(wait))
+        if (!await _writeLock.WaitAsync(wait).ConfigureAwait(false))
         {
-            reason = _pendingWrite is { } pending
+            return (null, _pendingWrite is { } pending
                 ? $"models: the {pending} is still waiting for the disk"
-                : "models: another push or rollback is running";
-            return null;
+                : "models: another push or rollback is running");
         }
 
         try
@@ -46,8 +55,7 @@ public sealed partial class ModelStore
             }
 
             uint generation = _nextGeneration++;
-            reason = null;
-            return new ModelBundleWriter(this, generation, version, partial, _store.Log.TailAddress);
+            return (new ModelBundleWriter(this, generation, version, partial, _store.Log.TailAddress), null);
         }
         catch
         {
@@ -83,16 +91,20 @@ public sealed partial class ModelStore
     /// <summary>
     /// Rolls back to the previous bundle; visible to readers only once durable. Waits at most <paramref name="within"/>
     /// for the lock and then for the checkpoint (<see cref="StoreWriteStatus.Pending"/>: it completes when the disk
-    /// takes it); <see cref="StoreWriteStatus.Nothing"/> when there is no previous bundle.
+    /// takes it); <see cref="StoreWriteStatus.Nothing"/> when there is no previous bundle. Blocks the calling thread:
+    /// for tools and tests; the server awaits <see cref="TryRollbackAsync"/>.
     /// </summary>
-    public StoreWriteResult TryRollback(TimeSpan within)
+    public StoreWriteResult TryRollback(TimeSpan within) => TryRollbackAsync(within).GetAwaiter().GetResult();
+
+    /// <summary>As <see cref="TryRollback"/>, without holding a thread while it waits for the push lock or the checkpoint.</summary>
+    public async Task<StoreWriteResult> TryRollbackAsync(TimeSpan within)
     {
         if (Health.IsWriteStalled)
         {
             return new(StoreWriteStatus.Busy, Health.Describe());
         }
 
-        if (!_writeLock.Wait(within))
+        if (!await _writeLock.WaitAsync(within).ConfigureAwait(false))
         {
             return new(StoreWriteStatus.Busy, _pendingWrite is { } pending ? $"models: the {pending} is still waiting for the disk" : "models: another push or rollback is running");
         }
@@ -124,7 +136,7 @@ public sealed partial class ModelStore
         }
 
         var rolledBack = _history;
-        return Durably(
+        return await DurablyAsync(
             within,
             $"rollback to bundle {rolledBack[^2].Version}",
             onDurable: () =>
@@ -136,7 +148,7 @@ public sealed partial class ModelStore
                 WriteManifest();
                 CompactBelowKeptGenerations();
             },
-            onFailed: WriteManifest);
+            onFailed: WriteManifest).ConfigureAwait(false);
     }
 
     /// <summary>The metadata a push stored in slot <paramref name="slot"/> (a copy), if any. Admin and start-up use.</summary>
@@ -154,18 +166,21 @@ public sealed partial class ModelStore
 
     /// <summary>
     /// Stores metadata on its own (start-up migration of older files), durably, waiting at most
-    /// <paramref name="within"/>.
+    /// <paramref name="within"/>. Blocks the calling thread (the server calls it once, at start-up, before it serves).
     /// </summary>
-    public StoreWriteResult TryWriteMetadata(uint slot, ReadOnlySpan<byte> value, TimeSpan within)
+    public StoreWriteResult TryWriteMetadata(uint slot, ReadOnlySpan<byte> value, TimeSpan within) =>
+        TryWriteMetadataAsync(slot, value.ToArray(), within).GetAwaiter().GetResult();
+
+    private async Task<StoreWriteResult> TryWriteMetadataAsync(uint slot, byte[] value, TimeSpan within)
     {
         CheckSlot(slot);
-        if (!_writeLock.Wait(within))
+        if (!await _writeLock.WaitAsync(within).ConfigureAwait(false))
         {
             return new(StoreWriteStatus.Busy, "models: another push or rollback is running");
         }
 
         var previous = _metadata;
-        var updated = new Dictionary<uint, byte[]>(previous) { [slot] = value.ToArray() };
+        var updated = new Dictionary<uint, byte[]>(previous) { [slot] = value };
         try
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
@@ -178,7 +193,7 @@ public sealed partial class ModelStore
             throw;
         }
 
-        return Durably(
+        return await DurablyAsync(
             within,
             "metadata update",
             onDurable: () => Volatile.Write(ref _metadata, updated),
@@ -186,7 +201,7 @@ public sealed partial class ModelStore
             {
                 RestoreMetadata(previous, [slot]);
                 WriteManifest();
-            });
+            }).ConfigureAwait(false);
     }
 
     internal void ReleaseWriteLock() => _writeLock.Release();
@@ -204,9 +219,10 @@ public sealed partial class ModelStore
 
     /// <summary>
     /// Writes everything of the bundle into the KV, then checkpoints; publishes it to readers only once durable.
-    /// Releases the push lock (now, or when a pending checkpoint ends).
+    /// Releases the push lock (now, or when a pending checkpoint ends). The writes run on the calling thread; the task
+    /// completes when the checkpoint is durable or after <paramref name="within"/>, without holding a thread meanwhile.
     /// </summary>
-    internal StoreWriteResult CommitBundle(ModelBundleWriter writer, TimeSpan within, out ModelGenerationInfo info)
+    internal Task<StoreWriteResult> CommitBundleAsync(ModelBundleWriter writer, TimeSpan within, out ModelGenerationInfo info)
     {
         var previousMetadata = _metadata;
         Dictionary<uint, byte[]> metadata;
@@ -267,7 +283,7 @@ public sealed partial class ModelStore
 
         info = state.Info;
         var published = state;
-        return Durably(
+        return DurablyAsync(
             within,
             $"push of bundle {writer.Version}",
             onDurable: () =>
@@ -305,9 +321,9 @@ public sealed partial class ModelStore
     /// Checkpoints (the caller holds the push lock and has written the change into the KV), then runs
     /// <paramref name="onDurable"/> or, if the checkpoint failed, <paramref name="onFailed"/>, and releases the lock.
     /// If the checkpoint is not durable within <paramref name="within"/> this returns <see cref="StoreWriteStatus.Pending"/>
-    /// and finishes in the background when the disk takes the writes.
+    /// and finishes in the background when the disk takes the writes. No thread is held while the disk writes.
     /// </summary>
-    private StoreWriteResult Durably(TimeSpan within, string what, Action onDurable, Action onFailed)
+    private async Task<StoreWriteResult> DurablyAsync(TimeSpan within, string what, Action onDurable, Action onFailed)
     {
         _changedSinceCheckpoint = true;
         if (!_options.CheckpointOnChange)
@@ -318,18 +334,11 @@ public sealed partial class ModelStore
             return StoreWriteResult.Durable;
         }
 
-        var checkpoint = Task.Run(CheckpointCore);
-        bool completed;
-        try
-        {
-            completed = checkpoint.Wait(within);
-        }
-        catch (AggregateException)
-        {
-            completed = true;
-        }
+        var checkpoint = StartCheckpoint();
 
-        if (completed)
+        // Completed (durable or failed) or still running after `within`: either way not thrown here, told apart below.
+        await checkpoint.WaitAsync(within).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (checkpoint.IsCompleted)
         {
             return Finish(checkpoint, what, onDurable, onFailed);
         }
@@ -402,14 +411,20 @@ public sealed partial class ModelStore
         WriteManifest();
     }
 
-    private void CheckpointCore()
+    /// <summary>
+    /// Starts a checkpoint (the caller holds the push lock) on a pool thread, so its synchronous start (FASTER's state
+    /// machine) never runs on the caller's; the task completes when it is durable, without holding a thread meanwhile.
+    /// </summary>
+    private Task StartCheckpoint() => Task.Run(CheckpointCoreAsync);
+
+    private async Task CheckpointCoreAsync()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
 
         // Everything below the tail at the start is flushed once a fold-over checkpoint completes (only the push path
         // writes, and it holds the lock, so the tail does not move meanwhile).
         long flushed = _store.Log.TailAddress;
-        var (success, token) = _store.TakeFullCheckpointAsync(CheckpointType.FoldOver).AsTask().GetAwaiter().GetResult();
+        var (success, token) = await _store.TakeFullCheckpointAsync(CheckpointType.FoldOver).ConfigureAwait(false);
         if (!success)
         {
             throw new InvalidOperationException("FASTER refused to start a model-store checkpoint.");
@@ -419,7 +434,19 @@ public sealed partial class ModelStore
         _changedSinceCheckpoint = false;
     }
 
-    private void PeriodicCheckpoint()
+    /// <summary>
+    /// The periodic checkpoints: one task awaiting a <see cref="PeriodicTimer"/> (no thread held between ticks or while
+    /// a checkpoint writes) until <see cref="Dispose"/> disposes the timer.
+    /// </summary>
+    private async Task RunPeriodicCheckpointsAsync(PeriodicTimer timer)
+    {
+        while (await timer.WaitForNextTickAsync().ConfigureAwait(false))
+        {
+            await PeriodicCheckpointAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task PeriodicCheckpointAsync()
     {
         // Never wait for a push: skip this tick if one is running.
         if (_disposed || !_writeLock.Wait(0))
@@ -431,10 +458,10 @@ public sealed partial class ModelStore
         {
             if (_changedSinceCheckpoint && !_disposed)
             {
-                CheckpointCore();
+                await StartCheckpoint().ConfigureAwait(false);
             }
         }
-#pragma warning disable CA1031 // A timer callback must not throw (it would end the process); the failure is surfaced instead.
+#pragma warning disable CA1031 // The periodic loop must not end on a failure (later ticks retry); the failure is surfaced instead.
         catch (Exception e)
 #pragma warning restore CA1031
         {

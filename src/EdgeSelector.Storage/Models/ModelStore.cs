@@ -41,7 +41,7 @@ public sealed partial class ModelStore : IDisposable
     private readonly List<GenerationState> _pendingDelete = [];
     private uint _nextGeneration = 1;
     private bool _changedSinceCheckpoint;
-    private readonly Timer? _checkpointTimer;
+    private readonly PeriodicTimer? _checkpointTimer;
     private volatile string? _pendingWrite;
 
     // Read path state: the pools are made once when FASTER is opened (one per declared reader; again if damaged files
@@ -77,7 +77,8 @@ public sealed partial class ModelStore : IDisposable
         if (options.CheckpointInterval is { } interval)
         {
             ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(interval, TimeSpan.Zero);
-            _checkpointTimer = new Timer(static state => ((ModelStore)state!).PeriodicCheckpoint(), this, interval, interval);
+            _checkpointTimer = new PeriodicTimer(interval);
+            _ = RunPeriodicCheckpointsAsync(_checkpointTimer);
         }
     }
 
@@ -195,7 +196,7 @@ public sealed partial class ModelStore : IDisposable
         _writeLock.Wait();
         try
         {
-            CheckpointCore();
+            StartCheckpoint().GetAwaiter().GetResult();
         }
         finally
         {
@@ -205,11 +206,15 @@ public sealed partial class ModelStore : IDisposable
 
     /// <summary>
     /// Checkpoints if anything changed since the last checkpoint, waiting at most <paramref name="timeout"/> for the
-    /// push lock and for the checkpoint; false if it did not complete in time (shutdown on a failing disk).
+    /// push lock and for the checkpoint; false if it did not complete in time (shutdown on a failing disk). Blocks the
+    /// calling thread: for shutdown and tools; the server's endpoints await <see cref="TryCheckpointAsync"/>.
     /// </summary>
-    public bool TryCheckpoint(TimeSpan timeout)
+    public bool TryCheckpoint(TimeSpan timeout) => TryCheckpointAsync(timeout).GetAwaiter().GetResult();
+
+    /// <summary>As <see cref="TryCheckpoint"/>, without holding a thread while it waits for the push lock or the checkpoint.</summary>
+    public async Task<bool> TryCheckpointAsync(TimeSpan timeout)
     {
-        if (!_writeLock.Wait(timeout))
+        if (!await _writeLock.WaitAsync(timeout).ConfigureAwait(false))
         {
             return false;
         }
@@ -220,18 +225,11 @@ public sealed partial class ModelStore : IDisposable
             return true;
         }
 
-        var task = Task.Run(CheckpointCore);
-        bool done;
-        try
-        {
-            done = task.Wait(timeout);
-        }
-        catch (AggregateException)
-        {
-            done = true; // completed, failed
-        }
+        var task = StartCheckpoint();
 
-        if (done)
+        // Completed (durable or failed) or still running after `timeout`: either way not thrown here.
+        await task.WaitAsync(timeout).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (task.IsCompleted)
         {
             _writeLock.Release();
             return task.IsCompletedSuccessfully;

@@ -13,7 +13,7 @@ namespace EdgeSelector.Storage.Profiles;
 /// A read of a profile that was evicted to disk goes pending and is completed synchronously on the calling thread
 /// (CompletePending with wait): one random SSD read, roughly 0.1–1 ms, during which that thread is blocked.
 /// Reads served from memory take no I/O and allocate nothing (see AllocationTests).
-/// <see cref="UpsertManyDurable"/> (the admin import) returns only once the batch is in a durable checkpoint; files are
+/// <see cref="UpsertManyDurableAsync"/> (the admin import) completes only once the batch is in a durable checkpoint; files are
 /// verified at open (ProfileStore.Open.cs, docs/reliability.md). Periodic and import checkpoints write the hybrid log
 /// only, over the last index checkpoint, and the index too once the log has grown
 /// <see cref="ProfileStoreOptions.IndexCheckpointLogBytes"/> past it (docs/storage.md, "Checkpoints").
@@ -31,7 +31,7 @@ public sealed partial class ProfileStore : IDisposable
     private KvCheckpoints _checkpoints = null!;
     private SessionPool<ClientSession<long, MemberProfile, MemberProfile, MemberProfile, Empty, SimpleFunctions<long, MemberProfile, Empty>>> _sessions = null!;
     private readonly SemaphoreSlim _checkpointLock = new(1, 1);
-    private readonly Timer? _checkpointTimer;
+    private readonly PeriodicTimer? _checkpointTimer;
     private Guid _indexToken;
     // Log tail when the index checkpoint _indexToken started: recovery replays the log from about there, so once the
     // tail is IndexCheckpointLogBytes past it the next periodic or import checkpoint writes the index too.
@@ -67,7 +67,8 @@ public sealed partial class ProfileStore : IDisposable
         if (options.CheckpointInterval is { } interval)
         {
             ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(interval, TimeSpan.Zero);
-            _checkpointTimer = new Timer(static state => ((ProfileStore)state!).PeriodicCheckpoint(), this, interval, interval);
+            _checkpointTimer = new PeriodicTimer(interval);
+            _ = RunPeriodicCheckpointsAsync(_checkpointTimer);
         }
     }
 
@@ -206,10 +207,24 @@ public sealed partial class ProfileStore : IDisposable
     /// after <paramref name="within"/> with <see cref="StoreWriteStatus.Pending"/> (the checkpoint waits for the disk;
     /// the profiles are already readable but would be lost by a crash before it completes). Refused at once
     /// (<see cref="StoreWriteStatus.Busy"/>) while writes fail, when the disk lacks room, or while an earlier
-    /// checkpoint still waits. Upserts are idempotent, so the caller simply retries.
+    /// checkpoint still waits. Upserts are idempotent, so the caller simply retries. Blocks the calling thread: for
+    /// tools and tests; the server awaits <see cref="UpsertManyDurableAsync"/>.
     /// </summary>
-    public StoreWriteResult UpsertManyDurable(ReadOnlySpan<ulong> memberIds, ReadOnlySpan<MemberProfile> profiles, TimeSpan within)
+    public StoreWriteResult UpsertManyDurable(ReadOnlySpan<ulong> memberIds, ReadOnlySpan<MemberProfile> profiles, TimeSpan within) =>
+        UpsertManyDurableAsync(memberIds.ToArray(), profiles.ToArray(), within).GetAwaiter().GetResult();
+
+    /// <summary>
+    /// As <see cref="UpsertManyDurable"/>, without holding a thread while it waits for the checkpoint lock or the
+    /// checkpoint (the admin <c>PUT /v1/profiles</c> path runs on the thread pool: docs/performance.md, "Thread-pool
+    /// floor"). The upserts run on the calling thread (or the one that released the lock) before the first wait for disk.
+    /// </summary>
+    public async Task<StoreWriteResult> UpsertManyDurableAsync(ReadOnlyMemory<ulong> memberIds, ReadOnlyMemory<MemberProfile> profiles, TimeSpan within)
     {
+        if (memberIds.Length != profiles.Length)
+        {
+            throw new ArgumentException("One profile per member id is required.", nameof(profiles));
+        }
+
         if (Health.IsWriteStalled)
         {
             return new(StoreWriteStatus.Busy, Health.Describe());
@@ -221,7 +236,7 @@ public sealed partial class ProfileStore : IDisposable
             return new(StoreWriteStatus.Busy, $"profiles: not enough disk space ({free >> 20} MB free; this batch needs about {need >> 20} MB)");
         }
 
-        if (!_checkpointLock.Wait(within))
+        if (!await _checkpointLock.WaitAsync(within).ConfigureAwait(false))
         {
             return new(StoreWriteStatus.Busy, "profiles: an earlier checkpoint is still waiting for the disk");
         }
@@ -230,8 +245,8 @@ public sealed partial class ProfileStore : IDisposable
         try
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            UpsertMany(memberIds, profiles);
-            checkpoint = Task.Run(() => CheckpointCore(full: IndexCheckpointDue()));
+            UpsertMany(memberIds.Span, profiles.Span);
+            checkpoint = StartCheckpoint(full: IndexCheckpointDue());
         }
         catch
         {
@@ -239,22 +254,11 @@ public sealed partial class ProfileStore : IDisposable
             throw;
         }
 
-        return Finish(checkpoint, within, "import");
+        return await FinishAsync(checkpoint, within, "import").ConfigureAwait(false);
     }
 
     /// <summary>Takes a full checkpoint (index and hybrid log) and waits until it is durable.</summary>
-    public void Checkpoint()
-    {
-        _checkpointLock.Wait();
-        try
-        {
-            CheckpointCore(full: true);
-        }
-        finally
-        {
-            _checkpointLock.Release();
-        }
-    }
+    public void Checkpoint() => CheckpointAsync().GetAwaiter().GetResult();
 
     /// <summary>Takes a full checkpoint (index and hybrid log); completes when it is durable.</summary>
     public async Task CheckpointAsync(CancellationToken cancellationToken = default)
@@ -262,7 +266,7 @@ public sealed partial class ProfileStore : IDisposable
         await _checkpointLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            await Task.Run(() => CheckpointCore(full: true), cancellationToken).ConfigureAwait(false);
+            await Task.Run(() => CheckpointCoreAsync(full: true), cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -271,15 +275,18 @@ public sealed partial class ProfileStore : IDisposable
     }
 
     /// <summary>A full checkpoint waiting at most <paramref name="within"/> (shutdown); false if it did not complete in time.</summary>
-    public bool TryCheckpoint(TimeSpan within)
+    public bool TryCheckpoint(TimeSpan within) => TryCheckpointAsync(within).GetAwaiter().GetResult();
+
+    /// <summary>As <see cref="TryCheckpoint"/>, without holding a thread while it waits.</summary>
+    public async Task<bool> TryCheckpointAsync(TimeSpan within)
     {
-        if (!_checkpointLock.Wait(within))
+        if (!await _checkpointLock.WaitAsync(within).ConfigureAwait(false))
         {
             return false;
         }
 
-        var checkpoint = Task.Run(() => CheckpointCore(full: true));
-        return Finish(checkpoint, within, "checkpoint").IsDurable;
+        var checkpoint = StartCheckpoint(full: true);
+        return (await FinishAsync(checkpoint, within, "checkpoint").ConfigureAwait(false)).IsDurable;
     }
 
     /// <summary>
@@ -288,15 +295,18 @@ public sealed partial class ProfileStore : IDisposable
     /// most <paramref name="within"/>; false if it did not complete in time. For callers that checkpoint often (the fleet
     /// follower persisting its stream position), where a full checkpoint each time would rewrite the whole index.
     /// </summary>
-    public bool TryCheckpointLog(TimeSpan within)
+    public bool TryCheckpointLog(TimeSpan within) => TryCheckpointLogAsync(within).GetAwaiter().GetResult();
+
+    /// <summary>As <see cref="TryCheckpointLog"/>, without holding a thread while it waits (the fleet's profile follower).</summary>
+    public async Task<bool> TryCheckpointLogAsync(TimeSpan within)
     {
-        if (!_checkpointLock.Wait(within))
+        if (!await _checkpointLock.WaitAsync(within).ConfigureAwait(false))
         {
             return false;
         }
 
-        var checkpoint = Task.Run(() => CheckpointCore(full: IndexCheckpointDue()));
-        return Finish(checkpoint, within, "checkpoint").IsDurable;
+        var checkpoint = StartCheckpoint(full: IndexCheckpointDue());
+        return (await FinishAsync(checkpoint, within, "checkpoint").ConfigureAwait(false)).IsDurable;
     }
 
     /// <summary>
@@ -334,19 +344,11 @@ public sealed partial class ProfileStore : IDisposable
     }
 
     /// <summary>Waits for a checkpoint started under the lock; releases the lock now or when the checkpoint ends.</summary>
-    private StoreWriteResult Finish(Task checkpoint, TimeSpan within, string what)
+    private async Task<StoreWriteResult> FinishAsync(Task checkpoint, TimeSpan within, string what)
     {
-        bool completed;
-        try
-        {
-            completed = checkpoint.Wait(within);
-        }
-        catch (AggregateException)
-        {
-            completed = true;
-        }
-
-        if (completed)
+        // Completed (durable or failed) or still running after `within`: either way not thrown here, told apart below.
+        await checkpoint.WaitAsync(within).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (checkpoint.IsCompleted)
         {
             _checkpointLock.Release();
             return checkpoint.IsCompletedSuccessfully
@@ -367,8 +369,15 @@ public sealed partial class ProfileStore : IDisposable
         return new(StoreWriteStatus.Pending, $"profiles: the {what} is not durable yet ({Health.Describe() ?? "checkpoint still running"}); it becomes durable when the disk takes it");
     }
 
+    /// <summary>
+    /// Starts a checkpoint (the caller holds the checkpoint lock) on a pool thread, so its synchronous start (FASTER's
+    /// state machine) never runs on the caller's; the task completes when the checkpoint is durable, without holding a
+    /// thread while the disk writes.
+    /// </summary>
+    private Task StartCheckpoint(bool full) => Task.Run(() => CheckpointCoreAsync(full));
+
     /// <summary>A checkpoint (full: index and log; else the log only, over the last index checkpoint) and its integrity record.</summary>
-    private void CheckpointCore(bool full)
+    private async Task CheckpointCoreAsync(bool full)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
 
@@ -377,8 +386,8 @@ public sealed partial class ProfileStore : IDisposable
         var writes = Volatile.Read(ref _writes);
         long flushed = _store.Log.TailAddress;
         var (success, token) = full
-            ? _store.TakeFullCheckpointAsync(CheckpointType.FoldOver).AsTask().GetAwaiter().GetResult()
-            : _store.TakeHybridLogCheckpointAsync(CheckpointType.FoldOver).AsTask().GetAwaiter().GetResult();
+            ? await _store.TakeFullCheckpointAsync(CheckpointType.FoldOver).ConfigureAwait(false)
+            : await _store.TakeHybridLogCheckpointAsync(CheckpointType.FoldOver).ConfigureAwait(false);
         if (!success)
         {
             throw new InvalidOperationException("FASTER refused to start a profile-store checkpoint.");
@@ -442,7 +451,19 @@ public sealed partial class ProfileStore : IDisposable
         return found;
     }
 
-    private void PeriodicCheckpoint()
+    /// <summary>
+    /// The periodic checkpoints: one task awaiting a <see cref="PeriodicTimer"/> (no thread held between ticks or while
+    /// a checkpoint writes) until <see cref="Dispose"/> disposes the timer. A tick that finds a checkpoint running skips.
+    /// </summary>
+    private async Task RunPeriodicCheckpointsAsync(PeriodicTimer timer)
+    {
+        while (await timer.WaitForNextTickAsync().ConfigureAwait(false))
+        {
+            await PeriodicCheckpointAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task PeriodicCheckpointAsync()
     {
         if (Volatile.Read(ref _writes) == Volatile.Read(ref _checkpointedWrites) && LastCheckpointFailure is null)
         {
@@ -456,10 +477,11 @@ public sealed partial class ProfileStore : IDisposable
 
         try
         {
-            var checkpoint = Task.Run(() => CheckpointCore(full: IndexCheckpointDue()));
-            if (!checkpoint.Wait(TimeSpan.FromSeconds(1)))
+            var checkpoint = StartCheckpoint(full: IndexCheckpointDue());
+            await checkpoint.WaitAsync(TimeSpan.FromSeconds(1)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            if (!checkpoint.IsCompleted)
             {
-                // Waiting for the disk: keep the lock until it ends, without holding a timer thread.
+                // Waiting for the disk: keep the lock until it ends; the next ticks skip meanwhile.
                 _pending = true;
                 _ = checkpoint.ContinueWith(
                     task =>
@@ -474,14 +496,14 @@ public sealed partial class ProfileStore : IDisposable
                 return;
             }
 
-            LastCheckpointFailure = null;
+            LastCheckpointFailure = checkpoint.Exception?.GetBaseException();
             _checkpointLock.Release();
         }
-#pragma warning disable CA1031 // A timer callback must not throw (it would end the process); the failure is surfaced instead.
+#pragma warning disable CA1031 // The periodic loop must not end on a failure (later ticks retry); the failure is surfaced instead.
         catch (Exception e)
 #pragma warning restore CA1031
         {
-            LastCheckpointFailure = e is AggregateException a ? a.GetBaseException() : e;
+            LastCheckpointFailure = e;
             _checkpointLock.Release();
         }
     }
