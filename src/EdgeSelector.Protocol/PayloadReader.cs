@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using MessagePack;
 
@@ -91,7 +92,7 @@ public static partial class PayloadReader
                 return error;
             }
 
-            int n = reader.ReadArrayHeader();
+            int n = ReadListHeader(ref reader);
             if (n > options.MaxTitlesPerPage)
             {
                 return ErrorCode.TooManyTitles;
@@ -306,7 +307,7 @@ public static partial class PayloadReader
 
         if (count > 6 && !reader.TryReadNil())
         {
-            int genres = reader.ReadArrayHeader();
+            int genres = ReadListHeader(ref reader);
             if (genres > FeatureSchema.GenreCount)
             {
                 return ErrorCode.InvalidField;
@@ -446,6 +447,22 @@ public static partial class PayloadReader
 
     // The exceptions MessagePackReader raises on truncated or mistyped input; anything else is a bug and escapes.
     [MethodImpl(MethodImplOptions.NoInlining)]
+    // A list's declared count, for its limit to be checked before its elements are known to be there
+    // (docs/protocol.md#which-error-wins): MessagePackReader.ReadArrayHeader would first refuse a count larger than the
+    // bytes left, so a page claiming 300 titles with one present would be MalformedPayload, not TooManyTitles. An
+    // array32 count above int.MaxValue reads as int.MaxValue (over every limit), not as a negative int.
+    private static int ReadListHeader(ref MessagePackReader reader)
+    {
+        if (reader.NextCode == MessagePackCode.Array32)
+        {
+            Span<byte> header = stackalloc byte[5];
+            reader.ReadRaw(header.Length).CopyTo(header);
+            return (int)Math.Min(BinaryPrimitives.ReadUInt32BigEndian(header[1..]), int.MaxValue);
+        }
+
+        return reader.TryReadArrayHeader(out int count) ? count : throw new EndOfStreamException();
+    }
+
     private static bool IsMalformed(Exception ex) =>
         ex is MessagePackSerializationException or EndOfStreamException or OverflowException;
 }

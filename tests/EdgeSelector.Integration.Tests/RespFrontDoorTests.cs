@@ -103,6 +103,27 @@ public class RespFrontDoorTests
     }
 
     [Fact]
+    public async Task Resp_InlineCommandsAsTypedIntoNc_Answered()
+    {
+        var (server, port) = await StartAsync();
+        await using var _ = server;
+        using var client = new TcpClient();
+        await client.ConnectAsync(IPAddress.Loopback, port);
+        var stream = client.GetStream();
+
+        // nc sends LF line ends, telnet CRLF; an empty array between is skipped (docs/resp.md#input).
+        await stream.WriteAsync("PING\nECHO \"hello world\"\r\n*0\r\nART.SELECT 1001 1 COUNTRY US DEVICE 1 HOUR 21 DOW 5\n"u8.ToArray());
+        const string expected = "+PONG\r\n$11\r\nhello world\r\n:100102\r\n";
+        Assert.Equal(expected, await ReadExactly(stream, expected.Length));
+        Assert.Equal("+PONG\r\n", await RoundTrip(stream, "PING"));
+
+        await stream.WriteAsync("ECHO \"unbalanced\r\n"u8.ToArray());
+        const string refused = "-ERR Protocol error: unbalanced quotes in request\r\n";
+        Assert.Equal(refused, await ReadExactly(stream, refused.Length));
+        Assert.Equal(0, await stream.ReadAsync(new byte[16])); // closed, as Redis closes it
+    }
+
+    [Fact]
     public async Task Resp_NotResp_ErrorThenClose()
     {
         var (server, port) = await StartAsync();
@@ -110,7 +131,7 @@ public class RespFrontDoorTests
         using var client = new TcpClient();
         await client.ConnectAsync(IPAddress.Loopback, port);
         var stream = client.GetStream();
-        await stream.WriteAsync("HELLO THERE\r\n"u8.ToArray());
+        await stream.WriteAsync("*1\r\n+HELLO\r\n"u8.ToArray()); // an array of a simple string, not of bulk strings
         var buffer = new byte[256];
         int n = await stream.ReadAsync(buffer);
         Assert.StartsWith("-ERR Protocol error", Encoding.ASCII.GetString(buffer, 0, n), StringComparison.Ordinal);

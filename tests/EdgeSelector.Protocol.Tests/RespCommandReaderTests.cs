@@ -42,13 +42,26 @@ public class RespCommandReaderTests
     [InlineData("PING\r\n")]
     [InlineData("*1\r\n+PING\r\n")]
     [InlineData("*x\r\n")]
-    [InlineData("*0\r\n")]
     [InlineData("*1\r\n$4\r\nPINGxx")]
     [InlineData("*1\r\n$-1\r\n")]
     public void TryRead_NotAnArrayOfBulkStrings_Malformed(string input)
     {
         var status = RespCommandReader.TryRead(Encoding.ASCII.GetBytes(input), new int[8], new int[8], out _, out _);
         Assert.Equal(RespReadStatus.Malformed, status);
+    }
+
+    [Theory]
+    [InlineData("*0\r\n")]
+    [InlineData("*-1\r\n")]
+    public void TryRead_EmptyArray_EmptyWithItsLength(string input)
+    {
+        // Redis skips an empty array without a reply (docs/resp.md#input); the next command follows it.
+        var bytes = Encoding.ASCII.GetBytes(input + "*1\r\n$4\r\nPING\r\n");
+
+        Assert.Equal(RespReadStatus.Empty, RespCommandReader.TryRead(bytes, new int[8], new int[8], out var count, out var consumed));
+        Assert.Equal(0, count);
+        Assert.Equal(input.Length, consumed);
+        Assert.Equal(RespReadStatus.Incomplete, RespCommandReader.TryRead(bytes.AsSpan(0, input.Length - 1), new int[8], new int[8], out _, out _));
     }
 
     [Fact]

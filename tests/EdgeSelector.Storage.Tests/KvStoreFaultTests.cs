@@ -251,6 +251,7 @@ public sealed class KvStoreFaultTests : IDisposable
                 {
                     StoreOpenOutcome.Recovered => found == 1000,
                     StoreOpenOutcome.RecoveredEarlier => found is 500 or 1000,
+                    StoreOpenOutcome.RecoveredFromLog => found is 500 or 1000,
                     StoreOpenOutcome.Quarantined => found == 0,
                     _ => false,
                 };

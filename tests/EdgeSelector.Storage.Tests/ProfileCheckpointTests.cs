@@ -173,6 +173,90 @@ public sealed class ProfileCheckpointTests : IDisposable
         Assert.False(reopened.TryGet(2_999 * 7919, out _)); // only in the damaged checkpoint
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Open_SoleIndexCheckpointDamaged_RecoversFromTheLog_IndexRebuilt_FreshFullCheckpointWritten(bool newestLogDamagedToo)
+    {
+        using (var store = ProfileStore.Open(Options(_dir.Path, TimeSpan.FromMilliseconds(50))))
+        {
+            for (int batch = 0; batch < 3; batch++)
+            {
+                ProfileStoreTests.UpsertRange(store, batch * 1_000, 1_000);
+                WaitUntilCheckpointed(store);
+            }
+
+            Assert.Equal(1, store.IndexCheckpointsTaken);
+        }
+
+        // One index checkpoint, shared by every record: its hash table damaged, nothing to fall back on but the log.
+        var records = RecordedTokens(_dir.Path);
+        var damagedIndex = records[0].Index;
+        Assert.Equal([damagedIndex], IndexCheckpointDirectories(_dir.Path));
+        Assert.All(records, r => Assert.Equal(damagedIndex, r.Index));
+        Flip(LargestFile(Path.Combine(_dir.Path, "checkpoints", "index-checkpoints", damagedIndex.ToString("D"))));
+        if (newestLogDamagedToo)
+        {
+            Flip(LargestFile(Path.Combine(_dir.Path, "checkpoints", "cpr-checkpoints", records[0].Log.ToString("D"))));
+        }
+
+        using (var reopened = ProfileStore.Open(Options(_dir.Path)))
+        {
+            var report = reopened.OpenReport;
+            Assert.True(report.Outcome == StoreOpenOutcome.RecoveredFromLog, report.Message);
+            Assert.True(report.IsDamaged);
+            Assert.Contains("index rebuilt by a scan of the log", report.Message, StringComparison.Ordinal);
+            Assert.Contains("a fresh full checkpoint was written", report.Message, StringComparison.Ordinal);
+            Assert.Contains(newestLogDamagedToo ? "an earlier checkpoint" : "the newest checkpoint", report.Message, StringComparison.Ordinal);
+            int recovered = newestLogDamagedToo ? 2_000 : 3_000;
+            AssertPresent(reopened, 0, recovered);
+            Assert.False(reopened.TryGet((ulong)recovered * 7919, out _));
+            Assert.Equal(1, reopened.IndexCheckpointsTaken);
+            var fresh = RecordedTokens(_dir.Path)[0];
+            Assert.Equal(fresh.Index, fresh.Log);
+            Assert.NotEqual(damagedIndex, fresh.Index);
+
+            // Writes after it are kept as usual.
+            ProfileStoreTests.UpsertRange(reopened, 10_000, 10);
+            reopened.Checkpoint();
+        }
+
+        using var again = ProfileStore.Open(Options(_dir.Path));
+        Assert.True(again.OpenReport.Outcome == StoreOpenOutcome.Recovered, again.OpenReport.Message);
+        AssertPresent(again, 0, newestLogDamagedToo ? 2_000 : 3_000);
+        AssertPresent(again, 10_000, 10);
+    }
+
+    [Fact]
+    public void Open_SoleIndexCheckpointAndTheLogDamaged_Quarantined()
+    {
+        using (var store = ProfileStore.Open(Options(_dir.Path, TimeSpan.FromMilliseconds(50))))
+        {
+            ProfileStoreTests.UpsertRange(store, 0, 1_000);
+            WaitUntilCheckpointed(store);
+            ProfileStoreTests.UpsertRange(store, 1_000, 1_000);
+            WaitUntilCheckpointed(store);
+        }
+
+        var index = RecordedTokens(_dir.Path)[0].Index;
+        Flip(LargestFile(Path.Combine(_dir.Path, "checkpoints", "index-checkpoints", index.ToString("D"))));
+        Flip(LargestFile(Path.Combine(_dir.Path, "log")), at: 1_000); // in the first page's records, which the record covers
+
+        using var reopened = ProfileStore.Open(Options(_dir.Path));
+        Assert.True(reopened.OpenReport.Outcome == StoreOpenOutcome.Quarantined, reopened.OpenReport.Message);
+        Assert.False(reopened.TryGet(0, out _));
+    }
+
+    private static string LargestFile(string directory) =>
+        Directory.GetFiles(directory, "*", SearchOption.AllDirectories).OrderByDescending(f => new FileInfo(f).Length).First();
+
+    private static void Flip(string file, int at = -1)
+    {
+        var bytes = File.ReadAllBytes(file);
+        bytes[at < 0 ? bytes.Length / 2 : at] ^= 0x5A;
+        File.WriteAllBytes(file, bytes);
+    }
+
     internal static ProfileStoreOptions Options(string directory, TimeSpan? checkpointInterval = null, long indexCheckpointLogBytes = 64L << 20) => new()
     {
         DataDirectory = directory,

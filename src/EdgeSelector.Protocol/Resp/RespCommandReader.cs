@@ -9,7 +9,7 @@ public enum RespReadStatus : byte
     Command,
     /// <summary>Not a whole command yet: the reader consumed nothing (the skipper reports what it skipped).</summary>
     Incomplete,
-    /// <summary>Not RESP2 (or an inline command): answer an error and close (the stream cannot be resynchronised).</summary>
+    /// <summary>Not RESP2: answer an error and close (the stream cannot be resynchronised).</summary>
     Malformed,
     /// <summary>More arguments than the caller's arrays hold: answer an error and close.</summary>
     TooManyArguments,
@@ -18,6 +18,13 @@ public enum RespReadStatus : byte
     /// nothing consumed; answer an error and discard it with <see cref="RespCommandSkipper"/> (the connection stays).
     /// </summary>
     TooLarge,
+    /// <summary>
+    /// An empty array (<c>*0\r\n</c>, or a negative count) of the reported length: skip it and answer nothing, as
+    /// Redis does (the reader reports no arguments).
+    /// </summary>
+    Empty,
+    /// <summary>An inline command with a quote not closed, or closed and not followed by a blank (<see cref="RespInlineReader"/>).</summary>
+    UnbalancedQuotes,
 }
 
 /// <summary>
@@ -42,7 +49,7 @@ public static class RespCommandReader
     /// <param name="lengths">Receives each argument's length.</param>
     /// <param name="maxCommandBytes">Longest whole command accepted; a longer one is <see cref="RespReadStatus.TooLarge"/>.</param>
     /// <param name="count">Arguments read.</param>
-    /// <param name="consumed">Bytes of the whole command.</param>
+    /// <param name="consumed">Bytes of the whole command (of the empty array, for <see cref="RespReadStatus.Empty"/>).</param>
     public static RespReadStatus TryRead(ReadOnlySpan<byte> data, Span<int> starts, Span<int> lengths, int maxCommandBytes, out int count, out int consumed)
     {
         var status = TryReadCore(data, starts, lengths, maxCommandBytes, out count, out consumed);
@@ -74,7 +81,9 @@ public static class RespCommandReader
 
         if (n < 1)
         {
-            return RespReadStatus.Malformed;
+            // "*0\r\n" (and "*-1\r\n"): Redis skips it without a reply.
+            consumed = pos;
+            return RespReadStatus.Empty;
         }
 
         if (n > starts.Length || n > lengths.Length)

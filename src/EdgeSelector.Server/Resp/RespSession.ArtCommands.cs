@@ -135,9 +135,16 @@ internal sealed partial class RespSession
                 continue;
             }
 
-            if (RespCommandReader.TryRead(data, _starts, _lengths, _maxCommandBytes, out var argc, out var used) != RespReadStatus.Command)
+            var status = RespCommandReader.TryRead(data, _starts, _lengths, _maxCommandBytes, out var argc, out var used);
+            if (status == RespReadStatus.Empty)
             {
-                break;
+                data = data[used..];
+                continue;
+            }
+
+            if (status != RespReadStatus.Command)
+            {
+                break; // an inline command (or the end of what is whole) ends the look-ahead
             }
 
             var command = data[..used];

@@ -9,7 +9,8 @@ using EdgeSelector.Server.Serving;
 namespace EdgeSelector.Server.Resp;
 
 /// <summary>
-/// The RESP2 subset on one connection (docs/resp.md): reads each whole command (<see cref="RespCommandReader"/>),
+/// The RESP2 subset on one connection (docs/resp.md): reads each whole command (<see cref="RespCommandReader"/>, or
+/// <see cref="RespInlineReader"/> for an inline command typed by an operator; <c>*0</c> is skipped, as in Redis),
 /// parses its name to a <see cref="RespCommand"/> and switches on it; the command families live in their own files
 /// (<c>RespSession.ArtCommands.cs</c>, <c>RespSession.ServerCommands.cs</c>, <c>RespSession.ClientCommands.cs</c>), as Garnet's <c>RespServerSession</c>
 /// does. Parsing works on the pipe's first segment, or on a copy of just enough of the input when a command spans
@@ -33,6 +34,7 @@ internal sealed partial class RespSession : IPipelinedSession
     private RespCommandSkipper _skipper;
     private bool _skipping;
     private byte[]? _scratch;
+    private byte[]? _inline;
     private byte _hour;
     private byte _dayOfWeek;
 
@@ -67,14 +69,23 @@ internal sealed partial class RespSession : IPipelinedSession
                     return BatchOutcome.Paused;
                 }
 
+                if (_skipping && !Skip(ref buffer, out var close))
+                {
+                    return close ? BatchOutcome.Close : BatchOutcome.Done;
+                }
+
                 if (buffer.IsEmpty)
                 {
                     return BatchOutcome.Done;
                 }
 
-                if (_skipping && !Skip(ref buffer, out var close))
+                if (buffer.FirstSpan.IsEmpty)
                 {
-                    return close ? BatchOutcome.Close : BatchOutcome.Done;
+                    // An empty first segment (the input goes on in the next one): step over it.
+                    var next = buffer.Start;
+                    buffer.TryGet(ref next, out _);
+                    buffer = buffer.Slice(next);
+                    continue;
                 }
 
                 if (completed >= ahead)
@@ -83,12 +94,22 @@ internal sealed partial class RespSession : IPipelinedSession
                 }
 
                 var data = buffer.FirstSpan;
-                if (!data.IsEmpty && data[0] is (byte)'\r' or (byte)'\n')
+                if (data[0] is (byte)'\r' or (byte)'\n')
                 {
                     // An empty line between commands: Redis ignores it (an empty inline command), and redis-cli --pipe
                     // sends one before the ECHO that closes its batch.
                     var blank = data.IndexOfAnyExcept("\r\n"u8);
                     buffer = buffer.Slice(blank < 0 ? data.Length : blank);
+                    continue;
+                }
+
+                if (data[0] != (byte)'*')
+                {
+                    if (!ProcessInline(ref buffer, ref completed, out var closeAfter))
+                    {
+                        return closeAfter ? BatchOutcome.Close : BatchOutcome.Done;
+                    }
+
                     continue;
                 }
 
@@ -112,6 +133,10 @@ internal sealed partial class RespSession : IPipelinedSession
                         continue;
                     case RespReadStatus.Incomplete:
                         return BatchOutcome.Done;
+                    case RespReadStatus.Empty:
+                        // "*0\r\n": skipped without a reply, as Redis skips it.
+                        buffer = buffer.Slice(used);
+                        continue;
                     case RespReadStatus.TooLarge:
                         // Answered in its turn like any failed command, then discarded as it streams in: the
                         // connection stays (an 82 KB command used to close it under an undocumented 64 KB cap).
@@ -207,6 +232,90 @@ internal sealed partial class RespSession : IPipelinedSession
                 RespWriter.WriteError(_output, "ERR unknown command"u8);
                 return true;
         }
+    }
+
+    // An inline command (docs/resp.md#input): one line of words, what an operator types into telnet or nc. Answered
+    // like its array form from the words unescaped into _inline (a buffer of the connection's, grown to the longest
+    // line seen, at most RespMaxCommandBytes). True to go on with the batch; false when the line is not whole yet or,
+    // with close set, after an error that closes the connection (as Redis closes it).
+    private bool ProcessInline(ref ReadOnlySequence<byte> buffer, ref int completed, out bool close)
+    {
+        close = false;
+        var status = RespInlineReader.TryFindLine(buffer.FirstSpan, _maxCommandBytes, out var lineLength, out var used);
+        var line = buffer.FirstSpan;
+        if (status == RespReadStatus.Incomplete && !buffer.IsSingleSegment)
+        {
+            line = LineAcrossSegments(in buffer, out status, out lineLength, out used);
+        }
+
+        var argc = 0;
+        if (status == RespReadStatus.Command)
+        {
+            if (_inline is null || _inline.Length < lineLength)
+            {
+                _inline = new byte[Math.Min(_maxCommandBytes, Math.Max(lineLength, Math.Max(256, 2 * (_inline?.Length ?? 0))))];
+            }
+
+            status = RespInlineReader.Split(line[..lineLength], _inline, _starts, _lengths, out argc);
+        }
+
+        switch (status)
+        {
+            case RespReadStatus.Command:
+                buffer = buffer.Slice(used);
+                if (argc == 0)
+                {
+                    return true; // a blank line: nothing to answer
+                }
+
+                completed++;
+                close = !Execute(_inline, argc);
+                return !close;
+            case RespReadStatus.Incomplete:
+                return false;
+            case RespReadStatus.TooLarge:
+                return Refuse("ERR Protocol error: too big inline request"u8, out close);
+            case RespReadStatus.UnbalancedQuotes:
+                return Refuse("ERR Protocol error: unbalanced quotes in request"u8, out close);
+            case RespReadStatus.TooManyArguments:
+                return Refuse("ERR too many arguments"u8, out close);
+            default:
+                return Refuse("ERR Protocol error: argument longer than 4096 bytes"u8, out close);
+        }
+    }
+
+    private bool Refuse(ReadOnlySpan<byte> error, out bool close)
+    {
+        _metrics.ProtocolError();
+        RespWriter.WriteError(_output, error);
+        close = true;
+        return false;
+    }
+
+    // Rare: an inline line across pipe segments. Finds its LF in the sequence, then copies just the line.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private ReadOnlySpan<byte> LineAcrossSegments(scoped in ReadOnlySequence<byte> buffer, out RespReadStatus status, out int lineLength, out int used)
+    {
+        lineLength = 0;
+        used = 0;
+        var window = buffer.Slice(0, Math.Min(buffer.Length, _maxCommandBytes));
+        var lf = window.PositionOf((byte)'\n');
+        if (lf is null)
+        {
+            status = buffer.Length >= _maxCommandBytes ? RespReadStatus.TooLarge : RespReadStatus.Incomplete;
+            return default;
+        }
+
+        var n = (int)window.Slice(0, lf.Value).Length + 1;
+        if (_scratch is null || _scratch.Length < n)
+        {
+            _scratch = new byte[Math.Min(_maxCommandBytes, Math.Max(n, 2 * (_scratch?.Length ?? 0)))];
+        }
+
+        var data = _scratch.AsSpan(0, n);
+        window.Slice(0, n).CopyTo(data);
+        status = RespInlineReader.TryFindLine(data, _maxCommandBytes, out lineLength, out used);
+        return data;
     }
 
     // Discards the rest of a command answered "too large". True once its last byte is skipped; false when the input ran

@@ -15,6 +15,12 @@ public enum StoreOpenOutcome
     /// <summary>The newest checkpoint was damaged; the one before it was recovered (the last change is lost).</summary>
     RecoveredEarlier,
 
+    /// <summary>
+    /// Every recorded index checkpoint was damaged but a hybrid-log checkpoint and the log verified: that checkpoint was
+    /// recovered with its index rebuilt by a scan of the log, and a fresh full checkpoint taken (the profile store).
+    /// </summary>
+    RecoveredFromLog,
+
     /// <summary>The files were damaged: they were moved aside and the store started from its last good state (often empty).</summary>
     Quarantined,
 }
@@ -39,7 +45,7 @@ public sealed record StoreOpenReport(string Store, StoreOpenOutcome Outcome, str
     public string? QuarantinedTo { get; init; }
 
     /// <summary>True when damage was found.</summary>
-    public bool IsDamaged => Outcome is StoreOpenOutcome.Quarantined or StoreOpenOutcome.RecoveredEarlier;
+    public bool IsDamaged => Outcome is StoreOpenOutcome.Quarantined or StoreOpenOutcome.RecoveredEarlier or StoreOpenOutcome.RecoveredFromLog;
 }
 
 /// <summary>A store or log file is damaged (missing, truncated, emptied or failing its checksum). The message names the file.</summary>

@@ -73,7 +73,21 @@ internal sealed class KvCheckpoints
     {
         foreach (var record in Records())
         {
-            yield return VerifyRecord(record);
+            yield return VerifyRecord(record, withIndex: true);
+        }
+    }
+
+    /// <summary>
+    /// The integrity records, newest first, each verified without its index checkpoint's files (the candidate's
+    /// <see cref="Candidate.IndexToken"/> is empty): for recovering a hybrid-log checkpoint alone, its index rebuilt from
+    /// a scan of the log, when no record's index checkpoint verifies (lazily, like <see cref="Verify"/>).
+    /// </summary>
+    public IEnumerable<Candidate> VerifyLogs()
+    {
+        foreach (var record in Records())
+        {
+            var candidate = VerifyRecord(record, withIndex: false);
+            yield return candidate with { IndexToken = Guid.Empty };
         }
     }
 
@@ -185,8 +199,9 @@ internal sealed class KvCheckpoints
             .Append(Path.GetRelativePath(_root, path)).Append('\n');
     }
 
-    private Candidate VerifyRecord(string record)
+    private Candidate VerifyRecord(string record, bool withIndex)
     {
+        var indexFiles = Path.Combine("checkpoints", "index-checkpoints") + Path.DirectorySeparatorChar;
         var lines = File.ReadAllLines(record);
         if (lines.Length < 3 || lines[0] != Header
             || !lines[1].StartsWith("index ", StringComparison.Ordinal) || !Guid.TryParse(lines[1].AsSpan(6), out var indexToken)
@@ -205,6 +220,11 @@ internal sealed class KvCheckpoints
                 || !long.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out var covered))
             {
                 return new Candidate(indexToken, logToken, $"{record}: integrity record is unreadable at '{line}'", files);
+            }
+
+            if (!withIndex && parts[3].StartsWith(indexFiles, StringComparison.Ordinal))
+            {
+                continue;
             }
 
             var path = Path.Combine(_root, parts[3]);

@@ -22,12 +22,20 @@ internal interface IKvLifecycle
 
     /// <summary>What was recovered, for the report ("bundle 12 with 500 titles", "1000 profiles").</summary>
     string Describe();
+
+    /// <summary>
+    /// True if <see cref="Recover"/> takes an empty index token: the hybrid-log checkpoint alone, FASTER rebuilding the
+    /// index by scanning the log (the profile store, whose many log-only checkpoints share one index checkpoint).
+    /// </summary>
+    bool RecoversWithoutIndex => false;
 }
 
 /// <summary>
 /// Opening a FasterKV store safely (docs/reliability.md, "Damaged files"): recover the newest checkpoint whose files
 /// all match their integrity record, else the one before it; a store with no records (older version) is recovered as
-/// FASTER finds it and reported unverified; if nothing can be recovered the directory is moved aside and the store
+/// FASTER finds it and reported unverified; a store that <see cref="IKvLifecycle.RecoversWithoutIndex"/> (profiles)
+/// whose index checkpoints are all damaged recovers the newest hybrid-log checkpoint whose files verify, the index
+/// rebuilt from the log (<see cref="StoreOpenOutcome.RecoveredFromLog"/>); if nothing can be recovered the directory is moved aside and the store
 /// starts empty (<see cref="DamagePolicy.Quarantine"/>) or the damage is thrown (<see cref="DamagePolicy.Refuse"/>).
 /// </summary>
 internal static class KvOpen
@@ -73,6 +81,10 @@ internal static class KvOpen
             }
 
             problem ??= "no integrity record could be verified";
+            if (store.RecoversWithoutIndex && TryRecoverFromLog(name, store, checkpoints, problem) is { } fromLog)
+            {
+                return fromLog;
+            }
         }
         else if (TryRecover(store, store.RecoverLatest, ref problem))
         {
@@ -91,6 +103,33 @@ internal static class KvOpen
         {
             QuarantinedTo = movedTo,
         };
+    }
+
+    // No recorded checkpoint verified whole: the newest one whose hybrid-log checkpoint and log segments verify (only its
+    // index checkpoint damaged, often the one index checkpoint every log-only checkpoint shares) is recovered without
+    // the index, which FASTER rebuilds by scanning the log from its begin address.
+    private static StoreOpenReport? TryRecoverFromLog(string name, IKvLifecycle store, KvCheckpoints checkpoints, string problem)
+    {
+        int tried = 0;
+        string? logProblem = null;
+        foreach (var candidate in checkpoints.VerifyLogs())
+        {
+            tried++;
+            if (candidate.Problem is not null
+                || !TryRecover(store, () => store.Recover(Guid.Empty, candidate.LogToken), ref logProblem))
+            {
+                continue;
+            }
+
+            checkpoints.Adopt(candidate);
+            var which = tried == 1 ? "the newest checkpoint" : "an earlier checkpoint (the newest one's log is damaged too)";
+            return new StoreOpenReport(
+                name,
+                StoreOpenOutcome.RecoveredFromLog,
+                $"{name}: the index checkpoint is damaged ({problem}); recovered {which} from its hybrid log, the index rebuilt by a scan of the log: {store.Describe()}");
+        }
+
+        return null;
     }
 
     private static bool TryRecover(IKvLifecycle store, Action recover, ref string? problem)

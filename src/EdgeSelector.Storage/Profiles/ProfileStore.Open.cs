@@ -43,8 +43,12 @@ public sealed partial class ProfileStore : IKvLifecycle
 
     void IKvLifecycle.Destroy() => DestroyFaster();
 
+    bool IKvLifecycle.RecoversWithoutIndex => true;
+
     void IKvLifecycle.Recover(Guid indexToken, Guid logToken)
     {
+        // An empty index token: the hybrid-log checkpoint alone, FASTER rebuilding the index from a scan of the log
+        // (KvOpen, when the index checkpoint is damaged); _indexToken stays empty, so the next checkpoint is full.
         _store.Recover(indexToken, logToken);
         _indexToken = indexToken;
 

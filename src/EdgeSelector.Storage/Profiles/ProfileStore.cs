@@ -63,6 +63,20 @@ public sealed partial class ProfileStore : IDisposable
         _root = Path.GetFullPath(options.DataDirectory);
         Health = new DeviceHealth(options.Name, options.Faults);
         OpenReport = KvOpen.Open(options.Name, _root, options.OnDamage, this);
+        if (OpenReport.Outcome == StoreOpenOutcome.RecoveredFromLog)
+        {
+            // The index was rebuilt from the log: write it at once, so the next start loads it instead of scanning the
+            // whole log again, and the damaged index checkpoint is no longer the only one.
+            try
+            {
+                CheckpointCore(full: true);
+                OpenReport = OpenReport with { Message = OpenReport.Message + "; a fresh full checkpoint was written" };
+            }
+            catch (Exception e) when (e is IOException or InvalidOperationException)
+            {
+                OpenReport = OpenReport with { Message = $"{OpenReport.Message}; the fresh full checkpoint failed ({e.Message}): the next checkpoint writes the index" };
+            }
+        }
 
         if (options.CheckpointInterval is { } interval)
         {
