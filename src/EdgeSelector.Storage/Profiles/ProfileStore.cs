@@ -69,7 +69,7 @@ public sealed partial class ProfileStore : IDisposable
             // whole log again, and the damaged index checkpoint is no longer the only one.
             try
             {
-                CheckpointCore(full: true);
+                CheckpointCoreAsync(full: true).GetAwaiter().GetResult(); // start-up: no caller to hold off yet
                 OpenReport = OpenReport with { Message = OpenReport.Message + "; a fresh full checkpoint was written" };
             }
             catch (Exception e) when (e is IOException or InvalidOperationException)
