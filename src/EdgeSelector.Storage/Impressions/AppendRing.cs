@@ -155,6 +155,77 @@ internal sealed class AppendRing
         ReleaseFrame(head, index, FrameBytes(length));
     }
 
+    /// <summary>
+    /// Consumer only: the published record at or after <paramref name="position"/> (a frame boundary at or after
+    /// <see cref="Head"/>: <see cref="Head"/> itself, or where the previous call left it), as its
+    /// <paramref name="offset"/> and <paramref name="length"/> in the buffer (<see cref="Record"/>; valid until
+    /// <see cref="ReleaseTo"/> passes it); <paramref name="position"/> moves past its frame (and any padding before it).
+    /// False if no published record is there yet (the ring is empty from there on, or the next frame is being copied).
+    /// Nothing is released: the appender reads a run of records this way, appends them together, then releases them.
+    /// </summary>
+    public bool TryPeekAt(ref long position, out int offset, out int length)
+    {
+        var at = position;
+        // A whole capacity past the head is the head's own index again (a full ring's tail): nothing more to read there.
+        long end = _head.Value + _buffer.Length;
+        while (true)
+        {
+            if (at >= end)
+            {
+                offset = 0;
+                length = 0;
+                return false;
+            }
+
+            int index = (int)(at & _mask);
+            length = Volatile.Read(ref Header(index));
+            if (length > 0)
+            {
+                offset = index + HeaderBytes;
+                position = at + FrameBytes(length);
+                return true;
+            }
+
+            if (length == 0)
+            {
+                offset = 0;
+                return false;
+            }
+
+            at += -length; // padding to the end of the buffer
+        }
+    }
+
+    /// <summary>Consumer only: the bytes of a record <see cref="TryPeekAt"/> found (valid until it is released).</summary>
+    public ReadOnlySpan<byte> Record(int offset, int length) => new(_buffer, offset, length);
+
+    /// <summary>
+    /// Consumer only: clears every frame from <see cref="Head"/> to <paramref name="position"/> (a position
+    /// <see cref="TryPeekAt"/> returned) and gives their space back to the producers, as <see cref="Release"/> does
+    /// one by one.
+    /// </summary>
+    public void ReleaseTo(long position)
+    {
+        long head = _head.Value;
+        long bytes = position - head;
+        if (bytes <= 0 || bytes > _buffer.Length)
+        {
+            throw new InvalidOperationException("ReleaseTo outside the peeked records.");
+        }
+
+        // Cleared before the head moves (a release write): a producer that sees the new head sees zeroed headers. The
+        // run crosses the end of the buffer at most once (it is at most one capacity long).
+        int index = (int)(head & _mask);
+        int first = (int)Math.Min(bytes, _buffer.Length - index);
+        _buffer.AsSpan(index, first).Clear();
+        if (first < bytes)
+        {
+            _buffer.AsSpan(0, (int)(bytes - first)).Clear();
+        }
+
+        Volatile.Write(ref _head.Value, position);
+    }
+
     private static int FrameBytes(int length) => (HeaderBytes + length + 7) & ~7;
 
     private void ReleaseFrame(long head, int index, int frame)
