@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace EdgeSelector.Storage.Impressions;
 
@@ -217,13 +218,32 @@ internal sealed class AppendRing
         // run crosses the end of the buffer at most once (it is at most one capacity long).
         int index = (int)(head & _mask);
         int first = (int)Math.Min(bytes, _buffer.Length - index);
-        _buffer.AsSpan(index, first).Clear();
+        Zero(_buffer.AsSpan(index, first));
         if (first < bytes)
         {
-            _buffer.AsSpan(0, (int)(bytes - first)).Clear();
+            Zero(_buffer.AsSpan(0, (int)(bytes - first)));
         }
 
         Volatile.Write(ref _head.Value, position);
+    }
+
+    // Clears whole frames (multiples of 8 bytes) with 32-byte stores. Span.Clear hands a run of several KB to the C
+    // library's memset, whose `rep stosb` callgrind counts byte by byte (~150 instructions per 144-byte record), and
+    // frame by frame it costs a call per frame; a plain store loop is ~14 per record either way.
+    private static void Zero(Span<byte> frames)
+    {
+        ref byte start = ref MemoryMarshal.GetReference(frames);
+        int length = frames.Length;
+        int i = 0;
+        for (; i + 32 <= length; i += 32)
+        {
+            Vector256<byte>.Zero.StoreUnsafe(ref start, (nuint)i);
+        }
+
+        for (; i < length; i += 8)
+        {
+            Unsafe.WriteUnaligned(ref Unsafe.Add(ref start, i), 0L);
+        }
     }
 
     private static int FrameBytes(int length) => (HeaderBytes + length + 7) & ~7;
