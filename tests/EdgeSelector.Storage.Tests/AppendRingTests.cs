@@ -55,6 +55,87 @@ public sealed class AppendRingTests
     }
 
     [Fact]
+    public void TryPeekAt_RunsOverManyLaps_ReadBackWholeAndInOrder_ReleaseToFreesTheirSpace()
+    {
+        var ring = new AppendRing(1024);
+        var record = new byte[ring.MaxRecordBytes];
+        ulong written = 0;
+        ulong read = 0;
+        var random = new Random(13);
+
+        // As the appender takes them: a run of up to `take` records from the head, then one release for all of them.
+        for (var round = 0; round < 5_000; round++)
+        {
+            var batch = random.Next(1, 8);
+            for (var i = 0; i < batch; i++)
+            {
+                var length = SizeOf(written);
+                Fill(record.AsSpan(0, length), written);
+                if (!ring.TryWrite(record.AsSpan(0, length), out _))
+                {
+                    break; // full: read some first
+                }
+
+                written++;
+            }
+
+            var take = random.Next(1, 8);
+            var position = ring.Head;
+            var taken = 0;
+            while (taken < take && ring.TryPeekAt(ref position, out var offset, out var length))
+            {
+                Assert.Equal(SizeOf(read), length);
+                Assert.True(Check(ring.Record(offset, length), read), $"record {read} is damaged");
+                Assert.True(position <= ring.Tail);
+                taken++;
+                read++;
+            }
+
+            if (taken > 0)
+            {
+                ring.ReleaseTo(position);
+                Assert.Equal(position, ring.Head);
+            }
+            else
+            {
+                Assert.Equal(ring.Head, position);
+            }
+        }
+
+        var end = ring.Head;
+        while (ring.TryPeekAt(ref end, out var offset, out var length))
+        {
+            Assert.True(Check(ring.Record(offset, length), read), $"record {read} is damaged");
+            read++;
+        }
+
+        if (end != ring.Head)
+        {
+            ring.ReleaseTo(end);
+        }
+
+        Assert.Equal(written, read);
+        Assert.True(ring.Tail > 200 * 1024, $"only {ring.Tail} bytes went through: too few laps");
+        Assert.Equal(0, ring.Depth);
+        Assert.False(ring.TryPeek(out _));
+    }
+
+    [Fact]
+    public void ReleaseTo_OutsideThePeekedRecords_Throws()
+    {
+        var ring = new AppendRing(1024);
+        Assert.Throws<InvalidOperationException>(() => ring.ReleaseTo(ring.Head));
+        Assert.True(ring.TryWrite(new byte[16], out _));
+        Assert.Throws<InvalidOperationException>(() => ring.ReleaseTo(ring.Head + ring.Capacity + 8));
+        var position = ring.Head;
+        Assert.True(ring.TryPeekAt(ref position, out _, out var length));
+        Assert.Equal(16, length);
+        Assert.False(ring.TryPeekAt(ref position, out _, out _));
+        ring.ReleaseTo(position);
+        Assert.Equal(0, ring.Depth);
+    }
+
+    [Fact]
     public void TryWrite_WhenFull_ReturnsFalseAndWritesNothing_ThenTakesAgainOnceRead()
     {
         var ring = new AppendRing(4096);

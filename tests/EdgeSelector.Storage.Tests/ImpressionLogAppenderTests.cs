@@ -34,6 +34,54 @@ public sealed class ImpressionLogAppenderTests : IDisposable
     }
 
     [Fact]
+    public void TryPost_VaryingSizesOnSmallPages_AppendedInRunsWholeAndInOrder()
+    {
+        // The appender appends runs of records with one FasterLog call; a run must fit on one page (FasterLog throws
+        // otherwise) whatever the records' sizes, up to the largest a page takes, and keep every record's bytes.
+        const int Count = 6_000;
+        var options = ImpressionLogTests.Options(_dir.Path) with
+        {
+            PageBytes = 4L << 10,
+            MemoryBytes = 64L << 10,
+            AppendRingBytes = 64L << 10,
+        };
+        var random = new Random(7);
+        var sizes = new int[Count];
+        using (var log = ImpressionLog.Open(options))
+        {
+            var record = new byte[log.MaxRecordBytes];
+            var spins = 0L;
+            for (var i = 0; i < Count; i++)
+            {
+                sizes[i] = i % 97 == 0 ? log.MaxRecordBytes : random.Next(8, 700);
+                FillSized(record.AsSpan(0, sizes[i]), i);
+                while (log.RingDepthBytes > log.RingCapacityBytes / 4 || !log.TryPost(record.AsSpan(0, sizes[i])))
+                {
+                    Assert.True(++spins < 100_000_000, "the ring never drained");
+                    Thread.Yield();
+                }
+            }
+
+            log.Commit();
+            Assert.Equal(0, log.RingRefused);
+            Assert.Equal(0, log.AppenderDropped);
+            Assert.Null(log.AppendFailure);
+            Assert.Equal(0, log.LagBytes);
+        }
+
+        using var reopened = ImpressionLog.Open(ImpressionLogTests.Options(_dir.Path) with { PageBytes = 4L << 10, MemoryBytes = 64L << 10 });
+        var reader = reopened.OpenReader("all");
+        var errors = new List<string>();
+        var next = new int[1];
+        while (reader.TryReadNext(new SizedChecker(sizes, next, errors)))
+        {
+        }
+
+        Assert.Empty(errors);
+        Assert.Equal(Count, next[0]);
+    }
+
+    [Fact]
     public void TryPost_ThenTryCommit_DrainsTheRingFirst()
     {
         using var log = ImpressionLog.Open(Options(_dir.Path));
@@ -298,6 +346,34 @@ public sealed class ImpressionLogAppenderTests : IDisposable
             }
 
             seen[sequence] = true;
+        }
+    }
+
+    private static void FillSized(Span<byte> record, int sequence)
+    {
+        BinaryPrimitives.WriteInt32LittleEndian(record, sequence);
+        for (var i = 4; i < record.Length; i++)
+        {
+            record[i] = (byte)((sequence * 31) + i);
+        }
+    }
+
+    private readonly struct SizedChecker(int[] sizes, int[] next, List<string> errors) : IImpressionConsumer
+    {
+        public void Consume(ReadOnlySpan<byte> record, long address, long nextAddress)
+        {
+            var sequence = next[0]++;
+            var good = sequence < sizes.Length && record.Length == sizes[sequence]
+                && BinaryPrimitives.ReadInt32LittleEndian(record) == sequence;
+            for (var i = 4; good && i < record.Length; i++)
+            {
+                good = record[i] == (byte)((sequence * 31) + i);
+            }
+
+            if (!good && errors.Count < 10)
+            {
+                errors.Add($"entry {sequence} at {address} is wrong ({record.Length} bytes)");
+            }
         }
     }
 

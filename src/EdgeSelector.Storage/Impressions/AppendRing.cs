@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace EdgeSelector.Storage.Impressions;
 
@@ -153,6 +154,96 @@ internal sealed class AppendRing
         }
 
         ReleaseFrame(head, index, FrameBytes(length));
+    }
+
+    /// <summary>
+    /// Consumer only: the published record at or after <paramref name="position"/> (a frame boundary at or after
+    /// <see cref="Head"/>: <see cref="Head"/> itself, or where the previous call left it), as its
+    /// <paramref name="offset"/> and <paramref name="length"/> in the buffer (<see cref="Record"/>; valid until
+    /// <see cref="ReleaseTo"/> passes it); <paramref name="position"/> moves past its frame (and any padding before it).
+    /// False if no published record is there yet (the ring is empty from there on, or the next frame is being copied).
+    /// Nothing is released: the appender reads a run of records this way, appends them together, then releases them.
+    /// </summary>
+    public bool TryPeekAt(ref long position, out int offset, out int length)
+    {
+        var at = position;
+        // A whole capacity past the head is the head's own index again (a full ring's tail): nothing more to read there.
+        long end = _head.Value + _buffer.Length;
+        while (true)
+        {
+            if (at >= end)
+            {
+                offset = 0;
+                length = 0;
+                return false;
+            }
+
+            int index = (int)(at & _mask);
+            length = Volatile.Read(ref Header(index));
+            if (length > 0)
+            {
+                offset = index + HeaderBytes;
+                position = at + FrameBytes(length);
+                return true;
+            }
+
+            if (length == 0)
+            {
+                offset = 0;
+                return false;
+            }
+
+            at += -length; // padding to the end of the buffer
+        }
+    }
+
+    /// <summary>Consumer only: the bytes of a record <see cref="TryPeekAt"/> found (valid until it is released).</summary>
+    public ReadOnlySpan<byte> Record(int offset, int length) => new(_buffer, offset, length);
+
+    /// <summary>
+    /// Consumer only: clears every frame from <see cref="Head"/> to <paramref name="position"/> (a position
+    /// <see cref="TryPeekAt"/> returned) and gives their space back to the producers, as <see cref="Release"/> does
+    /// one by one.
+    /// </summary>
+    public void ReleaseTo(long position)
+    {
+        long head = _head.Value;
+        long bytes = position - head;
+        if (bytes <= 0 || bytes > _buffer.Length)
+        {
+            throw new InvalidOperationException("ReleaseTo outside the peeked records.");
+        }
+
+        // Cleared before the head moves (a release write): a producer that sees the new head sees zeroed headers. The
+        // run crosses the end of the buffer at most once (it is at most one capacity long).
+        int index = (int)(head & _mask);
+        int first = (int)Math.Min(bytes, _buffer.Length - index);
+        Zero(_buffer.AsSpan(index, first));
+        if (first < bytes)
+        {
+            Zero(_buffer.AsSpan(0, (int)(bytes - first)));
+        }
+
+        Volatile.Write(ref _head.Value, position);
+    }
+
+    // Clears whole frames (multiples of 8 bytes) with 32-byte stores. Span.Clear hands a run of several KB to the C
+    // library's memset, whose `rep stosb` callgrind counts byte by byte (~150 instructions per 144-byte record), and
+    // frame by frame it costs a call per frame; a plain store loop is ~14 per record either way.
+    private static void Zero(Span<byte> frames)
+    {
+        ref byte start = ref MemoryMarshal.GetReference(frames);
+        int length = frames.Length;
+        int i = 0;
+        for (; i + 32 <= length; i += 32)
+        {
+            Vector256<byte>.Zero.StoreUnsafe(ref start, (nuint)i);
+        }
+
+        for (; i < length; i += 8)
+        {
+            Unsafe.WriteUnaligned(ref Unsafe.Add(ref start, i), 0L);
+        }
     }
 
     private static int FrameBytes(int length) => (HeaderBytes + length + 7) & ~7;

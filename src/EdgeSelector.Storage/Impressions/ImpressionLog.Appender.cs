@@ -15,6 +15,7 @@ public sealed partial class ImpressionLog
     private static readonly TimeSpan AppenderIdleWait = TimeSpan.FromMilliseconds(1);
 
     private readonly AppendRing? _ring;
+    private readonly RingRun? _run;
     private readonly Thread? _appender;
     // No spinning before it sleeps (spinCount 0): SemaphoreSlim.Wait spins with Thread.Yield first, and on a node whose
     // serving thread shares the core that is a system call and a context switch per spin, on every idle poll.
@@ -183,9 +184,9 @@ public sealed partial class ImpressionLog
         {
             try
             {
-                if (ring.TryPeek(out var record))
+                if (_run!.TryTake(ring))
                 {
-                    AppendOne(ring, record);
+                    AppendRun(ring, _run);
                     continue;
                 }
 
@@ -223,17 +224,18 @@ public sealed partial class ImpressionLog
         }
     }
 
-    // Appends the peeked record, waiting while FasterLog's memory is full (the disk is behind: the ring fills and posters
-    // drop and count, as direct appends did), and releases it. A record FasterLog refuses for good is dropped and counted.
-    private void AppendOne(AppendRing ring, ReadOnlySpan<byte> record)
+    // Appends the taken run with one FasterLog call, waiting while FasterLog's memory is full (the disk is behind: the
+    // ring fills and posters drop and count, as direct appends did), and releases it. A run FasterLog refuses for good
+    // is dropped and counted, record by record.
+    private void AppendRun(AppendRing ring, RingRun run)
     {
         try
         {
-            while (!TryAppend(record, out _))
+            while (!TryAppendRun(run))
             {
                 if (Volatile.Read(ref _appenderAbandon) != 0)
                 {
-                    Interlocked.Increment(ref _appenderDropped);
+                    Interlocked.Add(ref _appenderDropped, run.Count);
                     break;
                 }
 
@@ -244,17 +246,97 @@ public sealed partial class ImpressionLog
         }
         catch (FasterException)
         {
-            Interlocked.Increment(ref _appenderDropped); // the device gave up (close): FasterLog refuses every append
+            Interlocked.Add(ref _appenderDropped, run.Count); // the device gave up (close): FasterLog refuses every append
         }
-#pragma warning disable CA1031 // Counted and surfaced (AppendFailure); the record is dropped so the ring keeps moving.
+#pragma warning disable CA1031 // Counted and surfaced (AppendFailure); the run is dropped so the ring keeps moving.
         catch (Exception e)
 #pragma warning restore CA1031
         {
-            Interlocked.Increment(ref _appenderDropped);
+            Interlocked.Add(ref _appenderDropped, run.Count);
             Volatile.Write(ref _appendFailure, e);
         }
 
-        ring.Release();
+        ring.ReleaseTo(run.End);
+    }
+
+    // One record as TryEnqueue appends it; more under one FasterLog allocation and one epoch entry (each record keeps
+    // its own header and checksum, in ring order: the bytes on the log are those of one append per record).
+    private bool TryAppendRun(RingRun run)
+    {
+        long address;
+        if (run.Count == 1)
+        {
+            if (!_log.TryEnqueue(run.Get(0), out address))
+            {
+                return false;
+            }
+        }
+        else if (!_log.TryEnqueue(run, out address))
+        {
+            return false;
+        }
+
+        WakeCommitterIfDue(address + run.Bytes);
+        return true;
+    }
+
+    // A run of records the appender takes from the ring and appends with one FasterLog call (IReadOnlySpanBatch): at
+    // most MaxRecords, and beyond its first record at most a quarter page (16 KB at most) of FasterLog space, so a run always fits on one of
+    // the log's pages (FasterLog throws for a batch that does not) and wastes little at a page's end. Reused: no
+    // allocation per run.
+    private sealed class RingRun : IReadOnlySpanBatch
+    {
+        private const int MaxRecords = 64;
+        private const int EntryOverhead = 12 + 3; // FasterLog's per-entry header (length and checksum) and 4-byte alignment
+        private readonly int _maxBytes;
+        private readonly int[] _offsets = new int[MaxRecords];
+        private readonly int[] _lengths = new int[MaxRecords];
+        private AppendRing? _ring;
+
+        public RingRun(long pageBytes) => _maxBytes = (int)Math.Min(16 * 1024, pageBytes / 4);
+
+        public int Count { get; private set; }
+
+        // Record bytes in the run (not counting FasterLog's headers).
+        public long Bytes { get; private set; }
+
+        // The ring position after the run's last frame (AppendRing.ReleaseTo).
+        public long End { get; private set; }
+
+        // Takes the published records at the ring's head, up to the bounds; false if there is none.
+        public bool TryTake(AppendRing ring)
+        {
+            _ring = ring;
+            var position = ring.Head;
+            var count = 0;
+            long bytes = 0;
+            long space = 0;
+            while (count < MaxRecords)
+            {
+                var next = position;
+                if (!ring.TryPeekAt(ref next, out var offset, out var length)
+                    || (count > 0 && space + length + EntryOverhead > _maxBytes))
+                {
+                    break;
+                }
+
+                _offsets[count] = offset;
+                _lengths[count] = length;
+                count++;
+                bytes += length;
+                space += length + EntryOverhead;
+                position = next;
+            }
+
+            Count = count;
+            Bytes = bytes;
+            End = position;
+            return count > 0;
+        }
+
+        public int TotalEntries() => Count;
+
+        public ReadOnlySpan<byte> Get(int index) => _ring!.Record(_offsets[index], _lengths[index]);
     }
 
     // The posts in progress, one padded slot per processor: every post adds and removes itself in the slot of the

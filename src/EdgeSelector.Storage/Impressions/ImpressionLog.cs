@@ -70,6 +70,7 @@ public sealed partial class ImpressionLog : IDisposable
             }
 
             _ring = new AppendRing((int)ringBytes);
+            _run = new RingRun(pageBytes);
             _wakeDepth = ringBytes / 4;
             MaxRecordBytes = Math.Min(MaxRecordBytes, _ring.MaxRecordBytes);
         }
@@ -172,15 +173,19 @@ public sealed partial class ImpressionLog : IDisposable
             return false;
         }
 
-        // Group commit by size: wake the committer early, at most one wake-up in flight.
+        WakeCommitterIfDue(address);
+        return true;
+    }
+
+    // Group commit by size: wake the committer early, at most one wake-up in flight.
+    private void WakeCommitterIfDue(long address)
+    {
         if (address - _log.CommittedUntilAddress >= _commitBytes
             && Volatile.Read(ref _wakePending) == 0
             && Interlocked.Exchange(ref _wakePending, 1) == 0)
         {
             _wake.Release();
         }
-
-        return true;
     }
 
     /// <summary>True once the entry at <paramref name="address"/> is durable.</summary>
