@@ -300,14 +300,7 @@ public sealed class KvStoreFaultTests : IDisposable
 
     private static StoreWriteResult Import(ProfileStore store, int first, int count, TimeSpan within)
     {
-        var ids = new ulong[count];
-        var profiles = new MemberProfile[count];
-        for (int i = 0; i < count; i++)
-        {
-            ids[i] = (ulong)(first + i);
-            profiles[i] = new MemberProfile { Country = (ushort)(first + i) };
-        }
-
+        var (ids, profiles) = NumberedProfiles.Batch(first, count);
         return store.UpsertManyDurable(ids, profiles, within);
     }
 
