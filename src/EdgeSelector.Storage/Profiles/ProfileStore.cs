@@ -29,6 +29,7 @@ public sealed partial class ProfileStore : IDisposable
     private IDevice _logDevice = null!;
     private FasterKV<long, MemberProfile> _store = null!;
     private KvCheckpoints _checkpoints = null!;
+    private DeferredCommitCheckpointManager _commits = null!;
     private SessionPool<ClientSession<long, MemberProfile, MemberProfile, MemberProfile, Empty, SimpleFunctions<long, MemberProfile, Empty>>> _sessions = null!;
     private readonly SemaphoreSlim _checkpointLock = new(1, 1);
     private readonly PeriodicTimer? _checkpointTimer;
@@ -406,6 +407,10 @@ public sealed partial class ProfileStore : IDisposable
         {
             throw new InvalidOperationException("FASTER refused to start a profile-store checkpoint.");
         }
+
+        // The checkpoint's metadata files are written off FASTER's state machine (which a serving session may be
+        // running on the socket event loop): durable only once they are on disk.
+        await _commits.WhenWritten().ConfigureAwait(false);
 
         if (full)
         {
