@@ -1,5 +1,6 @@
 using System.Buffers;
 using MessagePack;
+using static EdgeSelector.Protocol.Tests.TestFrames;
 
 namespace EdgeSelector.Protocol.Tests;
 
@@ -10,17 +11,6 @@ namespace EdgeSelector.Protocol.Tests;
 public class ErrorPrecedenceTests
 {
     private static readonly ProtocolOptions Options = new() { MaxFrameSize = 1024, MaxTitlesPerPage = 8 };
-
-    private delegate void Write(ref MessagePackWriter writer);
-
-    private static byte[] Msgpack(Write write)
-    {
-        var buffer = new ArrayBufferWriter<byte>();
-        var writer = new MessagePackWriter(buffer);
-        write(ref writer);
-        writer.Flush();
-        return buffer.WrittenSpan.ToArray();
-    }
 
     // [member, country, language, device, hour, dow] (+ genres when given), hand-written and compact.
     private static void Context(ref MessagePackWriter w, long member = 5, ushort country = 0, int device = 1, int hour = 10, int genres = -1)
@@ -48,7 +38,7 @@ public class ErrorPrecedenceTests
     }
 
     // A SELECT_PAGE payload whose title list declares `declared` titles and holds `present`, then `after` bytes.
-    private static byte[] Page(int declared, int present, Write context, byte[]? after = null, bool array32 = false)
+    private static byte[] Page(int declared, int present, MsgpackWrite context, byte[]? after = null, bool array32 = false)
     {
         byte[] payload = Msgpack((ref MessagePackWriter w) =>
         {

@@ -1,21 +1,11 @@
 using System.Buffers;
 using MessagePack;
+using static EdgeSelector.Protocol.Tests.TestFrames;
 
 namespace EdgeSelector.Protocol.Tests;
 
 public class PayloadErrorTests
 {
-    private delegate void Write(ref MessagePackWriter writer);
-
-    private static byte[] Msgpack(Write write)
-    {
-        var buffer = new ArrayBufferWriter<byte>();
-        var writer = new MessagePackWriter(buffer);
-        write(ref writer);
-        writer.Flush();
-        return buffer.WrittenSpan.ToArray();
-    }
-
     private static RecordingHandler DispatchRaw(Opcode opcode, byte[] payload, ProtocolOptions? options = null) =>
         RoundTripTests.Dispatch(TestFrames.RawFrame(opcode, 7, payload), options);
 

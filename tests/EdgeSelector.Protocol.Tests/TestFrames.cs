@@ -1,10 +1,24 @@
 using System.Buffers;
+using MessagePack;
 
 namespace EdgeSelector.Protocol.Tests;
+
+/// <summary>Writes hand-made MessagePack for a payload (<see cref="TestFrames.Msgpack"/>).</summary>
+internal delegate void MsgpackWrite(ref MessagePackWriter writer);
 
 /// <summary>Sample messages and helpers that build frames and sequences for the tests.</summary>
 internal static class TestFrames
 {
+    /// <summary>The bytes a hand-written MessagePack sequence produces: payloads the typed writers would refuse to build.</summary>
+    public static byte[] Msgpack(MsgpackWrite write)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        var writer = new MessagePackWriter(buffer);
+        write(ref writer);
+        writer.Flush();
+        return buffer.WrittenSpan.ToArray();
+    }
+
     public static RequestContext Context(bool withGenres = true, long timestamp = 1_764_300_000_000)
     {
         var context = new RequestContext
