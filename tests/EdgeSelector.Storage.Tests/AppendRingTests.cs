@@ -19,18 +19,7 @@ public sealed class AppendRingTests
         // Sizes 8..300 (frames 16..312 bytes) never divide the ring evenly: frames are padded at its end on most laps.
         for (var round = 0; round < 5_000; round++)
         {
-            var batch = random.Next(1, 6);
-            for (var i = 0; i < batch; i++)
-            {
-                var length = SizeOf(written);
-                Fill(record.AsSpan(0, length), written);
-                if (!ring.TryWrite(record.AsSpan(0, length), out _))
-                {
-                    break; // full: read some first
-                }
-
-                written++;
-            }
+            written = WriteNumbered(ring, record, written, random.Next(1, 6));
 
             var take = random.Next(1, 6);
             for (var i = 0; i < take && ring.TryPeek(out var entry); i++)
@@ -66,18 +55,7 @@ public sealed class AppendRingTests
         // As the appender takes them: a run of up to `take` records from the head, then one release for all of them.
         for (var round = 0; round < 5_000; round++)
         {
-            var batch = random.Next(1, 8);
-            for (var i = 0; i < batch; i++)
-            {
-                var length = SizeOf(written);
-                Fill(record.AsSpan(0, length), written);
-                if (!ring.TryWrite(record.AsSpan(0, length), out _))
-                {
-                    break; // full: read some first
-                }
-
-                written++;
-            }
+            written = WriteNumbered(ring, record, written, random.Next(1, 8));
 
             var take = random.Next(1, 8);
             var position = ring.Head;
@@ -272,6 +250,25 @@ public sealed class AppendRingTests
                 ring.Release();
             }
         }
+    }
+
+    // Writes up to `count` numbered records from sequence `written` on (fewer if the ring fills: read some first);
+    // returns the next sequence number.
+    private static ulong WriteNumbered(AppendRing ring, byte[] record, ulong written, int count)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            var length = SizeOf(written);
+            Fill(record.AsSpan(0, length), written);
+            if (!ring.TryWrite(record.AsSpan(0, length), out _))
+            {
+                break;
+            }
+
+            written++;
+        }
+
+        return written;
     }
 
     private static int SizeOf(ulong sequence) => 8 + (int)(sequence * 37 % 293);
