@@ -57,6 +57,20 @@ internal static class FleetCli
         }
     });
 
+    /// <summary>Options that do not apply with <paramref name="target"/> (a usage error naming <paramref name="why"/>, never silently ignored).</summary>
+    public static void NotWith(Command command, Option target, string why, params Option[] options) => command.Validators.Add(r =>
+    {
+        if (!Given(r.GetResult(target)))
+        {
+            return;
+        }
+
+        foreach (var option in options.Where(o => Given(r.GetResult(o))))
+        {
+            r.AddError($"{option.Name} does not apply with {target.Name}: {why}.");
+        }
+    });
+
     // Typed on the command line (not only a default value).
     private static bool Given(System.CommandLine.Parsing.OptionResult? result) => result is { Implicit: false };
 
