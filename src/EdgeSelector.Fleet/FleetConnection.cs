@@ -32,7 +32,7 @@ public sealed class FleetConnection : IAsyncDisposable
     /// <summary>
     /// How long a read of the fleet's streams, buckets and consumers (<see cref="GetStreamAsync"/>, the trainer's
     /// <see cref="Events.EventFetcher"/>, the channels' reads) keeps trying while the cluster elects a leader; zero for
-    /// a node's connection (<see cref="Create"/>: its followers and shipper retry on their own, for as long as it runs).
+    /// a node's connection (<see cref="Create(string, string, TimeSpan)"/>: its followers and shipper retry on their own, for as long as it runs).
     /// </summary>
     public TimeSpan RetryWait { get; }
 
@@ -52,9 +52,16 @@ public sealed class FleetConnection : IAsyncDisposable
     /// Creates a connection without waiting for it: the first operation connects, and after a failed first connect the
     /// client keeps retrying in the background (what a node wants: it serves whether or not NATS is there).
     /// </summary>
-    public static FleetConnection Create(string url, string name, TimeSpan requestTimeout)
+    public static FleetConnection Create(string url, string name, TimeSpan requestTimeout) => Create(url, name, requestTimeout, FleetSecurity.None);
+
+    /// <summary>
+    /// <see cref="Create(string, string, TimeSpan)"/> authenticating and encrypting as <paramref name="security"/> says
+    /// (a <see cref="FleetException"/> naming the setting when a file it names is missing or empty).
+    /// </summary>
+    public static FleetConnection Create(string url, string name, TimeSpan requestTimeout, FleetSecurity security)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(url);
+        ArgumentNullException.ThrowIfNull(security);
         var opts = NatsOpts.Default with
         {
             Url = url,
@@ -67,7 +74,7 @@ public sealed class FleetConnection : IAsyncDisposable
             ReconnectWaitMin = TimeSpan.FromMilliseconds(250),
             ReconnectWaitMax = TimeSpan.FromSeconds(2),
         };
-        return new FleetConnection(url, new NatsConnection(opts), TimeSpan.Zero);
+        return new FleetConnection(url, new NatsConnection(security.ApplyTo(opts)), TimeSpan.Zero);
     }
 
     /// <summary>
@@ -81,9 +88,18 @@ public sealed class FleetConnection : IAsyncDisposable
     /// <see cref="ConnectAsync(string, string, TimeSpan, CancellationToken)"/> with reads that keep trying a transient
     /// answer for <paramref name="retryWait"/> (<see cref="RetryWait"/>).
     /// </summary>
-    public static async Task<FleetConnection> ConnectAsync(string url, string name, TimeSpan timeout, TimeSpan retryWait, CancellationToken cancellationToken = default)
+    public static Task<FleetConnection> ConnectAsync(string url, string name, TimeSpan timeout, TimeSpan retryWait, CancellationToken cancellationToken = default) =>
+        ConnectAsync(url, name, timeout, retryWait, FleetSecurity.None, cancellationToken);
+
+    /// <summary>
+    /// <see cref="ConnectAsync(string, string, TimeSpan, TimeSpan, CancellationToken)"/> authenticating and encrypting as
+    /// <paramref name="security"/> says. A server that refuses the credentials (or the TLS handshake) is a
+    /// <see cref="FleetException"/> that says so.
+    /// </summary>
+    public static async Task<FleetConnection> ConnectAsync(string url, string name, TimeSpan timeout, TimeSpan retryWait, FleetSecurity security, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(url);
+        ArgumentNullException.ThrowIfNull(security);
         var opts = NatsOpts.Default with
         {
             Url = url,
@@ -95,7 +111,7 @@ public sealed class FleetConnection : IAsyncDisposable
             ReconnectWaitMin = TimeSpan.FromMilliseconds(250),
             ReconnectWaitMax = TimeSpan.FromSeconds(2),
         };
-        var nats = new NatsConnection(opts);
+        var nats = new NatsConnection(security.ApplyTo(opts));
         try
         {
             await nats.ConnectAsync().AsTask().WaitAsync(timeout + TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
@@ -103,10 +119,26 @@ public sealed class FleetConnection : IAsyncDisposable
         catch (Exception e) when (e is NatsException or TimeoutException or System.Net.Sockets.SocketException)
         {
             await nats.DisposeAsync().ConfigureAwait(false);
-            throw new FleetException($"cannot reach NATS at {url}: {e.Message}", e);
+            throw new FleetException($"cannot reach NATS at {url}: {Reasons(e)}", e);
         }
 
         return new FleetConnection(url, nats, retryWait);
+    }
+
+    // The client's outer message ("can not start to connect nats server") hides why: the server's refusal
+    // ("Authorization Violation") or the TLS handshake's failure is an inner exception.
+    private static string Reasons(Exception e)
+    {
+        var reasons = new List<string>();
+        for (Exception? inner = e; inner is not null; inner = inner.InnerException)
+        {
+            if (!reasons.Contains(inner.Message, StringComparer.Ordinal))
+            {
+                reasons.Add(inner.Message);
+            }
+        }
+
+        return string.Join(": ", reasons);
     }
 
     /// <summary>

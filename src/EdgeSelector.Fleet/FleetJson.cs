@@ -66,7 +66,10 @@ public sealed record CandidatePointer
     /// <summary>Why it was started or decided (the test's interval, or an operator's words).</summary>
     public string Reason { get; init; } = string.Empty;
 
-    /// <summary>Who wrote this value: <c>operator</c> or <c>auto</c> (the control plane's sequential test).</summary>
+    /// <summary>
+    /// Who wrote this value: <c>operator</c>, <c>auto</c> (the control plane's sequential test) or <c>gate</c> (a
+    /// candidate started by <c>edgesel train --gate --nats</c> after it passed the offline gate).
+    /// </summary>
     public string By { get; init; } = "operator";
 
     /// <summary>When the trial started (unix ms): the fleet's counts take impressions from then on.</summary>

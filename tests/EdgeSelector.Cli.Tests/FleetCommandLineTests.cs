@@ -23,6 +23,7 @@ public class FleetCommandLineTests
     [InlineData("--to applies to --nats only.", "rollback --server http://127.0.0.1:9 --to 3")]
     [InlineData("--token-file applies to --server only.", "rollback --nats nats://127.0.0.1:9 --token-file t")]
     [InlineData("--force applies to --server only.", "push --models m --nats nats://127.0.0.1:9 --force")]
+    [InlineData("--server does not apply with --nats: with --nats a bundle that passes the gate is started as the fleet's candidate", "train --models m --nats nats://127.0.0.1:9 --gate --server http://127.0.0.1:9")]
     [InlineData("--replicas must be one of 1, 3, 5 (got '2').", "fleet init --nats nats://127.0.0.1:9 --replicas 2")]
     [InlineData("--stale-after must be positive (got '0').", "fleet status --nats nats://127.0.0.1:9 --stale-after 0")]
     [InlineData("Option '--nats' is required.", "fleet status")]

@@ -100,6 +100,54 @@ public sealed class FleetRolloutTests(ITestOutputHelper output)
         var after = await fleet.DriveAsync(split, pages: 20, offset: 7_000);
         Assert.Equal(after.Impressions, after.CandidateServed);
     }
+
+    [Fact]
+    public async Task TrainGate_OnTheFleet_RefusesWithExit3_OrStartsTheBundleAsTheFleetCandidate_NeverAsActive()
+    {
+        await using var fleet = await RolloutFleet.StartAsync(output, seed: 43, activeClickbait: true);
+        var noCandidate = new ArmSplit(Candidate, 0);
+        var models = new BundleRepository(fleet.ModelsDirectory);
+
+        // Five pages: too few held-out rows to judge on. Refused: no bundle written, nothing started, exit 3.
+        await fleet.DriveAsync(noCandidate, pages: 5, offset: 0);
+        var refused = await fleet.TrainGateAsync();
+        output.WriteLine(refused.Err);
+        Assert.Equal(3, refused.Exit);
+        Assert.Contains("not written: refused: only", refused.Err, StringComparison.Ordinal);
+        Assert.False(JsonDocument.Parse(refused.Out).RootElement.GetProperty("gate").GetProperty("publish").GetBoolean());
+        Assert.Equal(1UL, models.LatestVersion());
+        Assert.Contains("no candidate was ever tried", Cli.Ok("rollout", "status", "--nats", fleet.Url).Out, StringComparison.Ordinal);
+
+        // Enough pages to judge on (the margin lets any bundle through: the gate's judgement itself is RolloutGateTests').
+        // Passed: written and started as the fleet's candidate on 0.2 of members, by the gate; bundle 1 stays active.
+        await fleet.DriveAsync(noCandidate, pages: 150, offset: 100);
+        var passed = await fleet.TrainGateAsync("--gate-margin", "1", "--candidate-fraction", "0.2");
+        output.WriteLine(passed.Err);
+        Assert.True(passed.Exit == 0, passed.Err);
+        Assert.True(JsonDocument.Parse(passed.Out).RootElement.GetProperty("gate").GetProperty("publish").GetBoolean());
+        var version = models.LatestVersion();
+        Assert.True(version > 1);
+        Assert.Contains($"bundle {version} started as the fleet's candidate on 0.2 of members against active 1", passed.Err, StringComparison.Ordinal);
+        var status = Cli.Ok("rollout", "status", "--nats", fleet.Url).Out;
+        output.WriteLine(status);
+        Assert.Contains($"candidate {version} running", status, StringComparison.Ordinal);
+        Assert.Contains("by gate: candidate", status, StringComparison.Ordinal);
+        await fleet.AllTryingAsync(version);
+        var split = new ArmSplit(version, 0.2);
+        var trial = await fleet.DriveAsync(split, pages: 40, offset: 300, candidate: version);
+        Assert.Equal(0, trial.ControlServedCandidate);
+        Assert.True(trial.CandidateServed > 0, "no page of the candidate arm was served the candidate");
+        Assert.True(await fleet.AllActiveAsync(1));
+
+        // While it is tried, a passing run writes its bundle but does not replace the trial.
+        await fleet.DriveAsync(split, pages: 150, offset: 400, candidate: version);
+        var during = await fleet.TrainGateAsync("--gate-margin", "1", "--no-rollout-decide");
+        output.WriteLine(during.Err);
+        Assert.True(during.Exit == 0, during.Err);
+        Assert.Contains($"is being tried (start it with edgesel rollout start --nats", during.Err, StringComparison.Ordinal);
+        Assert.True(models.LatestVersion() > version);
+        Assert.Contains($"candidate {version} running", Cli.Ok("rollout", "status", "--nats", fleet.Url).Out, StringComparison.Ordinal);
+    }
 }
 
 /// <summary>Two nodes on one nats-server, the world's bundles, the traffic and the trainer runs of <see cref="FleetRolloutTests"/>.</summary>
@@ -130,6 +178,9 @@ internal sealed class RolloutFleet : IAsyncDisposable
     }
 
     public List<EdgeNode> Nodes { get; } = [];
+
+    /// <summary>The trainer's bundle directory (<c>--models</c>).</summary>
+    public string ModelsDirectory => _models;
 
     public string Url => _nats.Url;
 
@@ -211,12 +262,34 @@ internal sealed class RolloutFleet : IAsyncDisposable
         return default;
     }
 
+    /// <summary>
+    /// <c>edgesel train --nats --gate --json</c> once every node shipped its events, with every impression's attribution
+    /// window closed (<c>--as-of +25h</c>).
+    /// </summary>
+    public async Task<(int Exit, string Out, string Err)> TrainGateAsync(params string[] extra)
+    {
+        await ShippedAsync();
+        return Cli.Run(["train", "--nats", Url, "--models", _models, "--key-file", _keyFile, "--as-of", "+25h", "--gate", "--json", .. TestSettings, .. extra]);
+    }
+
+    /// <summary>Waits until every node tries <paramref name="version"/> as the fleet's candidate (at most 60 s each).</summary>
+    public async Task AllTryingAsync(ulong version)
+    {
+        foreach (var node in Nodes)
+        {
+            await Wait.UntilAsync(
+                async () => await node.GetAsync("/v1/rollout") is { Status: HttpStatusCode.OK } s && s.Body.Contains("\"decidedBy\":\"fleet\"", StringComparison.Ordinal)
+                    && s.Body.Contains($"\"version\":{version},", StringComparison.Ordinal),
+                TimeSpan.FromSeconds(60), $"node {node.NodeId} trying candidate {version}", node.Log);
+        }
+    }
+
     /// <summary>The last trainer run's JSON report (a run with nothing new: the counts as they stand).</summary>
     public string TrainJson() =>
         Cli.Ok(["train", "--nats", Url, "--models", _models, "--key-file", _keyFile, "--no-publish", "--json", .. TestSettings]).Out;
 
     /// <summary>Pages of all 12 titles for members offset, offset+1, …, to nodes 1 and 2 in turn; each reward to the other node.</summary>
-    public async Task<Run> DriveAsync(ArmSplit split, int pages, int offset)
+    public async Task<Run> DriveAsync(ArmSplit split, int pages, int offset, ulong candidate = CandidateVersion)
     {
         var clients = Nodes.Select(n => n.Client()).ToArray();
         try
@@ -234,7 +307,7 @@ internal sealed class RolloutFleet : IAsyncDisposable
                 foreach (var r in results)
                 {
                     impressions++;
-                    var fromCandidate = r.ModelVersion == CandidateVersion;
+                    var fromCandidate = r.ModelVersion == candidate;
                     candidateServed += fromCandidate ? 1 : 0;
                     controlServedCandidate += fromCandidate && arm == Arm.Control ? 1 : 0;
                     if (_world.Respond(m, r.TitleId, r.ImageId, r.EventId, 0, rng) is { } reward)

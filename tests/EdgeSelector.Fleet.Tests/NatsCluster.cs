@@ -16,9 +16,12 @@ internal sealed class NatsCluster : IDisposable
     private readonly int[] _clientPorts;
     private readonly int[] _routePorts;
     private readonly Process?[] _servers;
+    private readonly string[] _serverArgs;
 
-    public NatsCluster(int size)
+    /// <summary>Starts <paramref name="size"/> servers, each given <paramref name="serverArgs"/> too (auth, TLS).</summary>
+    public NatsCluster(int size, params string[] serverArgs)
     {
+        _serverArgs = serverArgs;
         _root = Path.Combine(Path.GetTempPath(), "es-nats-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(_root);
         _clientPorts = [.. Enumerable.Range(0, size).Select(_ => FreePort())];
@@ -130,6 +133,11 @@ internal sealed class NatsCluster : IDisposable
             {
                 start.ArgumentList.Add(arg);
             }
+        }
+
+        foreach (var arg in _serverArgs)
+        {
+            start.ArgumentList.Add(arg);
         }
 
         var log = File.AppendText(Path.Combine(_root, name + ".log"));

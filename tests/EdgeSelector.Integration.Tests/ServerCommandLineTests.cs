@@ -112,6 +112,9 @@ public sealed class ServerCommandLineTests
     [InlineData("--EdgeSelector:Seed=-1", "EdgeSelector:Seed = '-1' (command line) is not a valid value; expected unsigned integer")]
     [InlineData("--EdgeSelector:BindAddress=localhost:80", "EdgeSelector:BindAddress must be an IP address")]
     [InlineData("--EdgeSelector:Nats:Url=http://127.0.0.1:4222", "EdgeSelector:Nats:Url has 'http://127.0.0.1:4222', not a nats://host:port address")]
+    [InlineData("--EdgeSelector:Nats:TokenFile=/nonexistent/nats.token", "EdgeSelector:Nats:TokenFile names /nonexistent/nats.token, which does not exist")]
+    [InlineData("--EdgeSelector:Nats:User=edge", "EdgeSelector:Nats:PasswordFile is needed with User")]
+    [InlineData("--EdgeSelector:Nats:TlsKeyFile=/etc/hostname", "EdgeSelector:Nats:TlsCertFile is needed with TlsKeyFile")]
     public async Task InvalidValue_ExitsWithCode2_NamingTheKey(string arg, string message)
     {
         var dataDir = TempPath();

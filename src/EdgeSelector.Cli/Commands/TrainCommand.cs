@@ -8,6 +8,7 @@ using EdgeSelector.Core.Logging;
 using EdgeSelector.Core.Models;
 using EdgeSelector.Learning.Catalog;
 using EdgeSelector.Learning.Join;
+using EdgeSelector.Learning.Rollout;
 using EdgeSelector.Learning.Training;
 using EdgeSelector.Storage.Impressions;
 
@@ -115,7 +116,7 @@ internal sealed class TrainCommand : CliCommand
         Options.Add(_examplesOut);
         Options.Add(_dedupeDays);
         Options.Add(_noPublish);
-        _gate.AddTo(this);
+        _gate.AddTo(this, _nats);
         _rollout.AddTo(this, _nats);
         FleetCli.OneTarget(this, _dataDir, _nats);
         FleetCli.OnlyWith(this, _nats, _maxMessages, _examplesOut, _dedupeDays, _noPublish);
@@ -151,15 +152,14 @@ internal sealed class TrainCommand : CliCommand
 
         using var progress = context.Progress(nats is null ? $"reading bundle {latest} and the logs in {dataDir}" : $"reading bundle {latest}");
         var start = Start(repo, key, latest, catalogPath, join, asOf, options, now);
-        if (nats is not null && _gate.Enabled(parse))
-        {
-            throw new UsageException("--gate works with --data-dir; in a fleet, start a bundle as the candidate with edgesel rollout start --nats (docs/rollout.md, \"Fleet\").");
-        }
-
         if (nats is not null)
         {
+            // The offline gate judges before the fit, which updates the models in place (TrainGate.Judge trains copies).
+            Func<List<LabeledExample>, CrossTitleModel, ulong, GateReport>? judge = _gate.Enabled(parse)
+                ? (examples, cross, version) => _gate.Judge(parse, start.Current, latest, examples, cross, version, start.Options)
+                : null;
             var fleet = new FleetTrainOptions(nats, parse.GetValue(_maxMessages), examplesOut, parse.GetValue(_dedupeDays), Publish: !parse.GetValue(_noPublish), Json: parse.GetValue(_json),
-                RolloutTest: _rollout.Test(parse), RolloutDecide: _rollout.Decide(parse));
+                RolloutTest: _rollout.Test(parse), RolloutDecide: _rollout.Decide(parse), Gate: judge, CandidateFraction: _gate.CandidateFraction(parse) ?? FleetCandidate.DefaultFraction);
             return FleetTrain.Run(start, fleet, progress, context);
         }
 

@@ -17,7 +17,8 @@ namespace EdgeSelector.Cli.Commands;
 /// and that copy are valued on the held-out share by doubly robust and SNIPS. The bundle is written — and, with
 /// <c>--server</c>, pushed as a <em>candidate</em> (PUT /v1/rollout/candidate) — only when every estimator's lower
 /// bound for it is not below the incumbent's value by more than <c>--gate-margin</c>; otherwise nothing is written
-/// or pushed and the command exits 3 with the reason.
+/// or pushed and the command exits 3 with the reason. With <c>--nats</c> (<see cref="Fleet.FleetTrain"/>) a bundle that
+/// passes is started as the fleet's candidate instead (<c>es_fleet/bundle.candidate</c>, as <c>edgesel rollout start</c>).
 /// </summary>
 internal sealed class TrainGate
 {
@@ -70,13 +71,14 @@ internal sealed class TrainGate
 
     private readonly Option<double?> _fraction = new("--candidate-fraction")
     {
-        Description = "With --server: share of members the candidate is served to (default: the node's Rollout:DefaultFraction)",
+        Description = "With --server: share of members the candidate is served to (default: the node's Rollout:DefaultFraction); with --nats: on every node (default 0.05)",
         HelpName = "F",
     };
 
-    /// <summary>Adds the gate's options to <c>edgesel train</c>.</summary>
-    public void AddTo(Command command)
+    /// <summary>Adds the gate's options to <c>edgesel train</c>; <c>--server</c> and its token do not go with <paramref name="nats"/>.</summary>
+    public void AddTo(Command command, Option nats)
     {
+        Fleet.FleetCli.NotWith(command, nats, "with --nats a bundle that passes the gate is started as the fleet's candidate (docs/rollout.md, \"Offline gate\")", _server, _tokenFile);
         command.Options.Add(_gate);
         command.Options.Add(_holdout);
         command.Options.Add(_margin);
@@ -86,6 +88,9 @@ internal sealed class TrainGate
         command.Options.Add(_tokenFile);
         command.Options.Add(_fraction);
     }
+
+    /// <summary><c>--candidate-fraction</c>, or null when it was not given.</summary>
+    public double? CandidateFraction(ParseResult parse) => parse.GetValue(_fraction);
 
     /// <summary>True when <c>--gate</c> was given.</summary>
     public bool Enabled(ParseResult parse) => parse.GetValue(_gate);

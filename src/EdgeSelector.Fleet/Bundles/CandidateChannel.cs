@@ -42,8 +42,10 @@ public sealed class CandidateChannel
     /// members on every node. Refused with a <see cref="FleetException"/> naming the problem, nothing changed: a
     /// fraction outside [0, 1], no active bundle, a version not newer than the active one or than the candidate being
     /// tried. (The signature, the models and the feature schema are checked by the caller and by every node.)
+    /// <paramref name="by"/> names who started it (<c>operator</c>: <c>edgesel rollout start</c>; <c>gate</c>:
+    /// <c>edgesel train --gate --nats</c>).
     /// </summary>
-    public async Task<CandidatePointer> StartAsync(ReadOnlyMemory<byte> bundle, ulong version, double fraction, string reason, CancellationToken cancellationToken = default)
+    public async Task<CandidatePointer> StartAsync(ReadOnlyMemory<byte> bundle, ulong version, double fraction, string reason, string by, CancellationToken cancellationToken = default)
     {
         if (!double.IsFinite(fraction) || fraction is < 0 or > 1)
         {
@@ -74,7 +76,7 @@ public sealed class CandidateChannel
             ActiveVersion = active.Version,
             State = CandidatePointer.Running,
             Reason = reason,
-            By = "operator",
+            By = by,
             StartedAtMs = now,
             PointedAtMs = now,
         };

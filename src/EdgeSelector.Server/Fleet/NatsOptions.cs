@@ -1,3 +1,5 @@
+using EdgeSelector.Fleet;
+
 namespace EdgeSelector.Server.Fleet;
 
 /// <summary>
@@ -36,6 +38,39 @@ public sealed class NatsOptions
     /// <summary>Seconds between profile-store checkpoints that persist the profile-stream position while following.</summary>
     public double ProfilePersistSeconds { get; set; } = 30;
 
+    /// <summary>A NATS credentials file (<c>.creds</c>: user JWT and NKey seed) to authenticate with (docs/fleet.md, "Security").</summary>
+    public string CredsFile { get; set; } = string.Empty;
+
+    /// <summary>A file holding the NATS authorization token to authenticate with.</summary>
+    public string TokenFile { get; set; } = string.Empty;
+
+    /// <summary>The NATS user to authenticate as (with <see cref="PasswordFile"/>).</summary>
+    public string User { get; set; } = string.Empty;
+
+    /// <summary>A file holding <see cref="User"/>'s password.</summary>
+    public string PasswordFile { get; set; } = string.Empty;
+
+    /// <summary>A PEM file of the CA certificate(s) to verify the NATS servers with; set, the connection must be TLS.</summary>
+    public string TlsCaFile { get; set; } = string.Empty;
+
+    /// <summary>A PEM client certificate for servers that verify clients (with <see cref="TlsKeyFile"/>).</summary>
+    public string TlsCertFile { get; set; } = string.Empty;
+
+    /// <summary>The PEM private key of <see cref="TlsCertFile"/>.</summary>
+    public string TlsKeyFile { get; set; } = string.Empty;
+
+    /// <summary>How the node's NATS connection authenticates and encrypts.</summary>
+    public FleetSecurity Security() => new()
+    {
+        CredsFile = CredsFile,
+        TokenFile = TokenFile,
+        User = User,
+        PasswordFile = PasswordFile,
+        TlsCaFile = TlsCaFile,
+        TlsCertFile = TlsCertFile,
+        TlsKeyFile = TlsKeyFile,
+    };
+
     /// <summary>Whether this node is part of a fleet.</summary>
     public bool Enabled => !string.IsNullOrWhiteSpace(Url);
 
@@ -50,6 +85,11 @@ public sealed class NatsOptions
         foreach (var url in Url.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
             Check(Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.Scheme is "nats" or "tls" && uri.Port > 0, nameof(Url), $"has '{url}', not a nats://host:port address");
+        }
+
+        if (Security().Check() is { } problem)
+        {
+            Check(false, problem.Setting, problem.Problem);
         }
 
         return this;

@@ -22,8 +22,48 @@ internal static class FleetCli
     public static FleetConnection Connect(string url, string client, CancellationToken cancellation)
     {
         CheckUrl(url);
-        return FleetConnection.ConnectAsync(url, "edgesel-" + client, ConnectTimeout, cancellation).GetAwaiter().GetResult();
+        return FleetConnection.ConnectAsync(url, "edgesel-" + client, ConnectTimeout, FleetConnection.ToolRetryWait, Security(), cancellation).GetAwaiter().GetResult();
     }
+
+    /// <summary>
+    /// The NATS credentials and TLS files from the environment (docs/fleet.md, "Security"): <c>EDGESEL_NATS_CREDS</c>,
+    /// <c>EDGESEL_NATS_TOKEN_FILE</c>, <c>EDGESEL_NATS_USER</c> with <c>EDGESEL_NATS_PASSWORD_FILE</c>,
+    /// <c>EDGESEL_NATS_CA</c>, <c>EDGESEL_NATS_CERT</c> with <c>EDGESEL_NATS_KEY</c>. A problem is a
+    /// <see cref="CommandInputException"/> naming the variable (exit 1).
+    /// </summary>
+    public static FleetSecurity Security()
+    {
+        var security = new FleetSecurity
+        {
+            CredsFile = Environment.GetEnvironmentVariable(SecurityEnvironment[nameof(FleetSecurity.CredsFile)]),
+            TokenFile = Environment.GetEnvironmentVariable(SecurityEnvironment[nameof(FleetSecurity.TokenFile)]),
+            User = Environment.GetEnvironmentVariable(SecurityEnvironment[nameof(FleetSecurity.User)]),
+            PasswordFile = Environment.GetEnvironmentVariable(SecurityEnvironment[nameof(FleetSecurity.PasswordFile)]),
+            TlsCaFile = Environment.GetEnvironmentVariable(SecurityEnvironment[nameof(FleetSecurity.TlsCaFile)]),
+            TlsCertFile = Environment.GetEnvironmentVariable(SecurityEnvironment[nameof(FleetSecurity.TlsCertFile)]),
+            TlsKeyFile = Environment.GetEnvironmentVariable(SecurityEnvironment[nameof(FleetSecurity.TlsKeyFile)]),
+        };
+        if (security.Check() is { } problem)
+        {
+            var variable = SecurityEnvironment[problem.Setting];
+            var why = SecurityEnvironment.Aggregate(problem.Problem, (text, pair) => text.Replace(pair.Key, "$" + pair.Value, StringComparison.Ordinal));
+            throw new CommandInputException($"${variable} {why}");
+        }
+
+        return security;
+    }
+
+    // The environment variable of each FleetSecurity setting (edgesel takes no secret, nor a secret's file, as an option).
+    private static readonly Dictionary<string, string> SecurityEnvironment = new(StringComparer.Ordinal)
+    {
+        [nameof(FleetSecurity.CredsFile)] = "EDGESEL_NATS_CREDS",
+        [nameof(FleetSecurity.TokenFile)] = "EDGESEL_NATS_TOKEN_FILE",
+        [nameof(FleetSecurity.PasswordFile)] = "EDGESEL_NATS_PASSWORD_FILE",
+        [nameof(FleetSecurity.User)] = "EDGESEL_NATS_USER",
+        [nameof(FleetSecurity.TlsCaFile)] = "EDGESEL_NATS_CA",
+        [nameof(FleetSecurity.TlsCertFile)] = "EDGESEL_NATS_CERT",
+        [nameof(FleetSecurity.TlsKeyFile)] = "EDGESEL_NATS_KEY",
+    };
 
     /// <summary>Disposes the connection synchronously at the end of a command.</summary>
     public static IDisposable AsDisposable(FleetConnection connection) => new Closer(connection);
@@ -54,6 +94,20 @@ internal static class FleetCli
         foreach (var option in options.Where(o => Given(r.GetResult(o))))
         {
             r.AddError($"{option.Name} applies to {target.Name} only.");
+        }
+    });
+
+    /// <summary>Options that do not apply with <paramref name="target"/> (a usage error naming <paramref name="why"/>, never silently ignored).</summary>
+    public static void NotWith(Command command, Option target, string why, params Option[] options) => command.Validators.Add(r =>
+    {
+        if (!Given(r.GetResult(target)))
+        {
+            return;
+        }
+
+        foreach (var option in options.Where(o => Given(r.GetResult(o))))
+        {
+            r.AddError($"{option.Name} does not apply with {target.Name}: {why}.");
         }
     });
 

@@ -38,7 +38,7 @@ internal sealed class RolloutStartCommand : CliCommand
     {
         Description = "Share of members served the candidate on every node, in [0, 1] (sticky by member id, the same on every node)",
         HelpName = "F",
-        DefaultValueFactory = _ => 0.05,
+        DefaultValueFactory = _ => FleetCandidate.DefaultFraction,
     }, 0.0, 1.0);
 
     public RolloutStartCommand()
@@ -61,35 +61,26 @@ internal sealed class RolloutStartCommand : CliCommand
         var path = InputFiles.Require(parse.GetRequiredValue(_bundle), "--bundle");
         var bytes = File.ReadAllBytes(path);
         var key = Secrets.BundleKey(parse, _keyFile);
-        var candidate = Read(bytes, key, path);
         var url = parse.GetRequiredValue(_nats);
+        var candidate = FleetCandidate.Check(bytes, key, path); // before connecting: a bad file is refused without NATS
         var connection = FleetCli.Connect(url, "rollout", context.Cancellation);
         using var _ = FleetCli.AsDisposable(connection);
-        var channel = new CandidateChannel(connection);
-
-        // The nodes check all of this again; checked here first so a bad candidate is refused before any node sees it.
-        if (channel.Bundles.GetPointerAsync(context.Cancellation).GetAwaiter().GetResult() is { } active)
-        {
-            if (candidate.Manifest.Version <= active.Version)
-            {
-                throw new CommandInputException($"candidate version {candidate.Manifest.Version} is not newer than the fleet's active version {active.Version}; nothing was published");
-            }
-
-            var activeBytes = channel.Bundles.DownloadAsync(active, context.Cancellation).GetAwaiter().GetResult();
-            var (_, activeSpaces) = Read(activeBytes, key, active.Object);
-            if (SchemaProblem(candidate.Spaces, activeSpaces, active.Version) is { } problem)
-            {
-                throw new CommandInputException(problem + "; nothing was published");
-            }
-        }
-
-        var pointer = channel.StartAsync(bytes, candidate.Manifest.Version, fraction, $"candidate {candidate.Manifest.Version} for {fraction.ToString("0.####", CultureInfo.InvariantCulture)} of members", context.Cancellation).GetAwaiter().GetResult();
+        var reason = $"candidate {candidate.Manifest.Version} for {fraction.ToString("0.####", CultureInfo.InvariantCulture)} of members";
+        var pointer = FleetCandidate.Start(connection, candidate, bytes, key, fraction, reason, "operator", context.Cancellation);
         context.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{url}: candidate {pointer.Version} ({pointer.Object}) is tried on {pointer.Fraction:0.####} of members against active {pointer.ActiveVersion} on every node; edgesel train --nats decides it on the fleet's counts"));
         return ExitCodes.Ok;
     }
+}
 
-    private static (BundleManifest Manifest, Dictionary<uint, FeatureSpace> Spaces) Read(byte[] bytes, byte[] key, string name)
+/// <summary>A signed bundle as the fleet's candidate: the checks every node makes again, made first, then the start.</summary>
+internal static class FleetCandidate
+{
+    /// <summary>The share of members a candidate is tried on unless told otherwise.</summary>
+    public const double DefaultFraction = 0.05;
+
+    /// <summary>The bundle's manifest and per-title feature spaces; a <see cref="CommandInputException"/> when its signature or a model fails.</summary>
+    public static (BundleManifest Manifest, Dictionary<uint, FeatureSpace> Spaces) Check(byte[] bytes, byte[] key, string name)
     {
         var error = ModelBundle.TryRead(bytes, key, out var manifest, out var models, out var detail);
         if (error != BundleError.None)
@@ -109,6 +100,34 @@ internal sealed class RolloutStartCommand : CliCommand
         }
 
         return (manifest, spaces);
+    }
+
+    /// <summary>
+    /// Starts <paramref name="candidate"/> (checked by <see cref="Check"/>) on <paramref name="fraction"/> of members on
+    /// every node, after checking it against the fleet's active bundle (newer, same feature schema); the nodes check all
+    /// of this again. A <see cref="CommandInputException"/> (nothing published) when it does not fit.
+    /// </summary>
+    public static CandidatePointer Start(
+        FleetConnection connection, (BundleManifest Manifest, Dictionary<uint, FeatureSpace> Spaces) candidate, byte[] bytes, byte[] key,
+        double fraction, string reason, string by, CancellationToken cancellation)
+    {
+        var channel = new CandidateChannel(connection);
+        if (channel.Bundles.GetPointerAsync(cancellation).GetAwaiter().GetResult() is { } active)
+        {
+            if (candidate.Manifest.Version <= active.Version)
+            {
+                throw new CommandInputException($"candidate version {candidate.Manifest.Version} is not newer than the fleet's active version {active.Version}; nothing was published");
+            }
+
+            var activeBytes = channel.Bundles.DownloadAsync(active, cancellation).GetAwaiter().GetResult();
+            var (_, activeSpaces) = Check(activeBytes, key, active.Object);
+            if (SchemaProblem(candidate.Spaces, activeSpaces, active.Version) is { } problem)
+            {
+                throw new CommandInputException(problem + "; nothing was published");
+            }
+        }
+
+        return channel.StartAsync(bytes, candidate.Manifest.Version, fraction, reason, by, cancellation).GetAwaiter().GetResult();
     }
 
     // Every candidate model must expect the vector the active bundle's model of its title expects (or, for a title the
