@@ -48,11 +48,15 @@ internal sealed class KvCheckpoints
         _root = root;
         _logFileBase = logFileBase;
         _segmentBytes = segmentBytes;
-        Manager = new DeviceLogCommitCheckpointManager(new ResilientDeviceFactory(health), new DefaultCheckpointNamingScheme(CheckpointDirectory), removeOutdated: false);
+        Manager = new DeferredCommitCheckpointManager(
+            new DeviceLogCommitCheckpointManager(new ResilientDeviceFactory(health), new DefaultCheckpointNamingScheme(CheckpointDirectory), removeOutdated: false));
     }
 
-    /// <summary>FASTER's checkpoint manager for the store, over retrying devices.</summary>
-    public DeviceLogCommitCheckpointManager Manager { get; }
+    /// <summary>
+    /// The store's checkpoint manager: FASTER's, over retrying devices, its metadata writes taken off FASTER's state
+    /// machine (<see cref="DeferredCommitCheckpointManager"/>; a checkpoint is recorded by <see cref="RecordAsync"/>).
+    /// </summary>
+    public DeferredCommitCheckpointManager Manager { get; }
 
     public string CheckpointDirectory => Path.Combine(_root, "checkpoints");
 
@@ -126,11 +130,31 @@ internal sealed class KvCheckpoints
     }
 
     /// <summary>
+    /// Records the checkpoint FASTER just completed, once its metadata files are on disk: awaits the deferred metadata
+    /// writes (<see cref="DeferredCommitCheckpointManager.WhenWritten"/>; FASTER completes a checkpoint before they are
+    /// written), then writes the integrity record (<see cref="Record"/>). The checkpoint is durable when this completes;
+    /// it faults, and nothing is recorded, if a metadata write failed, so the store must not report it durable. A crash
+    /// before the record leaves a checkpoint <see cref="KvOpen"/> does not recover (<see cref="UnrecordedCheckpoints"/>).
+    /// </summary>
+    public async Task RecordAsync(Guid indexToken, Guid logToken, long beginAddress, long flushedUntil)
+    {
+        await Manager.WhenWritten().ConfigureAwait(false);
+        BeforeRecord?.Invoke();
+        Record(indexToken, logToken, beginAddress, flushedUntil);
+    }
+
+    /// <summary>
+    /// Tests only: runs after a checkpoint's metadata files are written and before its integrity record, on the
+    /// checkpoint's thread (the crash-window tests copy the directory there, as a kill -9 would leave it).
+    /// </summary>
+    internal Action? BeforeRecord { get; set; }
+
+    /// <summary>
     /// Records the checkpoint just taken (tokens, and the log up to <paramref name="flushedUntil"/>), then removes the
     /// checkpoints and records older than the last <see cref="Kept"/>. Throws <see cref="IOException"/> if the record
-    /// cannot be written (the checkpoint itself is durable; it is then recovered without verification).
+    /// cannot be written (the checkpoint is then not reported durable, and not recovered while a recorded one verifies).
     /// </summary>
-    public void Record(Guid indexToken, Guid logToken, long beginAddress, long flushedUntil)
+    private void Record(Guid indexToken, Guid logToken, long beginAddress, long flushedUntil)
     {
         var text = new StringBuilder();
         text.Append(Header).Append('\n');

@@ -430,7 +430,9 @@ public sealed partial class ModelStore
             throw new InvalidOperationException("FASTER refused to start a model-store checkpoint.");
         }
 
-        _checkpoints.Record(token, token, _store.Log.BeginAddress, flushed);
+        // The checkpoint's metadata files are written off FASTER's state machine (which a serving reader's session may
+        // be running): durable, and the change published, only once they are on disk and recorded.
+        await _checkpoints.RecordAsync(token, token, _store.Log.BeginAddress, flushed).ConfigureAwait(false);
         _changedSinceCheckpoint = false;
     }
 

@@ -25,7 +25,7 @@ public sealed partial class ProfileStore : IKvLifecycle
                 MemorySize = _memoryBytes,
                 PageSize = _pageBytes,
                 SegmentSize = _segmentBytes,
-                CheckpointManager = _commits = new DeferredCommitCheckpointManager(_checkpoints.Manager),
+                CheckpointManager = _checkpoints.Manager,
                 TryRecoverLatest = false,
             };
             _store = new FasterKV<long, MemberProfile>(settings);
