@@ -29,7 +29,9 @@ namespace EdgeSelector.Storage.Internal;
 /// </code>
 /// A record is written to a temporary file, flushed to disk and renamed, so it is whole or absent. Log segment bytes
 /// below the flushed address never change (FASTER writes each page once and folds over at a checkpoint), so their CRC is
-/// extended incrementally and a checkpoint reads only what is new.
+/// extended incrementally and a checkpoint reads only what is new; the one exception, the sector holding a recovered
+/// log's tail, is in <see cref="Adopt"/>. Segment files are deleted here, after a record, below the first segment a
+/// kept record covers (<see cref="Log"/>), not by FASTER.
 /// </remarks>
 internal sealed class KvCheckpoints
 {
@@ -48,6 +50,13 @@ internal sealed class KvCheckpoints
         _root = root;
         _logFileBase = logFileBase;
         _segmentBytes = segmentBytes;
+        Directory.CreateDirectory(LogDirectory);
+        Log = new ResilientDevice(
+            Devices.CreateLogDevice(Path.Combine(LogDirectory, logFileBase), preallocateFile: false, deleteOnClose: false, recoverDevice: true),
+            health)
+        {
+            TruncatesOnlyWhenTold = true,
+        };
         Manager = new DeferredCommitCheckpointManager(
             new DeviceLogCommitCheckpointManager(new ResilientDeviceFactory(health), new DefaultCheckpointNamingScheme(CheckpointDirectory), removeOutdated: false));
     }
@@ -57,6 +66,12 @@ internal sealed class KvCheckpoints
     /// machine (<see cref="DeferredCommitCheckpointManager"/>; a checkpoint is recorded by <see cref="RecordAsync"/>).
     /// </summary>
     public DeferredCommitCheckpointManager Manager { get; }
+
+    /// <summary>
+    /// The store's log device (the store disposes it). Its segment files are removed here, once no kept checkpoint needs
+    /// them (<see cref="ResilientDevice.TruncatesOnlyWhenTold"/>), not when FASTER shifts the begin address.
+    /// </summary>
+    public ResilientDevice Log { get; }
 
     public string CheckpointDirectory => Path.Combine(_root, "checkpoints");
 
@@ -119,12 +134,22 @@ internal sealed class KvCheckpoints
             : [];
     }
 
-    /// <summary>The checkpoint of <paramref name="candidate"/> was recovered: its verified CRCs seed the incremental cache.</summary>
+    /// <summary>
+    /// The checkpoint of <paramref name="candidate"/> was recovered: its verified CRCs seed the incremental cache, but
+    /// for the log segment its log ends in. FASTER's first flush after recovery rewrites the sector holding the recovered
+    /// tail from memory, where recovery changed record headers (measured: a header bit cleared in the records there), so
+    /// the bytes below that tail change once and the segment's CRC is computed afresh by the next record.
+    /// </summary>
     public void Adopt(Candidate candidate)
     {
         _crcs.Clear();
         foreach (var (path, covered, crc) in candidate.Files)
         {
+            if (covered < _segmentBytes && path.StartsWith(LogDirectory + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
             _crcs[path] = (covered, crc);
         }
     }
@@ -352,6 +377,14 @@ internal sealed class KvCheckpoints
             }
         }
 
+        // Log segments below the first one a kept record covers: FASTER asked for them to go when it moved the begin
+        // address (compaction, then the next checkpoint), and only now does no kept checkpoint need them.
+        var firstSegment = kept.Select(r => FirstSegmentOf(r.Path)).Min();
+        if (firstSegment is > 0)
+        {
+            Log.TruncateBelow(firstSegment.Value * _segmentBytes);
+        }
+
         var keptPaths = kept.Select(r => r.Path).ToHashSet(StringComparer.Ordinal);
         foreach (var (record, _) in records)
         {
@@ -360,6 +393,34 @@ internal sealed class KvCheckpoints
                 File.Delete(record);
             }
         }
+    }
+
+    /// <summary>
+    /// The first log segment a record covers; null if it covers none (its log was empty) or names one unreadably (it
+    /// cannot be recovered): such a record keeps no segment.
+    /// </summary>
+    private long? FirstSegmentOf(string record)
+    {
+        var prefix = "file ";
+        var segmentPrefix = Path.Combine("log", _logFileBase) + ".";
+        long? first = null;
+        foreach (var line in File.ReadLines(record))
+        {
+            var parts = line.Split(' ', 4);
+            if (!line.StartsWith(prefix, StringComparison.Ordinal) || parts.Length != 4 || !parts[3].StartsWith(segmentPrefix, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            if (!long.TryParse(parts[3].AsSpan(segmentPrefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out var segment))
+            {
+                return null;
+            }
+
+            first = first is { } f ? Math.Min(f, segment) : segment;
+        }
+
+        return first;
     }
 
     /// <summary>The index and log tokens a record names; null if it is unreadable.</summary>

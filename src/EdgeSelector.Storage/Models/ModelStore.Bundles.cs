@@ -509,7 +509,7 @@ public sealed partial class ModelStore
     /// Keeps the log (and its segment files) bounded: everything below the oldest generation still kept or awaiting
     /// deletion is dead except metadata records (manifest, title lists) that may have been updated in place there.
     /// FASTER's lookup compaction copies those live records to the tail and moves the begin address; the next
-    /// checkpoint deletes the segment files below it.
+    /// integrity record that no longer needs them deletes the segment files below it (KvCheckpoints).
     /// </summary>
     private void CompactBelowKeptGenerations()
     {
