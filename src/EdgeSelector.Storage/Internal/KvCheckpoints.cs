@@ -29,7 +29,9 @@ namespace EdgeSelector.Storage.Internal;
 /// </code>
 /// A record is written to a temporary file, flushed to disk and renamed, so it is whole or absent. Log segment bytes
 /// below the flushed address never change (FASTER writes each page once and folds over at a checkpoint), so their CRC is
-/// extended incrementally and a checkpoint reads only what is new.
+/// extended incrementally and a checkpoint reads only what is new; the one exception, the sector holding a recovered
+/// log's tail, is in <see cref="Adopt"/>. Segment files are deleted here, after a record, below the first segment a
+/// kept record covers (<see cref="Log"/>), not by FASTER.
 /// </remarks>
 internal sealed class KvCheckpoints
 {
@@ -48,11 +50,28 @@ internal sealed class KvCheckpoints
         _root = root;
         _logFileBase = logFileBase;
         _segmentBytes = segmentBytes;
-        Manager = new DeviceLogCommitCheckpointManager(new ResilientDeviceFactory(health), new DefaultCheckpointNamingScheme(CheckpointDirectory), removeOutdated: false);
+        Directory.CreateDirectory(LogDirectory);
+        Log = new ResilientDevice(
+            Devices.CreateLogDevice(Path.Combine(LogDirectory, logFileBase), preallocateFile: false, deleteOnClose: false, recoverDevice: true),
+            health)
+        {
+            TruncatesOnlyWhenTold = true,
+        };
+        Manager = new DeferredCommitCheckpointManager(
+            new DeviceLogCommitCheckpointManager(new ResilientDeviceFactory(health), new DefaultCheckpointNamingScheme(CheckpointDirectory), removeOutdated: false));
     }
 
-    /// <summary>FASTER's checkpoint manager for the store, over retrying devices.</summary>
-    public DeviceLogCommitCheckpointManager Manager { get; }
+    /// <summary>
+    /// The store's checkpoint manager: FASTER's, over retrying devices, its metadata writes taken off FASTER's state
+    /// machine (<see cref="DeferredCommitCheckpointManager"/>; a checkpoint is recorded by <see cref="RecordAsync"/>).
+    /// </summary>
+    public DeferredCommitCheckpointManager Manager { get; }
+
+    /// <summary>
+    /// The store's log device (the store disposes it). Its segment files are removed here, once no kept checkpoint needs
+    /// them (<see cref="ResilientDevice.TruncatesOnlyWhenTold"/>), not when FASTER shifts the begin address.
+    /// </summary>
+    public ResilientDevice Log { get; }
 
     public string CheckpointDirectory => Path.Combine(_root, "checkpoints");
 
@@ -115,22 +134,52 @@ internal sealed class KvCheckpoints
             : [];
     }
 
-    /// <summary>The checkpoint of <paramref name="candidate"/> was recovered: its verified CRCs seed the incremental cache.</summary>
+    /// <summary>
+    /// The checkpoint of <paramref name="candidate"/> was recovered: its verified CRCs seed the incremental cache, but
+    /// for the log segment its log ends in. FASTER's first flush after recovery rewrites the sector holding the recovered
+    /// tail from memory, where recovery changed record headers (measured: a header bit cleared in the records there), so
+    /// the bytes below that tail change once and the segment's CRC is computed afresh by the next record.
+    /// </summary>
     public void Adopt(Candidate candidate)
     {
         _crcs.Clear();
         foreach (var (path, covered, crc) in candidate.Files)
         {
+            if (covered < _segmentBytes && path.StartsWith(LogDirectory + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
             _crcs[path] = (covered, crc);
         }
     }
 
     /// <summary>
+    /// Records the checkpoint FASTER just completed, once its metadata files are on disk: awaits the deferred metadata
+    /// writes (<see cref="DeferredCommitCheckpointManager.WhenWritten"/>; FASTER completes a checkpoint before they are
+    /// written), then writes the integrity record (<see cref="Record"/>). The checkpoint is durable when this completes;
+    /// it faults, and nothing is recorded, if a metadata write failed, so the store must not report it durable. A crash
+    /// before the record leaves a checkpoint <see cref="KvOpen"/> does not recover (<see cref="UnrecordedCheckpoints"/>).
+    /// </summary>
+    public async Task RecordAsync(Guid indexToken, Guid logToken, long beginAddress, long flushedUntil)
+    {
+        await Manager.WhenWritten().ConfigureAwait(false);
+        BeforeRecord?.Invoke();
+        Record(indexToken, logToken, beginAddress, flushedUntil);
+    }
+
+    /// <summary>
+    /// Tests only: runs after a checkpoint's metadata files are written and before its integrity record, on the
+    /// checkpoint's thread (the crash-window tests copy the directory there, as a kill -9 would leave it).
+    /// </summary>
+    internal Action? BeforeRecord { get; set; }
+
+    /// <summary>
     /// Records the checkpoint just taken (tokens, and the log up to <paramref name="flushedUntil"/>), then removes the
     /// checkpoints and records older than the last <see cref="Kept"/>. Throws <see cref="IOException"/> if the record
-    /// cannot be written (the checkpoint itself is durable; it is then recovered without verification).
+    /// cannot be written (the checkpoint is then not reported durable, and not recovered while a recorded one verifies).
     /// </summary>
-    public void Record(Guid indexToken, Guid logToken, long beginAddress, long flushedUntil)
+    private void Record(Guid indexToken, Guid logToken, long beginAddress, long flushedUntil)
     {
         var text = new StringBuilder();
         text.Append(Header).Append('\n');
@@ -328,6 +377,14 @@ internal sealed class KvCheckpoints
             }
         }
 
+        // Log segments below the first one a kept record covers: FASTER asked for them to go when it moved the begin
+        // address (compaction, then the next checkpoint), and only now does no kept checkpoint need them.
+        var firstSegment = kept.Select(r => FirstSegmentOf(r.Path)).Min();
+        if (firstSegment is > 0)
+        {
+            Log.TruncateBelow(firstSegment.Value * _segmentBytes);
+        }
+
         var keptPaths = kept.Select(r => r.Path).ToHashSet(StringComparer.Ordinal);
         foreach (var (record, _) in records)
         {
@@ -336,6 +393,34 @@ internal sealed class KvCheckpoints
                 File.Delete(record);
             }
         }
+    }
+
+    /// <summary>
+    /// The first log segment a record covers; null if it covers none (its log was empty) or names one unreadably (it
+    /// cannot be recovered): such a record keeps no segment.
+    /// </summary>
+    private long? FirstSegmentOf(string record)
+    {
+        var prefix = "file ";
+        var segmentPrefix = Path.Combine("log", _logFileBase) + ".";
+        long? first = null;
+        foreach (var line in File.ReadLines(record))
+        {
+            var parts = line.Split(' ', 4);
+            if (!line.StartsWith(prefix, StringComparison.Ordinal) || parts.Length != 4 || !parts[3].StartsWith(segmentPrefix, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            if (!long.TryParse(parts[3].AsSpan(segmentPrefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out var segment))
+            {
+                return null;
+            }
+
+            first = first is { } f ? Math.Min(f, segment) : segment;
+        }
+
+        return first;
     }
 
     /// <summary>The index and log tokens a record names; null if it is unreadable.</summary>

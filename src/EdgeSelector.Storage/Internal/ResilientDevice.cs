@@ -70,15 +70,54 @@ internal sealed class ResilientDevice : IDevice
     public void ReadAsync(ulong alignedSourceAddress, IntPtr alignedDestinationAddress, uint aligned_read_length, DeviceIOCompletionCallback callback, object context) =>
         _inner.ReadAsync(alignedSourceAddress, alignedDestinationAddress, aligned_read_length, callback, context);
 
-    public void TruncateUntilAddressAsync(long toAddress, AsyncCallback callback, IAsyncResult result) =>
+    /// <summary>
+    /// True for a FasterKV store's log (<see cref="KvCheckpoints"/>): FASTER's own truncations are ignored, and segment
+    /// files are removed only by <see cref="TruncateBelow"/>. FASTER truncates the log to a checkpoint's begin address as
+    /// soon as it hands over the checkpoint's metadata, before the checkpoint is recorded, which would delete segments
+    /// the last recorded checkpoint still needs (a crash then left nothing to recover).
+    /// </summary>
+    public bool TruncatesOnlyWhenTold { get; init; }
+
+    public void TruncateUntilAddressAsync(long toAddress, AsyncCallback callback, IAsyncResult result)
+    {
+        if (TruncatesOnlyWhenTold)
+        {
+            callback?.Invoke(result);
+            return;
+        }
+
         _inner.TruncateUntilAddressAsync(toAddress, callback, result);
+    }
 
-    public void TruncateUntilAddress(long toAddress) => _inner.TruncateUntilAddress(toAddress);
+    public void TruncateUntilAddress(long toAddress)
+    {
+        if (!TruncatesOnlyWhenTold)
+        {
+            _inner.TruncateUntilAddress(toAddress);
+        }
+    }
 
-    public void TruncateUntilSegmentAsync(int toSegment, AsyncCallback callback, IAsyncResult result) =>
+    public void TruncateUntilSegmentAsync(int toSegment, AsyncCallback callback, IAsyncResult result)
+    {
+        if (TruncatesOnlyWhenTold)
+        {
+            callback?.Invoke(result);
+            return;
+        }
+
         _inner.TruncateUntilSegmentAsync(toSegment, callback, result);
+    }
 
-    public void TruncateUntilSegment(int toSegment) => _inner.TruncateUntilSegment(toSegment);
+    public void TruncateUntilSegment(int toSegment)
+    {
+        if (!TruncatesOnlyWhenTold)
+        {
+            _inner.TruncateUntilSegment(toSegment);
+        }
+    }
+
+    /// <summary>Removes the segment files wholly below <paramref name="address"/> (waits for it).</summary>
+    public void TruncateBelow(long address) => _inner.TruncateUntilAddress(address);
 
     public void RemoveSegmentAsync(int segment, AsyncCallback callback, IAsyncResult result) =>
         _inner.RemoveSegmentAsync(segment, callback, result);

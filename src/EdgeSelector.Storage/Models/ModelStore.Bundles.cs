@@ -430,7 +430,9 @@ public sealed partial class ModelStore
             throw new InvalidOperationException("FASTER refused to start a model-store checkpoint.");
         }
 
-        _checkpoints.Record(token, token, _store.Log.BeginAddress, flushed);
+        // The checkpoint's metadata files are written off FASTER's state machine (which a serving reader's session may
+        // be running): durable, and the change published, only once they are on disk and recorded.
+        await _checkpoints.RecordAsync(token, token, _store.Log.BeginAddress, flushed).ConfigureAwait(false);
         _changedSinceCheckpoint = false;
     }
 
@@ -507,7 +509,7 @@ public sealed partial class ModelStore
     /// Keeps the log (and its segment files) bounded: everything below the oldest generation still kept or awaiting
     /// deletion is dead except metadata records (manifest, title lists) that may have been updated in place there.
     /// FASTER's lookup compaction copies those live records to the tail and moves the begin address; the next
-    /// checkpoint deletes the segment files below it.
+    /// integrity record that no longer needs them deletes the segment files below it (KvCheckpoints).
     /// </summary>
     private void CompactBelowKeptGenerations()
     {

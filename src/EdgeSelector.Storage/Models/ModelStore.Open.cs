@@ -11,11 +11,8 @@ public sealed partial class ModelStore : IKvLifecycle
 
     void IKvLifecycle.Create()
     {
-        Directory.CreateDirectory(Path.Combine(_root, "log"));
         _checkpoints = new KvCheckpoints(_root, "models.log", _segmentBytes, Health);
-        _logDevice = new ResilientDevice(
-            Devices.CreateLogDevice(Path.Combine(_root, "log", "models.log"), preallocateFile: false, deleteOnClose: false, recoverDevice: true),
-            Health);
+        _logDevice = _checkpoints.Log;
         try
         {
             using var settings = new FasterKVSettings<long, SpanByte>

@@ -11,11 +11,8 @@ public sealed partial class ProfileStore : IKvLifecycle
 
     void IKvLifecycle.Create()
     {
-        Directory.CreateDirectory(Path.Combine(_root, "log"));
         _checkpoints = new KvCheckpoints(_root, "profiles.log", _segmentBytes, Health);
-        _logDevice = new ResilientDevice(
-            Devices.CreateLogDevice(Path.Combine(_root, "log", "profiles.log"), preallocateFile: false, deleteOnClose: false, recoverDevice: true),
-            Health);
+        _logDevice = _checkpoints.Log;
         try
         {
             using var settings = new FasterKVSettings<long, MemberProfile>
@@ -25,7 +22,7 @@ public sealed partial class ProfileStore : IKvLifecycle
                 MemorySize = _memoryBytes,
                 PageSize = _pageBytes,
                 SegmentSize = _segmentBytes,
-                CheckpointManager = _commits = new DeferredCommitCheckpointManager(_checkpoints.Manager),
+                CheckpointManager = _checkpoints.Manager,
                 TryRecoverLatest = false,
             };
             _store = new FasterKV<long, MemberProfile>(settings);

@@ -29,7 +29,6 @@ public sealed partial class ProfileStore : IDisposable
     private IDevice _logDevice = null!;
     private FasterKV<long, MemberProfile> _store = null!;
     private KvCheckpoints _checkpoints = null!;
-    private DeferredCommitCheckpointManager _commits = null!;
     private SessionPool<ClientSession<long, MemberProfile, MemberProfile, MemberProfile, Empty, SimpleFunctions<long, MemberProfile, Empty>>> _sessions = null!;
     private readonly SemaphoreSlim _checkpointLock = new(1, 1);
     private readonly PeriodicTimer? _checkpointTimer;
@@ -409,16 +408,15 @@ public sealed partial class ProfileStore : IDisposable
         }
 
         // The checkpoint's metadata files are written off FASTER's state machine (which a serving session may be
-        // running on the socket event loop): durable only once they are on disk.
-        await _commits.WhenWritten().ConfigureAwait(false);
-
+        // running on the socket event loop): durable only once they are on disk and recorded.
+        var indexToken = full ? token : _indexToken;
+        await _checkpoints.RecordAsync(indexToken, token, _store.Log.BeginAddress, flushed).ConfigureAwait(false);
         if (full)
         {
             _indexToken = token;
             _indexTailAddress = flushed;
         }
 
-        _checkpoints.Record(_indexToken, token, _store.Log.BeginAddress, flushed);
         Volatile.Write(ref _checkpointedWrites, writes);
         Interlocked.Increment(ref _checkpointsTaken);
         if (full)
