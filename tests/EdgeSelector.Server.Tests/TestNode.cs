@@ -20,6 +20,7 @@ internal sealed class TestNode : IDisposable
     public static readonly uint[] Titles = [.. Enumerable.Range(1001, 12).Select(t => (uint)t)];
 
     private readonly TempDirectory _dir;
+    private bool _closed;
 
     private TestNode(TempDirectory dir, EdgeSelectorNode node)
     {
@@ -115,9 +116,25 @@ internal sealed class TestNode : IDisposable
         return pages.List;
     }
 
+    /// <summary>
+    /// Closes this node as a shutdown does (its stores checkpoint) and composes a new one over the same directory with
+    /// <paramref name="configure"/>'s changes, pushing nothing: a restart. This node then only removes the directory on dispose.
+    /// </summary>
+    public TestNode Restart(Action<EdgeSelectorOptions>? configure = null)
+    {
+        _closed = true;
+        Node.Dispose();
+        return Start(configure, push: false, _dir);
+    }
+
     public void Dispose()
     {
-        Node.Dispose();
+        if (!_closed)
+        {
+            _closed = true;
+            Node.Dispose();
+        }
+
         _dir.Dispose();
     }
 

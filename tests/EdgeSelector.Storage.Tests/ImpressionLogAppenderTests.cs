@@ -82,15 +82,15 @@ public sealed class ImpressionLogAppenderTests : IDisposable
     }
 
     [Fact]
-    public void TryPost_ThenTryCommit_DrainsTheRingFirst()
+    public async Task TryPost_ThenTryCommitAsync_DrainsTheRingFirst()
     {
         using var log = ImpressionLog.Open(Options(_dir.Path));
         Post(log, 0, 3_000);
 
-        Assert.True(log.TryCommit(TimeSpan.FromSeconds(30)));
+        Assert.True(await log.TryCommitAsync(TimeSpan.FromSeconds(30)));
         Assert.Equal(0, log.LagBytes);
         Post(log, 3_000, 3_000);
-        Assert.True(log.TryCommit(Timeout.InfiniteTimeSpan));
+        Assert.True(await log.TryCommitAsync(Timeout.InfiniteTimeSpan));
 
         Assert.Equal(0, log.LagBytes);
         Assert.Equal(6_000, Read(log, "all"));

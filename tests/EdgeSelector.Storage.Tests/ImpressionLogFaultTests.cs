@@ -48,6 +48,31 @@ public sealed class ImpressionLogFaultTests : IDisposable
     }
 
     [Fact]
+    public async Task TryCommitAsync_WhileWritesFail_FalseWithinItsBound_ThenTrueAndDurableOnceTheDiskRecovers()
+    {
+        var faults = new StorageFaults();
+        using var log = ImpressionLog.Open(Options(_dir.Path, faults) with { CloseTimeout = TimeSpan.FromMilliseconds(300) });
+        var first = Append(log, 0, 500);
+        Assert.True(await log.TryCommitAsync(TimeSpan.FromSeconds(30)));
+        Assert.True(log.IsCommitted(first));
+        var committed = log.CommittedUntilAddress;
+
+        // No write reaches the disk: the commit cannot finish, so the bounded wait gives up (with no time left at all,
+        // and with some), and nothing new is reported durable.
+        faults.FailWrites = true;
+        var last = Append(log, 500, 500);
+        Assert.False(await log.TryCommitAsync(TimeSpan.Zero));
+        Assert.False(await log.TryCommitAsync(TimeSpan.FromMilliseconds(200)));
+        Assert.False(log.IsCommitted(last));
+        Assert.Equal(committed, log.CommittedUntilAddress);
+
+        faults.FailWrites = false;
+        Assert.True(await log.TryCommitAsync(TimeSpan.FromSeconds(30)));
+        Assert.True(log.IsCommitted(last));
+        Assert.Equal(0, log.LagBytes);
+    }
+
+    [Fact]
     public void FailingWrites_BufferFills_TryEnqueueReturnsFalseWithoutThrowing()
     {
         var faults = new StorageFaults { FailWrites = true };

@@ -14,16 +14,16 @@ public sealed class CandidateFollower
 {
     private readonly CandidateChannel _channel;
     private readonly Func<ulong> _triedVersion;
-    private readonly Func<CandidatePointer, byte[]?, string?> _apply;
+    private readonly Func<CandidatePointer, byte[]?, Task<string?>> _apply;
     private readonly ILogger _logger;
     private string? _handled;
 
     /// <summary>
     /// Creates the follower. <paramref name="triedVersion"/> is the candidate the node tries (0: none);
     /// <paramref name="apply"/> gets a value with the bundle bytes (a running candidate not tried yet) or without
-    /// (a decision, or a fraction change of the candidate tried) and returns null or why it refused.
+    /// (a decision, or a fraction change of the candidate tried) and completes with null or why it refused.
     /// </summary>
-    public CandidateFollower(FleetConnection connection, Func<ulong> triedVersion, Func<CandidatePointer, byte[]?, string?> apply, ILogger logger)
+    public CandidateFollower(FleetConnection connection, Func<ulong> triedVersion, Func<CandidatePointer, byte[]?, Task<string?>> apply, ILogger logger)
     {
         _channel = new CandidateChannel(connection);
         _triedVersion = triedVersion;
@@ -79,7 +79,7 @@ public sealed class CandidateFollower
             }
         }
 
-        refused ??= _apply(pointer, bytes);
+        refused ??= await _apply(pointer, bytes).ConfigureAwait(false);
         _handled = key;
         LastError = refused is null ? null : $"candidate {pointer.Version} ({pointer.State}): {refused}";
         if (refused is null)

@@ -49,18 +49,18 @@ internal static class FleetAppliers
     /// this node's test then only reports), a running one already tried gets the pointer's fraction, a decision is
     /// applied to the candidate this node tries. Returns null, or why this node refused.
     /// </summary>
-    public static string? ApplyCandidate(RolloutService rollout, CandidatePointer pointer, byte[]? bytes)
+    public static async Task<string?> ApplyCandidateAsync(RolloutService rollout, CandidatePointer pointer, byte[]? bytes)
     {
         var tried = rollout.Current;
         switch (pointer.State)
         {
             case CandidatePointer.Running when bytes is not null:
-                var started = rollout.Start(bytes, pointer.Fraction, "fleet", fleet: true);
+                var started = await rollout.StartAsync(bytes, pointer.Fraction, "fleet", fleet: true).ConfigureAwait(false);
                 return started.Success ? null : started.Message;
             case CandidatePointer.Running:
                 if (tried is not null && tried.Version == pointer.Version && tried.Split.Fraction != pointer.Fraction)
                 {
-                    var resized = rollout.SetFraction(pointer.Fraction, "fleet");
+                    var resized = await rollout.SetFractionAsync(pointer.Fraction, "fleet").ConfigureAwait(false);
                     return resized.Success ? null : resized.Message;
                 }
 
@@ -71,7 +71,7 @@ internal static class FleetAppliers
                     return null; // not tried here (joined later, or already ended): the bundle pointer brings a promotion
                 }
 
-                var decided = rollout.FleetDecision(pointer.Version, pointer.State == CandidatePointer.Promoted, $"fleet: {pointer.Reason}");
+                var decided = await rollout.FleetDecisionAsync(pointer.Version, pointer.State == CandidatePointer.Promoted, $"fleet: {pointer.Reason}").ConfigureAwait(false);
                 return decided.Success ? null : decided.Message;
         }
     }

@@ -60,7 +60,7 @@ internal sealed class FleetNode : BackgroundService
         _instance = string.Create(CultureInfo.InvariantCulture, $"{Environment.MachineName}-{Environment.ProcessId}-{RandomNumberGenerator.GetHexString(4, lowercase: true)}");
         _connection = FleetConnection.Create(options.Url, $"edgeselector-node-{parts.NodeId}", TimeSpan.FromSeconds(10), options.Security());
         _bundles = new BundleFollower(_connection, (pointer, bytes) => FleetAppliers.ApplyBundleAsync(parts.Bundles, pointer, bytes), () => parts.Models.Version, _logger);
-        _candidates = new CandidateFollower(_connection, () => parts.Rollout.Current?.Version ?? 0, (pointer, bytes) => FleetAppliers.ApplyCandidate(parts.Rollout, pointer, bytes), _logger);
+        _candidates = new CandidateFollower(_connection, () => parts.Rollout.Current?.Version ?? 0, (pointer, bytes) => FleetAppliers.ApplyCandidateAsync(parts.Rollout, pointer, bytes), _logger);
         var fleetDir = Path.Combine(parts.DataDir, "fleet");
         Directory.CreateDirectory(fleetDir);
         _profiles = new ProfileFollower(

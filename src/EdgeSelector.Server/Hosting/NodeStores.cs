@@ -154,8 +154,8 @@ internal sealed class NodeStores : IDisposable
         var ok = true;
         ok &= await Step("models checkpoint", () => Models?.TryCheckpointAsync(timeout) ?? Task.FromResult(true)).ConfigureAwait(false);
         ok &= await Step("profiles checkpoint", () => Profiles?.TryCheckpointAsync(timeout) ?? Task.FromResult(true)).ConfigureAwait(false);
-        ok &= await Step("impression log commit", () => Task.FromResult(Impressions?.TryCommit(timeout) ?? true)).ConfigureAwait(false);
-        ok &= await Step("reward log commit", () => Task.FromResult(Rewards?.TryCommit(timeout) ?? true)).ConfigureAwait(false);
+        ok &= await Step("impression log commit", () => Impressions?.TryCommitAsync(timeout) ?? Task.FromResult(true)).ConfigureAwait(false);
+        ok &= await Step("reward log commit", () => Rewards?.TryCommitAsync(timeout) ?? Task.FromResult(true)).ConfigureAwait(false);
         return ok;
 
         static async Task<bool> Step(string what, Func<Task<bool>> step)

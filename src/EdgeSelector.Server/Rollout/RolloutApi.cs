@@ -31,7 +31,7 @@ internal static class RolloutApi
             var body = await AdminApi.ReadBody(request, (long)node.Options.MaxAdminBodyMB << 20);
             return body is null
                 ? Error(413, $"bundle larger than EdgeSelector:MaxAdminBodyMB ({node.Options.MaxAdminBodyMB} MB)")
-                : Answer(rollout.Start(body, share, "operator"));
+                : Answer(await rollout.StartAsync(body, share, "operator"));
         });
 
         v1.MapPut("/rollout/fraction", async (HttpRequest request) =>
@@ -47,11 +47,11 @@ internal static class RolloutApi
                 return Error(400, $"invalid JSON: {e.Message}");
             }
 
-            return Answer(rollout.SetFraction(parsed?.Fraction, "operator"));
+            return Answer(await rollout.SetFractionAsync(parsed?.Fraction, "operator"));
         });
 
-        v1.MapPost("/rollout/promote", () => Answer(rollout.PromoteNow("operator")));
-        v1.MapPost("/rollout/rollback", (string? reason) => Answer(rollout.RollbackNow("operator", reason)));
+        v1.MapPost("/rollout/promote", async () => Answer(await rollout.PromoteNowAsync("operator")));
+        v1.MapPost("/rollout/rollback", async (string? reason) => Answer(await rollout.RollbackNowAsync("operator", reason)));
     }
 
     private static IResult Answer(RolloutOutcome outcome) => outcome.Success

@@ -11,8 +11,27 @@ public sealed record RolloutStateFile
     /// <summary>The candidate being tried, with its counts; null when none.</summary>
     public CandidateState? Candidate { get; init; }
 
+    /// <summary>
+    /// A promotion the model store answered Pending and had not finished when this was written (finished by the first
+    /// evaluation after a restart); null when none, and absent from files written before it was persisted.
+    /// </summary>
+    public PendingPromotionState? PendingPromotion { get; init; }
+
     /// <summary>The last decisions (at most 100), oldest first.</summary>
     public List<RolloutDecision> Decisions { get; init; } = [];
+}
+
+/// <summary>A pending promotion, as persisted (its bundle stays in <c>candidate.esb</c> until it is finished).</summary>
+public sealed record PendingPromotionState
+{
+    /// <summary>The promoted candidate and its evidence when the trial ended.</summary>
+    public CandidateState Candidate { get; init; } = new();
+
+    /// <summary>Who promoted it (<c>auto</c>, <c>operator</c>).</summary>
+    public string By { get; init; } = string.Empty;
+
+    /// <summary>Why it was promoted; the finishing decision repeats it.</summary>
+    public string Reason { get; init; } = string.Empty;
 }
 
 /// <summary>The running candidate and its evidence, as persisted.</summary>

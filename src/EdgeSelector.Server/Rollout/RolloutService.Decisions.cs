@@ -16,10 +16,12 @@ internal sealed partial class RolloutService
     /// One look at the evidence: ends a candidate superseded by a newer active bundle; with <c>AutoDecide</c>, rolls
     /// back a candidate that is significantly worse (or falls back more), and promotes one that is not worse after the
     /// configured evidence. Runs on a timer every <c>EvaluateIntervalMs</c>; the test stays valid however often it looks.
+    /// A promotion awaits the model store's push (no thread is held while the disk writes).
     /// </summary>
-    public RolloutDecision? Evaluate()
+    public async Task<RolloutDecision?> EvaluateAsync()
     {
-        lock (_lock)
+        await _gate.WaitAsync().ConfigureAwait(false);
+        try
         {
             if (_pendingPromotion is { } pending)
             {
@@ -57,7 +59,7 @@ internal sealed partial class RolloutService
                     case RolloutAction.Rollback:
                         return End(candidate, "rollback", "auto", judgement.Reason);
                     case RolloutAction.Promote:
-                        return Promote(candidate, "auto", judgement.Reason);
+                        return await PromoteAsync(candidate, "auto", judgement.Reason).ConfigureAwait(false);
                 }
             }
 
@@ -70,6 +72,10 @@ internal sealed partial class RolloutService
 
             return null;
         }
+        finally
+        {
+            _gate.Release();
+        }
     }
 
     /// <summary>
@@ -77,9 +83,10 @@ internal sealed partial class RolloutService
     /// docs/fleet.md): a rollback ends the trial at once; a promotion is recorded when the fleet's bundle pointer (moved
     /// to the candidate by the control plane) has made it active here. 409 when this node does not try that candidate.
     /// </summary>
-    public RolloutOutcome FleetDecision(ulong version, bool promote, string reason)
+    public async Task<RolloutOutcome> FleetDecisionAsync(ulong version, bool promote, string reason)
     {
-        lock (_lock)
+        await _gate.WaitAsync().ConfigureAwait(false);
+        try
         {
             if (_current is not { } candidate || candidate.Version != version)
             {
@@ -98,19 +105,27 @@ internal sealed partial class RolloutService
             End(candidate, "rollback", "fleet", reason);
             return RolloutOutcome.Ok("rollback", version, 0, _models.Version, reason);
         }
+        finally
+        {
+            _gate.Release();
+        }
     }
 
-    /// <summary>Promotes the candidate now (an operator's call); 409 when none is being tried.</summary>
-    public RolloutOutcome PromoteNow(string by)
+    /// <summary>
+    /// Promotes the candidate now (an operator's call): 200 promoted, 202 pending on the disk; 409 when none is being
+    /// tried or the model store refused. Completes once the model store answered (no thread is held while it writes).
+    /// </summary>
+    public async Task<RolloutOutcome> PromoteNowAsync(string by)
     {
-        lock (_lock)
+        await _gate.WaitAsync().ConfigureAwait(false);
+        try
         {
             if (_current is not { } candidate)
             {
                 return RolloutOutcome.Refused(409, "no candidate is being tried");
             }
 
-            var decision = Promote(candidate, by, "promoted by an operator");
+            var decision = await PromoteAsync(candidate, by, "promoted by an operator").ConfigureAwait(false);
             return decision.Action switch
             {
                 "promote" => RolloutOutcome.Ok("promote", candidate.Version, candidate.Split.Fraction, _models.Version, $"candidate {candidate.Version} is now the active bundle"),
@@ -118,12 +133,17 @@ internal sealed partial class RolloutService
                 _ => RolloutOutcome.Refused(409, decision.Reason),
             };
         }
+        finally
+        {
+            _gate.Release();
+        }
     }
 
     /// <summary>Rolls the candidate back now (an operator's call); 409 when none is being tried.</summary>
-    public RolloutOutcome RollbackNow(string by, string? reason)
+    public async Task<RolloutOutcome> RollbackNowAsync(string by, string? reason)
     {
-        lock (_lock)
+        await _gate.WaitAsync().ConfigureAwait(false);
+        try
         {
             if (_current is not { } candidate)
             {
@@ -133,6 +153,10 @@ internal sealed partial class RolloutService
             End(candidate, "rollback", by, string.IsNullOrWhiteSpace(reason) ? "rolled back by an operator" : reason);
             return RolloutOutcome.Ok("rollback", candidate.Version, 0, _models.Version, $"candidate {candidate.Version} rolled back; every member is served the active bundle {_models.Version}");
         }
+        finally
+        {
+            _gate.Release();
+        }
     }
 
     /// <summary>The candidate, both arms' take fractions with intervals, the test, the decisions. Allocates: admin use.</summary>
@@ -140,11 +164,7 @@ internal sealed partial class RolloutService
     {
         var candidate = Current;
         var active = _models.Version;
-        List<RolloutDecision> decisions;
-        lock (_lock)
-        {
-            decisions = [.. _decisions];
-        }
+        List<RolloutDecision> decisions = [.. Volatile.Read(ref _decisions)]; // replaced, never changed in place: no gate needed
 
         var settings = new RolloutSettings
         {
@@ -185,8 +205,10 @@ internal sealed partial class RolloutService
     }
 
     /// <summary>The always-valid intervals of candidate − control and what they say (Core's test, shared with the control plane).</summary>
-    private RolloutJudgement Judge(CandidateBundle candidate) =>
-        RolloutTest.Judge(candidate.Counters.Read(Arm.Control), candidate.Counters.Read(Arm.Candidate), _test);
+    private RolloutJudgement Judge(CandidateBundle candidate) => Judge(candidate.Counters);
+
+    private RolloutJudgement Judge(RolloutCounters counters) =>
+        RolloutTest.Judge(counters.Read(Arm.Control), counters.Read(Arm.Candidate), _test);
 
     private static TestStatus TestOf(RolloutJudgement judgement) => new()
     {
@@ -219,16 +241,17 @@ internal sealed partial class RolloutService
         };
     }
 
-    // Under _lock. Applies the candidate through the same path as PUT /v1/models (signature, every model, version,
-    // atomic generation swap), then ends the trial. A push the store answers Pending (written, not yet durable) takes
-    // effect later, when the disk takes it: recorded as promote_pending now and finished (promote, or promote_failed
-    // if the store undid it) by the evaluation that sees the active version reach the candidate's.
-    private RolloutDecision Promote(CandidateBundle candidate, string by, string reason)
+    // Under _gate, held across the awaited push. Applies the candidate through the same path as PUT /v1/models
+    // (signature, every model, version, atomic generation swap), then ends the trial. A push the store answers Pending
+    // (written, not yet durable) takes effect later, when the disk takes it: recorded as promote_pending now (and
+    // persisted, so it survives a restart) and finished (promote, or promote_failed if the store undid it) by the
+    // evaluation that sees the active version reach the candidate's.
+    private async Task<RolloutDecision> PromoteAsync(CandidateBundle candidate, string by, string reason)
     {
         // The trial ends before the bundle becomes active: no page sees "control" served from the promoted bundle
         // while the candidate still counts as running.
         Volatile.Write(ref _current, null);
-        var outcome = _bundles.Apply(candidate.Bytes, force: false);
+        var outcome = await _bundles.ApplyAsync(candidate.Bytes, force: false).ConfigureAwait(false);
         if (outcome.Ok)
         {
             return End(candidate, "promote", by, reason);
@@ -236,7 +259,7 @@ internal sealed partial class RolloutService
 
         if (outcome.Kind == BundleResultKind.Pending)
         {
-            _pendingPromotion = new PendingPromotion(candidate, by, reason);
+            _pendingPromotion = new PendingPromotion(StateOf(candidate), candidate.Counters, by, reason);
             var decision = Decision(candidate, "promote_pending", by, $"{reason}; the model store has not made the bundle durable yet ({outcome.Message}): promoted once it takes effect");
             AddDecision(decision);
             SaveState();
@@ -246,39 +269,48 @@ internal sealed partial class RolloutService
         return End(candidate, "promote_failed", by, $"promotion refused by the model store ({outcome.Kind}): {outcome.Message}");
     }
 
-    // Under _lock: the promotion answered Pending has taken effect (promote), was overtaken by a newer bundle
+    // Under _gate: the promotion answered Pending has taken effect (promote), was overtaken by a newer bundle
     // (superseded), or failed and was undone (promote_failed: the store has no write pending and the version did not move).
+    // One restored after a restart is finished by the first evaluation: the store's write did not outlive the process,
+    // so the candidate is active only if the store made it durable before the stop.
     private RolloutDecision? FinishPendingPromotion(PendingPromotion pending)
     {
         var stillWaiting = _models.PendingWrite is not null; // read before the version: the store sets the version, then clears this
         var active = _models.Version;
-        var candidate = pending.Candidate;
-        if (active == candidate.Version)
+        var version = pending.Version;
+        if (active == version)
         {
             _pendingPromotion = null;
-            return End(candidate, "promote", pending.By, $"{pending.Reason} (took effect once the model store made it durable)");
+            var how = pending.Restored ? "took effect: the model store made it durable before the node restarted" : "took effect once the model store made it durable";
+            return End(version, pending.Counters, "promote", pending.By, $"{pending.Reason} ({how})");
         }
 
-        if (active > candidate.Version)
+        if (active > version)
         {
             _pendingPromotion = null;
-            return End(candidate, "superseded", pending.By, $"the active bundle {active} was pushed while the promotion of {candidate.Version} waited for the disk");
+            return End(version, pending.Counters, "superseded", pending.By, $"the active bundle {active} was pushed while the promotion of {version} waited for the disk");
         }
 
-        if (!stillWaiting)
+        if (!stillWaiting || pending.Restored)
         {
             _pendingPromotion = null;
-            return End(candidate, "promote_failed", pending.By, $"the model store could not make candidate {candidate.Version} durable and undid it; the active bundle stays {active}");
+            var why = pending.Restored
+                ? $"the node restarted before the model store made candidate {version} durable (a write not durable at a stop is not kept)"
+                : $"the model store could not make candidate {version} durable and undid it";
+            return End(version, pending.Counters, "promote_failed", pending.By, $"{why}; the active bundle stays {active}");
         }
 
         return null;
     }
 
-    // Under _lock: every member goes to the active bundle at once (the next page reads null), the decision is
+    private RolloutDecision End(CandidateBundle candidate, string action, string by, string reason) =>
+        End(candidate.Version, candidate.Counters, action, by, reason);
+
+    // Under _gate: every member goes to the active bundle at once (the next page reads null), the decision is
     // logged, counted and persisted, and the candidate's file is deleted.
-    private RolloutDecision End(CandidateBundle candidate, string action, string by, string reason)
+    private RolloutDecision End(ulong version, RolloutCounters counters, string action, string by, string reason)
     {
-        var decision = Decision(candidate, action, by, reason);
+        var decision = Decision(version, counters, action, by, reason);
         if (action == "promote")
         {
             decision = decision with { ActiveVersion = _models.Version };
@@ -291,19 +323,22 @@ internal sealed partial class RolloutService
         return decision;
     }
 
-    private RolloutDecision Decision(CandidateBundle candidate, string action, string by, string reason)
+    private RolloutDecision Decision(CandidateBundle candidate, string action, string by, string reason) =>
+        Decision(candidate.Version, candidate.Counters, action, by, reason);
+
+    private RolloutDecision Decision(ulong version, RolloutCounters counters, string action, string by, string reason)
     {
-        var take = TestOf(Judge(candidate));
+        var take = TestOf(Judge(counters));
         return new RolloutDecision
         {
             AtMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
             Action = action,
             By = by,
-            CandidateVersion = candidate.Version,
+            CandidateVersion = version,
             ActiveVersion = _models.Version,
             Reason = reason,
-            ControlImpressions = candidate.Counters.Impressions(Arm.Control).Value,
-            CandidateImpressions = candidate.Counters.Impressions(Arm.Candidate).Value,
+            ControlImpressions = counters.Impressions(Arm.Control).Value,
+            CandidateImpressions = counters.Impressions(Arm.Candidate).Value,
             TakeDifference = take.TakeDifference,
             TakeDifferenceLow = take.TakeDifferenceLow,
             TakeDifferenceHigh = take.TakeDifferenceHigh,
@@ -329,17 +364,31 @@ internal sealed partial class RolloutService
         }
     }
 
+    // The timer's callback: starts an evaluation unless one is still running (a promotion awaiting the disk), so ticks
+    // never queue up behind the gate.
     private void Tick()
+    {
+        if (Interlocked.Exchange(ref _evaluating, 1) == 0)
+        {
+            _ = TickAsync();
+        }
+    }
+
+    private async Task TickAsync()
     {
         try
         {
-            Evaluate();
+            await EvaluateAsync().ConfigureAwait(false);
         }
-#pragma warning disable CA1031 // A timer callback must not throw (it would end the process); the failure is logged and the next tick tries again.
+#pragma warning disable CA1031 // A timer's evaluation must not throw (unobserved); the failure is logged and the next tick tries again.
         catch (Exception e)
 #pragma warning restore CA1031
         {
             Console.Error.WriteLine($"edgeselector: rollout evaluation failed: {e.Message}");
+        }
+        finally
+        {
+            Volatile.Write(ref _evaluating, 0);
         }
     }
 

@@ -95,25 +95,43 @@ internal sealed partial class RolloutService
     // Durable before the push is answered: the bundle file (fsync, rename), then the state naming it.
     private void SaveCandidate(CandidateBundle candidate) => WriteDurably(CandidatePath, candidate.Bytes);
 
+    // Under _gate (or in the constructor): the candidate, a pending promotion and the decisions, durably.
     private void SaveState()
     {
         var candidate = _current;
+        var pending = _pendingPromotion;
         var state = new RolloutStateFile
         {
             NextId = _nextId,
             Decisions = _decisions,
-            Candidate = candidate is null ? null : new CandidateState
+            Candidate = candidate is null ? null : StateOf(candidate),
+            PendingPromotion = pending is null ? null : new PendingPromotionState
             {
-                Id = candidate.Id,
-                Version = candidate.Version,
-                Fraction = candidate.Split.Fraction,
-                StartedAtMs = candidate.StartedAtMs,
-                Fleet = candidate.Fleet,
-                Control = Dto(candidate.Counters.Read(Arm.Control)),
-                Candidate = Dto(candidate.Counters.Read(Arm.Candidate)),
+                Candidate = pending.Candidate with { Control = Dto(pending.Counters.Read(Arm.Control)), Candidate = Dto(pending.Counters.Read(Arm.Candidate)) },
+                By = pending.By,
+                Reason = pending.Reason,
             },
         };
         WriteDurably(StatePath, JsonSerializer.SerializeToUtf8Bytes(state, RolloutJsonContext.Default.RolloutStateFile));
+    }
+
+    private static CandidateState StateOf(CandidateBundle candidate) => new()
+    {
+        Id = candidate.Id,
+        Version = candidate.Version,
+        Fraction = candidate.Split.Fraction,
+        StartedAtMs = candidate.StartedAtMs,
+        Fleet = candidate.Fleet,
+        Control = Dto(candidate.Counters.Read(Arm.Control)),
+        Candidate = Dto(candidate.Counters.Read(Arm.Candidate)),
+    };
+
+    private static RolloutCounters CountersOf(CandidateState saved)
+    {
+        var counters = new RolloutCounters();
+        counters.Restore(Arm.Control, Counts(saved.Control));
+        counters.Restore(Arm.Candidate, Counts(saved.Candidate));
+        return counters;
     }
 
     private void DeleteCandidateFile()
@@ -129,7 +147,10 @@ internal sealed partial class RolloutService
     }
 
     // At start: the candidate the state names, verified again (signature, every model, feature space) with its
-    // evidence; a candidate the active bundle caught up with meanwhile is ended at the first evaluation.
+    // evidence; a candidate the active bundle caught up with meanwhile is ended at the first evaluation. A pending
+    // promotion is restored as it was saved (its version, evidence, by and reason: the model store, not the bundle
+    // file, decides how it ends) and finished by the first evaluation. A state file written before pending promotions
+    // were persisted has no such field: nothing is pending.
     private void Restore()
     {
         if (!File.Exists(StatePath))
@@ -140,6 +161,12 @@ internal sealed partial class RolloutService
         var state = JsonSerializer.Deserialize(File.ReadAllBytes(StatePath), RolloutJsonContext.Default.RolloutStateFile) ?? new RolloutStateFile();
         _nextId = Math.Max(1, state.NextId);
         _decisions = state.Decisions;
+        if (state.PendingPromotion is { } promotion)
+        {
+            _pendingPromotion = new PendingPromotion(promotion.Candidate, CountersOf(promotion.Candidate), promotion.By, promotion.Reason, Restored: true);
+            _resumed = $"the promotion of candidate {promotion.Candidate.Version} ({promotion.By}) was pending on the model store at the stop; the first evaluation finishes it";
+        }
+
         if (state.Candidate is not { } saved)
         {
             return;
@@ -164,11 +191,8 @@ internal sealed partial class RolloutService
         }
         else
         {
-            var counters = new RolloutCounters();
-            counters.Restore(Arm.Control, Counts(saved.Control));
-            counters.Restore(Arm.Candidate, Counts(saved.Candidate));
             _events = new RecentEvents(_options.RecentEvents);
-            _current = new CandidateBundle(saved.Id, manifest, File.ReadAllBytes(CandidatePath), models, saved.Fraction, saved.StartedAtMs, counters, saved.Fleet);
+            _current = new CandidateBundle(saved.Id, manifest, File.ReadAllBytes(CandidatePath), models, saved.Fraction, saved.StartedAtMs, CountersOf(saved), saved.Fleet);
             _resumed = $"candidate {saved.Version} for {saved.Fraction} of members, {saved.Candidate.Impressions} candidate and {saved.Control.Impressions} control impressions so far";
             return;
         }

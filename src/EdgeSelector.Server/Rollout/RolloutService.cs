@@ -21,12 +21,19 @@ namespace EdgeSelector.Server.Rollout;
 /// <remarks>
 /// Request path cost (<see cref="Current"/>, <see cref="CandidateBundle.Split"/>, <see cref="Record"/>): one volatile
 /// read, one hash, three plain stores per title and two striped-counter adds per page; no lock, no allocation
-/// (RolloutAllocationTests). Everything else (pushes, the test, persistence) runs under <see cref="_lock"/> off it.
+/// (RolloutAllocationTests). Everything else (pushes, the test, persistence) runs under <see cref="_gate"/> off it.
 /// </remarks>
 internal sealed partial class RolloutService : IDisposable
 {
-    /// <summary>A promotion the model store answered Pending: finished by <see cref="Evaluate"/> once it took effect or failed.</summary>
-    private sealed record PendingPromotion(CandidateBundle Candidate, string By, string Reason);
+    /// <summary>
+    /// A promotion the model store answered Pending: finished by <see cref="EvaluateAsync"/> once it took effect or failed.
+    /// Persisted (<see cref="PendingPromotionState"/>); <paramref name="Restored"/> when read back after a restart (the
+    /// write it waited for died with the process unless the store had made it durable).
+    /// </summary>
+    private sealed record PendingPromotion(CandidateState Candidate, RolloutCounters Counters, string By, string Reason, bool Restored = false)
+    {
+        public ulong Version => Candidate.Version;
+    }
 
     private const int MaxDecisionsKept = 100;
 
@@ -56,7 +63,9 @@ internal sealed partial class RolloutService : IDisposable
     private readonly RolloutOptions _options;
     private readonly RolloutTestOptions _test;
     private readonly string _directory;
-    private readonly Lock _lock = new();
+    // One control-plane call at a time, held across a promotion's awaited push (a SemaphoreSlim, not a lock: no pool
+    // thread waits while the model store makes the promoted bundle durable; docs/performance.md, "Thread-pool floor").
+    private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly StripedCounter _unjoined = new();
     private readonly long[] _decisionCounts = new long[DecisionActions.Length];
     private readonly Timer _timer;
@@ -67,6 +76,7 @@ internal sealed partial class RolloutService : IDisposable
     private List<RolloutDecision> _decisions = [];
     private int _nextId = 1;
     private long _lastPersistMs;
+    private int _evaluating; // 1 while a timer evaluation runs: a tick that finds one running is skipped
 
     public RolloutService(ModelStore models, BundleService bundles, byte[] bundleKey, string dataDir, RolloutOptions options)
     {
@@ -89,7 +99,7 @@ internal sealed partial class RolloutService : IDisposable
     public CandidateBundle? Current => Volatile.Read(ref _current);
 
     /// <summary>The version of a promoted candidate the model store is still making durable (null: none).</summary>
-    public ulong? PendingPromotionVersion => Volatile.Read(ref _pendingPromotion)?.Candidate.Version;
+    public ulong? PendingPromotionVersion => Volatile.Read(ref _pendingPromotion)?.Version;
 
     /// <summary>The configuration in force.</summary>
     public RolloutOptions Options => _options;
@@ -164,13 +174,13 @@ internal sealed partial class RolloutService : IDisposable
     /// candidate already being tried, or its feature space differs from the active bundle's (409). A newer candidate
     /// replaces the one being tried. Answered only once the candidate is durable.
     /// </summary>
-    public RolloutOutcome Start(ReadOnlyMemory<byte> bytes, double? fraction, string by) => Start(bytes, fraction, by, fleet: false);
+    public Task<RolloutOutcome> StartAsync(ReadOnlyMemory<byte> bytes, double? fraction, string by) => StartAsync(bytes, fraction, by, fleet: false);
 
     /// <summary>
-    /// <see cref="Start(ReadOnlyMemory{byte}, double?, string)"/>; a <paramref name="fleet"/> candidate (published by
+    /// <see cref="StartAsync(ReadOnlyMemory{byte}, double?, string)"/>; a <paramref name="fleet"/> candidate (published by
     /// the control plane, docs/fleet.md) is not decided by this node's test: the control plane decides on the fleet's counts.
     /// </summary>
-    public RolloutOutcome Start(ReadOnlyMemory<byte> bytes, double? fraction, string by, bool fleet)
+    public async Task<RolloutOutcome> StartAsync(ReadOnlyMemory<byte> bytes, double? fraction, string by, bool fleet)
     {
         var share = fraction ?? _options.DefaultFraction;
         if (!double.IsFinite(share) || share < 0 || share > 1)
@@ -178,7 +188,8 @@ internal sealed partial class RolloutService : IDisposable
             return RolloutOutcome.Refused(400, $"fraction {share} is outside [0, 1]");
         }
 
-        lock (_lock)
+        await _gate.WaitAsync().ConfigureAwait(false);
+        try
         {
             var active = _models.Version;
             if (!TryLoad(bytes, out var manifest, out var models, out var status, out var message))
@@ -188,7 +199,7 @@ internal sealed partial class RolloutService : IDisposable
 
             if (_pendingPromotion is { } pending)
             {
-                return RolloutOutcome.Refused(409, $"the promotion of candidate {pending.Candidate.Version} is waiting for the model store to make it durable; try again once it took effect");
+                return RolloutOutcome.Refused(409, $"the promotion of candidate {pending.Version} is waiting for the model store to make it durable; try again once it took effect");
             }
 
             if (active == 0)
@@ -225,17 +236,22 @@ internal sealed partial class RolloutService : IDisposable
             SaveState();
             return RolloutOutcome.Ok("started", candidate.Version, share, active, $"candidate {candidate.Version} is served to {share:0.####} of members");
         }
+        finally
+        {
+            _gate.Release();
+        }
     }
 
     /// <summary>Changes the candidate's share of members; members already in its arm stay there when it grows.</summary>
-    public RolloutOutcome SetFraction(double? fraction, string by)
+    public async Task<RolloutOutcome> SetFractionAsync(double? fraction, string by)
     {
         if (fraction is not { } share || !double.IsFinite(share) || share < 0 || share > 1)
         {
             return RolloutOutcome.Refused(400, fraction is null ? "send {\"fraction\": f} with f in [0, 1]" : $"fraction {fraction} is outside [0, 1]");
         }
 
-        lock (_lock)
+        await _gate.WaitAsync().ConfigureAwait(false);
+        try
         {
             if (_current is not { } running)
             {
@@ -248,18 +264,30 @@ internal sealed partial class RolloutService : IDisposable
             SaveState();
             return RolloutOutcome.Ok("fraction", changed.Version, share, _models.Version, $"candidate {changed.Version} is served to {share:0.####} of members");
         }
+        finally
+        {
+            _gate.Release();
+        }
     }
 
-    /// <summary>Stops the timer; the state on disk is already current.</summary>
+    /// <summary>
+    /// Stops the timer; the state on disk is already current. Blocks the calling thread (shutdown) until a control-plane
+    /// call in progress has finished.
+    /// </summary>
     public void Dispose()
     {
         _timer.Dispose();
-        lock (_lock)
+        _gate.Wait();
+        try
         {
             if (_current is not null)
             {
                 SaveState(); // the evidence counted since the last periodic save
             }
+        }
+        finally
+        {
+            _gate.Release();
         }
     }
 }

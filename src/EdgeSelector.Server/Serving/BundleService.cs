@@ -51,7 +51,7 @@ internal sealed class BundleService
     /// <summary>The recent history, oldest first.</summary>
     public IReadOnlyList<AppliedBundle> History => Volatile.Read(ref _history);
 
-    /// <summary>Verifies and applies a bundle (blocks the calling thread: the rollout's promotion; the admin API and the fleet await <see cref="ApplyAsync"/>).</summary>
+    /// <summary>Verifies and applies a bundle (blocks the calling thread: tests only; the admin API, the rollout's promotion and the fleet await <see cref="ApplyAsync"/>).</summary>
     public BundleResult Apply(ReadOnlyMemory<byte> bytes, bool force) => ApplyAsync(bytes, force).GetAwaiter().GetResult();
 
     /// <summary>Verifies and applies a bundle; completes when it is durable, pending on the disk, or refused.</summary>

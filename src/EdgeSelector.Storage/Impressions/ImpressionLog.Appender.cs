@@ -61,7 +61,7 @@ public sealed partial class ImpressionLog
     /// </summary>
     /// <remarks>
     /// A posted record has no address yet; it counts in <see cref="LagBytes"/> until it is committed, and
-    /// <see cref="Commit"/>, <see cref="TryCommit"/> and <see cref="Dispose"/> append every record posted before them.
+    /// <see cref="Commit"/>, <see cref="TryCommitAsync"/> and <see cref="Dispose"/> append every record posted before them.
     /// Mixing with <see cref="TryEnqueue"/> on one log gives no order between the two, and a record appended directly
     /// on overflow may land before records posted earlier that still wait in the ring.
     /// </remarks>
@@ -151,6 +151,31 @@ public sealed partial class ImpressionLog
             Volatile.Write(ref _appenderIdle, 0);
             _appenderWake.Set();
             Thread.Sleep(1);
+        }
+
+        return true;
+    }
+
+    /// <summary>As <see cref="DrainRing"/>, awaiting a millisecond between looks instead of sleeping on the calling thread.</summary>
+    private async Task<bool> DrainRingAsync(TimeSpan timeout)
+    {
+        if (_ring is null)
+        {
+            return true;
+        }
+
+        var target = _ring.Tail;
+        var start = Stopwatch.GetTimestamp();
+        while (_ring.Head < target)
+        {
+            if (!_appender!.IsAlive || (timeout != Timeout.InfiniteTimeSpan && Stopwatch.GetElapsedTime(start) > timeout))
+            {
+                return _ring.Head >= target;
+            }
+
+            Volatile.Write(ref _appenderIdle, 0);
+            _appenderWake.Set();
+            await Task.Delay(1).ConfigureAwait(false);
         }
 
         return true;

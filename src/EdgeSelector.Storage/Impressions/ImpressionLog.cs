@@ -210,27 +210,42 @@ public sealed partial class ImpressionLog : IDisposable
         _log.CommitAsync().AsTask().GetAwaiter().GetResult();
     }
 
-    /// <summary>As <see cref="Commit"/>, but gives up after <paramref name="timeout"/>; true if everything appended or posted is durable.</summary>
-    public bool TryCommit(TimeSpan timeout)
+    /// <summary>
+    /// As <see cref="Commit"/>, but gives up after <paramref name="timeout"/> (<see cref="Timeout.InfiniteTimeSpan"/>:
+    /// never) and holds no thread while the ring drains or the disk writes (the dashboard's checkpoint button, through
+    /// <c>NodeStores.CheckpointAsync</c>). True if everything appended or posted before the call is durable; false if
+    /// that did not happen in time (the commit goes on: the entries are not lost while the disk retries) or FasterLog
+    /// gave up on the disk.
+    /// </summary>
+    public async Task<bool> TryCommitAsync(TimeSpan timeout)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         var start = System.Diagnostics.Stopwatch.GetTimestamp();
-        if (!DrainRing(timeout))
+        if (!await DrainRingAsync(timeout).ConfigureAwait(false))
         {
             return false;
         }
 
-        try
-        {
-            var left = timeout == Timeout.InfiniteTimeSpan
-                ? Timeout.InfiniteTimeSpan
-                : TimeSpan.FromTicks(Math.Max(0, (timeout - System.Diagnostics.Stopwatch.GetElapsedTime(start)).Ticks));
-            return _log.CommitAsync().AsTask().Wait(left);
-        }
-        catch (AggregateException e) when (e.InnerException is FasterException)
+        var left = timeout == Timeout.InfiniteTimeSpan
+            ? Timeout.InfiniteTimeSpan
+            : TimeSpan.FromTicks(Math.Max(0, (timeout - System.Diagnostics.Stopwatch.GetElapsedTime(start)).Ticks));
+
+        // The commit is issued whatever is left; only the wait for it is bounded (as the committer loop, FasterLog's
+        // CommitAsync completes once everything up to the tail at the call is durable).
+        var commit = _log.CommitAsync().AsTask();
+        await commit.WaitAsync(left).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (!commit.IsCompleted)
         {
             return false;
         }
+
+        if (commit.Exception?.InnerException is FasterException)
+        {
+            return false;
+        }
+
+        await commit.ConfigureAwait(false); // success, or the failure that is not the disk's
+        return true;
     }
 
     /// <summary>
