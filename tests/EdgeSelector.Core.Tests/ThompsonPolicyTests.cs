@@ -30,7 +30,7 @@ public class ThompsonPolicyTests
         var data = new TheoryData<Regime, int>();
         foreach (var regime in Enum.GetValues<Regime>())
         {
-            foreach (var k in new[] { 2, 8, 32, 64 })
+            foreach (var k in new[] { 2, 8, 13, 32, 37, 64 }) // 13 and 37: the eight-image steps end with a partial step
             {
                 data.Add(regime, k);
             }
@@ -91,6 +91,30 @@ public class ThompsonPolicyTests
             var pmf = new float[32];
             Thompson.Pmf(means, stds, scratch, pmf);
             Assert.Equal(1.0, pmf.Sum(p => (double)p), 1e-3);
+        }
+    }
+
+    [Theory]
+    [InlineData(13)]
+    [InlineData(32)]
+    [InlineData(37)]
+    public void Probability_ScratchLeftFullOfNaN_GivesTheSameValue(int k)
+    {
+        // The vector set-up reads whole eight-lane steps past the images it keeps and masks the extra lanes: whatever the
+        // scratch held before (here NaN everywhere) must not reach the result.
+        var rng = new Random(5 + k);
+        var clean = new float[Thompson.ScratchLength];
+        var dirty = new float[Thompson.ScratchLength];
+        foreach (var regime in Enum.GetValues<Regime>())
+        {
+            var (means, stds) = Posteriors(regime, k, rng);
+            for (var chosen = 0; chosen < k; chosen++)
+            {
+                Array.Clear(clean);
+                Array.Fill(dirty, float.NaN);
+                var expected = Thompson.Probability(means, stds, chosen, clean);
+                Assert.Equal(expected, Thompson.Probability(means, stds, chosen, dirty));
+            }
         }
     }
 

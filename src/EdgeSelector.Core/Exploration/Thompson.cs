@@ -1,5 +1,8 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using EdgeSelector.Core.Models;
 using EdgeSelector.Core.Numerics;
 
@@ -68,6 +71,10 @@ public static partial class Thompson
     // DropZ[K]: image j is dropped when (μ_c − μ_j)/√(σ_j² + σ_c²) > DropZ[K], i.e. P(X_j > X_c) < DropBudget/(K−1).
     private static readonly float[] DropZ = BuildDropZ();
 
+    // LeftPack[mask]: the indices of mask's set bits (8 bits), lowest first, one per byte: the lane order that packs
+    // those lanes to the front of a vector.
+    private static readonly ulong[] LeftPack = BuildLeftPack();
+
     /// <summary>
     /// P(image <paramref name="chosen"/> has the largest draw), within <see cref="ErrorBound"/>; the panels run 16 or
     /// 8 nodes per instruction where the hardware has AVX-512 or AVX2. <paramref name="scratch"/> needs
@@ -134,6 +141,31 @@ public static partial class Thompson
             var quarter = Vector128.Max(half.GetLower(), half.GetUpper());
             loTimesSigma = Math.Max(Math.Max(quarter[0], quarter[1]), Math.Max(quarter[2], quarter[3]));
         }
+        else if (vector && Avx2.IsSupported && k <= ModelFormat.MaxImages)
+        {
+            // The same eight images per step (AVX2), the same operations as the scalar loop below (no fused steps), so
+            // the same images are kept with the same values; the kept lanes are packed to the front (LeftPack) and
+            // stored whole at a[kept..], b[kept..] (kept + 8 ≤ j + 8 ≤ k ≤ MaxImages: the lanes past the kept ones
+            // land where the next step writes).
+            var top = Vector256.Create(loTimesSigma);
+            for (; j + 8 <= k; j += 8)
+            {
+                var s = Vector256.LoadUnsafe(ref MemoryMarshal.GetReference(stdDevs), (nuint)j);
+                var d = Vector256.Create(muC) - Vector256.LoadUnsafe(ref MemoryMarshal.GetReference(means), (nuint)j);
+                var drop = Vector256.GreaterThan(d, Vector256<float>.Zero)
+                    & Vector256.GreaterThan(d * d, Vector256.Create(dropZ2) * ((s * s) + Vector256.Create(sigmaC2)));
+                top = Vector256.ConditionalSelect(drop, top, Vector256.MaxNative(top, (Vector256.Create(-Tail) * s) - d));
+                var keep = ~drop.ExtractMostSignificantBits() & 0xFF;
+                keep &= (uint)(chosen - j) < 8 ? ~(1U << (chosen - j)) : uint.MaxValue;
+                var order = PackOrder(keep);
+                Avx2.PermuteVar8x32(d, order).StoreUnsafe(ref MemoryMarshal.GetReference(a), (nuint)kept);
+                Avx2.PermuteVar8x32(s, order).StoreUnsafe(ref MemoryMarshal.GetReference(b), (nuint)kept);
+                kept += BitOperations.PopCount(keep);
+            }
+
+            var quarter = Vector128.MaxNative(top.GetLower(), top.GetUpper());
+            loTimesSigma = Math.Max(Math.Max(quarter[0], quarter[1]), Math.Max(quarter[2], quarter[3]));
+        }
 
         for (; j < k; j++)
         {
@@ -167,7 +199,16 @@ public static partial class Thompson
         var m = 0;
         var bMax = 1f;
         var hiTimesSigma = float.NegativeInfinity; // (4.75 − a_j)/b_j = (4.75·σ_j − (μ_c − μ_j))/σ_c, see 3.
-        for (var i = 0; i < kept; i++)
+        var next = 0;
+        if (vector && Avx2.IsSupported)
+        {
+            // Eight factors per step with the scalar loop's operations (no fused steps), so the same factors are kept
+            // with the same values; the kept ones move down in place (each step reads its eight before it writes).
+            (m, bMax, hiTimesSigma) = Factors256(a, b, kept, sigmaC, lo);
+            next = kept;
+        }
+
+        for (var i = next; i < kept; i++)
         {
             var d = a[i];
             var s = b[i];
@@ -212,6 +253,64 @@ public static partial class Thompson
         return (float)Math.Clamp(tail + Panels(a[..m], b[..m], lo, hi, bMax, scratch[(2 * ModelFormat.MaxImages)..], vector), 0, 1);
     }
 
+    // Step 2 of Integrate eight factors at a time (AVX2): the (μ_c − μ_j, σ_j) pairs in a[..kept], b[..kept] become
+    // the factors (a_j, b_j) not already 1 at u = lo, packed down to a[..m], b[..m] in order (in place: each step loads
+    // its eight before it stores at m ≤ i, and a store's lanes past the kept ones land where the next step writes);
+    // returns m, the largest b_j (at least 1) and the largest 4.75·σ_j − (μ_c − μ_j). Lanes past kept (a and b hold
+    // MaxImages floats, and i + 8 ≤ MaxImages since i < kept < MaxImages) are masked.
+    private static (int Count, float BMax, float HiTimesSigma) Factors256(Span<float> a, Span<float> b, int kept, float sigmaC, float lo)
+    {
+        var start = Vector256.Create(sigmaC * lo);
+        var hi = Vector256.Create(float.NegativeInfinity);
+        var bMax = Vector256<float>.One;
+        var m = 0;
+        for (var i = 0; i < kept; i += 8)
+        {
+            var d = Vector256.LoadUnsafe(ref MemoryMarshal.GetReference(a), (nuint)i);
+            var s = Vector256.LoadUnsafe(ref MemoryMarshal.GetReference(b), (nuint)i);
+            var inside = Vector256.LessThan(Vector256.Create(i) + Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7), Vector256.Create(kept)).AsSingle();
+            var use = Vector256.LessThan(d + start, Vector256.Create(FactorIsOne) * s) & inside;
+            hi = Vector256.ConditionalSelect(use, Vector256.MaxNative(hi, (Vector256.Create(TailIsOne) * s) - d), hi);
+            var inverse = Vector256<float>.One / s;
+            var nb = Vector256.Create(sigmaC) * inverse;
+            bMax = Vector256.ConditionalSelect(use, Vector256.MaxNative(bMax, nb), bMax);
+            var bits = use.ExtractMostSignificantBits();
+            var order = PackOrder(bits);
+            Avx2.PermuteVar8x32(d * inverse, order).StoreUnsafe(ref MemoryMarshal.GetReference(a), (nuint)m);
+            Avx2.PermuteVar8x32(nb, order).StoreUnsafe(ref MemoryMarshal.GetReference(b), (nuint)m);
+            m += BitOperations.PopCount(bits);
+        }
+
+        var hiHalf = Vector128.MaxNative(hi.GetLower(), hi.GetUpper());
+        var bHalf = Vector128.MaxNative(bMax.GetLower(), bMax.GetUpper());
+        return (m, Math.Max(Math.Max(bHalf[0], bHalf[1]), Math.Max(bHalf[2], bHalf[3])),
+            Math.Max(Math.Max(hiHalf[0], hiHalf[1]), Math.Max(hiHalf[2], hiHalf[3])));
+    }
+
+    // The lane order that packs the lanes set in mask (8 bits) to the front, in order, for PermuteVar8x32.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> PackOrder(uint mask) =>
+        Avx2.ConvertToVector256Int32(Vector128.CreateScalarUnsafe(Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(LeftPack), (nint)(mask & 0xFF))).AsByte());
+
+    private static ulong[] BuildLeftPack()
+    {
+        var table = new ulong[256];
+        for (var mask = 0; mask < 256; mask++)
+        {
+            var shift = 0;
+            for (var lane = 0; lane < 8; lane++)
+            {
+                if ((mask & (1 << lane)) != 0)
+                {
+                    table[mask] |= (ulong)lane << shift;
+                    shift += 8;
+                }
+            }
+        }
+
+        return table;
+    }
+
     // Φ(c)·Π_j Φ(a_j + b_j·c) over the m factors (in a and b, which have room past m): the bound on the mass below c,
     // with Φ(c) from LowerEndCdf. The vector form rounds Φ in single precision (relative error < 1e-5 each), which
     // BelowBudget leaves room for.
@@ -236,16 +335,24 @@ public static partial class Thompson
 
         if (vector && Vector256.IsHardwareAccelerated)
         {
+            // Every factor is at most 1 (the vector Φ is 1 − h above 0), so once the product so far is under the budget
+            // the rest cannot lift it back: the test stops there with the same answer (often after the first eight).
             var p = Vector256<float>.One;
             for (; j < m; j += 8)
             {
-                var z = Vector256.FusedMultiplyAdd(Vector256.Create(b.Slice(j, 8)), Vector256.Create(c), Vector256.Create(a.Slice(j, 8)));
+                // j + 8 ≤ MaxImages: j < m < MaxImages, and a and b hold MaxImages floats (lanes past m are masked).
+                var z = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref MemoryMarshal.GetReference(b), (nuint)j), Vector256.Create(c), Vector256.LoadUnsafe(ref MemoryMarshal.GetReference(a), (nuint)j));
                 var past = Vector256.GreaterThanOrEqual(Vector256.Create((float)j) + Vector256.Create(0f, 1, 2, 3, 4, 5, 6, 7), Vector256.Create((float)m));
                 p *= Normal.Cdf(Vector256.ConditionalSelect(past, Vector256.Create(10f), z));
+                var quarter = p.GetLower() * p.GetUpper();
+                product = cdfOfC * quarter[0] * quarter[1] * quarter[2] * quarter[3];
+                if (product <= BelowBudget)
+                {
+                    break;
+                }
             }
 
-            var quarter = p.GetLower() * p.GetUpper();
-            return product * quarter[0] * quarter[1] * quarter[2] * quarter[3];
+            return product;
         }
 
         for (; j < m; j++)
