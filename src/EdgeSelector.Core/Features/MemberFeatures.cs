@@ -23,6 +23,19 @@ public struct MemberFeatures
         Context = context;
     }
 
+    /// <summary>
+    /// Makes this a member whose part of the vector is not encoded yet, as <c>new MemberFeatures(context)</c> does,
+    /// without clearing and copying the whole value (a page scorer starts each page on one kept in its fields): the
+    /// old vector stays in <see cref="Features"/> but is never read, since the next encoding writes every slot it reads
+    /// (MemberFeaturesTests: a reset member encodes bit for bit as a new one).
+    /// </summary>
+    public void Reset(in MemberContext context)
+    {
+        Context = context;
+        _space = default;
+        _encoded = false;
+    }
+
     /// <summary>The space the member's part was last encoded for (default until the first title).</summary>
     public readonly FeatureSpace Space => _space;
 
