@@ -60,6 +60,30 @@ public class MemberFeaturesTests
     }
 
     [Fact]
+    public void AddTitle_OverAnotherTitlesVector_EqualsWholeEncodingBitForBit()
+    {
+        // A page's vector is rebuilt in place title after title (FeatureEncoder.TryEncodeInPlace): every title slot,
+        // schema 2's genre × interacted included, must be rewritten, not only the ones an interacted title sets.
+        var rng = new Random(13);
+        FeatureSpace[] spaces = [new(64, 3, FeatureSpace.Schema2), new(44, 5, FeatureSpace.Schema2), new(28, 4, FeatureSpace.Schema1)];
+        foreach (var space in spaces)
+        {
+            for (var page = 0; page < 300; page++)
+            {
+                var member = RandomMember(rng);
+                Assert.True(FeatureEncoder.TryEncodeMember(space, member, out SparseFeatures features));
+                for (var t = 0; t < 6; t++)
+                {
+                    var title = RandomTitle(rng);
+                    FeatureEncoder.AddTitle(ref features, space.SchemaVersion, title);
+                    Assert.True(FeatureEncoder.TryEncode(space, member, title, out SparseFeatures whole));
+                    AssertSame(whole, features);
+                }
+            }
+        }
+    }
+
+    [Fact]
     public void Reset_AfterPagesInOtherSpaces_EncodesBitForBitAsANewMember()
     {
         // A page scorer keeps one MemberFeatures and resets it per page: what the last page encoded (another schema,

@@ -11,7 +11,10 @@ public struct MemberFeatures
     /// <summary>The member and the moment.</summary>
     public MemberContext Context;
 
-    /// <summary>The member's part of the vector in <see cref="Space"/> (title slots zero); valid once encoded.</summary>
+    /// <summary>
+    /// The member's part of the vector in <see cref="Space"/>, valid once encoded; its title slots are zero, or the
+    /// last title's (<see cref="FeatureEncoder.TryEncodeInPlace"/>), and are rewritten for every title.
+    /// </summary>
     internal SparseFeatures Features;
 
     private FeatureSpace _space;
