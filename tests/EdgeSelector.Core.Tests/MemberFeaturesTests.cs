@@ -59,6 +59,61 @@ public class MemberFeaturesTests
         Assert.False(FeatureEncoder.TryEncode(new FeatureSpace(64, 1, 3), ref member, default, out _));
     }
 
+    [Fact]
+    public void AddTitle_OverAnotherTitlesVector_EqualsWholeEncodingBitForBit()
+    {
+        // A page's vector is rebuilt in place title after title (FeatureEncoder.TryEncodeInPlace): every title slot,
+        // schema 2's genre × interacted included, must be rewritten, not only the ones an interacted title sets.
+        var rng = new Random(13);
+        FeatureSpace[] spaces = [new(64, 3, FeatureSpace.Schema2), new(44, 5, FeatureSpace.Schema2), new(28, 4, FeatureSpace.Schema1)];
+        foreach (var space in spaces)
+        {
+            for (var page = 0; page < 300; page++)
+            {
+                var member = RandomMember(rng);
+                Assert.True(FeatureEncoder.TryEncodeMember(space, member, out SparseFeatures features));
+                for (var t = 0; t < 6; t++)
+                {
+                    var title = RandomTitle(rng);
+                    FeatureEncoder.AddTitle(ref features, space.SchemaVersion, title);
+                    Assert.True(FeatureEncoder.TryEncode(space, member, title, out SparseFeatures whole));
+                    AssertSame(whole, features);
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void Reset_AfterPagesInOtherSpaces_EncodesBitForBitAsANewMember()
+    {
+        // A page scorer keeps one MemberFeatures and resets it per page: what the last page encoded (another schema,
+        // another dimension, more dense slots) must not reach the next page's vectors.
+        var rng = new Random(11);
+        FeatureSpace[] spaces =
+        [
+            new(128, 7, FeatureSpace.Schema2), new(28, 8, FeatureSpace.Schema1), new(64, 9, FeatureSpace.Schema2), new(64, 10, FeatureSpace.Schema1),
+        ];
+        var kept = new MemberFeatures(RandomMember(rng));
+        for (var page = 0; page < 400; page++)
+        {
+            var context = RandomMember(rng);
+            kept.Reset(context);
+            var fresh = new MemberFeatures(context);
+            Assert.Equal(default, kept.Space);
+            Assert.False(kept.IsEncodedFor(spaces[page % spaces.Length]));
+            Assert.Equal(context.MemberId, kept.Context.MemberId);
+            for (var t = 0; t < 4; t++)
+            {
+                var space = spaces[rng.Next(spaces.Length)];
+                var title = RandomTitle(rng);
+                Assert.True(FeatureEncoder.TryEncode(space, ref fresh, title, out SparseFeatures expected));
+                Assert.True(FeatureEncoder.TryEncode(space, ref kept, title, out SparseFeatures actual));
+                Assert.Equal(fresh.Space, kept.Space);
+                AssertSame(expected, actual);
+            }
+        }
+    }
+
     [Theory]
     [MemberData(nameof(PolicyTests.AllPolicies), MemberType = typeof(PolicyTests))]
     public void Select_MemberEncodedOncePerPage_SameDecisionsAndPropensitiesBitForBit(PolicyKind policy)

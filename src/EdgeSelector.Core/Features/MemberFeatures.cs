@@ -11,7 +11,10 @@ public struct MemberFeatures
     /// <summary>The member and the moment.</summary>
     public MemberContext Context;
 
-    /// <summary>The member's part of the vector in <see cref="Space"/> (title slots zero); valid once encoded.</summary>
+    /// <summary>
+    /// The member's part of the vector in <see cref="Space"/>, valid once encoded; its title slots are zero, or the
+    /// last title's (<see cref="FeatureEncoder.TryEncodeInPlace"/>), and are rewritten for every title.
+    /// </summary>
     internal SparseFeatures Features;
 
     private FeatureSpace _space;
@@ -21,6 +24,19 @@ public struct MemberFeatures
     public MemberFeatures(in MemberContext context)
     {
         Context = context;
+    }
+
+    /// <summary>
+    /// Makes this a member whose part of the vector is not encoded yet, as <c>new MemberFeatures(context)</c> does,
+    /// without clearing and copying the whole value (a page scorer starts each page on one kept in its fields): the
+    /// old vector stays in <see cref="Features"/> but is never read, since the next encoding writes every slot it reads
+    /// (MemberFeaturesTests: a reset member encodes bit for bit as a new one).
+    /// </summary>
+    public void Reset(in MemberContext context)
+    {
+        Context = context;
+        _space = default;
+        _encoded = false;
     }
 
     /// <summary>The space the member's part was last encoded for (default until the first title).</summary>

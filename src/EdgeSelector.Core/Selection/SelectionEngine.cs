@@ -73,12 +73,12 @@ public sealed class SelectionEngine
     {
         var memberId = member.Context.MemberId;
         var key = _options.Policy == PolicyKind.Greedy ? 0 : _random.Key(memberId, title.TitleId, unixMs);
-        if (!FeatureEncoder.TryEncode(model.FeatureSpace, ref member, title, out SparseFeatures features))
+        if (!FeatureEncoder.TryEncodeInPlace(model.FeatureSpace, ref member, title))
         {
             ThrowUnsupportedSpace();
         }
 
-        return Decide(model, memberId, title.TitleId, unixMs, key, features, distribution, ref page);
+        return Decide(model, memberId, title.TitleId, unixMs, key, member.Features, distribution, ref page);
     }
 
     [System.Runtime.CompilerServices.SkipLocalsInit] // every scratch span is fully written before it is read

@@ -45,19 +45,21 @@ internal sealed class BinarySession(ServingSession serving, PipeWriter output, P
                 var frames = _frames.AsSpan(0, limit);
                 var count = FrameReader.ReadFrames(ref buffer, protocol, frames, out var error, out var errorRequestId);
                 ReadProfilesAhead(frames[..count]);
-                for (var i = 0; i < count; i++)
+
+                // The in-flight gauge counts the chunk's requests while the chunk is answered: two striped adds per
+                // chunk, not per request (Garnet's side effects per batch).
+                metrics.InFlight(count);
+                try
                 {
-                    metrics.InFlight(1);
-                    try
+                    for (var i = 0; i < count; i++)
                     {
                         RequestDispatcher.Dispatch(in frames[i], protocol, serving.Titles, ref handler);
+                        completed++;
                     }
-                    finally
-                    {
-                        metrics.InFlight(-1);
-                    }
-
-                    completed++;
+                }
+                finally
+                {
+                    metrics.InFlight(-count);
                 }
 
                 if (count < limit)

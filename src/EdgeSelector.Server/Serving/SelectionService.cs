@@ -260,10 +260,13 @@ internal sealed class SelectionService
             try
             {
                 // Rollout (#15): the candidate arm reads the candidate's model; a partial candidate falls through to the
-                // active bundle for the titles it does not carry.
-                found = candidateBundle is null
-                    ? models.TryRead(candidate.TitleId, ref visitor)
-                    : candidateBundle.TryRead(candidate.TitleId, ref visitor) || (!candidateBundle.Full && models.TryRead(candidate.TitleId, ref visitor));
+                // active bundle for the titles it does not carry. One call site of models.TryRead: it is inlined with
+                // FASTER's read, and every inlined copy adds its locals to the frame this method zeroes on entry.
+                found = candidateBundle is not null && candidateBundle.TryRead(candidate.TitleId, ref visitor);
+                if (!found && (candidateBundle is null || !candidateBundle.Full))
+                {
+                    found = models.TryRead(candidate.TitleId, ref visitor);
+                }
             }
             catch (Exception)
             {
