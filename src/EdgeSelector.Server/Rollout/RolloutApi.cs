@@ -13,7 +13,7 @@ internal static class RolloutApi
     public static void Map(RouteGroupBuilder v1, EdgeSelectorNode node)
     {
         var rollout = node.Rollout;
-        v1.MapGet("/rollout", () => Results.Json(rollout.Status(), RolloutJsonContext.Default.RolloutStatus));
+        v1.MapGet("/rollout", async () => Results.Json(await rollout.StatusAsync().ConfigureAwait(false), RolloutJsonContext.Default.RolloutStatus));
 
         v1.MapPut("/rollout/candidate", async (HttpRequest request, string? fraction) =>
         {

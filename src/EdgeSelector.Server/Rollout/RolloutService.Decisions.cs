@@ -159,7 +159,28 @@ internal sealed partial class RolloutService
         }
     }
 
-    /// <summary>The candidate, both arms' take fractions with intervals, the test, the decisions. Allocates: admin use.</summary>
+    /// <summary>
+    /// <see cref="Status"/> read under the gate: a decision in progress (a promotion awaiting the model store, which
+    /// has already ended the trial) finishes first, so the candidate and the decisions are read as one state and a
+    /// reader never sees the candidate gone with no decision that ended it (what <c>GET /v1/rollout</c> answers).
+    /// </summary>
+    public async Task<RolloutStatus> StatusAsync()
+    {
+        await _gate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            return Status();
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// The candidate, both arms' take fractions with intervals, the test, the decisions. Allocates: admin use. Does not
+    /// wait for a decision in progress (<see cref="StatusAsync"/> does): for callers that hold the gate or run alone.
+    /// </summary>
     public RolloutStatus Status()
     {
         var candidate = Current;
