@@ -139,21 +139,16 @@ public sealed partial class ImpressionLog
             return true;
         }
 
-        var target = _ring.Tail;
-        var start = Stopwatch.GetTimestamp();
-        while (_ring.Head < target)
+        var (target, start) = (_ring.Tail, Stopwatch.GetTimestamp());
+        while (true)
         {
-            if (!_appender!.IsAlive || (timeout != Timeout.InfiniteTimeSpan && Stopwatch.GetElapsedTime(start) > timeout))
+            if (DrainLook(target, start, timeout) is { } drained)
             {
-                return _ring.Head >= target;
+                return drained;
             }
 
-            Volatile.Write(ref _appenderIdle, 0);
-            _appenderWake.Set();
             Thread.Sleep(1);
         }
-
-        return true;
     }
 
     /// <summary>As <see cref="DrainRing"/>, awaiting a millisecond between looks instead of sleeping on the calling thread.</summary>
@@ -164,21 +159,35 @@ public sealed partial class ImpressionLog
             return true;
         }
 
-        var target = _ring.Tail;
-        var start = Stopwatch.GetTimestamp();
-        while (_ring.Head < target)
+        var (target, start) = (_ring.Tail, Stopwatch.GetTimestamp());
+        while (true)
         {
-            if (!_appender!.IsAlive || (timeout != Timeout.InfiniteTimeSpan && Stopwatch.GetElapsedTime(start) > timeout))
+            if (DrainLook(target, start, timeout) is { } drained)
             {
-                return _ring.Head >= target;
+                return drained;
             }
 
-            Volatile.Write(ref _appenderIdle, 0);
-            _appenderWake.Set();
             await Task.Delay(1).ConfigureAwait(false);
         }
+    }
 
-        return true;
+    // One look of a drain up to the ring position `target`: true once it is reached; false (or true if reached meanwhile)
+    // when the appender is gone or `timeout` since `start` has passed; null otherwise, after waking the appender.
+    private bool? DrainLook(long target, long start, TimeSpan timeout)
+    {
+        if (_ring!.Head >= target)
+        {
+            return true;
+        }
+
+        if (!_appender!.IsAlive || (timeout != Timeout.InfiniteTimeSpan && Stopwatch.GetElapsedTime(start) > timeout))
+        {
+            return _ring.Head >= target;
+        }
+
+        Volatile.Write(ref _appenderIdle, 0);
+        _appenderWake.Set();
+        return null;
     }
 
     /// <summary>
